@@ -1,0 +1,184 @@
+"""The Django admin for reference data. Nothing is deleted from here: rows are archived instead."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+from guardian.admin import GuardedModelAdminMixin
+
+from . import models
+
+admin.site.site_header = _("Graded certification")
+admin.site.site_title = _("Graded certification")
+admin.site.index_title = _("Reference data")
+
+
+class NoDeleteAdmin(admin.ModelAdmin):
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(models.User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = (*BaseUserAdmin.fieldsets, (_("Profile"), {"fields": ("full_name", "phone", "language")}))
+    list_display = ("username", "full_name", "email", "is_active", "is_staff")
+    search_fields = ("username", "full_name", "email")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Region)
+class RegionAdmin(NoDeleteAdmin):
+    list_display = ("code", "name", "level", "parent")
+    list_filter = ("level",)
+    search_fields = ("name", "code")
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(models.Bureau)
+class BureauAdmin(GuardedModelAdminMixin, NoDeleteAdmin):
+    list_display = ("name", "level", "region", "parent", "authority_suspended")
+    list_filter = ("level", "authority_suspended")
+    search_fields = ("name",)
+    autocomplete_fields = ("region", "parent")
+
+
+class SafetyIncidentInline(admin.TabularInline):
+    model = models.SafetyIncident
+    extra = 0
+    fields = ("occurred_on", "kind", "description", "recorded_by")
+    can_delete = False
+
+
+@admin.register(models.Institution)
+class InstitutionAdmin(GuardedModelAdminMixin, NoDeleteAdmin):
+    list_display = ("name", "uscc", "level", "region", "has_system_guidance")
+    list_filter = ("level", "has_system_guidance")
+    search_fields = ("name", "uscc")
+    autocomplete_fields = ("region", "parent")
+    inlines = [SafetyIncidentInline]
+
+
+@admin.register(models.SafetyIncident)
+class SafetyIncidentAdmin(NoDeleteAdmin):
+    list_display = ("institution", "occurred_on", "kind")
+    list_filter = ("kind",)
+    date_hierarchy = "occurred_on"
+    autocomplete_fields = ("institution",)
+
+
+class ConflictInline(admin.TabularInline):
+    model = models.ConflictDeclaration
+    extra = 0
+    autocomplete_fields = ("institution",)
+    can_delete = False
+
+
+class EmploymentInline(admin.TabularInline):
+    model = models.ExpertEmployment
+    extra = 0
+    autocomplete_fields = ("institution",)
+    can_delete = False
+
+
+@admin.register(models.Expert)
+class ExpertAdmin(NoDeleteAdmin):
+    list_display = ("name", "pool", "employer", "title", "reviewer_level", "term_starts_on", "term_ends_on")
+    list_filter = ("pool", "reviewer_level")
+    search_fields = ("name", "employer__name")
+    autocomplete_fields = ("user", "employer", "system", "pool")
+    inlines = [EmploymentInline, ConflictInline]
+
+
+@admin.register(models.InstitutionMembership)
+class InstitutionMembershipAdmin(NoDeleteAdmin):
+    list_display = ("user", "institution", "archived_at")
+    autocomplete_fields = ("user", "institution")
+
+
+@admin.register(models.BureauMembership)
+class BureauMembershipAdmin(NoDeleteAdmin):
+    list_display = ("user", "bureau", "archived_at")
+    autocomplete_fields = ("user", "bureau")
+
+
+class GradeInline(admin.TabularInline):
+    model = models.Grade
+    extra = 0
+    can_delete = False
+    readonly_fields = ("code", "name", "rank", "decision", "pass_line")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Scheme)
+class SchemeAdmin(NoDeleteAdmin):
+    list_display = ("code", "title")
+
+
+@admin.register(models.SchemeVersion)
+class SchemeVersionAdmin(NoDeleteAdmin):
+    """Versions are loaded from scheme files (manage.py load_scheme), never edited: a version never changes."""
+
+    list_display = ("scheme", "number", "title", "effective_from", "is_current", "digest")
+    list_filter = ("scheme", "is_current")
+    readonly_fields = ("scheme", "number", "title", "source", "effective_from", "digest", "loaded_from",
+                       "is_current")
+    exclude = ("spec",)
+    inlines = [GradeInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class SubCriterionInline(admin.TabularInline):
+    model = models.RubricSubCriterion
+    extra = 0
+    can_delete = False
+    readonly_fields = ("code", "text", "points", "key")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(NoDeleteAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.RubricCategory)
+class RubricCategoryAdmin(ReadOnlyAdmin):
+    list_display = ("version", "rubric", "code", "name", "max_points")
+    list_filter = ("version", "rubric")
+
+
+@admin.register(models.RubricItem)
+class RubricItemAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "category", "max_points", "rule_kind", "key")
+    list_filter = ("category__version", "category__rubric", "rule_kind", "key")
+    search_fields = ("name", "code")
+    inlines = [SubCriterionInline]
+
+
+@admin.register(models.Certificate)
+class CertificateAdmin(NoDeleteAdmin):
+    """Certificates are issued and change state through the process; here they are read."""
+
+    list_display = ("number", "institution", "grade", "kind", "issued_on", "valid_until", "status")
+    list_filter = ("status", "grade", "kind", "year")
+    search_fields = ("number", "institution__name")
+    date_hierarchy = "issued_on"
+    readonly_fields = [f.name for f in models.Certificate._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

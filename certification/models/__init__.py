@@ -1,0 +1,35 @@
+from .base import DomainModel, HardDeleteRefused
+from .certificates import Certificate
+from .experts import ConflictDeclaration, Expert, ExpertEmployment
+from .organisations import (
+    Bureau,
+    BureauMembership,
+    Institution,
+    InstitutionMembership,
+    Region,
+    SafetyIncident,
+)
+from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
+from .users import User
+
+__all__ = [
+    "Bureau",
+    "BureauMembership",
+    "Certificate",
+    "ConflictDeclaration",
+    "DomainModel",
+    "Expert",
+    "ExpertEmployment",
+    "Grade",
+    "HardDeleteRefused",
+    "Institution",
+    "InstitutionMembership",
+    "Region",
+    "RubricCategory",
+    "RubricItem",
+    "RubricSubCriterion",
+    "Scheme",
+    "SchemeVersion",
+    "SafetyIncident",
+    "User",
+]

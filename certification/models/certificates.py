@@ -1,0 +1,68 @@
+"""Certificates (证书): issued by the province, valid three years, rechecked or lapsed."""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
+from .base import DomainModel
+from .organisations import Bureau, Institution
+from .schemes import SchemeVersion
+
+
+def new_verification_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Certificate(DomainModel):
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    year = models.PositiveSmallIntegerField(_("year of issue"))
+    serial = models.PositiveIntegerField(_("serial in the year"))
+    institution = models.ForeignKey(Institution, models.PROTECT, related_name="certificates",
+                                    verbose_name=_("holder"))
+    scheme_version = models.ForeignKey(SchemeVersion, models.PROTECT, related_name="certificates",
+                                       verbose_name=_("scheme version"))
+    grade = models.CharField(_("grade"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PROMOTION)
+    issued_on = models.DateField(_("issued on"))
+    valid_until = models.DateField(_("valid until"))
+    status = models.CharField(_("status"), max_length=20, choices=CertificateStatus.choices,
+                              default=CertificateStatus.IN_FORCE)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    status_reason = models.TextField(_("reason for the status"), blank=True)
+    issued_by = models.ForeignKey(Bureau, models.PROTECT, related_name="certificates_issued",
+                                  verbose_name=_("issuing bureau"))
+    approved_by = models.ForeignKey(Bureau, models.PROTECT, related_name="certificates_approved",
+                                    verbose_name=_("approving bureau"))
+    supersedes = models.OneToOneField("self", models.PROTECT, null=True, blank=True,
+                                      related_name="superseded_by", verbose_name=_("supersedes"))
+    verification_token = models.CharField(_("verification token"), max_length=64, unique=True,
+                                          default=new_verification_token, editable=False)
+
+    class Meta:
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        ordering = ["-issued_on", "-serial"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "serial"], name="certificate_serial_unique_in_year"),
+            models.UniqueConstraint(
+                fields=["institution", "scheme_version"],
+                condition=Q(status__in=list(CERTIFICATE_STATUSES_CURRENT)),
+                name="one_current_certificate_per_institution_and_version",
+            ),
+            models.CheckConstraint(condition=Q(valid_until__gt=models.F("issued_on")),
+                                   name="certificate_valid_after_issue"),
+            models.CheckConstraint(condition=Q(status__in=list(CertificateStatus.values)),
+                                   name="certificate_status_known"),
+        ]
+        indexes = [models.Index(fields=["status", "valid_until"], name="certificate_status_expiry")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @staticmethod
+    def format_number(year: int, serial: int) -> str:
+        """The printed number: unique and gapless per year (鄂档等证〔2026〕0001号)."""
+        return f"鄂档等证〔{year}〕{serial:04d}号"

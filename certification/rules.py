@@ -1,0 +1,467 @@
+"""The scheme's rules as pure functions (DESIGN §3): authority, panel sizes, time rules, eligibility.
+
+Every function reads a :class:`~certification.scheme.SchemeSpec` (the shipped archives scheme when none is
+given) and plain values; none touches the database, the clock or HTTP. A refusal is a
+:class:`~certification.exceptions.Refusal` naming the rule and what would satisfy it. Rubric scoring lives
+in :mod:`certification.scoring` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from .enums import BUREAU_DEPTH, INSTITUTION_DEPTH
+from .exceptions import NotEligible, Refusal
+from .scheme import SchemeSpec, default_scheme
+from .scoring import (  # noqa: F401 - re-exported: rubric scoring is part of the rules
+    Assessment,
+    ItemEntry,
+    ItemScore,
+    aggregate_totals,
+    assess,
+    consolidate_item,
+    onsite_passes,
+    score_item,
+)
+
+INSTITUTION_LEVELS = tuple(INSTITUTION_DEPTH)
+BUREAU_LEVELS = tuple(BUREAU_DEPTH)
+KINDS = ("promotion", "recheck")
+
+
+def _scheme(scheme: SchemeSpec | None) -> SchemeSpec:
+    return scheme if scheme is not None else default_scheme()
+
+
+def _day(value: dt.date) -> str:
+    return date_format(value, "Y-m-d")
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same calendar day ``years`` later; a February 29 with no counterpart becomes March 1."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # February 29 into a common year
+        return dt.date(day.year + years, 3, 1)
+
+
+# --- Authority (§3.3) ---------------------------------------------------------------------------------------
+def _authority_cell(institution_level: str, grade: str, kind: str, scheme: SchemeSpec):
+    if institution_level not in INSTITUTION_LEVELS:
+        raise ValueError(f"unknown institution level {institution_level!r}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    scheme.grade(grade)  # KeyError for a grade the scheme does not have
+    cell = scheme.authority.get(institution_level, {}).get(grade, {}).get(kind)
+    if cell is None:
+        grade_name = scheme.grade(grade).name
+        raise NotEligible(
+            Refusal(
+                code="authority.not_open",
+                rule=_("Authority (article 9)"),
+                message=_("The grade %(grade)s is not open to institutions of this level.") % {"grade": grade_name},
+                satisfy=_("Declare a grade open to your level."),
+                params={"institution_level": institution_level, "grade": grade, "kind": kind},
+            )
+        )
+    return cell
+
+
+def assessing_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None) -> str:
+    """The level of the bureau that assesses: ``'province' | 'city' | 'county'``.
+
+    Raises :class:`NotEligible` where the grade is not open to institutions of that level.
+    """
+    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).assess
+
+
+def filing_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None) -> str | None:
+    """The level of the bureau an approved recheck is filed with, or ``None`` where it is not filed."""
+    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).file_with
+
+
+# --- Panel size (§3.4) --------------------------------------------------------------------------------------
+def panel_size(
+    bureau_level: str, institution_level: str, grade: str, *, scheme: SchemeSpec | None = None
+) -> tuple[int, int]:
+    """``(min, max)`` members of a review panel, chair included, by the first matching rule of the scheme."""
+    scheme = _scheme(scheme)
+    if bureau_level not in BUREAU_LEVELS:
+        raise ValueError(f"unknown bureau level {bureau_level!r}")
+    if institution_level not in INSTITUTION_LEVELS:
+        raise ValueError(f"unknown institution level {institution_level!r}")
+    scheme.grade(grade)
+    distance = INSTITUTION_DEPTH[institution_level] - BUREAU_DEPTH[bureau_level]
+    for rule in scheme.panel.sizes:
+        if rule.bureau_level not in (None, bureau_level):
+            continue
+        if rule.institution_level not in (None, institution_level):
+            continue
+        if rule.grade not in (None, grade):
+            continue
+        if rule.distance is not None and rule.distance != distance:
+            continue
+        return rule.min, rule.max
+    raise AssertionError("the scheme's last panel size rule matches everything")  # validated on load
+
+
+# --- Time rules (§3.6) --------------------------------------------------------------------------------------
+def scheme_zone(scheme: SchemeSpec | None = None) -> ZoneInfo:
+    return ZoneInfo(_scheme(scheme).time_zone)
+
+
+def _require_aware(moment: dt.datetime, name: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware")
+
+
+def local_date(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.date:
+    """The calendar day of an instant in the scheme's zone."""
+    _require_aware(moment, "moment")
+    return moment.astimezone(scheme_zone(scheme)).date()
+
+
+def start_of_local_day(day: dt.date, *, scheme: SchemeSpec | None = None) -> dt.datetime:
+    """Local midnight at the start of ``day`` in the scheme's zone, as an aware datetime."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=scheme_zone(scheme))
+
+
+def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:
+    """A public notice published at T closes at the first local midnight at or after T + 7 × 24 h.
+
+    So it always covers at least seven full days. The result is aware, in the scheme's zone.
+    """
+    scheme = _scheme(scheme)
+    _require_aware(published_at, "published_at")
+    zone = scheme_zone(scheme)
+    earliest = (published_at.astimezone(dt.UTC) + dt.timedelta(days=scheme.times.notice_days)).astimezone(zone)
+    midnight = dt.datetime.combine(earliest.date(), dt.time.min, tzinfo=zone)
+    if midnight < earliest:
+        midnight = dt.datetime.combine(earliest.date() + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return midnight
+
+
+def valid_until(issued_on: dt.date, *, scheme: SchemeSpec | None = None) -> dt.date:
+    """The last day of validity of a certificate issued on ``issued_on``.
+
+    Valid through the day before the same date three years on (2026-11-22 → 2029-11-21); where that date does
+    not exist (February 29), it is March 1, so a certificate of 2024-02-29 is valid through 2027-02-28.
+    """
+    return add_years(issued_on, _scheme(scheme).times.validity_years) - dt.timedelta(days=1)
+
+
+def recheck_window(valid_until: dt.date, *, scheme: SchemeSpec | None = None) -> tuple[dt.date, dt.date]:
+    """``(first_day, last_day)`` in which the holder may declare a recheck.
+
+    From January 1 of the expiry year to the expiry date; where the expiry date is fewer than ``min_days``
+    (90) days after that January 1, it opens ``min_days`` before the expiry date instead.
+    """
+    min_days = _scheme(scheme).times.recheck_window.min_days
+    year_start = dt.date(valid_until.year, 1, 1)
+    first_day = year_start
+    if (valid_until - year_start).days < min_days:
+        first_day = valid_until - dt.timedelta(days=min_days)
+    return first_day, valid_until
+
+
+def lapses_at(valid_until: dt.date, *, scheme: SchemeSpec | None = None) -> dt.datetime:
+    """The instant a certificate without a recheck declaration lapses: the start of the day after expiry."""
+    return start_of_local_day(valid_until + dt.timedelta(days=1), scheme=scheme)
+
+
+def recheck_reminder_days(valid_until: dt.date, *, scheme: SchemeSpec | None = None) -> list[tuple[str, dt.date]]:
+    """The days on which the holder is reminded to declare a recheck, each with a stable key."""
+    scheme = _scheme(scheme)
+    first_day, _last = recheck_window(valid_until, scheme=scheme)
+    days = [("window_open", first_day)]
+    for before in scheme.times.recheck_reminder_days_before:
+        days.append((f"before_{before}", valid_until - dt.timedelta(days=before)))
+    return sorted(days, key=lambda kd: kd[1])
+
+
+def rectification_deadline(returned_at: dt.datetime, days: int | None = None, *, scheme: SchemeSpec | None = None
+                           ) -> dt.datetime:
+    """End of the rectification period: local midnight after the last day (default 30 days)."""
+    scheme = _scheme(scheme)
+    days = scheme.times.rectification_days if days is None else days
+    if days < 1:
+        raise ValueError("a rectification period is at least one day")
+    return start_of_local_day(local_date(returned_at, scheme=scheme) + dt.timedelta(days=days + 1), scheme=scheme)
+
+
+def panel_scoring_deadline(formed_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:
+    scheme = _scheme(scheme)
+    day = local_date(formed_at, scheme=scheme) + dt.timedelta(days=scheme.times.panel_scoring_days + 1)
+    return start_of_local_day(day, scheme=scheme)
+
+
+def _month_day(year: int, value: str) -> dt.date:
+    month, day = (int(p) for p in value.split("-"))
+    try:
+        return dt.date(year, month, day)
+    except ValueError:  # 02-29 in a common year: the last day of February
+        return dt.date(year, 3, 1) - dt.timedelta(days=1)
+
+
+def declaration_window(year: int, *, scheme: SchemeSpec | None = None) -> tuple[dt.date, dt.date]:
+    times = _scheme(scheme).times
+    return _month_day(year, times.declaration_opens), _month_day(year, times.declaration_closes)
+
+
+def annual_summary_due(year: int, *, scheme: SchemeSpec | None = None) -> dt.date:
+    return _month_day(year, _scheme(scheme).times.annual_summary.due)
+
+
+# --- Eligibility (§3.1–3.2) ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeldCertificate:
+    grade: str
+    issued_on: dt.date
+    valid_until: dt.date
+    status: str = "in_force"
+
+
+@dataclass(frozen=True)
+class Declarant:
+    """What the rules need to know of an institution that declares."""
+
+    level: str
+    has_system_guidance: bool = False
+    certificate: HeldCertificate | None = None  # the current certificate under this scheme, if any
+    incident_dates: tuple[dt.date, ...] = ()
+    subordinate_units: int = 0
+    subordinate_units_graded: int = 0  # holding the gate's min_grade or above, from certificate records
+
+
+@dataclass(frozen=True)
+class Declaration:
+    grade: str
+    kind: str
+    # prerequisite code → "yes" (with evidence), "na" (not applicable) or "no"
+    prerequisites: Mapping[str, str] = field(default_factory=dict)
+    evidence: frozenset[str] = frozenset()  # prerequisite codes with evidence attached
+    gates: Mapping[str, bool] = field(default_factory=dict)  # declared gates
+    late_inclusion: bool = False  # the bureau includes a late declaration by hand, with a reason
+
+
+def next_grade(current: str | None, *, scheme: SchemeSpec | None = None) -> str:
+    ranked = _scheme(scheme).grades_by_rank()
+    if current is None:
+        return ranked[0].code
+    codes = [g.code for g in ranked]
+    index = codes.index(current)
+    if index + 1 >= len(codes):
+        raise NotEligible(
+            Refusal(
+                code="promotion.top_grade",
+                rule=_("Step by step (article 3)"),
+                message=_("The institution already holds the highest grade."),
+                satisfy=_("Declare a recheck of the grade held instead."),
+            )
+        )
+    return codes[index + 1]
+
+
+def incident_clears_on(incident_on: dt.date, *, scheme: SchemeSpec | None = None) -> dt.date:
+    """The first day on which an incident is no longer within the incident window."""
+    return add_years(incident_on, _scheme(scheme).times.incident_window_years)
+
+
+def declaration_refusals(
+    declarant: Declarant, declaration: Declaration, *, today: dt.date, scheme: SchemeSpec | None = None
+) -> list[Refusal]:
+    """Every rule that refuses this declaration today; an empty list means it is accepted."""
+    scheme = _scheme(scheme)
+    refusals: list[Refusal] = []
+    try:
+        grade = scheme.grade(declaration.grade)
+    except KeyError:
+        raise ValueError(f"unknown grade {declaration.grade!r}") from None
+
+    # Is the grade open to this level at all (article 4), and which bureau would assess it (article 9)?
+    if declarant.level not in grade.open_to:
+        refusals.append(Refusal(
+            code="grade.level",
+            rule=_("Grades and their applicants (article 4)"),
+            message=_("%(grade)s is not open to institutions of this level.") % {"grade": grade.name},
+            satisfy=_("Declare a grade open to your level."),
+        ))
+    else:
+        try:
+            assessing_level(declarant.level, grade.code, declaration.kind, scheme=scheme)
+        except NotEligible as exc:
+            refusals.extend(exc.refusals)
+    if grade.requires_system_guidance and not declarant.has_system_guidance:
+        refusals.append(Refusal(
+            code="special.system_guidance",
+            rule=_("Grades and their applicants (article 4)"),
+            message=_("%(grade)s is open only to institutions that guide a system's archives work.")
+            % {"grade": grade.name},
+            satisfy=_("Record the institution's duty of guiding a system's archives work, if it has one."),
+        ))
+
+    held = declarant.certificate
+    if held is not None and held.status not in ("in_force", "recheck_in_progress"):
+        held = None
+    if declaration.kind == "promotion":
+        refusals.extend(_promotion_refusals(held, grade.code, today, scheme))
+    else:
+        refusals.extend(_recheck_refusals(held, grade.code, today, scheme))
+
+    # Declaration window (the bureau may include a late declaration by hand, with a reason).
+    opens, closes = declaration_window(today.year, scheme=scheme)
+    if declaration.kind == "promotion" and not (opens <= today <= closes) and not declaration.late_inclusion:
+        refusals.append(Refusal(
+            code="declaration.window",
+            rule=_("Declaration window (article 10)"),
+            message=_("Declarations are received from %(opens)s to %(closes)s.")
+            % {"opens": _day(opens), "closes": _day(closes)},
+            satisfy=_("Declare within the window, or ask the bureau to include a late declaration, with a reason."),
+            params={"opens": opens.isoformat(), "closes": closes.isoformat()},
+        ))
+
+    refusals.extend(_prerequisite_refusals(declarant, declaration, today, scheme))
+    refusals.extend(_gate_refusals(declarant, declaration, scheme))
+    return refusals
+
+
+def _promotion_refusals(held: HeldCertificate | None, target: str, today: dt.date, scheme: SchemeSpec):
+    if not scheme.promotion.step_by_step:
+        return []
+    current = held.grade if held else None
+    try:
+        expected = next_grade(current, scheme=scheme)
+    except NotEligible as exc:
+        return list(exc.refusals)
+    out = []
+    if target != expected:
+        out.append(Refusal(
+            code="promotion.step_by_step",
+            rule=_("Step by step (article 3)"),
+            message=_("Promotion goes one grade at a time: the next grade for this institution is %(grade)s.")
+            % {"grade": scheme.grade(expected).name},
+            satisfy=_("Declare %(grade)s.") % {"grade": scheme.grade(expected).name},
+            params={"expected": expected},
+        ))
+    if held is not None and scheme.promotion.wait_years:
+        allowed_from = add_years(held.issued_on, scheme.promotion.wait_years)
+        if today < allowed_from:
+            out.append(Refusal(
+                code="promotion.one_year_wait",
+                rule=_("One-year wait (article 3)"),
+                message=_("A holder may declare for the next grade one year after its certificate was issued "
+                          "(%(issued)s).") % {"issued": _day(held.issued_on)},
+                satisfy=_("Declare on or after %(day)s.") % {"day": _day(allowed_from)},
+                params={"allowed_from": allowed_from.isoformat()},
+            ))
+    return out
+
+
+def _recheck_refusals(held: HeldCertificate | None, target: str, today: dt.date, scheme: SchemeSpec):
+    if held is None or held.grade != target:
+        return [Refusal(
+            code="recheck.no_certificate",
+            rule=_("Recheck (article 11)"),
+            message=_("A recheck is for the grade the institution holds, with a certificate in force."),
+            satisfy=_("Declare a promotion instead, or a recheck of the grade held."),
+        )]
+    first_day, last_day = recheck_window(held.valid_until, scheme=scheme)
+    if not first_day <= today <= last_day:
+        return [Refusal(
+            code="recheck.window",
+            rule=_("Recheck window (article 11)"),
+            message=_("A recheck is declared from %(first)s to %(last)s.")
+            % {"first": _day(first_day), "last": _day(last_day)},
+            satisfy=_("Declare within that window."),
+            params={"first_day": first_day.isoformat(), "last_day": last_day.isoformat()},
+        )]
+    return []
+
+
+def _prerequisite_refusals(declarant: Declarant, declaration: Declaration, today: dt.date, scheme: SchemeSpec):
+    out = []
+    for prereq in scheme.prerequisites:
+        if prereq.check == "incident_window":
+            recent = [d for d in declarant.incident_dates if today < incident_clears_on(d, scheme=scheme)]
+            if recent:
+                last = max(recent)
+                clears = incident_clears_on(last, scheme=scheme)
+                out.append(Refusal(
+                    code=f"prerequisite.{prereq.code}",
+                    rule=_("Prerequisites (article 5)"),
+                    message=_("An archives-safety incident was recorded on %(day)s, within the last %(years)d "
+                              "years.") % {"day": _day(last), "years": scheme.times.incident_window_years},
+                    satisfy=_("The institution may declare from %(day)s.") % {"day": _day(clears)},
+                    params={"incident_on": last.isoformat(), "clears_on": clears.isoformat()},
+                ))
+            continue
+        answer = declaration.prerequisites.get(prereq.code, "")
+        if answer == "na" and prereq.na_allowed:
+            continue
+        if answer == "yes" and prereq.code in declaration.evidence:
+            continue
+        if answer == "na":
+            satisfy = _("This condition cannot be marked not applicable: attach its evidence.")
+        elif answer == "yes":
+            satisfy = _("Attach the evidence for this condition.")
+        else:
+            satisfy = _("Declare that the condition is met and attach its evidence")
+            satisfy += _(", or mark it not applicable.") if prereq.na_allowed else "."
+        out.append(Refusal(
+            code=f"prerequisite.{prereq.code}",
+            rule=_("Prerequisites (article 5)"),
+            message=_("Condition not met: %(text)s.") % {"text": prereq.text},
+            satisfy=satisfy,
+        ))
+    return out
+
+
+def _gate_refusals(declarant: Declarant, declaration: Declaration, scheme: SchemeSpec):
+    out = []
+    for gate in scheme.gates:
+        if declaration.grade not in gate.grades:
+            continue
+        if gate.check == "subordinate_share":
+            total, graded = declarant.subordinate_units, declarant.subordinate_units_graded
+            if total == 0 or Decimal(graded) / Decimal(total) < gate.min_share:
+                need = -(-gate.min_share * total // 1) if total else 1
+                out.append(Refusal(
+                    code=f"gate.{gate.code}",
+                    rule=_("Special grade conditions"),
+                    message=_("%(graded)d of %(total)d subordinate units hold %(grade)s or above.")
+                    % {"graded": graded, "total": total, "grade": scheme.grade(gate.min_grade).name},
+                    satisfy=_("At least %(need)d must, by the system's certificate records.") % {"need": int(need)},
+                    params={"graded": graded, "total": total, "need": int(need)},
+                ))
+        elif not declaration.gates.get(gate.code):
+            out.append(Refusal(
+                code=f"gate.{gate.code}",
+                rule=_("Special grade conditions"),
+                message=_("Condition not met: %(text)s.") % {"text": gate.text},
+                satisfy=_("Declare that the condition is met and attach its evidence."),
+            ))
+    return out
+
+
+def check_declaration(
+    declarant: Declarant, declaration: Declaration, *, today: dt.date, scheme: SchemeSpec | None = None
+) -> str:
+    """Accept a declaration or raise :class:`NotEligible` with every refusal; returns the assessing level."""
+    refusals = declaration_refusals(declarant, declaration, today=today, scheme=scheme)
+    if refusals:
+        raise NotEligible(*refusals)
+    return assessing_level(declarant.level, declaration.grade, declaration.kind, scheme=scheme)
+
+
+def certificates_conferring(grades: Iterable[str], min_grade: str, *, scheme: SchemeSpec | None = None) -> int:
+    """How many of these grades are ``min_grade`` or above (for the subordinate-units gate)."""
+    scheme = _scheme(scheme)
+    floor = scheme.grade(min_grade).rank
+    return sum(1 for g in grades if scheme.grade(g).rank >= floor)

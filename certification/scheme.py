@@ -1,0 +1,552 @@
+"""A scheme as data (DESIGN §3.7): the file format, its validation and the shipped default.
+
+A scheme file (YAML or JSON) declares grades and pass lines, promotion rules, prerequisites and gates, the
+authority matrix, panel sizes, aggregation, the rubrics with their rules, and the time parameters. It is
+parsed into a frozen :class:`SchemeSpec`; every error names the field, its path in the file and its line.
+
+The rules in :mod:`certification.rules` and :mod:`certification.scoring` read only a ``SchemeSpec``; they
+never read the database. A stored scheme version keeps its spec as JSON and rebuilds it with
+:meth:`SchemeSpec.model_validate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .exceptions import SchemeError
+
+SCHEMES_DIR = Path(__file__).resolve().parent / "schemes"
+DEFAULT_SCHEME_FILE = SCHEMES_DIR / "archives-v1.yaml"
+
+BureauLevelCode = Literal["province", "city", "county"]
+InstitutionLevelCode = Literal["provincial", "city", "county", "township"]
+KindCode = Literal["promotion", "recheck"]
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Points = Annotated[Decimal, Field(ge=0, max_digits=7, decimal_places=2)]
+Share = Annotated[Decimal, Field(gt=0, le=1)]
+MonthDay = Annotated[str, Field(pattern=r"^\d{2}-\d{2}$")]
+
+RULE_KINDS = (
+    "deduction",
+    "per_occurrence",
+    "per_missing",
+    "capped_award",
+    "pro_rata",
+    "sub_criteria",
+    "rate_band",
+    "sample_check",
+    "penalty",
+)
+VERIFY_METHODS = ("report", "materials", "site", "system")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _month_day(value: str) -> tuple[int, int]:
+    month, day = (int(p) for p in value.split("-"))
+    dt.date(2024, month, day)  # raises ValueError on 02-30; 2024 admits 02-29
+    return month, day
+
+
+class Occurrence(_Spec):
+    """One kind of counted event for ``per_occurrence`` (e.g. a late report, 0.2 points each)."""
+
+    code: Code
+    text: str = ""
+    points: Points
+
+
+class SubCriterion(_Spec):
+    code: Code
+    text: str
+    points: Points
+    key: bool = False
+
+
+class Rule(_Spec):
+    """How an item's score follows from what was recorded. Parameters depend on ``kind``."""
+
+    kind: Literal[RULE_KINDS]  # type: ignore[valid-type]
+    occurrences: tuple[Occurrence, ...] = ()  # per_occurrence
+    points: Points | None = None  # per_missing, capped_award, sample_check: points per unit
+    elements: tuple[str, ...] = ()  # per_missing: the required elements, if listed
+    cap: Points | None = None  # capped_award, pro_rata: the upper bound of the award
+    quota: Decimal | None = Field(default=None, gt=0)  # pro_rata: the target that earns max_points
+    full_at: Decimal | None = Field(default=None, gt=0, le=100)  # rate_band: rate (%) for full marks
+    zero_at: Decimal | None = Field(default=None, ge=0, lt=100)  # rate_band: rate (%) at or below which 0
+    sample_size: int | None = Field(default=None, ge=1)  # sample_check
+    max_deduction: Points | None = None  # deduction, per_occurrence, per_missing: cap on what one item loses
+
+    @model_validator(mode="after")
+    def _parameters_fit_kind(self) -> Rule:
+        need = {
+            "per_occurrence": ("occurrences",),
+            "per_missing": ("points",),
+            "capped_award": ("points",),
+            "pro_rata": ("quota",),
+            "rate_band": ("full_at", "zero_at"),
+            "sample_check": ("points", "sample_size"),
+        }.get(self.kind, ())
+        missing = [name for name in need if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"rule kind '{self.kind}' needs {', '.join(missing)}")
+        if self.kind == "rate_band" and self.zero_at >= self.full_at:
+            raise ValueError("rate_band needs zero_at below full_at")
+        codes = [o.code for o in self.occurrences]
+        if len(codes) != len(set(codes)):
+            raise ValueError("occurrence codes must be unique")
+        return self
+
+
+class Bonus(_Spec):
+    """An item may earn extra points for merit, up to a share of the item's (or its category's) maximum."""
+
+    share: Share
+    of: Literal["item", "category"] = "item"
+
+
+class Veto(_Spec):
+    """A confirmed veto fails the assessment (``fail``) or removes eligibility for some grades (``tier``)."""
+
+    scope: Literal["fail", "tier"] = "fail"
+    grades: tuple[Code, ...] = ()
+    text: str = ""
+
+    @model_validator(mode="after")
+    def _tier_names_grades(self) -> Veto:
+        if self.scope == "tier" and not self.grades:
+            raise ValueError("a veto of scope 'tier' names the grades it removes")
+        return self
+
+
+class Item(_Spec):
+    code: Code
+    name: str = Field(min_length=1)
+    max_points: Points
+    rule: Rule = Rule(kind="deduction")
+    sub_criteria: tuple[SubCriterion, ...] = ()
+    text: str = ""
+    evidence_hint: str = ""
+    deduction_guide: str = ""
+    key: bool = False
+    veto: Veto | None = None
+    bonus: Bonus | None = None
+    pool: Code | None = None
+    verify: tuple[Literal[VERIFY_METHODS], ...] = ("materials",)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Item:
+        if self.rule.kind == "penalty":
+            if self.max_points != 0:
+                raise ValueError("a penalty item has max_points 0: it only deducts")
+        elif self.max_points == 0:
+            raise ValueError("max_points must be above 0 (only a penalty item has 0)")
+        if self.rule.kind == "sub_criteria":
+            if not self.sub_criteria:
+                raise ValueError("rule kind 'sub_criteria' needs sub_criteria")
+            total = sum((s.points for s in self.sub_criteria), Decimal(0))
+            if total != self.max_points:
+                raise ValueError(f"sub_criteria add up to {total}, not max_points {self.max_points}")
+        codes = [s.code for s in self.sub_criteria]
+        if len(codes) != len(set(codes)):
+            raise ValueError("sub-criterion codes must be unique within an item")
+        if self.rule.cap is not None and self.rule.cap > self.max_points and self.rule.kind == "capped_award":
+            raise ValueError(f"cap {self.rule.cap} is above max_points {self.max_points}")
+        return self
+
+
+class Category(_Spec):
+    code: Code
+    name: str = Field(min_length=1)
+    max_points: Points
+    items: tuple[Item, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _items_add_up(self) -> Category:
+        total = sum((i.max_points for i in self.items), Decimal(0))
+        if total != self.max_points:
+            raise ValueError(f"items add up to {total}, not the category's max_points {self.max_points}")
+        return self
+
+
+class PenaltyPool(_Spec):
+    """Deductions of several penalty items, capped together (此项扣分最多不超过20分)."""
+
+    code: Code
+    cap: Points
+    text: str = ""
+
+
+class Rubric(_Spec):
+    title: str = ""
+    max_points: Points
+    categories: tuple[Category, ...] = Field(min_length=1)
+    pools: tuple[PenaltyPool, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rubric:
+        total = sum((c.max_points for c in self.categories), Decimal(0))
+        if total != self.max_points:
+            raise ValueError(f"categories add up to {total}, not the rubric's max_points {self.max_points}")
+        seen: set[str] = set()
+        for category in self.categories:
+            for item in category.items:
+                if item.code in seen:
+                    raise ValueError(f"item code {item.code!r} is used twice")
+                seen.add(item.code)
+        cat_codes = [c.code for c in self.categories]
+        if len(cat_codes) != len(set(cat_codes)):
+            raise ValueError("category codes must be unique")
+        pools = {p.code for p in self.pools}
+        pool_categories: dict[str, set[str]] = {}
+        for category in self.categories:
+            for item in category.items:
+                if item.pool is not None:
+                    if item.pool not in pools:
+                        raise ValueError(f"item {item.code} names pool {item.pool!r}, which is not declared")
+                    pool_categories.setdefault(item.pool, set()).add(category.code)
+        for pool, cats in pool_categories.items():
+            if len(cats) > 1:
+                raise ValueError(f"pool {pool!r} spans categories {sorted(cats)}; keep a pool in one category")
+        return self
+
+    def items(self) -> list[tuple[Category, Item]]:
+        return [(c, i) for c in self.categories for i in c.items]
+
+    def item(self, code: str) -> Item:
+        for _category, item in self.items():
+            if item.code == code:
+                return item
+        raise KeyError(code)
+
+
+class Grade(_Spec):
+    code: Code
+    name: str
+    name_en: str = ""
+    rank: int = Field(ge=1)
+    decision: Literal["score", "onsite"] = "score"
+    pass_line: Points | None = None
+    rubric: Code
+    open_to: tuple[InstitutionLevelCode, ...] = ("provincial", "city", "county", "township")
+    requires_system_guidance: bool = False
+    category_floor_share: Share | None = None
+    key_item_zero_blocks: bool = False
+
+    @model_validator(mode="after")
+    def _score_needs_pass_line(self) -> Grade:
+        if self.decision == "score" and self.pass_line is None:
+            raise ValueError("a grade decided by score needs a pass_line")
+        return self
+
+
+class Promotion(_Spec):
+    step_by_step: bool = True
+    wait_years: int = Field(default=1, ge=0)
+
+
+class Prerequisite(_Spec):
+    """A declared condition (申报必备条件), each with evidence or an explicit 'not applicable'."""
+
+    code: Code
+    text: str
+    text_en: str = ""
+    na_allowed: bool = False
+    check: Literal["declared", "incident_window"] = "declared"
+
+
+class Gate(_Spec):
+    """A condition of some grades checked before scoring (e.g. special: ≥ 90 % of subordinate units graded)."""
+
+    code: Code
+    text: str
+    text_en: str = ""
+    grades: tuple[Code, ...] = Field(min_length=1)
+    check: Literal["declared", "subordinate_share"] = "declared"
+    min_share: Share | None = None
+    min_grade: Code | None = None
+
+    @model_validator(mode="after")
+    def _share_needs_numbers(self) -> Gate:
+        if self.check == "subordinate_share" and (self.min_share is None or self.min_grade is None):
+            raise ValueError("a subordinate_share gate needs min_share and min_grade")
+        return self
+
+
+class AuthorityCell(_Spec):
+    assess: BureauLevelCode
+    file_with: BureauLevelCode | None = None
+
+
+class PanelSize(_Spec):
+    """A panel-size rule; the first that matches applies. Unset fields match anything."""
+
+    bureau_level: BureauLevelCode | None = None
+    institution_level: InstitutionLevelCode | None = None
+    grade: Code | None = None
+    distance: int | None = Field(default=None, ge=0, le=3)
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> PanelSize:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class Panel(_Spec):
+    sizes: tuple[PanelSize, ...] = Field(min_length=1)
+    aggregation: Literal["consensus", "mean", "trimmed_mean"] = "consensus"
+    trimmed_mean_min_scores: int = Field(default=5, ge=3)
+    discrepancy_share: Share = Decimal("0.30")
+    conflict_employment_years: int = Field(default=3, ge=0)
+    onsite_majority: Share = Decimal(2) / Decimal(3)
+    onsite_sample_units: int = Field(default=3, ge=1)
+
+    @field_validator("onsite_majority", mode="before")
+    @classmethod
+    def _fraction(cls, value: Any) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*/\s*\d+\s*", value):
+            num, den = (Decimal(p) for p in value.split("/"))
+            return num / den
+        return value
+
+    @model_validator(mode="after")
+    def _last_is_default(self) -> Panel:
+        last = self.sizes[-1]
+        if any((last.bureau_level, last.institution_level, last.grade, last.distance is not None)):
+            raise ValueError("the last panel size rule must be the default: no bureau_level, "
+                             "institution_level, grade or distance")
+        return self
+
+
+class RecheckWindow(_Spec):
+    opens: Literal["year_start"] = "year_start"
+    min_days: int = Field(default=90, ge=0)
+
+
+class AnnualSummary(_Spec):
+    due: MonthDay = "12-20"
+    reminders: tuple[MonthDay, ...] = ("12-01", "12-15")
+
+
+class Times(_Spec):
+    declaration_opens: MonthDay = "01-01"
+    declaration_closes: MonthDay = "03-31"
+    special_forward_by: MonthDay = "03-31"
+    rectification_days: int = Field(default=30, ge=1)
+    notice_days: int = Field(default=7, ge=1)
+    panel_scoring_days: int = Field(default=14, ge=1)
+    panel_reminder_days_before: tuple[int, ...] = (3, 1)
+    validity_years: int = Field(default=3, ge=1)
+    recheck_window: RecheckWindow = RecheckWindow()
+    recheck_reminder_days_before: tuple[int, ...] = (90, 30, 7)
+    incident_window_years: int = Field(default=2, ge=0)
+    annual_summary: AnnualSummary = AnnualSummary()
+
+    @model_validator(mode="after")
+    def _dates_exist(self) -> Times:
+        for name in ("declaration_opens", "declaration_closes", "special_forward_by"):
+            try:
+                _month_day(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"{name} {getattr(self, name)!r} is not a day of the year") from None
+        if _month_day(self.declaration_opens) > _month_day(self.declaration_closes):
+            raise ValueError("the declaration window closes before it opens")
+        return self
+
+
+class SchemeSpec(_Spec):
+    code: Code
+    version: int = Field(ge=1)
+    title: str = Field(min_length=1)
+    title_en: str = ""
+    source: str = ""
+    effective_from: dt.date
+    time_zone: str = "Asia/Shanghai"
+    grades: tuple[Grade, ...] = Field(min_length=1)
+    promotion: Promotion = Promotion()
+    prerequisites: tuple[Prerequisite, ...] = ()
+    gates: tuple[Gate, ...] = ()
+    authority: dict[InstitutionLevelCode, dict[Code, dict[KindCode, AuthorityCell]]]
+    panel: Panel
+    times: Times = Times()
+    rubrics: dict[Code, Rubric] = Field(min_length=1)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> SchemeSpec:
+        codes = [g.code for g in self.grades]
+        if len(codes) != len(set(codes)):
+            raise ValueError("grade codes must be unique")
+        ranks = [g.rank for g in self.grades]
+        if len(ranks) != len(set(ranks)):
+            raise ValueError("grade ranks must be unique")
+        known = set(codes)
+        for grade in self.grades:
+            if grade.rubric not in self.rubrics:
+                raise ValueError(f"grade {grade.code} uses rubric {grade.rubric!r}, which is not declared")
+            if grade.pass_line is not None and grade.pass_line > self.rubrics[grade.rubric].max_points:
+                raise ValueError(f"grade {grade.code}'s pass_line is above its rubric's max_points")
+        for level, by_grade in self.authority.items():
+            for grade_code in by_grade:
+                if grade_code not in known:
+                    raise ValueError(f"authority.{level} names grade {grade_code!r}, which is not declared")
+        for gate in self.gates:
+            for grade_code in (*gate.grades, *([gate.min_grade] if gate.min_grade else [])):
+                if grade_code not in known:
+                    raise ValueError(f"gate {gate.code} names grade {grade_code!r}, which is not declared")
+        for size in self.panel.sizes:
+            if size.grade is not None and size.grade not in known:
+                raise ValueError(f"a panel size names grade {size.grade!r}, which is not declared")
+        for rubric_code, rubric in self.rubrics.items():
+            for _category, item in rubric.items():
+                if item.veto is not None:
+                    for grade_code in item.veto.grades:
+                        if grade_code not in known:
+                            raise ValueError(
+                                f"rubrics.{rubric_code} item {item.code}: veto names grade {grade_code!r}, "
+                                "which is not declared"
+                            )
+        prereq = [p.code for p in self.prerequisites]
+        if len(prereq) != len(set(prereq)):
+            raise ValueError("prerequisite codes must be unique")
+        return self
+
+    # --- lookups -----------------------------------------------------------------------------------------
+    def grade(self, code: str) -> Grade:
+        for grade in self.grades:
+            if grade.code == code:
+                return grade
+        raise KeyError(code)
+
+    def grades_by_rank(self) -> list[Grade]:
+        return sorted(self.grades, key=lambda g: g.rank)
+
+    def rubric_for(self, grade_code: str) -> Rubric:
+        return self.rubrics[self.grade(grade_code).rubric]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON: two files that mean the same scheme have the same digest."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML with exact decimals: 0.2 is Decimal('0.2'), never a float."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    return Decimal(loader.construct_scalar(node).replace("_", ""))
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+# Keep dates as strings for pydantic, so YAML and JSON files validate alike; keep 01-01 as text too.
+_DecimalLoader.yaml_implicit_resolvers = {
+    k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _line_index(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map each path in a YAML document to its 1-based line."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines.update(_line_index(value, (*path, key.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            lines.update(_line_index(value, (*path, index)))
+    return lines
+
+
+def _describe(loc: tuple, data: Any) -> str:
+    """A readable path: ``rubrics.standard.categories[1](code 2).items[0](code 2.1).max_points``."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+            if isinstance(node, dict) and "code" in node:
+                parts.append(f"(code {node['code']})")
+        else:
+            parts.append(f".{key}" if parts else str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse_scheme(text: str, source: str = "<scheme>") -> SchemeSpec:
+    """Parse and validate a scheme file's text (YAML, of which JSON is a subset)."""
+    try:
+        root = yaml.compose(text, Loader=_DecimalLoader)
+        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise SchemeError(source, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if not isinstance(data, dict):
+        raise SchemeError(source, [("(top level)", "a scheme file holds a mapping of fields")])
+    lines = _line_index(root) if root is not None else {}
+    try:
+        return SchemeSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            # pydantic appends the Literal/union branch to loc; keep the part that exists in the data
+            line = None
+            for cut in range(len(loc), -1, -1):
+                if loc[:cut] in lines:
+                    line = lines[loc[:cut]]
+                    break
+            where = _describe(loc, data) + (f" (line {line})" if line else "")
+            message = err["msg"].removeprefix("Value error, ")
+            errors.append((where, message))
+        raise SchemeError(source, errors) from None
+
+
+def load_scheme_file(path: str | Path) -> SchemeSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SchemeError(str(path), [("(file)", f"cannot read: {exc.strerror}")]) from None
+    return parse_scheme(text, source=path.name)
+
+
+def shipped_scheme_files() -> list[Path]:
+    return sorted(SCHEMES_DIR.glob("*.yaml"))
+
+
+@functools.cache
+def default_scheme() -> SchemeSpec:
+    """The archives scheme, version 1, as shipped. Rules use it when no scheme is given."""
+    return load_scheme_file(DEFAULT_SCHEME_FILE)

@@ -1,0 +1,401 @@
+"""Rubric scoring (DESIGN §3.5): an item's score under each rule kind, category and total, pass or fail per grade.
+
+Pure functions over a :class:`~certification.scheme.SchemeSpec`. Scores are ``Decimal`` with two places. An
+item's score is clamped to its bounds, and every clamp is reported in :attr:`ItemScore.clamps`, never hidden.
+What a sheet records per item follows real practice: the points deducted and the reason (扣分, 扣分原因),
+or the facts a rule counts (units awarded, a rate, defective files in a sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from .scheme import Category, Item, Rubric, SchemeSpec, default_scheme
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+def q(value: Decimal) -> Decimal:
+    """Round to two places, half up, as score sheets do."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _decimal(value, name: str) -> Decimal:
+    if isinstance(value, float):
+        raise TypeError(f"{name} must be a Decimal or an int, not a float")
+    return Decimal(value)
+
+
+@dataclass(frozen=True)
+class Deduction:
+    """One line of a score sheet: points deducted with the reason, or an occurrence counted.
+
+    ``points`` for free deductions (and for a sub-criterion when ``element`` names it); ``occurrence`` and
+    ``count`` for ``per_occurrence``; ``element`` for ``per_missing`` (a missing element).
+    """
+
+    points: Decimal | None = None
+    reason: str = ""
+    occurrence: str = ""
+    count: int = 1
+    element: str = ""
+
+
+@dataclass(frozen=True)
+class ItemEntry:
+    """What was recorded for one item (by the applicant's self-check or a panel member)."""
+
+    deductions: tuple[Deduction, ...] = ()
+    units: Decimal | None = None  # capped_award: units earned (e.g. pieces adopted)
+    achieved: Decimal | None = None  # pro_rata: what was achieved against the quota
+    rate: Decimal | None = None  # rate_band: a percentage, 0–100
+    defective: int | None = None  # sample_check: defective files in the sample
+    unmet: frozenset[str] = frozenset()  # sub_criteria: sub-criteria not met at all
+    bonus: Decimal = ZERO  # extra points claimed for merit
+    veto: bool = False  # the item's veto condition is confirmed
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """A bound the rule's raw result crossed: ``floor`` (0), ``ceiling`` (the maximum or a cap),
+    ``bonus_cap`` (a bonus above its share), ``deduction_cap`` (an item's max deduction), ``sub_criterion``
+    (a deduction above a sub-criterion's points) or ``pool_cap`` (a penalty pool's cap)."""
+
+    kind: str
+    limit: Decimal
+    before: Decimal
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    code: str
+    max_points: Decimal
+    points: Decimal
+    raw: Decimal  # before any clamp
+    bonus: Decimal = ZERO  # bonus awarded (within points)
+    clamps: tuple[Clamp, ...] = ()
+    key: bool = False
+    veto: bool = False
+
+    @property
+    def clamped(self) -> bool:
+        return bool(self.clamps)
+
+
+@dataclass(frozen=True)
+class PoolScore:
+    code: str
+    cap: Decimal
+    deducted_raw: Decimal
+    deducted: Decimal
+
+    @property
+    def clamped(self) -> bool:
+        return self.deducted != self.deducted_raw
+
+
+@dataclass(frozen=True)
+class CategoryScore:
+    code: str
+    max_points: Decimal
+    points: Decimal
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    grade: str
+    passed: bool
+    reasons: tuple[str, ...] = ()  # codes: pass_line, key_item_zero:<item>, category_floor:<cat>, veto:<item>
+
+
+@dataclass(frozen=True)
+class Assessment:
+    rubric: str
+    items: Mapping[str, ItemScore]
+    categories: Mapping[str, CategoryScore]
+    pools: Mapping[str, PoolScore]
+    total: Decimal
+    grades: Mapping[str, GradeResult]
+    placed_grade: str | None  # the highest score-decided grade passed, or None
+    vetoes: tuple[str, ...] = ()
+    failed_by_veto: bool = False
+    unscored: tuple[str, ...] = field(default=())
+
+    def passes(self, grade: str) -> bool:
+        return self.grades[grade].passed
+
+
+# --- One item ---------------------------------------------------------------------------------------------
+def _check_deduction(d: Deduction, item: Item) -> None:
+    if d.points is not None and _decimal(d.points, "points") < 0:
+        raise ValueError(f"item {item.code}: a deduction cannot be negative")
+    if d.count < 0:
+        raise ValueError(f"item {item.code}: an occurrence count cannot be negative")
+
+
+def _raw_points(item: Item, entry: ItemEntry) -> tuple[Decimal, list[Clamp], Decimal | None]:
+    """The rule's result before the item's bounds; also clamps found on the way and a custom ceiling."""
+    rule = item.rule
+    clamps: list[Clamp] = []
+    ceiling: Decimal | None = None
+    free = sum((_decimal(d.points, "points") for d in entry.deductions if d.points is not None and not d.element
+                and not d.occurrence), ZERO)
+    for d in entry.deductions:
+        _check_deduction(d, item)
+
+    if rule.kind in ("deduction", "penalty"):
+        deducted = free
+    elif rule.kind == "per_occurrence":
+        rates = {o.code: o.points for o in rule.occurrences}
+        deducted = free
+        for d in entry.deductions:
+            if d.occurrence:
+                if d.occurrence not in rates:
+                    raise ValueError(f"item {item.code}: unknown occurrence {d.occurrence!r}")
+                deducted += rates[d.occurrence] * d.count
+    elif rule.kind == "per_missing":
+        missing = [d.element for d in entry.deductions if d.element]
+        if rule.elements:
+            unknown = [e for e in missing if e not in rule.elements]
+            if unknown:
+                raise ValueError(f"item {item.code}: unknown element(s) {unknown}")
+        deducted = free + rule.points * len(set(missing))
+    elif rule.kind == "sample_check":
+        defective = entry.defective or 0
+        if defective < 0 or defective > rule.sample_size:
+            raise ValueError(f"item {item.code}: defective files must be between 0 and {rule.sample_size}")
+        deducted = free + rule.points * defective
+    elif rule.kind == "sub_criteria":
+        subs = {s.code: s for s in item.sub_criteria}
+        unknown = [c for c in entry.unmet if c not in subs]
+        unknown += [d.element for d in entry.deductions if d.element and d.element not in subs]
+        if unknown:
+            raise ValueError(f"item {item.code}: unknown sub-criteria {sorted(set(unknown))}")
+        deducted = free
+        for code, sub in subs.items():
+            if code in entry.unmet:
+                deducted += sub.points
+                continue
+            lost = sum((_decimal(d.points or 0, "points") for d in entry.deductions if d.element == code), ZERO)
+            if lost > sub.points:
+                clamps.append(Clamp("sub_criterion", sub.points, lost))
+                lost = sub.points
+            deducted += lost
+    else:
+        deducted = None
+
+    if deducted is not None:
+        if rule.max_deduction is not None and deducted > rule.max_deduction:
+            clamps.append(Clamp("deduction_cap", rule.max_deduction, deducted))
+            deducted = rule.max_deduction
+        base = item.max_points if rule.kind != "penalty" else ZERO
+        return base - deducted, clamps, ceiling
+
+    if rule.kind == "capped_award":
+        units = _decimal(entry.units or 0, "units")
+        if units < 0:
+            raise ValueError(f"item {item.code}: units cannot be negative")
+        ceiling = rule.cap if rule.cap is not None else item.max_points
+        return units * rule.points - free, clamps, ceiling
+    if rule.kind == "pro_rata":
+        achieved = _decimal(entry.achieved or 0, "achieved")
+        if achieved < 0:
+            raise ValueError(f"item {item.code}: achieved cannot be negative")
+        ceiling = rule.cap if rule.cap is not None else item.max_points
+        return item.max_points * achieved / rule.quota - free, clamps, ceiling
+    if rule.kind == "rate_band":
+        if entry.rate is None:
+            raise ValueError(f"item {item.code}: a rate is needed")
+        rate = _decimal(entry.rate, "rate")
+        if not ZERO <= rate <= 100:
+            raise ValueError(f"item {item.code}: a rate is between 0 and 100")
+        if rate >= rule.full_at:
+            value = item.max_points
+        elif rate <= rule.zero_at:
+            value = ZERO
+        else:
+            value = item.max_points * (rate - rule.zero_at) / (rule.full_at - rule.zero_at)
+        return value - free, clamps, ceiling
+    raise AssertionError(f"rule kind {rule.kind} not handled")  # the scheme validates kinds
+
+
+def score_item(item: Item, entry: ItemEntry | None = None, *, category: Category | None = None) -> ItemScore:
+    """An item's score from what was recorded, clamped to its bounds with every clamp reported."""
+    entry = entry or ItemEntry()
+    raw, clamps, ceiling = _raw_points(item, entry)
+    raw_total = raw
+
+    bonus = _decimal(entry.bonus, "bonus")
+    if bonus < 0:
+        raise ValueError(f"item {item.code}: a bonus cannot be negative")
+    if bonus and item.bonus is None:
+        raise ValueError(f"item {item.code} awards no bonus")
+    if item.bonus is not None and bonus:
+        base = item.max_points if item.bonus.of == "item" or category is None else category.max_points
+        bonus_cap = q(base * item.bonus.share)
+        if bonus > bonus_cap:
+            clamps.append(Clamp("bonus_cap", bonus_cap, bonus))
+            bonus = bonus_cap
+        raw_total = raw + _decimal(entry.bonus, "bonus")
+
+    upper = ceiling if ceiling is not None else item.max_points
+    points = raw
+    if item.rule.kind == "penalty":
+        if points > ZERO:
+            clamps.append(Clamp("ceiling", ZERO, points))
+            points = ZERO
+    else:
+        if points < ZERO:
+            clamps.append(Clamp("floor", ZERO, q(points)))
+            points = ZERO
+        if points > upper:
+            clamps.append(Clamp("ceiling", upper, q(points)))
+            points = upper
+    points += bonus
+    return ItemScore(
+        code=item.code,
+        max_points=item.max_points,
+        points=q(points),
+        raw=q(raw_total),
+        bonus=q(bonus),
+        clamps=tuple(clamps),
+        key=item.key,
+        veto=entry.veto and item.veto is not None,
+    )
+
+
+# --- A whole sheet ----------------------------------------------------------------------------------------
+def assess(
+    entries: Mapping[str, ItemEntry],
+    *,
+    rubric: str | None = None,
+    scheme: SchemeSpec | None = None,
+) -> Assessment:
+    """Score a sheet against a rubric and decide pass or fail for every score-decided grade using it.
+
+    ``entries`` maps item codes to what was recorded; an item with no entry is scored on an empty entry and
+    listed in ``unscored``. Vetoes count only where the item carries a veto and the entry confirms it.
+    """
+    scheme = scheme or default_scheme()
+    rubric_code = rubric or scheme.grades_by_rank()[0].rubric
+    spec: Rubric = scheme.rubrics[rubric_code]
+    known = {item.code for _c, item in spec.items()}
+    stray = sorted(set(entries) - known)
+    if stray:
+        raise ValueError(f"no such item(s) in rubric {rubric_code}: {stray}")
+
+    items: dict[str, ItemScore] = {}
+    for category, item in spec.items():
+        items[item.code] = score_item(item, entries.get(item.code), category=category)
+
+    pools: dict[str, PoolScore] = {}
+    relief_by_category: dict[str, Decimal] = {}
+    for pool in spec.pools:
+        members = [(c, i) for c, i in spec.items() if i.pool == pool.code]
+        deducted_raw = -sum((items[i.code].points for _c, i in members), ZERO)
+        deducted = min(deducted_raw, pool.cap)
+        pools[pool.code] = PoolScore(pool.code, pool.cap, q(deducted_raw), q(deducted))
+        if members:
+            cat = members[0][0].code
+            relief_by_category[cat] = relief_by_category.get(cat, ZERO) + (deducted_raw - deducted)
+
+    categories = {
+        c.code: CategoryScore(
+            c.code,
+            c.max_points,
+            q(sum((items[i.code].points for i in c.items), ZERO) + relief_by_category.get(c.code, ZERO)),
+        )
+        for c in spec.categories
+    }
+    total = q(sum((c.points for c in categories.values()), ZERO))
+
+    vetoes = [code for code, s in items.items() if s.veto]
+    fail_veto = any(spec.item(code).veto.scope == "fail" for code in vetoes)
+    tier_vetoed = {g for code in vetoes if spec.item(code).veto.scope == "tier" for g in spec.item(code).veto.grades}
+    zero_keys = [code for code, s in items.items() if s.key and s.points == ZERO]
+
+    grades: dict[str, GradeResult] = {}
+    for grade in scheme.grades_by_rank():
+        if grade.rubric != rubric_code or grade.decision != "score":
+            continue
+        reasons: list[str] = []
+        if total < grade.pass_line:
+            reasons.append("pass_line")
+        if grade.key_item_zero_blocks:
+            reasons += [f"key_item_zero:{code}" for code in zero_keys]
+        if grade.category_floor_share is not None:
+            reasons += [
+                f"category_floor:{c.code}"
+                for c in categories.values()
+                if c.points < c.max_points * grade.category_floor_share
+            ]
+        if fail_veto:
+            reasons += [f"veto:{code}" for code in vetoes if spec.item(code).veto.scope == "fail"]
+        elif grade.code in tier_vetoed:
+            reasons += [f"veto:{code}" for code in vetoes if grade.code in spec.item(code).veto.grades]
+        grades[grade.code] = GradeResult(grade.code, not reasons, tuple(reasons))
+
+    passed = [g for g in scheme.grades_by_rank() if g.code in grades and grades[g.code].passed]
+    return Assessment(
+        rubric=rubric_code,
+        items=items,
+        categories=categories,
+        pools=pools,
+        total=total,
+        grades=grades,
+        placed_grade=passed[-1].code if passed else None,
+        vetoes=tuple(vetoes),
+        failed_by_veto=fail_veto,
+        unscored=tuple(code for code in items if code not in entries),
+    )
+
+
+# --- Panel consolidation and aggregation -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Consolidation:
+    prefill: Decimal  # the mean of the members' proposals, the chair's starting point
+    spread: Decimal
+    flagged: bool  # proposals further apart than the scheme's share of the item's maximum
+
+
+def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, scheme: SchemeSpec | None = None
+                     ) -> Consolidation:
+    values = [_decimal(p, "proposal") for p in proposals]
+    if not values:
+        raise ValueError("no proposals to consolidate")
+    scheme = scheme or default_scheme()
+    spread = max(values) - min(values)
+    return Consolidation(
+        prefill=q(sum(values, ZERO) / len(values)),
+        spread=q(spread),
+        flagged=spread > max_points * scheme.panel.discrepancy_share,
+    )
+
+
+def aggregate_totals(totals: Iterable[Decimal], *, method: str | None = None, scheme: SchemeSpec | None = None
+                     ) -> Decimal:
+    """Members' totals aggregated by ``mean`` or ``trimmed_mean`` (highest and lowest dropped when at least
+    ``trimmed_mean_min_scores`` scored). ``consensus`` has no formula: the chair records the panel's score."""
+    scheme = scheme or default_scheme()
+    method = method or scheme.panel.aggregation
+    values = sorted(_decimal(t, "total") for t in totals)
+    if not values:
+        raise ValueError("no totals to aggregate")
+    if method == "trimmed_mean" and len(values) >= scheme.panel.trimmed_mean_min_scores:
+        values = values[1:-1]
+    elif method not in ("mean", "trimmed_mean"):
+        raise ValueError(f"aggregation {method!r} has no formula; the chair records the panel's score")
+    return q(sum(values, ZERO) / len(values))
+
+
+def onsite_passes(votes_for: int, members: int, *, scheme: SchemeSpec | None = None) -> bool:
+    """An on-site evaluation passes with at least the scheme's majority (two thirds) of the members."""
+    if members < 1 or not 0 <= votes_for <= members:
+        raise ValueError("votes must be between 0 and the number of members")
+    scheme = scheme or default_scheme()
+    majority = Fraction(scheme.panel.onsite_majority).limit_denominator(1000)
+    return Fraction(votes_for, members) >= majority

@@ -1,0 +1,28 @@
+"""Celery tasks: thin, idempotent wrappers that call one service each."""
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="certification.fire_due_timers")
+def fire_due_timers() -> int:
+    """Fire Viewflow's database-backed timers that are due (flow.Timer, .OnTimeout)."""
+    from viewflow.workflow.timers import fire_due_timers as fire
+
+    fired = fire()
+    if fired:
+        logger.info("fired %d due timer(s)", fired)
+    return fired
+
+
+@shared_task(name="certification.lapse_expired_certificates")
+def lapse_expired_certificates() -> int:
+    from .services.certificates import certificates_lapse_due
+
+    lapsed = certificates_lapse_due()
+    if lapsed:
+        logger.info("lapsed %d certificate(s)", lapsed)
+    return lapsed

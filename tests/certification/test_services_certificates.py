@@ -1,0 +1,50 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from certification.enums import CertificateStatus
+from certification.services.certificates import certificates_lapse_due
+from tests.factories import CertificateFactory, InstitutionFactory
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+def expiring(archives_version, regions, bureaus):
+    """A certificate valid through 2026-06-30, and one with a recheck declared, same dates."""
+    def make(status=CertificateStatus.IN_FORCE):
+        return CertificateFactory(
+            institution=InstitutionFactory(region=regions["province"]), scheme_version=archives_version,
+            issued_by=bureaus["province"], approved_by=bureaus["province"],
+            issued_on=dt.date(2023, 7, 1), valid_until=dt.date(2026, 6, 30), status=status)
+    return make(), make(CertificateStatus.RECHECK_IN_PROGRESS)
+
+
+def test_nothing_lapses_on_the_last_day_of_validity(expiring):
+    with time_machine.travel(dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=SHANGHAI), tick=False):
+        assert certificates_lapse_due() == 0
+    expiring[0].refresh_from_db()
+    assert expiring[0].status == CertificateStatus.IN_FORCE
+
+
+def test_lapses_at_the_start_of_the_day_after_expiry_local_time(expiring):
+    # 2026-06-30 16:00 UTC is already 2026-07-01 00:00 in Asia/Shanghai.
+    with time_machine.travel(dt.datetime(2026, 6, 30, 16, 0, 0, tzinfo=dt.UTC), tick=False):
+        assert certificates_lapse_due() == 1
+        now = timezone.now()
+    in_force, rechecking = expiring
+    in_force.refresh_from_db()
+    rechecking.refresh_from_db()
+    assert (in_force.status, in_force.status_changed_at) == (CertificateStatus.LAPSED, now)
+    assert in_force.status_reason != ""
+    assert rechecking.status == CertificateStatus.RECHECK_IN_PROGRESS
+
+
+def test_lapsing_twice_lapses_nothing_twice(expiring):
+    with time_machine.travel(dt.datetime(2026, 7, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        assert certificates_lapse_due() == 1
+        assert certificates_lapse_due() == 0

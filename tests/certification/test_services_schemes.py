@@ -1,0 +1,67 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from certification.exceptions import RuleViolation
+from certification.models import Grade, RubricCategory, RubricItem, SchemeVersion
+from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file, parse_scheme
+from certification.services.schemes import scheme_load
+
+pytestmark = pytest.mark.django_db
+
+
+def test_scheme_load_stores_grades_and_rubric_rows(archives_version):
+    assert archives_version.is_current
+    assert list(Grade.objects.filter(version=archives_version).values_list("code", "pass_line")) == [
+        ("second", 80), ("first", 90), ("special", None)]
+    standard = RubricCategory.objects.filter(version=archives_version, rubric="standard")
+    assert sum(c.max_points for c in standard) == 100
+    assert RubricItem.objects.filter(category__in=standard).count() == 18
+
+
+def test_scheme_load_twice_is_a_no_op(archives_version):
+    again = scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE))
+    assert again.created is False
+    assert again.version == archives_version
+    assert SchemeVersion.objects.count() == 1
+
+
+def test_scheme_load_refuses_changed_content_under_the_same_version(archives_version):
+    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("pass_line: 90", "pass_line: 91")
+    with pytest.raises(RuleViolation) as exc:
+        scheme_load(spec=parse_scheme(text))
+    assert exc.value.codes == ["scheme.version_changed"]
+    assert Grade.objects.get(version=archives_version, code="first").pass_line == 90
+
+
+def test_a_new_version_becomes_current_and_the_old_one_stays(archives_version):
+    text = (DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
+            .replace("pass_line: 90", "pass_line: 91").replace("version: 1", "version: 2"))
+    v2 = scheme_load(spec=parse_scheme(text)).version
+    archives_version.refresh_from_db()
+    assert (v2.is_current, archives_version.is_current) == (True, False)
+    assert archives_version.specification().grade("first").pass_line == 90
+    assert v2.specification().grade("first").pass_line == 91
+
+
+def test_stored_spec_round_trips_to_the_same_digest(archives_version):
+    assert archives_version.specification().digest() == archives_version.digest
+
+
+def test_load_scheme_command_loads_every_shipped_scheme(capsys):
+    call_command("load_scheme")
+    out = capsys.readouterr().out
+    assert "archives v1: loaded" in out
+    call_command("load_scheme")
+    assert "archives v1: already loaded" in capsys.readouterr().out
+
+
+def test_load_scheme_command_reports_a_broken_file_and_stores_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("pass_line: 80", "pass_line: -80"),
+                   encoding="utf-8")
+    with pytest.raises(CommandError):
+        call_command("load_scheme", str(bad))
+    err = capsys.readouterr().err
+    assert "grades[0](code second).pass_line" in err
+    assert SchemeVersion.objects.count() == 0

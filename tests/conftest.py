@@ -1,0 +1,22 @@
+import pytest
+
+from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
+from tests.factories import bureau_tree, region_tree
+
+
+@pytest.fixture
+def archives_version(db):
+    """The shipped archives scheme, loaded into the database as a version."""
+    from certification.services.schemes import scheme_load
+
+    return scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE), source=DEFAULT_SCHEME_FILE.name).version
+
+
+@pytest.fixture
+def regions(db):
+    return region_tree()
+
+
+@pytest.fixture
+def bureaus(regions):
+    return bureau_tree(regions)
