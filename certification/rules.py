@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils.formats import date_format
@@ -401,7 +401,7 @@ def _prerequisite_refusals(declarant: Declarant, declaration: Declaration, today
                     satisfy=_("The institution may declare from %(day)s.") % {"day": _day(clears)},
                     params={"incident_on": last.isoformat(), "clears_on": clears.isoformat()},
                 ))
-            continue
+                continue
         answer = declaration.prerequisites.get(prereq.code, "")
         if answer == "na" and prereq.na_allowed:
             continue
@@ -411,9 +411,10 @@ def _prerequisite_refusals(declarant: Declarant, declaration: Declaration, today
             satisfy = _("This condition cannot be marked not applicable: attach its evidence.")
         elif answer == "yes":
             satisfy = _("Attach the evidence for this condition.")
+        elif prereq.na_allowed:
+            satisfy = _("Declare that the condition is met and attach its evidence, or mark it not applicable.")
         else:
-            satisfy = _("Declare that the condition is met and attach its evidence")
-            satisfy += _(", or mark it not applicable.") if prereq.na_allowed else "."
+            satisfy = _("Declare that the condition is met and attach its evidence.")
         out.append(Refusal(
             code=f"prerequisite.{prereq.code}",
             rule=_("Prerequisites (article 5)"),
@@ -431,14 +432,14 @@ def _gate_refusals(declarant: Declarant, declaration: Declaration, scheme: Schem
         if gate.check == "subordinate_share":
             total, graded = declarant.subordinate_units, declarant.subordinate_units_graded
             if total == 0 or Decimal(graded) / Decimal(total) < gate.min_share:
-                need = -(-gate.min_share * total // 1) if total else 1
+                need = max(1, int((gate.min_share * total).to_integral_value(rounding=ROUND_CEILING)))
                 out.append(Refusal(
                     code=f"gate.{gate.code}",
                     rule=_("Special grade conditions"),
                     message=_("%(graded)d of %(total)d subordinate units hold %(grade)s or above.")
                     % {"graded": graded, "total": total, "grade": scheme.grade(gate.min_grade).name},
-                    satisfy=_("At least %(need)d must, by the system's certificate records.") % {"need": int(need)},
-                    params={"graded": graded, "total": total, "need": int(need)},
+                    satisfy=_("At least %(need)d must, by the system's certificate records.") % {"need": need},
+                    params={"graded": graded, "total": total, "need": need},
                 ))
         elif not declaration.gates.get(gate.code):
             out.append(Refusal(

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .exceptions import SchemeError
 
@@ -34,7 +43,26 @@ KindCode = Literal["promotion", "recheck"]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Points = Annotated[Decimal, Field(ge=0, max_digits=7, decimal_places=2)]
 Share = Annotated[Decimal, Field(gt=0, le=1)]
-MonthDay = Annotated[str, Field(pattern=r"^\d{2}-\d{2}$")]
+
+
+def _non_empty(value: Any) -> Any:
+    """Checked on the raw input: a list whose only element is broken reports that element, not emptiness."""
+    if isinstance(value, list | tuple | dict) and len(value) == 0:
+        raise ValueError("at least one entry is needed")
+    return value
+
+
+def _day_of_year(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"\d{2}-\d{2}", value):
+        try:
+            _month_day(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a day of the year") from None
+    return value
+
+
+NonEmpty = BeforeValidator(_non_empty)
+MonthDay = Annotated[str, BeforeValidator(_day_of_year), Field(pattern=r"^\d{2}-\d{2}$")]
 
 RULE_KINDS = (
     "deduction",
@@ -99,7 +127,7 @@ class Rule(_Spec):
             "rate_band": ("full_at", "zero_at"),
             "sample_check": ("points", "sample_size"),
         }.get(self.kind, ())
-        missing = [name for name in need if not getattr(self, name)]
+        missing = [name for name in need if getattr(self, name) in (None, ())]
         if missing:
             raise ValueError(f"rule kind '{self.kind}' needs {', '.join(missing)}")
         if self.kind == "rate_band" and self.zero_at >= self.full_at:
@@ -171,7 +199,7 @@ class Category(_Spec):
     code: Code
     name: str = Field(min_length=1)
     max_points: Points
-    items: tuple[Item, ...] = Field(min_length=1)
+    items: Annotated[tuple[Item, ...], NonEmpty]
 
     @model_validator(mode="after")
     def _items_add_up(self) -> Category:
@@ -192,7 +220,7 @@ class PenaltyPool(_Spec):
 class Rubric(_Spec):
     title: str = ""
     max_points: Points
-    categories: tuple[Category, ...] = Field(min_length=1)
+    categories: Annotated[tuple[Category, ...], NonEmpty]
     pools: tuple[PenaltyPool, ...] = ()
 
     @model_validator(mode="after")
@@ -273,7 +301,7 @@ class Gate(_Spec):
     code: Code
     text: str
     text_en: str = ""
-    grades: tuple[Code, ...] = Field(min_length=1)
+    grades: Annotated[tuple[Code, ...], NonEmpty]
     check: Literal["declared", "subordinate_share"] = "declared"
     min_share: Share | None = None
     min_grade: Code | None = None
@@ -308,7 +336,7 @@ class PanelSize(_Spec):
 
 
 class Panel(_Spec):
-    sizes: tuple[PanelSize, ...] = Field(min_length=1)
+    sizes: Annotated[tuple[PanelSize, ...], NonEmpty]
     aggregation: Literal["consensus", "mean", "trimmed_mean"] = "consensus"
     trimmed_mean_min_scores: int = Field(default=5, ge=3)
     discrepancy_share: Share = Decimal("0.30")
@@ -358,12 +386,7 @@ class Times(_Spec):
     annual_summary: AnnualSummary = AnnualSummary()
 
     @model_validator(mode="after")
-    def _dates_exist(self) -> Times:
-        for name in ("declaration_opens", "declaration_closes", "special_forward_by"):
-            try:
-                _month_day(getattr(self, name))
-            except ValueError:
-                raise ValueError(f"{name} {getattr(self, name)!r} is not a day of the year") from None
+    def _window_in_order(self) -> Times:
         if _month_day(self.declaration_opens) > _month_day(self.declaration_closes):
             raise ValueError("the declaration window closes before it opens")
         return self
@@ -377,14 +400,14 @@ class SchemeSpec(_Spec):
     source: str = ""
     effective_from: dt.date
     time_zone: str = "Asia/Shanghai"
-    grades: tuple[Grade, ...] = Field(min_length=1)
+    grades: Annotated[tuple[Grade, ...], NonEmpty]
     promotion: Promotion = Promotion()
     prerequisites: tuple[Prerequisite, ...] = ()
     gates: tuple[Gate, ...] = ()
     authority: dict[InstitutionLevelCode, dict[Code, dict[KindCode, AuthorityCell]]]
     panel: Panel
     times: Times = Times()
-    rubrics: dict[Code, Rubric] = Field(min_length=1)
+    rubrics: Annotated[dict[Code, Rubric], NonEmpty]
 
     @field_validator("time_zone")
     @classmethod
@@ -398,43 +421,53 @@ class SchemeSpec(_Spec):
         return value
 
     @model_validator(mode="after")
-    def _references(self) -> SchemeSpec:
+    def _references(self, info: ValidationInfo) -> SchemeSpec:
+        if info.context and info.context.get("defer_references"):
+            return self  # parse_scheme reports them with their lines
+        problems = self.reference_problems()
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+        return self
+
+    def reference_problems(self) -> list[tuple[tuple, str]]:
+        """Every cross-reference that does not resolve, each with its path in the file."""
+        out: list[tuple[tuple, str]] = []
         codes = [g.code for g in self.grades]
-        if len(codes) != len(set(codes)):
-            raise ValueError("grade codes must be unique")
-        ranks = [g.rank for g in self.grades]
-        if len(ranks) != len(set(ranks)):
-            raise ValueError("grade ranks must be unique")
         known = set(codes)
-        for grade in self.grades:
+        for index, grade in enumerate(self.grades):
+            if codes.count(grade.code) > 1:
+                out.append((("grades", index, "code"), f"grade code {grade.code!r} is used twice"))
+            if [g.rank for g in self.grades].count(grade.rank) > 1:
+                out.append((("grades", index, "rank"), f"grade rank {grade.rank} is used twice"))
             if grade.rubric not in self.rubrics:
-                raise ValueError(f"grade {grade.code} uses rubric {grade.rubric!r}, which is not declared")
-            if grade.pass_line is not None and grade.pass_line > self.rubrics[grade.rubric].max_points:
-                raise ValueError(f"grade {grade.code}'s pass_line is above its rubric's max_points")
+                out.append((("grades", index, "rubric"), f"rubric {grade.rubric!r} is not declared"))
+            elif grade.pass_line is not None and grade.pass_line > self.rubrics[grade.rubric].max_points:
+                out.append((("grades", index, "pass_line"), "the pass line is above the rubric's max_points"))
         for level, by_grade in self.authority.items():
             for grade_code in by_grade:
                 if grade_code not in known:
-                    raise ValueError(f"authority.{level} names grade {grade_code!r}, which is not declared")
-        for gate in self.gates:
-            for grade_code in (*gate.grades, *([gate.min_grade] if gate.min_grade else [])):
+                    out.append((("authority", level, grade_code), f"grade {grade_code!r} is not declared"))
+        for index, gate in enumerate(self.gates):
+            for grade_code in gate.grades:
                 if grade_code not in known:
-                    raise ValueError(f"gate {gate.code} names grade {grade_code!r}, which is not declared")
-        for size in self.panel.sizes:
+                    out.append((("gates", index, "grades"), f"grade {grade_code!r} is not declared"))
+            if gate.min_grade and gate.min_grade not in known:
+                out.append((("gates", index, "min_grade"), f"grade {gate.min_grade!r} is not declared"))
+        for index, size in enumerate(self.panel.sizes):
             if size.grade is not None and size.grade not in known:
-                raise ValueError(f"a panel size names grade {size.grade!r}, which is not declared")
+                out.append((("panel", "sizes", index, "grade"), f"grade {size.grade!r} is not declared"))
         for rubric_code, rubric in self.rubrics.items():
-            for _category, item in rubric.items():
-                if item.veto is not None:
-                    for grade_code in item.veto.grades:
+            for c_index, category in enumerate(rubric.categories):
+                for i_index, item in enumerate(category.items):
+                    for grade_code in item.veto.grades if item.veto else ():
                         if grade_code not in known:
-                            raise ValueError(
-                                f"rubrics.{rubric_code} item {item.code}: veto names grade {grade_code!r}, "
-                                "which is not declared"
-                            )
+                            out.append((("rubrics", rubric_code, "categories", c_index, "items", i_index, "veto",
+                                         "grades"), f"grade {grade_code!r} is not declared"))
         prereq = [p.code for p in self.prerequisites]
-        if len(prereq) != len(set(prereq)):
-            raise ValueError("prerequisite codes must be unique")
-        return self
+        for index, code in enumerate(prereq):
+            if prereq.count(code) > 1:
+                out.append((("prerequisites", index, "code"), f"prerequisite code {code!r} is used twice"))
+        return out
 
     # --- lookups -----------------------------------------------------------------------------------------
     def grade(self, code: str) -> Grade:
@@ -464,10 +497,28 @@ class _DecimalLoader(yaml.SafeLoader):
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(loader.construct_scalar(node).replace("_", ""))
+    raw = loader.construct_scalar(node)
+    try:
+        value = Decimal(raw.replace("_", ""))
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite():
+        raise yaml.constructor.ConstructorError(None, None, f"{raw!r} is not a decimal number", node.start_mark)
+    return value
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_DecimalLoader.construct_mapping = _construct_mapping  # type: ignore[method-assign]
 # Keep dates as strings for pydantic, so YAML and JSON files validate alike; keep 01-01 as text too.
 _DecimalLoader.yaml_implicit_resolvers = {
     k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:timestamp"]
@@ -503,34 +554,44 @@ def _describe(loc: tuple, data: Any) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _where(loc: tuple, data: Any, lines: dict[tuple, int]) -> str:
+    line = None
+    for cut in range(len(loc), -1, -1):  # pydantic may append a union branch to loc
+        if loc[:cut] in lines:
+            line = lines[loc[:cut]]
+            break
+    return _describe(loc, data) + (f" (line {line})" if line else "")
+
+
 def parse_scheme(text: str, source: str = "<scheme>") -> SchemeSpec:
-    """Parse and validate a scheme file's text (YAML, of which JSON is a subset)."""
+    """Parse and validate a scheme file's text (YAML, of which JSON is a subset).
+
+    Raises :class:`SchemeError` listing every problem with its path and line.
+    """
     try:
         root = yaml.compose(text, Loader=_DecimalLoader)
         data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - a SafeLoader subclass
+        lines = _line_index(root) if root is not None else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
         raise SchemeError(source, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    except RecursionError:
+        raise SchemeError(source, [("(file)", "an alias refers to itself")]) from None
     if not isinstance(data, dict):
         raise SchemeError(source, [("(top level)", "a scheme file holds a mapping of fields")])
-    lines = _line_index(root) if root is not None else {}
+    errors: list[tuple[str, str]] = []
     try:
-        return SchemeSpec.model_validate(data)
+        spec = SchemeSpec.model_validate(data, context={"defer_references": True})
     except ValidationError as exc:
-        errors = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            # pydantic appends the Literal/union branch to loc; keep the part that exists in the data
-            line = None
-            for cut in range(len(loc), -1, -1):
-                if loc[:cut] in lines:
-                    line = lines[loc[:cut]]
-                    break
-            where = _describe(loc, data) + (f" (line {line})" if line else "")
-            message = err["msg"].removeprefix("Value error, ")
-            errors.append((where, message))
-        raise SchemeError(source, errors) from None
+            errors.append((_where(loc, data, lines), err["msg"].removeprefix("Value error, ")))
+    else:
+        errors = [(_where(loc, data, lines), msg) for loc, msg in spec.reference_problems()]
+    if errors:
+        raise SchemeError(source, list(dict.fromkeys(errors)))  # an aliased rubric repeats its errors
+    return spec
 
 
 def load_scheme_file(path: str | Path) -> SchemeSpec:

@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="*", help="scheme files; default: the shipped schemes")
         parser.add_argument("--check", action="store_true", help="validate only, store nothing")
 
-    def handle(self, *paths, check=False, **options):
+    def handle(self, *args, paths=(), check=False, **options):
         files = paths or [str(p) for p in shipped_scheme_files()]
         failed = False
         for path in files:

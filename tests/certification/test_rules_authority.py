@@ -1,0 +1,132 @@
+"""Authority (DESIGN §3.3, 第九条) and panel sizes (§3.4) of the archives scheme. Pure functions, no database."""
+
+import pytest
+
+from certification import rules
+from certification.exceptions import NotEligible
+
+# institution level, grade → (assess on promotion, assess on recheck, recheck filed with)
+MATRIX = {
+    ("provincial", "second"): ("province", "province", None),
+    ("provincial", "first"): ("province", "province", None),
+    ("provincial", "special"): ("province", "province", None),
+    ("city", "second"): ("city", "city", None),
+    ("city", "first"): ("city", "city", None),
+    ("city", "special"): ("province", "city", "province"),
+    ("county", "second"): ("county", "county", None),
+    ("county", "first"): ("city", "county", "city"),
+    ("county", "special"): ("province", "city", "province"),
+    ("township", "second"): ("county", "county", None),
+    ("township", "first"): ("city", "county", "city"),
+}
+
+ASSESS_CASES = [
+    (level, grade, "promotion", assess) for (level, grade), (assess, _r, _f) in MATRIX.items()
+] + [(level, grade, "recheck", recheck) for (level, grade), (_a, recheck, _f) in MATRIX.items()]
+
+FILING_CASES = [(level, grade, "promotion", None) for (level, grade) in MATRIX] + [
+    (level, grade, "recheck", filed) for (level, grade), (_a, _r, filed) in MATRIX.items()
+]
+
+
+# --- Assessing level: 4 levels × 3 grades × 2 kinds ------------------------------------------------------
+@pytest.mark.parametrize(("institution_level", "grade", "kind", "expected"), ASSESS_CASES)
+def test_assessing_level_matrix(institution_level, grade, kind, expected):
+    assert rules.assessing_level(institution_level, grade, kind) == expected
+
+
+@pytest.mark.parametrize("kind", ["promotion", "recheck"])
+def test_assessing_level_township_special_raises_not_eligible(kind):
+    with pytest.raises(NotEligible) as excinfo:
+        rules.assessing_level("township", "special", kind)
+    assert len(excinfo.value.refusals) == 1
+    refusal = excinfo.value.refusals[0]
+    assert refusal.rule != ""
+    assert refusal.message != ""
+    assert refusal.satisfy != ""
+
+
+@pytest.mark.parametrize("kind", ["promotion", "recheck"])
+def test_assessing_level_township_special_is_a_value_error(kind):
+    with pytest.raises(ValueError):
+        rules.assessing_level("township", "special", kind)
+
+
+def test_not_eligible_is_a_value_error_subclass():
+    assert issubclass(rules.NotEligible, ValueError) is True
+
+
+def test_assessing_level_matrix_is_complete():
+    covered = {(level, grade) for level, grade, _k, _e in ASSESS_CASES}
+    all_cells = {
+        (level, grade)
+        for level in ("provincial", "city", "county", "township")
+        for grade in ("second", "first", "special")
+    }
+    assert all_cells - covered == {("township", "special")}
+    assert len(ASSESS_CASES) == 22
+
+
+@pytest.mark.parametrize(
+    ("institution_level", "grade", "kind"),
+    [("ministry", "second", "promotion"), ("county", "second", "renewal")],
+)
+def test_assessing_level_unknown_level_or_kind_raises_value_error(institution_level, grade, kind):
+    with pytest.raises(ValueError):
+        rules.assessing_level(institution_level, grade, kind)
+
+
+# --- Filing level ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("institution_level", "grade", "kind", "expected"), FILING_CASES)
+def test_filing_level_matrix(institution_level, grade, kind, expected):
+    assert rules.filing_level(institution_level, grade, kind) == expected
+
+
+@pytest.mark.parametrize("kind", ["promotion", "recheck"])
+def test_filing_level_township_special_raises_not_eligible(kind):
+    with pytest.raises(NotEligible):
+        rules.filing_level("township", "special", kind)
+
+
+# --- Panel size ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("bureau_level", "institution_level", "grade", "expected"),
+    [
+        # same level (本级): 3–5
+        ("province", "provincial", "second", (3, 5)),
+        ("province", "provincial", "first", (3, 5)),
+        ("province", "provincial", "special", (3, 5)),
+        ("city", "city", "second", (3, 5)),
+        ("city", "city", "first", (3, 5)),
+        ("county", "county", "second", (3, 5)),
+        # one level down (下一级): 5–7
+        ("province", "city", "special", (5, 7)),
+        ("province", "city", "first", (5, 7)),
+        ("city", "county", "first", (5, 7)),
+        ("city", "county", "special", (5, 7)),
+        ("county", "township", "second", (5, 7)),
+        # the province reviewing a county-level institution for special: 7–9
+        ("province", "county", "special", (7, 9)),
+        # any other case: 5–7
+        ("province", "county", "first", (5, 7)),
+        ("province", "county", "second", (5, 7)),
+        ("province", "township", "second", (5, 7)),
+        ("province", "township", "first", (5, 7)),
+        ("city", "township", "first", (5, 7)),
+    ],
+)
+def test_panel_size_table(bureau_level, institution_level, grade, expected):
+    assert rules.panel_size(bureau_level, institution_level, grade) == expected
+
+
+@pytest.mark.parametrize("institution_level", ["provincial", "city", "county", "township"])
+@pytest.mark.parametrize("bureau_level", ["province", "city", "county"])
+@pytest.mark.parametrize("grade", ["second", "first", "special"])
+def test_panel_size_is_one_of_the_three_sizes(bureau_level, institution_level, grade):
+    low, high = rules.panel_size(bureau_level, institution_level, grade)
+    assert (low, high) in {(3, 5), (5, 7), (7, 9)}
+
+
+def test_panel_size_unknown_bureau_level_raises_value_error():
+    with pytest.raises(ValueError):
+        rules.panel_size("nation", "county", "second")
