@@ -6,7 +6,12 @@ from django.db import IntegrityError, transaction
 
 from certification.enums import BureauLevel, CertificateStatus, InstitutionLevel, RegionLevel
 from certification.models import Bureau, Certificate, HardDeleteRefused, Institution, Region
-from tests.factories import BureauFactory, CertificateFactory, ExpertFactory, InstitutionFactory, RegionFactory
+from tests.factories import (
+    BureauFactory,
+    CertificateFactory,
+    ExpertFactory,
+    InstitutionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
