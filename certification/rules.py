@@ -396,7 +396,7 @@ def _prerequisite_refusals(declarant: Declarant, declaration: Declaration, today
                 out.append(Refusal(
                     code=f"prerequisite.{prereq.code}",
                     rule=_("Prerequisites (article 5)"),
-                    message=_("An archives-safety incident was recorded on %(day)s, within the last %(years)d "
+                    message=_("An archives-safety incident occurred on %(day)s, within the last %(years)d "
                               "years.") % {"day": _day(last), "years": scheme.times.incident_window_years},
                     satisfy=_("The institution may declare from %(day)s.") % {"day": _day(clears)},
                     params={"incident_on": last.isoformat(), "clears_on": clears.isoformat()},
@@ -438,7 +438,7 @@ def _gate_refusals(declarant: Declarant, declaration: Declaration, scheme: Schem
                     rule=_("Special grade conditions"),
                     message=_("%(graded)d of %(total)d subordinate units hold %(grade)s or above.")
                     % {"graded": graded, "total": total, "grade": scheme.grade(gate.min_grade).name},
-                    satisfy=_("At least %(need)d must, by the system's certificate records.") % {"need": need},
+                    satisfy=_("At least %(need)d must hold it, according to the certificate records in this system.") % {"need": need},
                     params={"graded": graded, "total": total, "need": need},
                 ))
         elif not declaration.gates.get(gate.code):

@@ -13,7 +13,7 @@ from .organisations import Bureau, Institution
 class Expert(DomainModel):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
                                 related_name="expert", verbose_name=_("user"))
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("full name"), max_length=50)
     pool = models.ForeignKey(Bureau, models.PROTECT, related_name="experts", verbose_name=_("pool (bureau)"),
                              help_text=_("The bureau whose expert pool appointed this expert."))
     employer = models.ForeignKey(Institution, models.PROTECT, null=True, blank=True, related_name="experts",
@@ -46,7 +46,7 @@ class Expert(DomainModel):
 
     def clean(self) -> None:
         if self.term_starts_on and self.term_ends_on and self.term_ends_on <= self.term_starts_on:
-            raise ValidationError({"term_ends_on": _("An appointment ends after it starts.")})
+            raise ValidationError({"term_ends_on": _("An appointment must end after it starts.")})
 
     def in_term(self, day) -> bool:
         return self.term_starts_on <= day <= self.term_ends_on

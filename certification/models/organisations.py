@@ -77,7 +77,7 @@ class Bureau(DomainModel):
         verbose_name_plural = _("bureaus")
         ordering = ["region__code"]
         permissions = [
-            ("work_in_bureau", _("Can work the cases of the bureau")),
+            ("work_in_bureau", _("Can handle the bureau's cases")),
             ("precheck_for_bureau", _("Can pre-check for the bureau")),
             ("approve_for_bureau", _("Can approve for the bureau")),
             ("issue_for_bureau", _("Can issue certificates for the bureau")),
@@ -151,10 +151,10 @@ class Institution(DomainModel):
                 InstitutionLevel.TOWNSHIP: RegionLevel.TOWNSHIP,
             }[self.level]
             if self.region.level != expected:
-                errors["region"] = _("An institution of this level sits in a region of level %(level)s.") % {
+                errors["region"] = _("An institution of this level must be in a region of level %(level)s.") % {
                     "level": RegionLevel(expected).label}
         if self.parent_id and INSTITUTION_DEPTH[self.parent.level] > INSTITUTION_DEPTH[self.level]:
-            errors["parent"] = _("A system's parent institution is not below its subordinate units.")
+            errors["parent"] = _("A system's parent institution must not be below its subordinate units.")
         if self.uscc:
             self.uscc = self.uscc.strip().upper()
         if errors:

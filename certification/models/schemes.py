@@ -138,7 +138,7 @@ class RubricSubCriterion(DomainModel):
     code = models.CharField(_("code"), max_length=40)
     text = models.TextField(_("text"))
     points = models.DecimalField(_("points"), max_digits=7, decimal_places=2)
-    key = models.BooleanField(_("key"), default=False)
+    key = models.BooleanField(_("key sub-criterion (★)"), default=False)
     position = models.PositiveSmallIntegerField(_("position"))
 
     class Meta:

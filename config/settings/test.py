@@ -12,7 +12,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}  # noqa: F405
+    # A file, not memory, so that a worker thread sees the test's data; named after DATABASE_URL's file.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATABASES["default"]["NAME"]).removesuffix(".sqlite3") + "-test.sqlite3"}
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/15")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
