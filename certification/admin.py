@@ -164,7 +164,16 @@ class RubricCategoryAdmin(ReadOnlyAdmin):
 
 @admin.register(models.RubricItem)
 class RubricItemAdmin(ReadOnlyAdmin):
-    list_display = ("code", "name", "category", "max_points", "rule_kind", "key")
+    list_display = ("code", "name", "category", "rubric", "version", "max_points", "rule_kind", "key")
+    list_select_related = ("category__version__scheme",)
+
+    @admin.display(description=_("rubric"), ordering="category__rubric")
+    def rubric(self, obj):
+        return obj.category.rubric
+
+    @admin.display(description=_("version"), ordering="category__version")
+    def version(self, obj):
+        return obj.category.version
     list_filter = ("category__version", "category__rubric", "rule_kind", "key")
     search_fields = ("name", "code")
     inlines = [SubCriterionInline]
@@ -175,7 +184,8 @@ class CertificateAdmin(NoDeleteAdmin):
     """Certificates are issued and change state through the process; here they are read."""
 
     list_display = ("number", "institution", "grade", "kind", "issued_on", "valid_until", "status")
-    list_filter = ("status", "grade", "kind", "year")
+    list_filter = ("status", "grade__name", "kind", "year")
+    list_select_related = ("institution", "grade")
     search_fields = ("number", "institution__name")
     date_hierarchy = "issued_on"
     readonly_fields = [f.name for f in models.Certificate._meta.fields]

@@ -85,3 +85,17 @@ REGION_DEPTH = {
     RegionLevel.COUNTY: 2,
     RegionLevel.TOWNSHIP: 3,
 }
+
+
+class RuleKind(models.TextChoices):
+    """How a rubric item's score follows from what was recorded (DESIGN §3.5)."""
+
+    DEDUCTION = "deduction", _("Deduction with reasons")
+    PER_OCCURRENCE = "per_occurrence", _("Deduction per occurrence")
+    PER_MISSING = "per_missing", _("Deduction per missing element")
+    CAPPED_AWARD = "capped_award", _("Capped award")
+    PRO_RATA = "pro_rata", _("Pro rata against a quota")
+    SUB_CRITERIA = "sub_criteria", _("Sub-criteria")
+    RATE_BAND = "rate_band", _("Rate band")
+    SAMPLE_CHECK = "sample_check", _("Sample check")
+    PENALTY = "penalty", _("Penalty (deduction only)")

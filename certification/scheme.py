@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from .enums import RuleKind
 from .exceptions import SchemeError
 
 SCHEMES_DIR = Path(__file__).resolve().parent / "schemes"
@@ -64,17 +65,7 @@ def _day_of_year(value: Any) -> Any:
 NonEmpty = BeforeValidator(_non_empty)
 MonthDay = Annotated[str, BeforeValidator(_day_of_year), Field(pattern=r"^\d{2}-\d{2}$")]
 
-RULE_KINDS = (
-    "deduction",
-    "per_occurrence",
-    "per_missing",
-    "capped_award",
-    "pro_rata",
-    "sub_criteria",
-    "rate_band",
-    "sample_check",
-    "penalty",
-)
+RULE_KINDS = tuple(RuleKind.values)
 VERIFY_METHODS = ("report", "materials", "site", "system")
 
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from .base import DomainModel
 from .organisations import Bureau, Institution
-from .schemes import SchemeVersion
+from .schemes import Grade, Scheme, SchemeVersion
 
 
 def new_verification_token() -> str:
@@ -22,9 +22,13 @@ class Certificate(DomainModel):
     serial = models.PositiveIntegerField(_("serial in the year"))
     institution = models.ForeignKey(Institution, models.PROTECT, related_name="certificates",
                                     verbose_name=_("holder"))
+    grade = models.ForeignKey(Grade, models.PROTECT, related_name="certificates", verbose_name=_("grade"))
+    # Both follow from the grade (set in save()); stored so that the database can hold the rule of one
+    # current certificate per institution and scheme.
     scheme_version = models.ForeignKey(SchemeVersion, models.PROTECT, related_name="certificates",
-                                       verbose_name=_("scheme version"))
-    grade = models.CharField(_("grade"), max_length=40)
+                                       verbose_name=_("scheme version"), editable=False)
+    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="certificates", verbose_name=_("scheme"),
+                               editable=False)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PROMOTION)
     issued_on = models.DateField(_("issued on"))
     valid_until = models.DateField(_("valid until"))
@@ -48,9 +52,9 @@ class Certificate(DomainModel):
         constraints = [
             models.UniqueConstraint(fields=["year", "serial"], name="certificate_serial_unique_in_year"),
             models.UniqueConstraint(
-                fields=["institution", "scheme_version"],
+                fields=["institution", "scheme"],
                 condition=Q(status__in=list(CERTIFICATE_STATUSES_CURRENT)),
-                name="one_current_certificate_per_institution_and_version",
+                name="one_current_certificate_per_institution_and_scheme",
             ),
             models.CheckConstraint(condition=Q(valid_until__gt=models.F("issued_on")),
                                    name="certificate_valid_after_issue"),
@@ -61,6 +65,11 @@ class Certificate(DomainModel):
 
     def __str__(self) -> str:
         return self.number
+
+    def save(self, *args, **kwargs):
+        version = self.grade.version
+        self.scheme_version_id, self.scheme_id = version.pk, version.scheme_id
+        super().save(*args, **kwargs)
 
     @staticmethod
     def format_number(year: int, serial: int) -> str:

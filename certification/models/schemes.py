@@ -4,7 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from ..scheme import RULE_KINDS, SchemeSpec
+from ..enums import RuleKind
+from ..scheme import SchemeSpec
 from .base import DomainModel
 
 
@@ -109,7 +110,7 @@ class RubricItem(DomainModel):
     name = models.CharField(_("name"), max_length=200)
     text = models.TextField(_("requirement"), blank=True)
     max_points = models.DecimalField(_("maximum points"), max_digits=7, decimal_places=2)
-    rule_kind = models.CharField(_("scoring rule"), max_length=20, choices=[(k, k) for k in RULE_KINDS])
+    rule_kind = models.CharField(_("scoring rule"), max_length=20, choices=RuleKind.choices)
     rule_params = models.JSONField(_("rule parameters"), default=dict, blank=True)
     key = models.BooleanField(_("key item (★)"), default=False)
     veto = models.JSONField(_("veto"), null=True, blank=True)

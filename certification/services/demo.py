@@ -28,6 +28,7 @@ from ..models import (
     ConflictDeclaration,
     Expert,
     ExpertEmployment,
+    Grade,
     Institution,
     InstitutionMembership,
     Region,
@@ -409,7 +410,8 @@ def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str
     done: dict[str, Certificate] = {}
     for entry in certificate_plan(today):
         holder = institutions[entry.holder]
-        existing = Certificate.objects.filter(institution=holder, scheme_version=version, grade=entry.grade).first()
+        grade_row = Grade.objects.get(version=version, code=entry.grade)
+        existing = Certificate.objects.filter(institution=holder, grade=grade_row).first()
         if existing is not None:
             done[entry.key] = existing
             continue
@@ -430,8 +432,7 @@ def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str
         if status == CertificateStatus.SUPERSEDED:
             status = CertificateStatus.IN_FORCE  # until its successor is issued, below
         values = {
-            "year": year, "serial": serial, "institution": holder, "scheme_version": version,
-            "grade": entry.grade, "kind": Kind.PROMOTION, "issued_on": entry.issued_on, "valid_until": valid_until,
+            "year": year, "serial": serial, "institution": holder, "grade": grade_row, "kind": Kind.PROMOTION, "issued_on": entry.issued_on, "valid_until": valid_until,
             "status": status, "issued_by": issuer, "approved_by": approver, "supersedes": old,
         }
         if status == CertificateStatus.LAPSED:

@@ -97,7 +97,7 @@ def test_only_one_current_certificate_per_institution(archives_version, regions,
     institution = InstitutionFactory(region=regions["province"])
     _certificate(archives_version, bureaus, institution)
     with pytest.raises(IntegrityError), transaction.atomic():
-        _certificate(archives_version, bureaus, institution, grade="first")
+        _certificate(archives_version, bureaus, institution, grade_code="first")
 
 
 def test_a_superseded_certificate_leaves_room_for_its_successor(archives_version, regions, bureaus):
@@ -105,7 +105,7 @@ def test_a_superseded_certificate_leaves_room_for_its_successor(archives_version
     old = _certificate(archives_version, bureaus, institution)
     old.status = CertificateStatus.SUPERSEDED
     old.save()
-    new = _certificate(archives_version, bureaus, institution, grade="first", supersedes=old)
+    new = _certificate(archives_version, bureaus, institution, grade_code="first", supersedes=old)
     assert old.superseded_by == new
 
 
@@ -131,3 +131,21 @@ def test_certificate_verification_tokens_are_unique_and_long(archives_version, r
 
 def test_certificate_number_format():
     assert Certificate.format_number(2026, 7) == "鄂档等证〔2026〕0007号"
+
+
+def test_scheme_and_version_follow_from_the_grade(archives_version, regions, bureaus):
+    certificate = _certificate(archives_version, bureaus, InstitutionFactory(region=regions["province"]))
+    assert (certificate.scheme_version, certificate.scheme) == (archives_version, archives_version.scheme)
+    assert str(certificate.grade) == "省二级"
+
+
+def test_one_current_certificate_per_scheme_across_its_versions(archives_version, regions, bureaus):
+    from certification.scheme import DEFAULT_SCHEME_FILE, parse_scheme
+    from certification.services.schemes import scheme_load
+
+    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    v2 = scheme_load(spec=parse_scheme(text)).version
+    institution = InstitutionFactory(region=regions["province"])
+    _certificate(archives_version, bureaus, institution)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _certificate(v2, bureaus, institution, grade_code="first")

@@ -219,7 +219,7 @@ def test_certificates_at_least_eight_in_force_issued_one_to_two_years_ago(demo):
                                           issued_on__lte=TODAY - dt.timedelta(days=365),
                                           issued_on__gte=TODAY - dt.timedelta(days=730))
     assert in_force.count() >= 8
-    assert set(in_force.values_list("grade", flat=True)) == {"first", "second"}
+    assert set(in_force.values_list("grade__code", flat=True)) == {"first", "second"}
     for cert in Certificate.objects.all():
         assert cert.valid_until == rules.valid_until(cert.issued_on)
         assert cert.issued_by == _bureau("420000")
@@ -228,7 +228,7 @@ def test_certificates_at_least_eight_in_force_issued_one_to_two_years_ago(demo):
 
 def test_certificates_approved_by_the_assessing_bureau(demo):
     def approver(name, grade):
-        return Certificate.objects.get(institution__name=name, grade=grade).approved_by.name
+        return Certificate.objects.get(institution__name=name, grade__code=grade).approved_by.name
 
     assert approver("湖北省财政厅", "first") == "湖北省档案局"
     assert approver("江岸区财政局", "second") == "江岸区档案局"
@@ -238,7 +238,7 @@ def test_certificates_approved_by_the_assessing_bureau(demo):
 
 def test_applicant_holds_second_grade_issued_about_thirteen_months_ago(demo):
     cert = Certificate.objects.get(institution__name="武汉市财政局")
-    assert (cert.grade, cert.status, cert.approved_by.name) == ("second", CertificateStatus.IN_FORCE, "武汉市档案局")
+    assert (cert.grade.code, cert.status, cert.approved_by.name) == ("second", CertificateStatus.IN_FORCE, "武汉市档案局")
     assert 380 <= (TODAY - cert.issued_on).days <= 410
 
 
@@ -261,7 +261,7 @@ def test_certificates_exactly_one_lapsed(demo):
 def test_certificates_superseded_second_with_first_successor_in_force(demo):
     old = Certificate.objects.get(status=CertificateStatus.SUPERSEDED)
     new = old.superseded_by
-    assert (old.grade, new.grade, new.status) == ("second", "first", CertificateStatus.IN_FORCE)
+    assert (old.grade.code, new.grade.code, new.status) == ("second", "first", CertificateStatus.IN_FORCE)
     assert new.institution == old.institution
     assert new.supersedes == old
     assert rules.add_years(old.issued_on, 1) <= new.issued_on

@@ -71,7 +71,10 @@ class CertificateFactory(factory.django.DjangoModelFactory):
     year = factory.LazyAttribute(lambda o: o.issued_on.year)
     serial = factory.Sequence(lambda n: n + 1)
     number = factory.LazyAttribute(lambda o: models.Certificate.format_number(o.year, o.serial))
-    grade = "second"
+    class Params:
+        grade_code = "second"
+
+    grade = factory.LazyAttribute(lambda o: models.Grade.objects.get(version=o.scheme_version, code=o.grade_code))
     issued_on = dt.date(2025, 6, 1)
     valid_until = factory.LazyAttribute(lambda o: rules.valid_until(o.issued_on))
 
