@@ -179,12 +179,20 @@ class RubricItemAdmin(ReadOnlyAdmin):
     inlines = [SubCriterionInline]
 
 
+class GradeFilter(admin.AllValuesFieldListFilter):
+    """Grades by name, once each, whatever the version."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("grade")
+
+
 @admin.register(models.Certificate)
 class CertificateAdmin(NoDeleteAdmin):
     """Certificates are issued and change state through the process; here they are read."""
 
     list_display = ("number", "institution", "grade", "kind", "issued_on", "valid_until", "status")
-    list_filter = ("status", "grade__name", "kind", "year")
+    list_filter = ("status", ("grade__name", GradeFilter), "kind", "year")
     list_select_related = ("institution", "grade")
     search_fields = ("number", "institution__name")
     date_hierarchy = "issued_on"
