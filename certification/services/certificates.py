@@ -14,7 +14,7 @@ from ..enums import CertificateStatus
 from ..models import Certificate, SchemeVersion
 
 
-def _lapse_reason() -> str:
+def lapse_reason() -> str:
     with translation.override(settings.LANGUAGE_CODE):
         return _("The grade lapsed automatically: no recheck was declared by the expiry date.")
 
@@ -41,7 +41,7 @@ def certificates_lapse_due(*, now: dt.datetime | None = None) -> int:
         ).update(
             status=CertificateStatus.LAPSED,
             status_changed_at=now,
-            status_reason=_lapse_reason(),
+            status_reason=lapse_reason(),
             updated_at=now,
         )
     return lapsed

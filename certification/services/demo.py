@@ -39,11 +39,11 @@ from ..models import (
 from ..permissions import ensure_roles, role_grant
 from ..scheme import DEFAULT_SCHEME_FILE, load_scheme_file
 from ..validators import uscc_check_character
+from .certificates import lapse_reason
 from .schemes import scheme_load
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - published on purpose: demo data only, refused in production
 ARCHIVES_SCHEME_CODE = "archives"
-LAPSE_REASON = "有效期满未申请复查，等级资格自动失效"
 
 Login = tuple[str, str, str, str]  # (role label, username, password, what the login acts for)
 
@@ -437,7 +437,7 @@ def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str
         }
         if status == CertificateStatus.LAPSED:
             values["status_changed_at"] = rules.lapses_at(valid_until, scheme=spec)
-            values["status_reason"] = LAPSE_REASON
+            values["status_reason"] = lapse_reason()
         done[entry.key] = Certificate.objects.get_or_create(number=number, defaults=values)[0]
 
 

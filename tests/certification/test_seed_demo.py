@@ -25,7 +25,8 @@ from certification.models import (
     User,
 )
 from certification.permissions import ROLE_OBJECT_PERMISSION, can, has_role
-from certification.services.demo import DEMO_PASSWORD, LAPSE_REASON, demo_logins, demo_seed
+from certification.services.certificates import lapse_reason
+from certification.services.demo import DEMO_PASSWORD, demo_logins, demo_seed
 from certification.validators import validate_uscc
 
 pytestmark = pytest.mark.django_db
@@ -252,7 +253,7 @@ def test_one_certificate_in_force_expires_within_ninety_days(demo):
 def test_certificates_exactly_one_lapsed(demo):
     lapsed = Certificate.objects.get(status=CertificateStatus.LAPSED)
     assert lapsed.valid_until < TODAY
-    assert lapsed.status_reason == LAPSE_REASON
+    assert lapsed.status_reason == lapse_reason()
     assert lapsed.status_changed_at == rules.lapses_at(lapsed.valid_until)
     # Nothing else in force is past its validity: the lapse sweep would find nothing to do.
     assert Certificate.objects.filter(status=CertificateStatus.IN_FORCE, valid_until__lt=TODAY).count() == 0
