@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.db.models import Model
 
-from .enums import Role
-from .models import Bureau, Expert, Institution
+from . import rules
+from .enums import CERTIFICATE_STATUSES_CONFERRING_GRADE, CERTIFICATE_STATUSES_CURRENT, Role
+from .models import Bureau, Certificate, Expert, Institution, SchemeVersion
 from .permissions import ROLE_OBJECT_PERMISSION, has_role, objects_for
 
 
@@ -32,3 +33,43 @@ def workplaces_for(user) -> list[Workplace]:
             model = Institution if role == Role.APPLICANT else Bureau
             places += [Workplace(role, obj) for obj in objects_for(user, perm, model.objects.order_by("pk"))]
     return places
+
+
+def declarant_for(institution: Institution, *, version: SchemeVersion) -> rules.Declarant:
+    """What the eligibility rules need to know of ``institution``, read from the system's own records.
+
+    Its current certificate under the scheme, its archives-safety incidents, and its subordinate units with
+    how many of them hold the special-grade gate's minimum grade or above — computed from certificate
+    records, never declared.
+    """
+    spec = version.specification()
+    current = (
+        Certificate.objects.filter(institution=institution, scheme=version.scheme_id,
+                                   status__in=CERTIFICATE_STATUSES_CURRENT)
+        .select_related("grade")
+        .first()
+    )
+    held = None
+    if current is not None:
+        held = rules.HeldCertificate(current.grade.code, current.issued_on, current.valid_until, current.status)
+    incidents = tuple(institution.incidents.active().values_list("occurred_on", flat=True))
+    subordinates = Institution.objects.active().filter(parent=institution)
+    gate = next((g for g in spec.gates if g.check == "subordinate_share"), None)
+    graded = 0
+    if gate is not None:
+        codes = [g.code for g in spec.grades if g.rank >= spec.grade(gate.min_grade).rank]
+        graded = (
+            Certificate.objects.filter(institution__in=subordinates, scheme=version.scheme_id,
+                                       status__in=CERTIFICATE_STATUSES_CONFERRING_GRADE, grade__code__in=codes)
+            .values("institution")
+            .distinct()
+            .count()
+        )
+    return rules.Declarant(
+        level=institution.level,
+        has_system_guidance=institution.has_system_guidance,
+        certificate=held,
+        incident_dates=incidents,
+        subordinate_units=subordinates.count(),
+        subordinate_units_graded=graded,
+    )

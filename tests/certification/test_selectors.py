@@ -1,0 +1,65 @@
+import datetime as dt
+
+import pytest
+
+from certification import rules
+from certification.enums import CertificateStatus, IncidentKind, InstitutionLevel
+from certification.models import SafetyIncident
+from certification.selectors import declarant_for
+from tests.factories import CertificateFactory, InstitutionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def system(archives_version, regions, bureaus):
+    """A provincial department that guides a system of ten subordinate units."""
+    head = InstitutionFactory(name="省厅", region=regions["province"], has_system_guidance=True)
+    units = [InstitutionFactory(name=f"直属{n}", region=regions["province"], parent=head) for n in range(10)]
+
+    def certify(institution, grade="second", status=CertificateStatus.IN_FORCE):
+        return CertificateFactory(institution=institution, scheme_version=archives_version, grade_code=grade,
+                                  issued_by=bureaus["province"], approved_by=bureaus["province"], status=status,
+                                  issued_on=dt.date(2024, 9, 1))
+    return head, units, certify
+
+
+def test_declarant_counts_subordinate_units_graded_from_certificate_records(archives_version, system):
+    head, units, certify = system
+    for unit in units[:8]:
+        certify(unit)
+    certify(units[8], "first")
+    certify(units[9], status=CertificateStatus.LAPSED)  # a lapsed grade does not count
+
+    who = declarant_for(head, version=archives_version)
+
+    assert (who.subordinate_units, who.subordinate_units_graded) == (10, 9)
+
+
+def test_declarant_carries_the_current_certificate_and_incidents(archives_version, system):
+    head, _units, certify = system
+    certify(head, "first")
+    SafetyIncident.objects.create(institution=head, occurred_on=dt.date(2025, 4, 1), kind=IncidentKind.LEAK,
+                                  description="涉密文件遗失")
+
+    who = declarant_for(head, version=archives_version)
+
+    assert (who.level, who.has_system_guidance) == (InstitutionLevel.PROVINCIAL, True)
+    assert (who.certificate.grade, who.certificate.issued_on) == ("first", dt.date(2024, 9, 1))
+    assert who.incident_dates == (dt.date(2025, 4, 1),)
+
+
+def test_a_special_declaration_passes_the_gate_only_with_nine_of_ten_units_graded(archives_version, system):
+    head, units, certify = system
+    certify(head, "first")
+    for unit in units[:8]:
+        certify(unit)
+    declaration = rules.Declaration("special", "promotion", gates={"online_archiving": True})
+    codes = [r.code for r in rules.declaration_refusals(declarant_for(head, version=archives_version),
+                                                        declaration, today=dt.date(2026, 2, 1))]
+    assert "gate.subordinate_units_graded" in codes
+
+    certify(units[8])
+    codes = [r.code for r in rules.declaration_refusals(declarant_for(head, version=archives_version),
+                                                        declaration, today=dt.date(2026, 2, 1))]
+    assert "gate.subordinate_units_graded" not in codes
