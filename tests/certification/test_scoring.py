@@ -2,8 +2,8 @@
 
 Pure functions, no database. Most tests score against ``SCHEME``: the top half of the shipped archives scheme
 (grades, pass lines 80/90, panel parameters) copied here, with a small rubric of the tests' own, so they do not
-depend on the 18 shipped items. The examples are the sources' own (``/work/shared/seeds/000_…``, ``001_…``,
-``004_…``). Scores are ``Decimal`` with two places: ``str(points) == "2.00"`` checks both value and places.
+depend on the 18 shipped items. The examples are the sources' own: 岳阳市教育局 2013 (0.2 per late report),
+岳阳 2007 (bonus up to 30 % of the item) and 元江县 (91.5 points, 先进 → 合格 by a veto). Scores are ``Decimal`` with two places: ``str(points) == "2.00"`` checks both value and places.
 """
 
 from decimal import Decimal
