@@ -200,3 +200,14 @@ class CertificateAdmin(NoDeleteAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(models.AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """The audit log, read-only: entries are written by the services and never changed."""
+
+    list_display = ("id", "at", "actor", "action", "target_repr", "reason")
+    list_filter = ("action", "target_type")
+    search_fields = ("target_repr", "reason", "action")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in models.AuditEntry._meta.fields]

@@ -1,3 +1,4 @@
+from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
 from .certificates import Certificate
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
@@ -13,6 +14,9 @@ from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Sche
 from .users import User
 
 __all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "AuditLogIsAppendOnly",
     "Bureau",
     "BureauMembership",
     "Certificate",
