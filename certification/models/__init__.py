@@ -1,6 +1,6 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
-from .certificates import Certificate
+from .certificates import Certificate, CertificateSerial
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
 from .organisations import (
     Bureau,
@@ -20,6 +20,7 @@ __all__ = [
     "Bureau",
     "BureauMembership",
     "Certificate",
+    "CertificateSerial",
     "ConflictDeclaration",
     "DomainModel",
     "Expert",

@@ -75,3 +75,18 @@ class Certificate(DomainModel):
     def format_number(year: int, serial: int) -> str:
         """The printed number: unique and gapless per year (鄂档等证〔2026〕0001号)."""
         return f"鄂档等证〔{year}〕{serial:04d}号"
+
+
+class CertificateSerial(models.Model):
+    """The last serial issued in a year. Issuing locks the year's row, so numbers are unique and gapless
+    however many officers issue at once."""
+
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    last = models.PositiveIntegerField(_("last serial"), default=0)
+
+    class Meta:
+        verbose_name = _("certificate serial")
+        verbose_name_plural = _("certificate serials")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"

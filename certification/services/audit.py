@@ -45,6 +45,29 @@ def audit_record(*, actor, action: str, target: models.Model, before: Any = None
     return entry
 
 
+def audit_record_many(*, actor, action: str, targets: list[models.Model], before: Any = None, after: Any = None,
+                      reason: str = "") -> int:
+    """Append one entry per target in a constant number of queries (for set-based sweeps)."""
+    if not targets:
+        return 0
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record_many runs inside the transaction of the change it records")
+    AuditHead.objects.get_or_create(id=1)
+    head = AuditHead.objects.select_for_update().get(id=1)
+    previous, entries = head.last_hash, []
+    for target in targets:
+        entry = AuditEntry(
+            actor=actor if actor is not None and actor.pk else None, action=action,
+            target_type=target._meta.label_lower, target_id=str(target.pk), target_repr=str(target)[:200],
+            before=_plain(before), after=_plain(after), reason=reason, prev_hash=previous,
+        )
+        entry.hash = previous = entry.compute_hash()
+        entries.append(entry)
+    AuditEntry.objects.bulk_create(entries)
+    AuditHead.objects.filter(id=1).update(last_hash=previous, entries=models.F("entries") + len(entries))
+    return len(entries)
+
+
 @dataclass(frozen=True)
 class ChainReport:
     entries: int

@@ -1,22 +1,151 @@
-"""Services on certificates that the calendar drives."""
+"""Certificates: issue (numbered, gapless per year), supersede, recheck, suspend, reinstate, revoke, lapse.
+
+Every change goes through :class:`~certification.lifecycle.CertificateLifecycle` and is written to the audit
+log in the same transaction. A refused change raises :class:`RuleViolation` and changes nothing.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from viewflow.fsm import TransitionNotAllowed
 
 from .. import rules
-from ..enums import CertificateStatus
-from ..models import Certificate, SchemeVersion
+from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
+from ..exceptions import Refusal, RuleViolation
+from ..lifecycle import CertificateLifecycle, lapse_sources
+from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution, SchemeVersion
+from .audit import audit_record, audit_record_many
 
 
 def lapse_reason() -> str:
     with translation.override(settings.LANGUAGE_CODE):
         return _("The grade lapsed automatically: no recheck was declared by the expiry date.")
+
+
+def _snapshot(certificate: Certificate) -> dict:
+    return {"status": certificate.status, "valid_until": certificate.valid_until,
+            "status_reason": certificate.status_reason}
+
+
+def certificate_next_serial(year: int) -> int:
+    """The next serial of ``year``, taken under a row lock: unique and gapless under concurrent issuing."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a serial is taken inside the transaction that issues the certificate")
+    try:
+        with transaction.atomic():
+            CertificateSerial.objects.get_or_create(year=year)
+    except IntegrityError:  # another transaction created the year's row first
+        pass
+    counter = CertificateSerial.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return counter.last
+
+
+def _province_of(bureau: Bureau) -> Bureau:
+    while bureau.parent_id is not None:
+        bureau = bureau.parent
+    return bureau
+
+
+@transaction.atomic(durable=True)
+def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: str, approved_by: Bureau,
+                      issued_on: dt.date | None = None) -> Certificate:
+    """Issue a certificate; the province issues it, whichever bureau approved.
+
+    A promotion supersedes the holder's current certificate under the scheme; a recheck needs a recheck in
+    progress for the same grade and supersedes it, renewing validity for three years from the issue date.
+    """
+    version: SchemeVersion = grade.version
+    spec = version.specification()
+    issued_on = issued_on or rules.local_date(timezone.now(), scheme=spec)
+    current = (
+        Certificate.objects.select_for_update()
+        .filter(institution=institution, scheme=version.scheme_id, status__in=CERTIFICATE_STATUSES_CURRENT)
+        .first()
+    )
+    if kind == Kind.RECHECK and (
+        current is None or current.status != CertificateStatus.RECHECK_IN_PROGRESS or current.grade.code != grade.code
+    ):
+        raise RuleViolation(Refusal(
+            code="certificate.recheck_without_declaration",
+            rule=_("Recheck (article 11)"),
+            message=_("A recheck certificate renews a certificate whose recheck is in progress, of the same grade."),
+            satisfy=_("Declare the recheck first."),
+        ))
+    if current is not None and current.status == CertificateStatus.SUSPENDED:
+        raise RuleViolation(Refusal(
+            code="certificate.holder_suspended",
+            rule=_("Certificate status"),
+            message=_("The holder's certificate %(number)s is suspended.") % {"number": current.number},
+            satisfy=_("Reinstate or revoke it first."),
+        ))
+    serial = certificate_next_serial(issued_on.year)
+    certificate = Certificate(
+        number=Certificate.format_number(issued_on.year, serial), year=issued_on.year, serial=serial,
+        institution=institution, grade=grade, kind=kind, issued_on=issued_on,
+        valid_until=rules.valid_until(issued_on, scheme=spec), issued_by=_province_of(approved_by),
+        approved_by=approved_by, supersedes=None,
+    )
+    if current is not None:
+        before = _snapshot(current)
+        CertificateLifecycle(current).supersede()
+        current.status_changed_at = timezone.now()
+        current.status_reason = _("Replaced by certificate %(number)s.") % {"number": certificate.number}
+        current.save(update_fields=["status", "status_changed_at", "status_reason", "updated_at"])
+        audit_record(actor=actor, action="certificate.supersede", target=current, before=before,
+                     after=_snapshot(current), reason=current.status_reason)
+        certificate.supersedes = current
+    certificate.save()
+    audit_record(actor=actor, action="certificate.issue", target=certificate, after={
+        "number": certificate.number, "institution": institution.pk, "grade": grade.code, "kind": kind,
+        "issued_on": issued_on, "valid_until": certificate.valid_until,
+    })
+    return certificate
+
+
+_VERBS = {
+    "declare_recheck": "certificate.recheck_declared",
+    "fail_recheck": "certificate.recheck_failed",
+    "suspend": "certificate.suspend",
+    "reinstate": "certificate.reinstate",
+    "revoke": "certificate.revoke",
+}
+_NEEDS_REASON = {"fail_recheck", "suspend", "reinstate", "revoke"}
+
+
+@transaction.atomic(durable=True)
+def certificate_transition(*, actor, certificate: Certificate, transition: str, reason: str = "") -> Certificate:
+    """Move a certificate through one transition of its lifecycle (a reason where the rule asks one)."""
+    if transition not in _VERBS:
+        raise ValueError(f"unknown transition {transition!r}")
+    reason = (reason or "").strip()
+    if transition in _NEEDS_REASON and not reason:
+        raise RuleViolation(Refusal(
+            code="certificate.reason_required", rule=_("Certificate status"),
+            message=_("A reason is required."), satisfy=_("Give the reason, as the holder will read it."),
+        ))
+    certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+    before = _snapshot(certificate)
+    try:
+        getattr(CertificateLifecycle(certificate), transition)()
+    except TransitionNotAllowed:
+        raise RuleViolation(Refusal(
+            code="certificate.transition_not_allowed", rule=_("Certificate status"),
+            message=_("Certificate %(number)s is %(status)s: this change does not apply to it.")
+            % {"number": certificate.number, "status": certificate.get_status_display()},
+        )) from None
+    certificate.status_changed_at = timezone.now()
+    certificate.status_reason = reason
+    certificate.save(update_fields=["status", "status_changed_at", "status_reason", "updated_at"])
+    audit_record(actor=actor, action=_VERBS[transition], target=certificate, before=before,
+                 after=_snapshot(certificate), reason=reason)
+    return certificate
 
 
 @transaction.atomic
@@ -25,23 +154,25 @@ def certificates_lapse_due(*, now: dt.datetime | None = None) -> int:
 
     A certificate lapses at the start of the day after its expiry date unless its holder declared a recheck
     in time (status "recheck in progress"). Set-based and idempotent: running it twice lapses nothing twice.
-    Returns how many certificates lapsed.
+    Each lapse is audited. Returns how many certificates lapsed.
     """
     now = now or timezone.now()
+    reason = lapse_reason()
     lapsed = 0
-    versions = SchemeVersion.objects.filter(
-        certificates__status=CertificateStatus.IN_FORCE
-    ).distinct()
+    versions = SchemeVersion.objects.filter(certificates__status__in=lapse_sources()).distinct()
     for version in versions:
         today = rules.local_date(now, scheme=version.specification())
-        lapsed += Certificate.objects.filter(
-            scheme_version=version,
-            status=CertificateStatus.IN_FORCE,
-            valid_until__lt=today,
-        ).update(
-            status=CertificateStatus.LAPSED,
-            status_changed_at=now,
-            status_reason=lapse_reason(),
-            updated_at=now,
+        due = list(
+            Certificate.objects.select_for_update()
+            .filter(scheme_version=version, status__in=lapse_sources(), valid_until__lt=today)
+            .only("pk", "number", "status")
         )
+        if not due:
+            continue
+        lapsed += Certificate.objects.filter(pk__in=[c.pk for c in due]).update(
+            status=CertificateStatus.LAPSED, status_changed_at=now, status_reason=reason, updated_at=now,
+        )
+        audit_record_many(actor=None, action="certificate.lapse", targets=due,
+                          before={"status": CertificateStatus.IN_FORCE},
+                          after={"status": CertificateStatus.LAPSED}, reason=reason)
     return lapsed

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
@@ -39,7 +38,7 @@ from ..models import (
 from ..permissions import ensure_roles, role_grant
 from ..scheme import DEFAULT_SCHEME_FILE, load_scheme_file
 from ..validators import uscc_check_character
-from .certificates import lapse_reason
+from .certificates import certificate_next_serial, lapse_reason
 from .schemes import scheme_load
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - published on purpose: demo data only, refused in production
@@ -419,7 +418,7 @@ def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str
         approver = Bureau.objects.get(region=holder.region.ancestor_at(level))
         old = done.get(entry.supersedes) if entry.supersedes else None
         year = entry.issued_on.year
-        serial = (Certificate.objects.filter(year=year).aggregate(m=Max("serial"))["m"] or 0) + 1
+        serial = certificate_next_serial(year)
         number = Certificate.format_number(year, serial)
         if old is not None and old.status != CertificateStatus.SUPERSEDED:
             # The promotion supersedes the lower certificate before the new one comes into force.

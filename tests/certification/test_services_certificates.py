@@ -48,3 +48,14 @@ def test_lapsing_twice_lapses_nothing_twice(expiring):
     with time_machine.travel(dt.datetime(2026, 7, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
         assert certificates_lapse_due() == 1
         assert certificates_lapse_due() == 0
+
+
+def test_each_lapse_is_audited_and_the_chain_holds(expiring):
+    from certification.models import AuditEntry
+    from certification.services.audit import audit_verify
+
+    with time_machine.travel(dt.datetime(2026, 7, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        certificates_lapse_due()
+    entry = AuditEntry.objects.get(action="certificate.lapse")
+    assert (entry.target_id, entry.actor, entry.after) == (str(expiring[0].pk), None, {"status": "lapsed"})
+    assert audit_verify().ok
