@@ -18,7 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .enums import BUREAU_DEPTH, INSTITUTION_DEPTH
-from .exceptions import NotEligible, Refusal
+from .exceptions import NotEligible, Refusal, RuleViolation
 from .scheme import SchemeSpec, default_scheme
 from .scoring import (  # noqa: F401 - re-exported: rubric scoring is part of the rules
     Assessment,
@@ -466,3 +466,107 @@ def certificates_conferring(grades: Iterable[str], min_grade: str, *, scheme: Sc
     scheme = _scheme(scheme)
     floor = scheme.grade(min_grade).rank
     return sum(1 for g in grades if scheme.grade(g).rank >= floor)
+
+
+# --- Panel members (§3.4) -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """An expert of the pool, as the panel rules see them."""
+
+    expert_id: int
+    user_id: int | None = None
+    employer_id: int | None = None
+    system_id: int | None = None  # the head institution of the expert's system
+    past_employers: tuple[tuple[int, dt.date | None], ...] = ()  # (institution, ended on; None = still there)
+    declared_conflicts: frozenset[int] = frozenset()
+    term: tuple[dt.date, dt.date] | None = None
+    grades: tuple[str, ...] = ()  # grades the expert may review; empty = every grade
+    load: int = 0  # panels the expert sits on that are not decided yet
+
+
+@dataclass(frozen=True)
+class PanelCase:
+    """What the panel rules need to know of the case."""
+
+    institution_id: int
+    system_id: int | None  # the head institution of the applicant's system (itself if it heads one)
+    grade: str
+    prechecker_user_id: int | None = None
+
+
+def expert_conflicts(candidate: Candidate, case: PanelCase, *, today: dt.date,
+                     scheme: SchemeSpec | None = None) -> list[Refusal]:
+    """Every reason this expert may not sit on this case's panel; empty when they may (回避 is enforced)."""
+    scheme = _scheme(scheme)
+    out: list[Refusal] = []
+    rule = _("Recusal")
+
+    def refuse(code: str, message: str) -> None:
+        out.append(Refusal(code=f"panel.{code}", rule=rule, message=message,
+                           satisfy=_("Choose another expert from the pool."), params={"expert": candidate.expert_id}))
+
+    if candidate.employer_id == case.institution_id:
+        refuse("own_institution", _("The expert works for the applicant."))
+    window = scheme.panel.conflict_employment_years
+    for institution_id, ended_on in candidate.past_employers:
+        if institution_id == case.institution_id and (ended_on is None or add_years(ended_on, window) > today):
+            refuse("recent_employment", _("The expert worked for the applicant within the last %(years)d years.")
+                   % {"years": window})
+            break
+    if case.system_id is not None and case.system_id in (candidate.system_id, candidate.employer_id):
+        refuse("same_system", _("The expert belongs to the applicant's system."))
+    if case.institution_id in candidate.declared_conflicts:
+        refuse("declared_conflict", _("The expert declared a conflict of interest with the applicant."))
+    if case.prechecker_user_id is not None and candidate.user_id == case.prechecker_user_id:
+        refuse("prechecker", _("The expert pre-checked this case."))
+    if candidate.term is not None and not candidate.term[0] <= today <= candidate.term[1]:
+        refuse("out_of_term", _("The expert's appointment does not cover today."))
+    if candidate.grades and case.grade not in candidate.grades:
+        refuse("grade", _("The expert is not appointed to review this grade."))
+    return out
+
+
+@dataclass(frozen=True)
+class PanelProposal:
+    members: tuple[int, ...]  # expert ids, the chair first
+    seed: int
+    excluded: Mapping[int, tuple[str, ...]]  # expert id → refusal codes
+
+
+def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_level: str, institution_level: str,
+                  seed: int, today: dt.date, size: int | None = None,
+                  scheme: SchemeSpec | None = None) -> PanelProposal:
+    """Draw a panel from the qualified pool: no conflicted expert, the least loaded first, ties broken by a
+    random draw from ``seed`` (recorded, so the draw can be replayed). ``size`` defaults to the rule's
+    minimum; a pool too small for the minimum is refused."""
+    import random
+
+    scheme = _scheme(scheme)
+    low, high = panel_size(bureau_level, institution_level, case.grade, scheme=scheme)
+    size = low if size is None else size
+    if not low <= size <= high:
+        raise RuleViolation(Refusal(
+            code="panel.size", rule=_("Panel size (article 10)"),
+            message=_("A panel for this case has %(min)d to %(max)d members.") % {"min": low, "max": high},
+            satisfy=_("Choose a size within those bounds."), params={"min": low, "max": high},
+        ))
+    excluded: dict[int, tuple[str, ...]] = {}
+    eligible: list[Candidate] = []
+    for candidate in sorted(candidates, key=lambda c: c.expert_id):
+        refusals = expert_conflicts(candidate, case, today=today, scheme=scheme)
+        if refusals:
+            excluded[candidate.expert_id] = tuple(r.code for r in refusals)
+        else:
+            eligible.append(candidate)
+    if len(eligible) < size:
+        raise RuleViolation(Refusal(
+            code="panel.pool_too_small", rule=_("Panel size (article 10)"),
+            message=_("Only %(n)d experts of the pool may sit on this panel; it needs %(size)d.")
+            % {"n": len(eligible), "size": size},
+            satisfy=_("Add experts to the pool, or ask the higher bureau's pool."),
+            params={"eligible": len(eligible), "size": size},
+        ))
+    draw = random.Random(seed)  # noqa: S311 - a recorded, replayable draw, not a secret
+    keyed = [(c.load, draw.random(), c.expert_id) for c in eligible]
+    chosen = [expert_id for _load, _r, expert_id in sorted(keyed)[:size]]
+    return PanelProposal(members=tuple(chosen), seed=seed, excluded=excluded)

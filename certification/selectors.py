@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Model
+from django.db.models import Model, Prefetch
 
 from . import rules
 from .enums import CERTIFICATE_STATUSES_CONFERRING_GRADE, CERTIFICATE_STATUSES_CURRENT, Role
-from .models import Bureau, Certificate, Expert, Institution, SchemeVersion
+from .models import (
+    Bureau,
+    Certificate,
+    ConflictDeclaration,
+    Expert,
+    ExpertEmployment,
+    Institution,
+    SchemeVersion,
+)
 from .permissions import ROLE_OBJECT_PERMISSION, has_role, objects_for
 
 
@@ -73,3 +81,39 @@ def declarant_for(institution: Institution, *, version: SchemeVersion) -> rules.
         subordinate_units=subordinates.count(),
         subordinate_units_graded=graded,
     )
+
+
+def system_head(institution: Institution) -> Institution | None:
+    """The head institution of the system ``institution`` belongs to (itself if it heads one), or None."""
+    node = institution
+    while node.parent_id is not None:
+        node = node.parent
+    if node.pk != institution.pk or institution.has_system_guidance:
+        return node
+    return None
+
+
+def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
+    """The experts of these pools, as the panel rules see them, in a fixed number of queries."""
+    experts = (
+        Expert.objects.active()
+        .filter(pool__in=pools)
+        .prefetch_related(
+            Prefetch("employments", queryset=ExpertEmployment.objects.active(), to_attr="past"),
+            Prefetch("conflicts", queryset=ConflictDeclaration.objects.active(), to_attr="declared"),
+        )
+        .order_by("pk")
+    )
+    return [
+        rules.Candidate(
+            expert_id=e.pk,
+            user_id=e.user_id,
+            employer_id=e.employer_id,
+            system_id=e.system_id,
+            past_employers=tuple((p.institution_id, p.ended_on) for p in e.past),
+            declared_conflicts=frozenset(c.institution_id for c in e.declared),
+            term=(e.term_starts_on, e.term_ends_on),
+            grades=tuple(e.grades or ()),
+        )
+        for e in experts
+    ]

@@ -5,7 +5,7 @@ import pytest
 from certification import rules
 from certification.enums import CertificateStatus, IncidentKind, InstitutionLevel
 from certification.models import SafetyIncident
-from certification.selectors import declarant_for
+from certification.selectors import declarant_for, panel_candidates, system_head
 from tests.factories import CertificateFactory, InstitutionFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +63,29 @@ def test_a_special_declaration_passes_the_gate_only_with_nine_of_ten_units_grade
     codes = [r.code for r in rules.declaration_refusals(declarant_for(head, version=archives_version),
                                                         declaration, today=dt.date(2026, 2, 1))]
     assert "gate.subordinate_units_graded" not in codes
+
+
+def test_system_head_of_a_unit_its_head_and_an_independent_institution(system, regions):
+    head, units, _certify = system
+    lone = InstitutionFactory(region=regions["province"])
+    assert (system_head(units[0]), system_head(head), system_head(lone)) == (head, head, None)
+
+
+def test_panel_candidates_read_employments_and_conflicts_in_few_queries(bureaus, regions,
+                                                                        django_assert_max_num_queries):
+    from certification.models import ConflictDeclaration, ExpertEmployment
+    from tests.factories import ExpertFactory
+
+    applicant = InstitutionFactory(region=regions["city"], level="city")
+    experts = [ExpertFactory(pool=bureaus["city"]) for _ in range(5)]
+    ConflictDeclaration.objects.create(expert=experts[0], institution=applicant, reason="亲属任职")
+    ExpertEmployment.objects.create(expert=experts[1], institution=applicant, started_on=dt.date(2015, 1, 1),
+                                    ended_on=dt.date(2025, 1, 1))
+    with django_assert_max_num_queries(3):
+        candidates = panel_candidates(pools=[bureaus["city"]])
+    case = rules.PanelCase(institution_id=applicant.pk, system_id=None, grade="second")
+    proposal = rules.propose_panel(candidates, case, bureau_level="city", institution_level="city", seed=1,
+                                   today=dt.date(2026, 6, 1))
+    assert proposal.excluded == {experts[0].pk: ("panel.declared_conflict",),
+                                 experts[1].pk: ("panel.recent_employment",)}
+    assert set(proposal.members) == {e.pk for e in experts[2:]}
