@@ -117,3 +117,29 @@ def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
         )
         for e in experts
     ]
+
+
+def _bureau_at(institution: Institution, level: str) -> Bureau:
+    region = institution.region.ancestor_at(level)
+    if region is None:
+        raise Bureau.DoesNotExist(f"no region at level {level} above {institution.region}")
+    return Bureau.objects.select_related("parent").get(region=region)
+
+
+def _with_authority(bureau: Bureau) -> Bureau:
+    """A bureau whose authority is suspended loses it to its parent until reinstated (第十二条)."""
+    while bureau.authority_suspended and bureau.parent_id is not None:
+        bureau = bureau.parent
+    return bureau
+
+
+def assessing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau:
+    """The bureau that assesses this declaration: computed, never chosen by the applicant (§3.3)."""
+    level = rules.assessing_level(institution.level, grade, kind, scheme=version.specification())
+    return _with_authority(_bureau_at(institution, level))
+
+
+def filing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau | None:
+    """The bureau an approved recheck assessed below the province is filed with, or None."""
+    level = rules.filing_level(institution.level, grade, kind, scheme=version.specification())
+    return None if level is None else _with_authority(_bureau_at(institution, level))

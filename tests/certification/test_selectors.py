@@ -89,3 +89,39 @@ def test_panel_candidates_read_employments_and_conflicts_in_few_queries(bureaus,
     assert proposal.excluded == {experts[0].pk: ("panel.declared_conflict",),
                                  experts[1].pk: ("panel.recent_employment",)}
     assert set(proposal.members) == {e.pk for e in experts[2:]}
+
+
+@pytest.fixture
+def township_unit(regions):
+    return InstitutionFactory(region=regions["township"], level=InstitutionLevel.TOWNSHIP)
+
+
+@pytest.mark.parametrize(
+    ("grade", "kind", "assessor", "filer"),
+    [("second", "promotion", "county", None), ("first", "promotion", "city", None),
+     ("first", "recheck", "county", "city")],
+)
+def test_assessing_and_filing_bureaus_follow_the_authority_matrix(archives_version, bureaus, township_unit,
+                                                                  grade, kind, assessor, filer):
+    from certification.selectors import assessing_bureau, filing_bureau
+
+    assert assessing_bureau(township_unit, grade=grade, kind=kind, version=archives_version) == bureaus[assessor]
+    expected = bureaus[filer] if filer else None
+    assert filing_bureau(township_unit, grade=grade, kind=kind, version=archives_version) == expected
+
+
+def test_a_suspended_bureau_loses_its_authority_to_its_parent(archives_version, bureaus, township_unit):
+    from certification.selectors import assessing_bureau
+
+    county = bureaus["county"]
+    county.authority_suspended, county.suspension_reason = True, "抽查发现考评质量不符合标准，整改不落实"
+    county.save()
+    assert assessing_bureau(township_unit, grade="second", kind="promotion",
+                            version=archives_version) == bureaus["city"]
+
+
+def test_a_grade_not_open_to_the_level_has_no_assessing_bureau(archives_version, bureaus, township_unit):
+    from certification.selectors import assessing_bureau
+
+    with pytest.raises(rules.NotEligible):
+        assessing_bureau(township_unit, grade="special", kind="promotion", version=archives_version)
