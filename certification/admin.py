@@ -211,3 +211,26 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ("target_repr", "reason", "action")
     date_hierarchy = "at"
     readonly_fields = [f.name for f in models.AuditEntry._meta.fields]
+
+
+class CasePrerequisiteInline(admin.TabularInline):
+    model = models.CasePrerequisite
+    extra = 0
+    can_delete = False
+    readonly_fields = ("code", "answer", "evidence")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.Case)
+class CaseAdmin(ReadOnlyAdmin):
+    """Cases move through their process; here they are only read."""
+
+    list_display = ("reference", "institution", "grade", "kind", "bureau", "stage", "outcome", "declared_at")
+    list_filter = ("stage", "outcome", "kind", "year")
+    search_fields = ("reference", "institution__name")
+    list_select_related = ("institution", "grade", "bureau")
+    readonly_fields = [f.name for f in models.Case._meta.fields]
+    inlines = [CasePrerequisiteInline]

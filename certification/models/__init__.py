@@ -1,5 +1,6 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
+from .cases import Case, CasePrerequisite, Outcome, Stage
 from .certificates import Certificate, CertificateSerial
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
 from .organisations import (
@@ -19,6 +20,8 @@ __all__ = [
     "AuditLogIsAppendOnly",
     "Bureau",
     "BureauMembership",
+    "Case",
+    "CasePrerequisite",
     "Certificate",
     "CertificateSerial",
     "ConflictDeclaration",
@@ -28,6 +31,7 @@ __all__ = [
     "Grade",
     "HardDeleteRefused",
     "Institution",
+    "Outcome",
     "InstitutionMembership",
     "Region",
     "RubricCategory",
@@ -36,5 +40,6 @@ __all__ = [
     "Scheme",
     "SchemeVersion",
     "SafetyIncident",
+    "Stage",
     "User",
 ]

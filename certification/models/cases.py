@@ -1,0 +1,104 @@
+"""A case: one institution's declaration for one grade, from declaration to certificate or to its end."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ..enums import Kind
+from .base import DomainModel
+from .certificates import Certificate
+from .organisations import Bureau, Institution
+from .schemes import Grade, Scheme, SchemeVersion
+
+
+class Stage(models.TextChoices):
+    """The ten stages of DESIGN §4, and where a case ends."""
+
+    DECLARED = "declared", _("Declared, awaiting the plan")
+    PLANNED = "planned", _("In the assessment plan: self-check")
+    PRECHECK = "precheck", _("Pre-check")
+    RECTIFICATION = "rectification", _("Rectification")
+    NOTICE = "notice", _("Public notice")
+    PANEL = "panel", _("Panel being formed")
+    REVIEW = "review", _("Panel review")
+    APPROVAL = "approval", _("Approval")
+    CERTIFICATE = "certificate", _("Awaiting the certificate")
+    CLOSED = "closed", _("Closed")
+
+
+class Outcome(models.TextChoices):
+    OPEN = "open", _("Open")
+    CERTIFIED = "certified", _("Certified")
+    PLAN_REFUSED = "plan_refused", _("Not included in the plan")
+    RECTIFICATION_MISSED = "rectification_missed", _("Withdrawn: rectification deadline missed")
+    OBJECTION_UPHELD = "objection_upheld", _("Not certified: objection upheld")
+    PANEL_FAILED = "panel_failed", _("Not certified: the panel's assessment failed")
+    APPROVAL_REFUSED = "approval_refused", _("Approval refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
+    CANCELLED = "cancelled", _("Cancelled by the bureau")
+
+
+def evidence_path(instance, filename: str) -> str:
+    return f"cases/{instance.case.year}/{instance.case_id}/prerequisites/{instance.code}/{filename}"
+
+
+class Case(DomainModel):
+    reference = models.CharField(_("reference"), max_length=30, blank=True, editable=False,
+                                 help_text=_("Given when the case is stored: year and a serial."))
+    institution = models.ForeignKey(Institution, models.PROTECT, related_name="cases", verbose_name=_("applicant"))
+    scheme_version = models.ForeignKey(SchemeVersion, models.PROTECT, related_name="cases",
+                                       verbose_name=_("scheme version"))
+    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="cases", verbose_name=_("scheme"),
+                               editable=False)  # follows from the version (save()), for the constraint below
+    grade = models.ForeignKey(Grade, models.PROTECT, related_name="cases", verbose_name=_("grade"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    year = models.PositiveSmallIntegerField(_("year"))
+    bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="cases", verbose_name=_("assessing bureau"))
+    filing_bureau = models.ForeignKey(Bureau, models.PROTECT, null=True, blank=True, related_name="filed_cases",
+                                      verbose_name=_("filed with"))
+    renews = models.ForeignKey(Certificate, models.PROTECT, null=True, blank=True, related_name="rechecks",
+                               verbose_name=_("certificate rechecked"))
+    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, default=Stage.DECLARED)
+    outcome = models.CharField(_("outcome"), max_length=30, choices=Outcome.choices, default=Outcome.OPEN)
+    outcome_reason = models.TextField(_("reason for the outcome"), blank=True)
+    declared_at = models.DateTimeField(_("declared at"))
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                    verbose_name=_("declared by"))
+    gates = models.JSONField(_("declared special-grade conditions"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-declared_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "scheme"], condition=Q(outcome="open"),
+                                    name="one_open_case_per_institution_and_scheme"),
+            models.UniqueConstraint(fields=["reference"], condition=~Q(reference=""), name="case_reference_unique"),
+            models.CheckConstraint(condition=Q(outcome="open") | Q(stage="closed"), name="an_ended_case_is_closed"),
+        ]
+        indexes = [models.Index(fields=["bureau", "outcome", "stage"], name="case_bureau_queue")]
+
+    def __str__(self) -> str:
+        return self.reference or f"{self.institution} {self.grade}"
+
+    def save(self, *args, **kwargs):
+        self.scheme_id = self.scheme_version.scheme_id
+        super().save(*args, **kwargs)
+
+
+class CasePrerequisite(DomainModel):
+    """One declared condition (申报必备条件): met, with its evidence, or not applicable where allowed."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="prerequisites", verbose_name=_("case"))
+    code = models.CharField(_("condition"), max_length=40)
+    answer = models.CharField(_("answer"), max_length=3, choices=[("yes", _("Met")), ("na", _("Not applicable"))])
+    evidence = models.FileField(_("evidence"), upload_to=evidence_path, blank=True)
+
+    class Meta:
+        verbose_name = _("declared condition")
+        verbose_name_plural = _("declared conditions")
+        constraints = [models.UniqueConstraint(fields=["case", "code"], name="one_answer_per_condition")]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.code}: {self.answer}"
