@@ -119,7 +119,8 @@ def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
     ]
 
 
-def _bureau_at(institution: Institution, level: str) -> Bureau:
+def bureau_at(institution: Institution, level: str) -> Bureau:
+    """The bureau over the institution's region at ``level`` (authority suspensions not applied)."""
     region = institution.region.ancestor_at(level)
     if region is None:
         raise Bureau.DoesNotExist(f"no region at level {level} above {institution.region}")
@@ -136,10 +137,46 @@ def _with_authority(bureau: Bureau) -> Bureau:
 def assessing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau:
     """The bureau that assesses this declaration: computed, never chosen by the applicant (§3.3)."""
     level = rules.assessing_level(institution.level, grade, kind, scheme=version.specification())
-    return _with_authority(_bureau_at(institution, level))
+    return _with_authority(bureau_at(institution, level))
 
 
 def filing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau | None:
     """The bureau an approved recheck assessed below the province is filed with, or None."""
     level = rules.filing_level(institution.level, grade, kind, scheme=version.specification())
-    return None if level is None else _with_authority(_bureau_at(institution, level))
+    return None if level is None else _with_authority(bureau_at(institution, level))
+
+
+def cases_for_user(user):
+    """The cases ``user`` may see: its institutions' (applicant), its bureaus' (staff, pre-checker, approver,
+    officer, auditor), and special-grade declarations its city bureau forwards. Experts see their panels'
+    cases once panels exist."""
+    from django.db.models import Q
+
+    from .models import Case
+
+    if not (user and user.is_authenticated and user.is_active):
+        return Case.objects.none()
+    institutions = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    bureau_ids: set[int] = set()
+    for role, perm in ROLE_OBJECT_PERMISSION.items():
+        if role != Role.APPLICANT:
+            bureau_ids.update(objects_for(user, perm, Bureau.objects.all()).values_list("pk", flat=True))
+    # special-grade declarations from the city bureau's region, which it gathers and forwards
+    forwarded_by_mine = Q(grade__code="special", bureau__level="province") & (
+        Q(institution__level="city", institution__region__bureau__in=bureau_ids)
+        | Q(institution__level="county", institution__region__parent__bureau__in=bureau_ids)
+    )
+    return Case.objects.filter(
+        Q(institution__in=institutions) | Q(bureau__in=bureau_ids) | Q(filing_bureau__in=bureau_ids)
+        | forwarded_by_mine
+    ).distinct()
+
+
+def case_get_for_user_or_404(user, pk):
+    """One case the user may see, or 404 — alike for a missing case and another's."""
+    from django.http import Http404
+
+    case = cases_for_user(user).filter(pk=pk).select_related("institution", "grade", "bureau").first()
+    if case is None:
+        raise Http404
+    return case

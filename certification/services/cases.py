@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from .. import rules
 from ..enums import CERTIFICATE_STATUSES_CURRENT, Kind
 from ..exceptions import NotEligible, Refusal, RuleViolation
-from ..models import Case, CasePrerequisite, Certificate, Grade, Institution, Outcome, Scheme
+from ..models import Case, CasePrerequisite, Certificate, Grade, Institution, Outcome, Scheme, Stage
 from ..permissions import can
-from ..selectors import assessing_bureau, declarant_for, filing_bureau
+from ..selectors import assessing_bureau, bureau_at, declarant_for, filing_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
 
@@ -106,3 +106,109 @@ def case_declare(
         "bureau": case.bureau_id, "answers": dict(answers), "evidence": sorted(evidence),
     })
     return case
+
+
+# --- The plan (stage 2), withdrawal and cancellation -----------------------------------------------------
+def needs_forwarding(case: Case) -> bool:
+    """Special-grade declarations from city level and below reach the province through the city bureau."""
+    return case.grade.code == "special" and case.institution.level != "provincial" and case.bureau.level == "province"
+
+
+def forwarding_bureau(case: Case):
+    return bureau_at(case.institution, "city") if needs_forwarding(case) else None
+
+
+def _locked(case: Case, *, stages: tuple[str, ...]) -> Case:
+    """The case under a row lock, still open and in one of ``stages``; otherwise a clear refusal."""
+    case = Case.objects.select_for_update().select_related("grade", "institution", "bureau").get(pk=case.pk)
+    if case.outcome != Outcome.OPEN or case.stage not in stages:
+        raise RuleViolation(Refusal(
+            code="case.not_at_this_stage", rule=_("Case"),
+            message=_("Case %(ref)s is at the stage “%(stage)s”: this action is no longer open.")
+            % {"ref": case.reference, "stage": case.get_stage_display()},
+            satisfy=_("Reload the case to see where it stands."),
+        ))
+    return case
+
+
+def _need_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleViolation(Refusal(code="case.reason_required", rule=_("Case"), message=_("A reason is required."),
+                                    satisfy=_("Give the reason, as the applicant will read it.")))
+    return reason
+
+
+def _need_bureau(actor, bureau) -> None:
+    if not can(actor, "certification.work_in_bureau", bureau):
+        raise RuleViolation(Refusal(code="case.not_your_bureau", rule=_("Case"),
+                                    message=_("Only the staff of %(bureau)s may do this.") % {"bureau": bureau}))
+
+
+def _close(case: Case, *, actor, outcome: str, reason: str, action: str) -> Case:
+    before = {"stage": case.stage, "outcome": case.outcome}
+    case.stage, case.outcome, case.outcome_reason = Stage.CLOSED, outcome, reason
+    case.save(update_fields=["stage", "outcome", "outcome_reason", "updated_at"])
+    audit_record(actor=actor, action=action, target=case, before=before,
+                 after={"stage": case.stage, "outcome": case.outcome}, reason=reason)
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_forward(*, actor, case: Case) -> Case:
+    """The city bureau forwards a special-grade declaration to the province, within the first quarter."""
+    case = _locked(case, stages=(Stage.DECLARED,))
+    city = forwarding_bureau(case)
+    if city is None:
+        raise _refuse("case.no_forwarding", _("This declaration goes to its assessing bureau directly."))
+    _need_bureau(actor, city)
+    if case.forwarded_at is not None:
+        raise _refuse("case.already_forwarded", _("This declaration was already forwarded."))
+    case.forwarded_by, case.forwarded_at = city, timezone.now()
+    case.save(update_fields=["forwarded_by", "forwarded_at", "updated_at"])
+    audit_record(actor=actor, action="case.forward", target=case, after={"forwarded_by": city.pk})
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_plan_include(*, actor, case: Case) -> Case:
+    """The assessing bureau includes the declaration in this year's assessment plan: the self-check begins."""
+    case = _locked(case, stages=(Stage.DECLARED,))
+    _need_bureau(actor, case.bureau)
+    if needs_forwarding(case) and case.forwarded_at is None:
+        raise _refuse("case.not_forwarded", _("A special-grade declaration from below the province reaches the "
+                                              "plan through the city bureau."),
+                      _("Wait for the city bureau to forward it."))
+    case.stage = Stage.PLANNED
+    case.save(update_fields=["stage", "updated_at"])
+    audit_record(actor=actor, action="case.plan_include", target=case, before={"stage": Stage.DECLARED},
+                 after={"stage": Stage.PLANNED})
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_plan_return(*, actor, case: Case, reason: str) -> Case:
+    """The assessing bureau does not include the declaration in its plan, with a reason the applicant sees."""
+    reason = _need_reason(reason)
+    case = _locked(case, stages=(Stage.DECLARED,))
+    _need_bureau(actor, case.bureau)
+    return _close(case, actor=actor, outcome=Outcome.PLAN_REFUSED, reason=reason, action="case.plan_return")
+
+
+@transaction.atomic(durable=True)
+def case_withdraw(*, actor, case: Case, reason: str) -> Case:
+    """The applicant withdraws its declaration at any stage before approval."""
+    reason = _need_reason(reason)
+    case = _locked(case, stages=tuple(s for s in Stage.values if s not in (Stage.CERTIFICATE, Stage.CLOSED)))
+    if not can(actor, "certification.act_for_institution", case.institution):
+        raise _refuse("case.not_your_institution", _("Only the applicant may withdraw its declaration."))
+    return _close(case, actor=actor, outcome=Outcome.WITHDRAWN, reason=reason, action="case.withdraw")
+
+
+@transaction.atomic(durable=True)
+def case_cancel(*, actor, case: Case, reason: str) -> Case:
+    """The assessing bureau cancels a case, with a reason; nothing is deleted."""
+    reason = _need_reason(reason)
+    case = _locked(case, stages=tuple(s for s in Stage.values if s != Stage.CLOSED))
+    _need_bureau(actor, case.bureau)
+    return _close(case, actor=actor, outcome=Outcome.CANCELLED, reason=reason, action="case.cancel")
