@@ -399,3 +399,50 @@ def onsite_passes(votes_for: int, members: int, *, scheme: SchemeSpec | None = N
     scheme = scheme or default_scheme()
     majority = Fraction(scheme.panel.onsite_majority).limit_denominator(1000)
     return Fraction(votes_for, members) >= majority
+
+
+# --- Stored form of an entry -----------------------------------------------------------------------------
+def entry_from_dict(data: Mapping) -> ItemEntry:
+    """An :class:`ItemEntry` from its stored (JSON) form; numbers arrive as strings or ints, never floats."""
+
+    def dec(value):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("a stored score is a string or an int, not a float")
+        return Decimal(str(value))
+
+    deductions = tuple(
+        Deduction(points=dec(d.get("points")), reason=d.get("reason", ""), occurrence=d.get("occurrence", ""),
+                  count=int(d.get("count", 1)), element=d.get("element", ""))
+        for d in data.get("deductions", ())
+    )
+    return ItemEntry(
+        deductions=deductions, units=dec(data.get("units")), achieved=dec(data.get("achieved")),
+        rate=dec(data.get("rate")), defective=None if data.get("defective") is None else int(data["defective"]),
+        unmet=frozenset(data.get("unmet", ())), bonus=dec(data.get("bonus")) or ZERO, veto=bool(data.get("veto")),
+    )
+
+
+def entry_to_dict(entry: ItemEntry) -> dict:
+    """The stored (JSON) form of an entry: decimals as strings, empty parts left out."""
+    out: dict = {}
+    if entry.deductions:
+        out["deductions"] = [
+            {k: v for k, v in (("points", None if d.points is None else str(d.points)), ("reason", d.reason),
+                               ("occurrence", d.occurrence), ("count", d.count if d.occurrence else None),
+                               ("element", d.element)) if v not in (None, "")}
+            for d in entry.deductions
+        ]
+    for name in ("units", "achieved", "rate"):
+        if getattr(entry, name) is not None:
+            out[name] = str(getattr(entry, name))
+    if entry.defective is not None:
+        out["defective"] = entry.defective
+    if entry.unmet:
+        out["unmet"] = sorted(entry.unmet)
+    if entry.bonus:
+        out["bonus"] = str(entry.bonus)
+    if entry.veto:
+        out["veto"] = True
+    return out

@@ -12,6 +12,7 @@ from .organisations import (
     SafetyIncident,
 )
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
+from .sheets import ScoreLine, ScoreSheet, SheetKind
 from .users import User
 
 __all__ = [
@@ -40,6 +41,9 @@ __all__ = [
     "Scheme",
     "SchemeVersion",
     "SafetyIncident",
+    "ScoreLine",
+    "ScoreSheet",
+    "SheetKind",
     "Stage",
     "User",
 ]

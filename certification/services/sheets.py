@@ -1,0 +1,113 @@
+"""Score sheets: recording an item (deduction and reason → score) and submitting, which locks the sheet."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import scoring
+from ..exceptions import Refusal, RuleViolation
+from ..models import Case, Outcome, ScoreLine, ScoreSheet, SheetKind, Stage
+from ..permissions import can
+from .audit import audit_record
+
+SELF_CHECK_STAGES = (Stage.PLANNED, Stage.RECTIFICATION)
+
+
+def _refuse(code: str, message: str, satisfy: str = "", **params) -> RuleViolation:
+    return RuleViolation(Refusal(code=code, rule=_("Score sheet"), message=message, satisfy=satisfy,
+                                 params=params))
+
+
+def _may_write(actor, sheet: ScoreSheet) -> bool:
+    if sheet.kind == SheetKind.SELF:
+        return can(actor, "certification.act_for_institution", sheet.case.institution)
+    if sheet.kind == SheetKind.MEMBER:
+        return bool(actor and actor.is_authenticated and sheet.expert.user_id == actor.pk)
+    return False  # the panel's sheet is the chair's, with the review stage
+
+
+@transaction.atomic(durable=True)
+def self_check_sheet(*, actor, case: Case) -> ScoreSheet:
+    """The applicant's self-check sheet for the current round (a new round after each rectification)."""
+    case = Case.objects.select_for_update().select_related("institution").get(pk=case.pk)
+    if not can(actor, "certification.act_for_institution", case.institution):
+        raise _refuse("sheet.not_yours", _("Only the applicant fills in its self-check."))
+    if case.outcome != Outcome.OPEN or case.stage not in SELF_CHECK_STAGES:
+        raise _refuse("sheet.not_open", _("The self-check is open once the declaration is in the plan, and again "
+                                          "for a rectification."))
+    latest = case.sheets.filter(kind=SheetKind.SELF).order_by("-round").first()
+    if latest is not None and not latest.locked:
+        return latest
+    sheet = ScoreSheet.objects.create(case=case, kind=SheetKind.SELF, round=(latest.round + 1) if latest else 1)
+    audit_record(actor=actor, action="sheet.open", target=sheet, after={"round": sheet.round})
+    return sheet
+
+
+def _locked_sheet(sheet: ScoreSheet) -> ScoreSheet:
+    related = ("case__grade", "case__institution", "expert")
+    sheet = ScoreSheet.objects.select_for_update(of=("self",)).select_related(*related).get(pk=sheet.pk)
+    if sheet.locked:
+        raise _refuse("sheet.locked", _("This sheet was submitted on %(day)s and is locked.")
+                      % {"day": timezone.localtime(sheet.submitted_at).strftime("%Y-%m-%d %H:%M")},
+                      _("Ask the chair to reopen it, with a reason.") if sheet.kind == SheetKind.MEMBER else "")
+    return sheet
+
+
+@transaction.atomic(durable=True)
+def sheet_record(*, actor, sheet: ScoreSheet, item_code: str, entry: scoring.ItemEntry) -> ScoreLine:
+    """Record what was found for one item; the scheme's rule gives the score, clamped and reported."""
+    sheet = _locked_sheet(sheet)
+    if not _may_write(actor, sheet):
+        raise _refuse("sheet.not_yours", _("You may not write on this sheet."))
+    spec = sheet.case.scheme_version.specification()
+    rubric = spec.rubric_for(sheet.case.grade.code)
+    found = [(c, i) for c, i in rubric.items() if i.code == item_code]
+    if not found:
+        raise _refuse("sheet.unknown_item", _("There is no item %(code)s in this rubric.") % {"code": item_code})
+    category, item = found[0]
+    unexplained = [d for d in entry.deductions if not (d.reason or "").strip()]
+    if unexplained:
+        raise _refuse("sheet.reason_required", _("Every deduction needs its reason."),
+                      _("Write why the points are deducted."), item=item_code)
+    try:
+        score = scoring.score_item(item, entry, category=category)
+    except (ValueError, TypeError) as exc:
+        raise _refuse("sheet.bad_entry", _("Item %(code)s: a recorded value is out of range or unknown.")
+                      % {"code": item_code}, _("Check the points, counts and elements entered."),
+                      item=item_code, detail=str(exc)) from None
+    line = ScoreLine.objects.filter(sheet=sheet, item_code=item_code).first()
+    before = None if line is None else {"entry": line.entry, "points": line.points}
+    if line is None:
+        line = ScoreLine(sheet=sheet, item_code=item_code)
+    line.entry = scoring.entry_to_dict(entry)
+    line.points = score.points
+    line.clamps = [{"kind": c.kind, "limit": str(c.limit), "before": str(c.before)} for c in score.clamps]
+    line.save()
+    audit_record(actor=actor, action="sheet.record", target=sheet, before=before,
+                 after={"item": item_code, "entry": line.entry, "points": line.points})
+    return line
+
+
+def sheet_assessment(sheet: ScoreSheet) -> scoring.Assessment:
+    """The sheet scored as a whole: category and total, pass or fail per grade."""
+    spec = sheet.case.scheme_version.specification()
+    entries = {line.item_code: scoring.entry_from_dict(line.entry) for line in sheet.lines.all()}
+    return scoring.assess(entries, rubric=spec.grade(sheet.case.grade.code).rubric, scheme=spec)
+
+
+@transaction.atomic(durable=True)
+def sheet_submit(*, actor, sheet: ScoreSheet) -> ScoreSheet:
+    """Submit a complete sheet: it is locked, and its total is kept."""
+    sheet = _locked_sheet(sheet)
+    if not _may_write(actor, sheet):
+        raise _refuse("sheet.not_yours", _("You may not submit this sheet."))
+    assessment = sheet_assessment(sheet)
+    if assessment.unscored:
+        raise _refuse("sheet.incomplete", _("Items not yet scored: %(items)s.") % {"items": "、".join(
+            assessment.unscored)}, _("Score every item, then submit."), items=list(assessment.unscored))
+    sheet.submitted_at, sheet.submitted_by, sheet.total = timezone.now(), actor, assessment.total
+    sheet.save(update_fields=["submitted_at", "submitted_by", "total", "updated_at"])
+    audit_record(actor=actor, action="sheet.submit", target=sheet, after={"total": sheet.total})
+    return sheet
