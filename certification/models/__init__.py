@@ -1,6 +1,6 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
-from .cases import Case, CasePrerequisite, Outcome, Stage
+from .cases import Case, CasePrerequisite, Outcome, Precheck, Stage
 from .certificates import Certificate, CertificateSerial
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
 from .organisations import (
@@ -33,6 +33,7 @@ __all__ = [
     "HardDeleteRefused",
     "Institution",
     "Outcome",
+    "Precheck",
     "InstitutionMembership",
     "Region",
     "RubricCategory",

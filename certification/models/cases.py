@@ -39,6 +39,10 @@ class Outcome(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled by the bureau")
 
 
+def report_path(instance, filename: str) -> str:
+    return f"cases/{instance.year}/{instance.pk}/report/{filename}"
+
+
 def evidence_path(instance, filename: str) -> str:
     return f"cases/{instance.case.year}/{instance.case_id}/prerequisites/{instance.code}/{filename}"
 
@@ -71,6 +75,12 @@ class Case(DomainModel):
                                      help_text=_("Special-grade declarations below the province pass through the "
                                                  "city bureau, which forwards them."))
     forwarded_at = models.DateTimeField(_("forwarded at"), null=True, blank=True)
+    report = models.FileField(_("narrative report"), upload_to=report_path, blank=True,
+                              help_text=_("The applicant's report on its archives work."))
+    integrity_acknowledged_at = models.DateTimeField(_("integrity notice acknowledged at"), null=True, blank=True)
+    prechecker = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
+                                   related_name="prechecked_cases", verbose_name=_("pre-checker"))
+    rectification_due_at = models.DateTimeField(_("rectification due"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("case")
@@ -107,3 +117,30 @@ class CasePrerequisite(DomainModel):
 
     def __str__(self) -> str:
         return f"{self.case} {self.code}: {self.answer}"
+
+
+class Precheck(DomainModel):
+    """One round of the pre-check: opinions per rubric item and the decision; every round is kept."""
+
+    class Decision(models.TextChoices):
+        PASS = "pass", _("Passed")
+        RETURN = "return", _("Returned for rectification")
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="prechecks", verbose_name=_("case"))
+    round = models.PositiveSmallIntegerField(_("round"))
+    prechecker = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                   verbose_name=_("pre-checker"))
+    opinions = models.JSONField(_("opinions per item"), default=dict, blank=True)
+    summary = models.TextField(_("opinion"))
+    decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
+    decided_at = models.DateTimeField(_("decided at"))
+    rectification_due_at = models.DateTimeField(_("rectification due"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pre-check")
+        verbose_name_plural = _("pre-checks")
+        ordering = ["case", "round"]
+        constraints = [models.UniqueConstraint(fields=["case", "round"], name="one_precheck_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.case} #{self.round} {self.get_decision_display()}"

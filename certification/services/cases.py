@@ -1,19 +1,32 @@
-"""Cases: the declaration (stage 1 of DESIGN §4). Later stages are driven by the case's Viewflow process."""
+"""Cases: each stage of DESIGN §4 as a service. The case's Viewflow process calls them; they hold the rules."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .. import rules
 from ..enums import CERTIFICATE_STATUSES_CURRENT, Kind
 from ..exceptions import NotEligible, Refusal, RuleViolation
-from ..models import Case, CasePrerequisite, Certificate, Grade, Institution, Outcome, Scheme, Stage
+from ..models import (
+    Case,
+    CasePrerequisite,
+    Certificate,
+    Grade,
+    Institution,
+    Outcome,
+    Precheck,
+    Scheme,
+    SheetKind,
+    Stage,
+)
 from ..permissions import can
 from ..selectors import assessing_bureau, bureau_at, declarant_for, filing_bureau
 from ..uploads import upload_refusals
@@ -212,3 +225,125 @@ def case_cancel(*, actor, case: Case, reason: str) -> Case:
     case = _locked(case, stages=tuple(s for s in Stage.values if s != Stage.CLOSED))
     _need_bureau(actor, case.bureau)
     return _close(case, actor=actor, outcome=Outcome.CANCELLED, reason=reason, action="case.cancel")
+
+
+# --- Acceptance request and pre-check (stages 3 and 4) ----------------------------------------------------
+def _need_applicant(actor, case: Case) -> None:
+    if not can(actor, "certification.act_for_institution", case.institution):
+        raise _refuse("case.not_your_institution", _("Only the applicant may do this."))
+
+
+@transaction.atomic(durable=True)
+def case_attach_report(*, actor, case: Case, upload: UploadedFile) -> Case:
+    """The applicant attaches its narrative report (汇报材料), checked for type and size."""
+    case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
+    _need_applicant(actor, case)
+    refusals = upload_refusals(upload, field="report")
+    if refusals:
+        raise RuleViolation(*refusals)
+    case.report.save(upload.name, upload, save=False)
+    case.save(update_fields=["report", "updated_at"])
+    audit_record(actor=actor, action="case.report", target=case, after={"report": case.report.name})
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_acknowledge_integrity(*, actor, case: Case) -> Case:
+    """The applicant acknowledges the integrity notice (廉政告知书): no lowered standards, conditions or fees."""
+    case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
+    _need_applicant(actor, case)
+    if case.integrity_acknowledged_at is None:
+        case.integrity_acknowledged_at = timezone.now()
+        case.save(update_fields=["integrity_acknowledged_at", "updated_at"])
+        audit_record(actor=actor, action="case.integrity_acknowledged", target=case)
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None) -> Case:
+    """The applicant submits its acceptance request (验收申请) after the self-check, or its rectification."""
+    now = now or timezone.now()
+    case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
+    _need_applicant(actor, case)
+    if case.stage == Stage.RECTIFICATION and case.rectification_due_at and now >= case.rectification_due_at:
+        raise _refuse("case.rectification_overdue", _("The rectification deadline has passed."))
+    missing = []
+    sheet = case.sheets.filter(kind=SheetKind.SELF).order_by("-round").first()
+    if sheet is None or not sheet.locked or sheet.round != case.prechecks.count() + 1:
+        missing.append(_("the submitted self-check"))
+    if not case.report:
+        missing.append(_("the narrative report"))
+    if case.integrity_acknowledged_at is None:
+        missing.append(_("the acknowledged integrity notice"))
+    if missing:
+        raise _refuse("case.acceptance_incomplete",
+                      _("The acceptance request still needs: %(missing)s.") % {"missing": pgettext("list separator", ", ").join(missing)})
+    before = case.stage
+    case.stage = Stage.PRECHECK
+    case.save(update_fields=["stage", "updated_at"])
+    audit_record(actor=actor, action="case.request_acceptance", target=case, before={"stage": before},
+                 after={"stage": case.stage, "self_check_total": sheet.total})
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
+    """The assessing bureau designates the professional who pre-checks the case."""
+    case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
+    _need_bureau(actor, case.bureau)
+    if not can(prechecker, "certification.precheck_for_bureau", case.bureau):
+        raise _refuse("case.not_a_prechecker", _("%(user)s is not a pre-checker of %(bureau)s.")
+                      % {"user": prechecker, "bureau": case.bureau})
+    before = case.prechecker_id
+    case.prechecker = prechecker
+    case.save(update_fields=["prechecker", "updated_at"])
+    audit_record(actor=actor, action="case.designate_prechecker", target=case, before={"prechecker": before},
+                 after={"prechecker": prechecker.pk})
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_precheck_decide(*, actor, case: Case, passed: bool, summary: str, opinions: Mapping[str, str],
+                         days: int | None = None, now: dt.datetime | None = None) -> Case:
+    """The designated pre-checker passes the case to the public notice, or returns it for rectification by
+    a deadline (default: the scheme's rectification period). Each round's opinions are kept."""
+    now = now or timezone.now()
+    case = _locked(case, stages=(Stage.PRECHECK,))
+    if case.prechecker_id is None or actor is None or case.prechecker_id != actor.pk:
+        raise _refuse("case.not_the_prechecker", _("Only the designated pre-checker decides the pre-check."))
+    summary = _need_reason(summary)
+    spec = case.scheme_version.specification()
+    codes = {i.code for _c, i in spec.rubric_for(case.grade.code).items()}
+    unknown = sorted(set(opinions) - codes)
+    if unknown:
+        raise _refuse("case.unknown_item", _("There is no item %(code)s in this rubric.") % {"code": unknown[0]})
+    due = None if passed else rules.rectification_deadline(now, days, scheme=spec)
+    Precheck.objects.create(
+        case=case, round=case.prechecks.count() + 1, prechecker=actor, opinions=dict(opinions), summary=summary,
+        decision=Precheck.Decision.PASS if passed else Precheck.Decision.RETURN, decided_at=now,
+        rectification_due_at=due,
+    )
+    case.stage = Stage.NOTICE if passed else Stage.RECTIFICATION
+    case.rectification_due_at = due
+    case.save(update_fields=["stage", "rectification_due_at", "updated_at"])
+    audit_record(actor=actor, action="case.precheck_pass" if passed else "case.precheck_return", target=case,
+                 before={"stage": Stage.PRECHECK}, after={"stage": case.stage, "rectification_due_at": due},
+                 reason=summary)
+    return case
+
+
+@transaction.atomic
+def case_rectification_missed(*, case: Case, now: dt.datetime | None = None) -> bool:
+    """Withdraw the case if its rectification deadline passed without a resubmission (the timer's action).
+    Idempotent: a case already resubmitted, closed or not yet due is left alone. Returns whether it acted."""
+    now = now or timezone.now()
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.outcome != Outcome.OPEN or case.stage != Stage.RECTIFICATION or not case.rectification_due_at:
+        return False
+    if now < case.rectification_due_at:
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        reason = _("The rectification deadline %(due)s passed without a resubmission.") % {
+            "due": timezone.localtime(case.rectification_due_at).strftime("%Y-%m-%d %H:%M")}
+    _close(case, actor=None, outcome=Outcome.RECTIFICATION_MISSED, reason=reason, action="case.rectification_missed")
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .. import scoring
 from ..exceptions import Refusal, RuleViolation
@@ -105,7 +106,7 @@ def sheet_submit(*, actor, sheet: ScoreSheet) -> ScoreSheet:
         raise _refuse("sheet.not_yours", _("You may not submit this sheet."))
     assessment = sheet_assessment(sheet)
     if assessment.unscored:
-        raise _refuse("sheet.incomplete", _("Items not yet scored: %(items)s.") % {"items": "、".join(
+        raise _refuse("sheet.incomplete", _("Items not yet scored: %(items)s.") % {"items": pgettext("list separator", ", ").join(
             assessment.unscored)}, _("Score every item, then submit."), items=list(assessment.unscored))
     sheet.submitted_at, sheet.submitted_by, sheet.total = timezone.now(), actor, assessment.total
     sheet.save(update_fields=["submitted_at", "submitted_by", "total", "updated_at"])
