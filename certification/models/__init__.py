@@ -3,6 +3,7 @@ from .base import DomainModel, HardDeleteRefused
 from .cases import Case, CasePrerequisite, Outcome, Precheck, Stage
 from .certificates import Certificate, CertificateSerial
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
+from .notices import Notice, Objection
 from .organisations import (
     Bureau,
     BureauMembership,
@@ -35,6 +36,8 @@ __all__ = [
     "Outcome",
     "Precheck",
     "InstitutionMembership",
+    "Notice",
+    "Objection",
     "Region",
     "RubricCategory",
     "RubricItem",
