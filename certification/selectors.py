@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Model, Prefetch
+from django.db.models import Count, Model, Prefetch, Q
 
 from . import rules
 from .enums import CERTIFICATE_STATUSES_CONFERRING_GRADE, CERTIFICATE_STATUSES_CURRENT, Role
@@ -95,9 +95,12 @@ def system_head(institution: Institution) -> Institution | None:
 
 def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
     """The experts of these pools, as the panel rules see them, in a fixed number of queries."""
+    open_panels = Count("panel_memberships", filter=Q(panel_memberships__panel__case__outcome="open"),
+                        distinct=True)
     experts = (
         Expert.objects.active()
         .filter(pool__in=pools)
+        .annotate(open_panels=open_panels)
         .prefetch_related(
             Prefetch("employments", queryset=ExpertEmployment.objects.active(), to_attr="past"),
             Prefetch("conflicts", queryset=ConflictDeclaration.objects.active(), to_attr="declared"),
@@ -114,6 +117,7 @@ def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
             declared_conflicts=frozenset(c.institution_id for c in e.declared),
             term=(e.term_starts_on, e.term_ends_on),
             grades=tuple(e.grades or ()),
+            load=e.open_panels,
         )
         for e in experts
     ]
@@ -150,7 +154,6 @@ def cases_for_user(user):
     """The cases ``user`` may see: its institutions' (applicant), its bureaus' (staff, pre-checker, approver,
     officer, auditor), and special-grade declarations its city bureau forwards. Experts see their panels'
     cases once panels exist."""
-    from django.db.models import Q
 
     from .models import Case
 

@@ -12,6 +12,7 @@ from .organisations import (
     Region,
     SafetyIncident,
 )
+from .panels import Panel, PanelMember
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from .sheets import ScoreLine, ScoreSheet, SheetKind
 from .users import User
@@ -34,6 +35,8 @@ __all__ = [
     "HardDeleteRefused",
     "Institution",
     "Outcome",
+    "Panel",
+    "PanelMember",
     "Precheck",
     "InstitutionMembership",
     "Notice",

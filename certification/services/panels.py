@@ -1,0 +1,91 @@
+"""Forming the review panel (stage 6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import rules
+from ..exceptions import Refusal, RuleViolation
+from ..models import Case, Expert, Outcome, Panel, PanelMember, ScoreSheet, SheetKind, Stage
+from ..permissions import can
+from ..selectors import panel_candidates, system_head
+from .audit import audit_record
+
+
+def _pools(case: Case) -> list:
+    """The assessing bureau's pool first, then its higher bureaus' pools."""
+    pools, bureau = [], case.bureau
+    while bureau is not None:
+        pools.append(bureau)
+        bureau = bureau.parent
+    return pools
+
+
+def panel_case_facts(case: Case) -> rules.PanelCase:
+    head = system_head(case.institution)
+    return rules.PanelCase(institution_id=case.institution_id, system_id=head.pk if head else None,
+                           grade=case.grade.code, prechecker_user_id=case.prechecker_id)
+
+
+@transaction.atomic(durable=True)
+def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair: Expert | None = None,
+               size: int | None = None, seed: int | None = None, now: dt.datetime | None = None) -> Panel:
+    """Form the panel: the system proposes members by a recorded draw (least loaded first, no conflict); the
+    bureau may choose others within the rules. The chair is a member; the scoring deadline is set and every
+    member gets a score sheet."""
+    now = now or timezone.now()
+    case = Case.objects.select_for_update(of=("self",)).select_related("bureau__parent", "grade", "institution").get(
+        pk=case.pk)
+    if not can(actor, "certification.work_in_bureau", case.bureau):
+        raise RuleViolation(Refusal(code="panel.not_your_bureau", rule=_("Panel"),
+                                    message=_("Only the staff of %(bureau)s may do this.") % {"bureau": case.bureau}))
+    if case.outcome != Outcome.OPEN or case.stage != Stage.PANEL or hasattr(case, "panel"):
+        raise RuleViolation(Refusal(code="panel.not_at_this_stage", rule=_("Panel"),
+                                    message=_("This case is not waiting for its panel.")))
+    spec = case.scheme_version.specification()
+    facts = panel_case_facts(case)
+    candidates = panel_candidates(pools=_pools(case))
+    seed = secrets.randbits(48) if seed is None else seed
+    today = rules.local_date(now, scheme=spec)
+    level = dict(bureau_level=case.bureau.level, institution_level=case.institution.level)
+    proposal = rules.propose_panel(candidates, facts, seed=seed, today=today, size=size, scheme=spec, **level)
+    if members is None:
+        chosen = list(proposal.members)
+    else:
+        chosen = [m.pk for m in members]
+        low, high = rules.panel_size(case.bureau.level, case.institution.level, case.grade.code, scheme=spec)
+        by_id = {c.expert_id: c for c in candidates}
+        refusals = [r for pk in chosen for r in (
+            rules.expert_conflicts(by_id[pk], facts, today=today, scheme=spec) if pk in by_id else [Refusal(
+                code="panel.not_in_pool", rule=_("Panel"), message=_("This expert is not in the pools of the "
+                                                                     "assessing bureau or its higher bureaus."),
+                params={"expert": pk})])]
+        if not low <= len(set(chosen)) <= high:
+            refusals.append(Refusal(code="panel.size", rule=_("Panel size (article 10)"),
+                                    message=_("A panel for this case has %(min)d to %(max)d members.")
+                                    % {"min": low, "max": high}, params={"min": low, "max": high}))
+        if refusals:
+            raise RuleViolation(*refusals)
+    chair_id = chair.pk if chair is not None else chosen[0]
+    if chair_id not in chosen:
+        raise RuleViolation(Refusal(code="panel.chair_not_member", rule=_("Panel"),
+                                    message=_("The chair is one of the members.")))
+    panel = Panel.objects.create(case=case, seed=seed, proposed=list(proposal.members), formed_at=now,
+                                 formed_by=actor, scoring_due_at=rules.panel_scoring_deadline(now, scheme=spec))
+    for pk in chosen:
+        PanelMember.objects.create(panel=panel, expert_id=pk, is_chair=pk == chair_id)
+        ScoreSheet.objects.create(case=case, kind=SheetKind.MEMBER, expert_id=pk)
+    case.stage = Stage.REVIEW
+    case.save(update_fields=["stage", "updated_at"])
+    audit_record(actor=actor, action="panel.form", target=case, before={"stage": Stage.PANEL}, after={
+        "stage": Stage.REVIEW, "members": chosen, "chair": chair_id, "seed": seed,
+        "proposed": list(proposal.members), "excluded": {str(k): v for k, v in proposal.excluded.items()},
+        # the draw's inputs, so that it can be replayed later, when loads have changed
+        "loads": {str(c.expert_id): c.load for c in candidates},
+        "scoring_due_at": panel.scoring_due_at})
+    return panel
