@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-AVAILABLE = ("scoring",)
+AVAILABLE = ("scoring", "certificate_pdf")
 
 
 def main(argv: list[str]) -> int:
