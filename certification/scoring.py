@@ -291,7 +291,41 @@ def assess(
     items: dict[str, ItemScore] = {}
     for category, item in spec.items():
         items[item.code] = score_item(item, entries.get(item.code), category=category)
+    return _decide(items, rubric_code=rubric_code, scheme=scheme,
+                   unscored=tuple(code for code in items if code not in entries))
 
+
+def assess_points(
+    points: Mapping[str, Decimal],
+    *,
+    vetoes: Iterable[str] = (),
+    rubric: str | None = None,
+    scheme: SchemeSpec | None = None,
+) -> Assessment:
+    """Decide from item points the panel recorded directly (its consolidated score per item) and the
+    vetoes it confirmed, by the same rules as :func:`assess`."""
+    scheme = scheme or default_scheme()
+    rubric_code = rubric or scheme.grades_by_rank()[0].rubric
+    spec: Rubric = scheme.rubrics[rubric_code]
+    vetoes = set(vetoes)
+    stray = sorted((set(points) | vetoes) - {item.code for _c, item in spec.items()})
+    if stray:
+        raise ValueError(f"no such item(s) in rubric {rubric_code}: {stray}")
+    items: dict[str, ItemScore] = {}
+    for _category, item in spec.items():
+        value = q(_decimal(points.get(item.code, ZERO), "points"))
+        if value < 0:
+            raise ValueError(f"item {item.code}: points cannot be negative")
+        items[item.code] = ItemScore(code=item.code, max_points=item.max_points, points=value, raw=value,
+                                     key=item.key, veto=item.code in vetoes and item.veto is not None)
+    return _decide(items, rubric_code=rubric_code, scheme=scheme,
+                   unscored=tuple(code for code in items if code not in points))
+
+
+def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec,
+            unscored: tuple[str, ...]) -> Assessment:
+    """Pools, categories, total and pass or fail per score-decided grade, from the items' scores."""
+    spec: Rubric = scheme.rubrics[rubric_code]
     pools: dict[str, PoolScore] = {}
     relief_by_category: dict[str, Decimal] = {}
     for pool in spec.pools:
@@ -350,7 +384,7 @@ def assess(
         placed_grade=passed[-1].code if passed else None,
         vetoes=tuple(vetoes),
         failed_by_veto=fail_veto,
-        unscored=tuple(code for code in items if code not in entries),
+        unscored=unscored,
     )
 
 

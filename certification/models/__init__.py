@@ -13,6 +13,7 @@ from .organisations import (
     SafetyIncident,
 )
 from .panels import Panel, PanelMember
+from .reviews import OnsiteStep, Review
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from .sheets import ScoreLine, ScoreSheet, SheetKind
 from .users import User
@@ -34,6 +35,7 @@ __all__ = [
     "Grade",
     "HardDeleteRefused",
     "Institution",
+    "OnsiteStep",
     "Outcome",
     "Panel",
     "PanelMember",
@@ -42,6 +44,7 @@ __all__ = [
     "Notice",
     "Objection",
     "Region",
+    "Review",
     "RubricCategory",
     "RubricItem",
     "RubricSubCriterion",

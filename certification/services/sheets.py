@@ -105,7 +105,11 @@ def sheet_submit(*, actor, sheet: ScoreSheet) -> ScoreSheet:
     if not _may_write(actor, sheet):
         raise _refuse("sheet.not_yours", _("You may not submit this sheet."))
     assessment = sheet_assessment(sheet)
-    if assessment.unscored:
+    if sheet.kind == SheetKind.MEMBER:
+        # a member scores the items assigned to them; the chair's consolidation needs every item covered
+        if not sheet.lines.exists():
+            raise _refuse("sheet.incomplete", _("Score at least one item, then submit."))
+    elif assessment.unscored:
         raise _refuse("sheet.incomplete", _("Items not yet scored: %(items)s.") % {"items": pgettext("list separator", ", ").join(
             assessment.unscored)}, _("Score every item, then submit."), items=list(assessment.unscored))
     sheet.submitted_at, sheet.submitted_by, sheet.total = timezone.now(), actor, assessment.total

@@ -1,0 +1,38 @@
+"""The panel's review (stage 7): the six on-site steps, the conclusion, and for the special grade the vote."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .base import DomainModel
+from .cases import Case
+
+
+class OnsiteStep(models.TextChoices):
+    """第十条 四 (三): the six steps of the review, recorded by the chair."""
+
+    HEAR_REPORT = "hear_report", _("Hear the report on the archives work and the self-check")
+    INSPECT = "inspect", _("Check on site, item by item")
+    SCORE = "score", _("Examine the materials and score item by item")
+    FEEDBACK = "feedback", _("Give feedback on the review")
+    READ_CONCLUSION = "read_conclusion", _("Read the conclusion")
+    EXCHANGE_VIEWS = "exchange_views", _("Exchange views with the institution")
+
+
+class Review(DomainModel):
+    case = models.OneToOneField(Case, models.PROTECT, related_name="review", verbose_name=_("case"))
+    steps = models.JSONField(_("on-site steps recorded"), default=dict, blank=True)
+    vetoes = models.JSONField(_("vetoes confirmed"), default=list, blank=True)
+    votes_for = models.PositiveSmallIntegerField(_("votes for"), null=True, blank=True)
+    passed = models.BooleanField(_("passed"), null=True)
+    conclusion = models.TextField(_("conclusion"), blank=True)
+    concluded_at = models.DateTimeField(_("concluded at"), null=True, blank=True)
+    concluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
+                                     related_name="+", verbose_name=_("concluded by"))
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+
+    def __str__(self) -> str:
+        return f"{self.case} {_('review')}"
