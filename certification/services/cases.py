@@ -8,13 +8,15 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from .. import rules
-from ..enums import CERTIFICATE_STATUSES_CURRENT, Kind
+from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from ..exceptions import NotEligible, Refusal, RuleViolation
+from ..lifecycle import CertificateLifecycle
 from ..models import (
     Case,
     CasePrerequisite,
@@ -27,10 +29,11 @@ from ..models import (
     SheetKind,
     Stage,
 )
-from ..permissions import can
+from ..permissions import can, objects_for
 from ..selectors import assessing_bureau, bureau_at, declarant_for, filing_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
+from .certificates import issue_within
 
 
 def _refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
@@ -93,8 +96,15 @@ def case_declare(
 
     renews = None
     if kind == Kind.RECHECK:
-        renews = Certificate.objects.get(institution=institution, scheme=version.scheme_id,
-                                         status__in=CERTIFICATE_STATUSES_CURRENT)
+        renews = Certificate.objects.select_for_update().get(institution=institution, scheme=version.scheme_id,
+                                                             status__in=CERTIFICATE_STATUSES_CURRENT)
+        if renews.status == CertificateStatus.IN_FORCE:
+            # the grade stays in force, marked "recheck in progress", until the recheck is decided
+            CertificateLifecycle(renews).declare_recheck()
+            renews.status_changed_at = now
+            renews.save(update_fields=["status", "status_changed_at", "updated_at"])
+            audit_record(actor=actor, action="certificate.recheck_declared", target=renews,
+                         before={"status": CertificateStatus.IN_FORCE}, after={"status": renews.status})
     case = Case(
         institution=institution, scheme_version=version, grade=Grade.objects.get(version=version, code=grade),
         kind=kind, year=today.year, bureau=assessing_bureau(institution, grade=grade, kind=kind, version=version),
@@ -347,3 +357,92 @@ def case_rectification_missed(*, case: Case, now: dt.datetime | None = None) -> 
             "due": timezone.localtime(case.rectification_due_at).strftime("%Y-%m-%d %H:%M")}
     _close(case, actor=None, outcome=Outcome.RECTIFICATION_MISSED, reason=reason, action="case.rectification_missed")
     return True
+
+
+# --- Approval (stage 8) and the certificate (stage 9) ----------------------------------------------------
+def approval_basis(case: Case) -> list[tuple[str, str, bool]]:
+    """The five-document basis of approval (审批依据, 第十条 五): (code, name, complete)."""
+    from ..models import Objection
+
+    last_precheck = case.prechecks.order_by("-round").first()
+    review = getattr(case, "review", None)
+    self_check = case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False).exists()
+    notice = case.notices.filter(closed_at__isnull=False).exists()
+    pending = case.objections.filter(status=Objection.Status.RECEIVED).exists()
+    return [
+        ("acceptance_request", _("Acceptance request"),
+         self_check and last_precheck is not None and last_precheck.decision == Precheck.Decision.PASS),
+        ("application_form", _("Application-approval form"),
+         self_check and bool(case.report) and review is not None and review.passed is True),
+        ("assessment_form", _("Grade assessment form"),
+         review is not None and review.passed is True
+         and (case.sheets.filter(kind=SheetKind.PANEL).exists() or review.votes_for is not None)),
+        ("notice_result", _("Result of the public notice"), notice and not pending),
+        ("integrity_notice", _("Integrity notice"), case.integrity_acknowledged_at is not None),
+    ]
+
+
+def _need_approver(actor, case: Case) -> None:
+    if not can(actor, "certification.approve_for_bureau", case.bureau):
+        raise _refuse("case.not_the_approver", _("Only an approver of %(bureau)s decides this case.")
+                      % {"bureau": case.bureau})
+
+
+@transaction.atomic(durable=True)
+def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
+    """The assessing bureau's approver approves on the complete five-document basis, or refuses, with
+    reasons. An approved recheck assessed below the province is filed with the bureau the rules name. Of two
+    approvers acting at once, one decides and the other is told the case has moved on."""
+    case = _locked(case, stages=(Stage.APPROVAL,))
+    _need_approver(actor, case)
+    reasons = _need_reason(reasons)
+    if approved:
+        missing = [str(name) for _code, name, complete in approval_basis(case) if not complete]
+        if missing:
+            raise _refuse("case.basis_incomplete", _("The basis of approval is incomplete: %(missing)s.")
+                          % {"missing": pgettext("list separator", ", ").join(missing)})
+        case.stage = Stage.CERTIFICATE
+        case.outcome_reason = reasons
+        case.save(update_fields=["stage", "outcome_reason", "updated_at"])
+        audit_record(actor=actor, action="case.approve", target=case, before={"stage": Stage.APPROVAL},
+                     after={"stage": case.stage}, reason=reasons)
+        if case.filing_bureau_id is not None:
+            audit_record(actor=actor, action="case.file", target=case, after={"filed_with": case.filing_bureau_id})
+        return case
+    return _close(case, actor=actor, outcome=Outcome.APPROVAL_REFUSED, reason=reasons, action="case.refuse")
+
+
+def certificate_queue(user):
+    """Approved cases waiting for their certificate, for a provincial certificate officer."""
+    from ..models import Bureau
+
+    provinces = objects_for(user, "certification.issue_for_bureau", Bureau.objects.filter(level="province"))
+    return (Case.objects.filter(stage=Stage.CERTIFICATE, outcome=Outcome.OPEN)
+            .filter(Q(bureau__in=provinces) | Q(bureau__parent__in=provinces)
+                    | Q(bureau__parent__parent__in=provinces))
+            .select_related("institution", "grade", "bureau").order_by("updated_at"))
+
+
+@transaction.atomic(durable=True)
+def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = None):
+    """The provincial certificate officer issues the approved case's certificate; the case is certified."""
+    case = _locked(case, stages=(Stage.CERTIFICATE,))
+    if not certificate_queue(actor).filter(pk=case.pk).exists():
+        raise _refuse("case.not_the_officer", _("Only the province's certificate officer issues certificates."))
+    certificate = issue_within(actor=actor, institution=case.institution, grade=case.grade, kind=case.kind,
+                               approved_by=case.bureau, issued_on=issued_on)
+    case.stage, case.outcome = Stage.CLOSED, Outcome.CERTIFIED
+    case.save(update_fields=["stage", "outcome", "updated_at"])
+    audit_record(actor=actor, action="case.certified", target=case, after={"certificate": certificate.number})
+    return certificate
+
+
+def cases_issue_certificates(*, actor, cases: list[Case], issued_on: dt.date | None = None) -> dict:
+    """Issue a batch, each case in its own transaction: one failure does not stop the others."""
+    issued, failed = [], {}
+    for case in cases:
+        try:
+            issued.append(case_issue_certificate(actor=actor, case=case, issued_on=issued_on))
+        except RuleViolation as exc:
+            failed[case.pk] = str(exc)
+    return {"issued": issued, "failed": failed}

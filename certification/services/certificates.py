@@ -61,6 +61,15 @@ def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: st
     A promotion supersedes the holder's current certificate under the scheme; a recheck needs a recheck in
     progress for the same grade and supersedes it, renewing validity for three years from the issue date.
     """
+    return issue_within(actor=actor, institution=institution, grade=grade, kind=kind, approved_by=approved_by,
+                        issued_on=issued_on)
+
+
+def issue_within(*, actor, institution: Institution, grade: Grade, kind: str, approved_by: Bureau,
+                 issued_on: dt.date | None = None) -> Certificate:
+    """:func:`certificate_issue` inside the caller's transaction (issuing a case's certificate)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("issue_within runs inside the caller's transaction")
     version: SchemeVersion = grade.version
     spec = version.specification()
     issued_on = issued_on or rules.local_date(timezone.now(), scheme=spec)

@@ -8,7 +8,6 @@ from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
 from certification.exceptions import NotEligible, RuleViolation
 from certification.models import AuditEntry, Case, CasePrerequisite, Stage
 from certification.services.cases import case_declare
-from certification.services.certificates import certificate_transition
 from tests.factories import CertificateFactory, InstitutionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +118,6 @@ def test_a_recheck_inside_the_window_renews_the_held_certificate_and_is_filed(ap
     held = CertificateFactory(institution=institution, scheme_version=archives_version, grade_code="first",
                               issued_by=bureaus["province"], approved_by=bureaus["city"],
                               issued_on=dt.date(2023, 9, 1), valid_until=dt.date(2026, 8, 31))
-    certificate_transition(actor=None, certificate=held, transition="declare_recheck")
     case = declare(applicant, grade="first", kind=Kind.RECHECK, now=dt.datetime(2026, 5, 5, 9, 0, tzinfo=dt.UTC))
     assert (case.renews, case.bureau, case.filing_bureau) == (held, bureaus["county"], bureaus["city"])
     held.refresh_from_db()
