@@ -183,3 +183,85 @@ def case_get_for_user_or_404(user, pk):
     if case is None:
         raise Http404
     return case
+
+
+@dataclass(frozen=True)
+class NextStep:
+    who: str  # the role expected to act
+    what: str
+    due: object = None  # an aware datetime, where the step has a deadline
+
+
+def case_next_step(case) -> NextStep | None:
+    """Where the case stands and what is expected next, of whom and by when (None once it has ended)."""
+    from django.utils.translation import gettext as _
+
+    from .models import Outcome, Stage
+
+    if case.outcome != Outcome.OPEN:
+        return None
+    panel = getattr(case, "panel", None)
+    steps = {
+        Stage.DECLARED: (Role.BUREAU_STAFF, _("The bureau decides whether to include the declaration in this "
+                                              "year's assessment plan."), None),
+        Stage.PLANNED: (Role.APPLICANT, _("Do the self-check item by item, upload the narrative report, "
+                                          "acknowledge the integrity notice and submit the acceptance request."),
+                        None),
+        Stage.PRECHECK: (Role.PRECHECKER, _("The designated pre-checker checks the case against the rubric."),
+                         None),
+        Stage.RECTIFICATION: (Role.APPLICANT, _("Rectify what the pre-check found and submit again before the "
+                                                "deadline, or the declaration is withdrawn."),
+                              case.rectification_due_at),
+        Stage.NOTICE: (Role.BUREAU_STAFF, _("The bureau publishes the public notice; objections are received "
+                                            "until it closes."), None),
+        Stage.PANEL: (Role.BUREAU_STAFF, _("The bureau forms the review panel."), None),
+        Stage.REVIEW: (Role.EXPERT, _("The panel scores online and the chair records the conclusion."),
+                       panel.scoring_due_at if panel else None),
+        Stage.APPROVAL: (Role.APPROVER, _("The bureau's approver decides on the five-document basis."), None),
+        Stage.CERTIFICATE: (Role.CERTIFICATE_OFFICER, _("The province issues the certificate."), None),
+    }
+    role, what, due = steps[case.stage]
+    return NextStep(who=str(role.label), what=what, due=due)
+
+
+def case_timeline(case):
+    """Every audited event of the case (who, when, what, why), oldest first."""
+    from .models import AuditEntry
+
+    return (AuditEntry.objects.filter(target_type="certification.case", target_id=str(case.pk))
+            .select_related("actor").order_by("id"))
+
+
+def _action_labels() -> dict:
+    from django.utils.translation import gettext_lazy as _
+
+    return {
+        "case.declare": _("Declared"),
+        "case.forward": _("Forwarded by the city bureau"),
+        "case.plan_include": _("Included in the assessment plan"),
+        "case.plan_return": _("Not included in the plan"),
+        "case.report": _("Narrative report attached"),
+        "case.integrity_acknowledged": _("Integrity notice acknowledged"),
+        "case.request_acceptance": _("Acceptance requested"),
+        "case.designate_prechecker": _("Pre-checker designated"),
+        "case.precheck_pass": _("Pre-check passed"),
+        "case.precheck_return": _("Returned for rectification"),
+        "case.rectification_missed": _("Withdrawn: rectification deadline missed"),
+        "case.notice_passed": _("Public notice closed without objection"),
+        "case.downgrade": _("Grade lowered after an objection"),
+        "case.objection_upheld": _("Objection upheld"),
+        "panel.form": _("Review panel formed"),
+        "review.step": _("On-site step recorded"),
+        "review.consolidate": _("Panel score consolidated"),
+        "review.conclude": _("Review concluded"),
+        "case.approve": _("Approved"),
+        "case.refuse": _("Approval refused"),
+        "case.file": _("Filed with the higher bureau"),
+        "case.certified": _("Certificate issued"),
+        "case.withdraw": _("Withdrawn by the applicant"),
+        "case.cancel": _("Cancelled by the bureau"),
+    }
+
+
+def action_label(action: str) -> str:
+    return str(_action_labels().get(action, action))

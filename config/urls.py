@@ -4,10 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from workflows.views import HomeView
+from workflows.views import CaseDetailView, CaseListView, HomeView
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
+    path("cases/", CaseListView.as_view(), name="case_list"),
+    path("cases/<int:pk>/", CaseDetailView.as_view(), name="case_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
