@@ -26,3 +26,19 @@ def lapse_expired_certificates() -> int:
     if lapsed:
         logger.info("lapsed %d certificate(s)", lapsed)
     return lapsed
+
+
+@shared_task(name="certification.close_due_notices")
+def close_due_notices() -> int:
+    """Public notices close at their time; cases without objections go on to the panel."""
+    from .services.notices import notices_close_due
+
+    return notices_close_due()
+
+
+@shared_task(name="certification.withdraw_missed_rectifications")
+def withdraw_missed_rectifications() -> int:
+    """Cases whose rectification deadline passed without a resubmission are withdrawn."""
+    from .services.cases import cases_withdraw_missed_rectifications
+
+    return cases_withdraw_missed_rectifications()

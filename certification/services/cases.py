@@ -446,3 +446,10 @@ def cases_issue_certificates(*, actor, cases: list[Case], issued_on: dt.date | N
         except RuleViolation as exc:
             failed[case.pk] = str(exc)
     return {"issued": issued, "failed": failed}
+
+
+def cases_withdraw_missed_rectifications(*, now: dt.datetime | None = None) -> int:
+    """Withdraw every case whose rectification deadline passed without a resubmission (the beat sweep)."""
+    now = now or timezone.now()
+    due = Case.objects.filter(outcome=Outcome.OPEN, stage=Stage.RECTIFICATION, rectification_due_at__lte=now)
+    return sum(case_rectification_missed(case=case, now=now) for case in due.order_by("rectification_due_at"))

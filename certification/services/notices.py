@@ -170,3 +170,15 @@ def objection_resolve(*, actor, objection: Objection, decision: str, reason: str
     elif objection.notice.closed_at is not None:
         _release(case, actor=actor, now=now)
     return objection
+
+
+def notices_close_due(*, now: dt.datetime | None = None) -> int:
+    """Close every notice that is due (the beat sweep); each in its own transaction. Returns how many."""
+    now = now or timezone.now()
+    closed = 0
+    for notice in Notice.objects.filter(closed_at__isnull=True, closes_at__lte=now).order_by("closes_at"):
+        with transaction.atomic():
+            before = Notice.objects.select_for_update().get(pk=notice.pk).closed_at
+            notice_close(notice=notice, now=now)
+            closed += before is None
+    return closed

@@ -143,6 +143,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "certification.fire_due_timers",
         "schedule": crontab(minute="*"),
     },
+    # Deadlines of cases, stored as dated rows and swept every minute.
+    "close-due-notices": {
+        "task": "certification.close_due_notices",
+        "schedule": crontab(minute="*"),
+    },
+    "withdraw-missed-rectifications": {
+        "task": "certification.withdraw_missed_rectifications",
+        "schedule": crontab(minute="*"),
+    },
     # Certificates whose validity ended without a recheck declaration lapse at the start of the next day.
     "lapse-expired-certificates": {
         "task": "certification.lapse_expired_certificates",

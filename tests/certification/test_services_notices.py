@@ -142,3 +142,22 @@ def test_another_bureau_cannot_publish_or_resolve(notice, bureaus, waiting):
         objection_resolve(actor=outsider, objection=filed, decision=Objection.Status.DISMISSED, reason="x")
     with pytest.raises(RuleViolation):
         notice_extend(actor=outsider, notice=published, closes_at=CLOSES + dt.timedelta(days=1), reason="x")
+
+
+def test_the_sweep_closes_due_notices_once(notice):
+    from certification.services.notices import notices_close_due
+
+    published, cases = notice
+    assert notices_close_due(now=CLOSES - dt.timedelta(minutes=1)) == 0
+    assert notices_close_due(now=CLOSES + dt.timedelta(minutes=1)) == 1
+    assert notices_close_due(now=CLOSES + dt.timedelta(minutes=2)) == 0
+    published.refresh_from_db()
+    assert published.closed_at == CLOSES + dt.timedelta(minutes=1)
+    assert set(Case.objects.filter(pk__in=[c.pk for c in cases]).values_list("stage", flat=True)) == {Stage.PANEL}
+
+
+def test_the_deadline_sweeps_are_on_beat_every_minute(settings):
+    for name, task in (("close-due-notices", "certification.close_due_notices"),
+                       ("withdraw-missed-rectifications", "certification.withdraw_missed_rectifications")):
+        entry = settings.CELERY_BEAT_SCHEDULE[name]
+        assert (entry["task"], entry["schedule"].minute) == (task, set(range(60)))

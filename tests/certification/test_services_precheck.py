@@ -151,3 +151,17 @@ def test_a_report_that_is_not_a_pdf_or_image_is_refused(setting):
     assert exc.value.codes == ["upload.type"]
     case.refresh_from_db()
     assert not case.report
+
+
+def test_the_sweep_withdraws_cases_past_their_rectification_deadline_once(setting):
+    from certification.services.cases import cases_withdraw_missed_rectifications
+
+    case, applicant, staff, prechecker = setting
+    case_designate_prechecker(actor=staff, case=case, prechecker=prechecker)
+    submit_acceptance(case, applicant)
+    case_precheck_decide(actor=prechecker, case=case, passed=False, summary="需整改", opinions={},
+                         now=dt.datetime(2026, 5, 10, 15, 0, tzinfo=SHANGHAI), days=10)
+    assert cases_withdraw_missed_rectifications(now=dt.datetime(2026, 5, 20, 12, 0, tzinfo=SHANGHAI)) == 0
+    assert cases_withdraw_missed_rectifications(now=dt.datetime(2026, 5, 21, 0, 1, tzinfo=SHANGHAI)) == 1
+    assert cases_withdraw_missed_rectifications(now=dt.datetime(2026, 5, 22, 0, 1, tzinfo=SHANGHAI)) == 0
+    assert Case.objects.get(pk=case.pk).outcome == Outcome.RECTIFICATION_MISSED

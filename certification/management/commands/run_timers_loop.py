@@ -7,7 +7,12 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from certification.tasks import fire_due_timers, lapse_expired_certificates
+from certification.tasks import (
+    close_due_notices,
+    fire_due_timers,
+    lapse_expired_certificates,
+    withdraw_missed_rectifications,
+)
 
 
 class Command(BaseCommand):
@@ -20,8 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args, interval=60, once=False, **options):
         while True:
             fired = fire_due_timers()
+            closed = close_due_notices()
+            withdrawn = withdraw_missed_rectifications()
             lapsed = lapse_expired_certificates()
-            self.stdout.write(f"timers fired: {fired}; certificates lapsed: {lapsed}")
+            self.stdout.write(f"timers fired: {fired}; notices closed: {closed}; cases withdrawn: {withdrawn}; "
+                              f"certificates lapsed: {lapsed}")
             if once:
                 return
             time.sleep(interval)
