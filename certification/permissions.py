@@ -88,3 +88,24 @@ def get_for_user_or_404(user, perm: str, queryset: QuerySet, **lookup) -> Model:
     if obj is None:
         raise Http404
     return obj
+
+
+def require(user, perm: str, obj: Model, *, message: str) -> None:
+    """Refuse, with a message in the user's language, unless ``user`` holds ``perm`` on ``obj``.
+
+    The services' own check, beside the views' 404 lookups: a service called from anywhere (a view, the API,
+    a task) still acts only for whom may act."""
+    if not can(user, perm, obj):
+        from django.utils.translation import gettext as _
+
+        from .exceptions import Refusal, RuleViolation
+
+        raise RuleViolation(Refusal(code="permission.denied", rule=_("Permissions"), message=message,
+                                    params={"permission": perm}))
+
+
+def require_bureau_staff(user, bureau) -> None:
+    from django.utils.translation import gettext as _
+
+    require(user, "certification.work_in_bureau", bureau,
+            message=_("Only the staff of %(bureau)s may do this.") % {"bureau": bureau})

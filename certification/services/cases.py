@@ -29,7 +29,7 @@ from ..models import (
     SheetKind,
     Stage,
 )
-from ..permissions import can, objects_for
+from ..permissions import can, objects_for, require_bureau_staff
 from ..selectors import assessing_bureau, bureau_at, declarant_for, filing_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
@@ -162,10 +162,6 @@ def _need_reason(reason: str) -> str:
     return reason
 
 
-def _need_bureau(actor, bureau) -> None:
-    if not can(actor, "certification.work_in_bureau", bureau):
-        raise RuleViolation(Refusal(code="case.not_your_bureau", rule=_("Case"),
-                                    message=_("Only the staff of %(bureau)s may do this.") % {"bureau": bureau}))
 
 
 def _close(case: Case, *, actor, outcome: str, reason: str, action: str) -> Case:
@@ -184,7 +180,7 @@ def case_forward(*, actor, case: Case) -> Case:
     city = forwarding_bureau(case)
     if city is None:
         raise _refuse("case.no_forwarding", _("This declaration goes to its assessing bureau directly."))
-    _need_bureau(actor, city)
+    require_bureau_staff(actor, city)
     if case.forwarded_at is not None:
         raise _refuse("case.already_forwarded", _("This declaration was already forwarded."))
     case.forwarded_by, case.forwarded_at = city, timezone.now()
@@ -197,7 +193,7 @@ def case_forward(*, actor, case: Case) -> Case:
 def case_plan_include(*, actor, case: Case) -> Case:
     """The assessing bureau includes the declaration in this year's assessment plan: the self-check begins."""
     case = _locked(case, stages=(Stage.DECLARED,))
-    _need_bureau(actor, case.bureau)
+    require_bureau_staff(actor, case.bureau)
     if needs_forwarding(case) and case.forwarded_at is None:
         raise _refuse("case.not_forwarded", _("A special-grade declaration from below the province reaches the "
                                               "plan through the city bureau."),
@@ -214,7 +210,7 @@ def case_plan_return(*, actor, case: Case, reason: str) -> Case:
     """The assessing bureau does not include the declaration in its plan, with a reason the applicant sees."""
     reason = _need_reason(reason)
     case = _locked(case, stages=(Stage.DECLARED,))
-    _need_bureau(actor, case.bureau)
+    require_bureau_staff(actor, case.bureau)
     return _close(case, actor=actor, outcome=Outcome.PLAN_REFUSED, reason=reason, action="case.plan_return")
 
 
@@ -233,7 +229,7 @@ def case_cancel(*, actor, case: Case, reason: str) -> Case:
     """The assessing bureau cancels a case, with a reason; nothing is deleted."""
     reason = _need_reason(reason)
     case = _locked(case, stages=tuple(s for s in Stage.values if s != Stage.CLOSED))
-    _need_bureau(actor, case.bureau)
+    require_bureau_staff(actor, case.bureau)
     return _close(case, actor=actor, outcome=Outcome.CANCELLED, reason=reason, action="case.cancel")
 
 
@@ -300,7 +296,7 @@ def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None
 def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
     """The assessing bureau designates the professional who pre-checks the case."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
-    _need_bureau(actor, case.bureau)
+    require_bureau_staff(actor, case.bureau)
     if not can(prechecker, "certification.precheck_for_bureau", case.bureau):
         raise _refuse("case.not_a_prechecker", _("%(user)s is not a pre-checker of %(bureau)s.")
                       % {"user": prechecker, "bureau": case.bureau})

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from .. import rules
 from ..exceptions import Refusal, RuleViolation
 from ..models import Case, Grade, Notice, Objection, Outcome, Stage
-from ..permissions import can
+from ..permissions import require_bureau_staff
 from ..uploads import upload_refusals
 from .audit import audit_record
 
@@ -20,17 +20,13 @@ def _refuse(code: str, message: str, satisfy: str = "", **params) -> Refusal:
     return Refusal(code=code, rule=_("Public notice"), message=message, satisfy=satisfy, params=params)
 
 
-def _need_bureau(actor, bureau) -> None:
-    if not can(actor, "certification.work_in_bureau", bureau):
-        raise RuleViolation(_refuse("notice.not_your_bureau", _("Only the staff of %(bureau)s may do this.")
-                                    % {"bureau": bureau}))
 
 
 @transaction.atomic(durable=True)
 def notice_publish(*, actor, bureau, cases: list[Case], title: str, now: dt.datetime | None = None) -> Notice:
     """Publish a notice of the cases that passed the pre-check; it closes by the scheme's rule."""
     now = now or timezone.now()
-    _need_bureau(actor, bureau)
+    require_bureau_staff(actor, bureau)
     if not cases:
         raise RuleViolation(_refuse("notice.empty", _("A notice lists at least one case.")))
     locked = list(Case.objects.select_for_update().filter(pk__in=[c.pk for c in cases]).order_by("pk"))
@@ -56,7 +52,7 @@ def notice_publish(*, actor, bureau, cases: list[Case], title: str, now: dt.date
 def notice_extend(*, actor, notice: Notice, closes_at: dt.datetime, reason: str) -> Notice:
     """Extend an open notice, with a reason. No one can shorten a notice."""
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
-    _need_bureau(actor, notice.bureau)
+    require_bureau_staff(actor, notice.bureau)
     if notice.closed_at is not None:
         raise RuleViolation(_refuse("notice.closed", _("This notice is closed.")))
     if closes_at <= notice.closes_at:
@@ -137,7 +133,7 @@ def objection_resolve(*, actor, objection: Objection, decision: str, reason: str
     downgrade the proposed grade, or uphold (the case ends as not certified)."""
     now = now or timezone.now()
     objection = Objection.objects.select_for_update().select_related("notice__bureau").get(pk=objection.pk)
-    _need_bureau(actor, objection.notice.bureau)
+    require_bureau_staff(actor, objection.notice.bureau)
     if objection.status != Objection.Status.RECEIVED:
         raise RuleViolation(_refuse("objection.resolved", _("This objection was already resolved.")))
     if decision not in (Objection.Status.DISMISSED, Objection.Status.SET_ASIDE, Objection.Status.DOWNGRADED,

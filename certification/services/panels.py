@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from .. import rules
 from ..exceptions import Refusal, RuleViolation
 from ..models import Case, Expert, Outcome, Panel, PanelMember, ScoreSheet, SheetKind, Stage
-from ..permissions import can
+from ..permissions import require_bureau_staff
 from ..selectors import panel_candidates, system_head
 from .audit import audit_record
 
@@ -41,9 +41,7 @@ def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair:
     now = now or timezone.now()
     case = Case.objects.select_for_update(of=("self",)).select_related("bureau__parent", "grade", "institution").get(
         pk=case.pk)
-    if not can(actor, "certification.work_in_bureau", case.bureau):
-        raise RuleViolation(Refusal(code="panel.not_your_bureau", rule=_("Panel"),
-                                    message=_("Only the staff of %(bureau)s may do this.") % {"bureau": case.bureau}))
+    require_bureau_staff(actor, case.bureau)
     if case.outcome != Outcome.OPEN or case.stage != Stage.PANEL or hasattr(case, "panel"):
         raise RuleViolation(Refusal(code="panel.not_at_this_stage", rule=_("Panel"),
                                     message=_("This case is not waiting for its panel.")))

@@ -57,7 +57,7 @@ def test_another_bureau_cannot_include_it_and_nothing_changes(county_case, peopl
     case, _applicant = county_case
     with pytest.raises(RuleViolation) as exc:
         case_plan_include(actor=people["city"], case=case)
-    assert exc.value.codes == ["case.not_your_bureau"]
+    assert exc.value.codes == ["permission.denied"]
     case.refresh_from_db()
     assert case.stage == Stage.DECLARED
 

@@ -84,7 +84,7 @@ def test_a_panel_is_formed_once_and_only_by_the_assessing_bureau(ready, bureaus)
     permissions.role_grant(user=outsider, role=Role.BUREAU_STAFF, obj=bureaus["county"])
     with pytest.raises(RuleViolation) as exc:
         panel_form(actor=outsider, case=case, now=NOW)
-    assert exc.value.codes == ["panel.not_your_bureau"]
+    assert exc.value.codes == ["permission.denied"]
     panel_form(actor=staff, case=case, now=NOW)
     with pytest.raises(RuleViolation) as exc:
         panel_form(actor=staff, case=case, now=NOW)
