@@ -265,3 +265,15 @@ def _action_labels() -> dict:
 
 def action_label(action: str) -> str:
     return str(_action_labels().get(action, action))
+
+
+def certificate_public(*, token: str | None = None, number: str | None = None):
+    """A certificate as the public may see it, by its QR token or its number, or None."""
+    from .models import Certificate
+
+    query = Certificate.objects.select_related("institution", "grade", "issued_by")
+    if token:
+        return query.filter(verification_token=token).first()
+    if number:
+        return query.filter(number=number.strip()).first()
+    return None

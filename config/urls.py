@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from workflows.public import verify
 from workflows.views import CaseDetailView, CaseListView, HomeView
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("cases/<int:pk>/", CaseDetailView.as_view(), name="case_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("verify/", verify, name="verify"),
+    path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

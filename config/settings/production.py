@@ -40,3 +40,6 @@ STORAGES = {
 }
 # Static files are served by WhiteNoise from the collected STATIC_ROOT (manage.py collectstatic).
 MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
+
+# Rate limits and other counters are shared by every web process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
