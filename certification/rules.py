@@ -87,6 +87,13 @@ def filing_level(institution_level: str, grade: str, kind: str, *, scheme: Schem
     return _authority_cell(institution_level, grade, kind, _scheme(scheme)).file_with
 
 
+def forwarding_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None
+                     ) -> str | None:
+    """The level of the bureau that gathers the declaration and forwards it to the assessing bureau (special
+    grade below the province: the city bureau, within the first quarter), or ``None``."""
+    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).forward_via
+
+
 # --- Panel size (§3.4) --------------------------------------------------------------------------------------
 def panel_size(
     bureau_level: str, institution_level: str, grade: str, *, scheme: SchemeSpec | None = None

@@ -307,6 +307,7 @@ class Gate(_Spec):
 class AuthorityCell(_Spec):
     assess: BureauLevelCode
     file_with: BureauLevelCode | None = None
+    forward_via: BureauLevelCode | None = None  # the bureau that gathers and forwards the declaration
 
 
 class PanelSize(_Spec):

@@ -144,6 +144,12 @@ def assessing_bureau(institution: Institution, *, grade: str, kind: str, version
     return _with_authority(bureau_at(institution, level))
 
 
+def forwarding_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau | None:
+    """The bureau that gathers this declaration and forwards it to the assessing bureau, or None."""
+    level = rules.forwarding_level(institution.level, grade, kind, scheme=version.specification())
+    return None if level is None else _with_authority(bureau_at(institution, level))
+
+
 def filing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau | None:
     """The bureau an approved recheck assessed below the province is filed with, or None."""
     level = rules.filing_level(institution.level, grade, kind, scheme=version.specification())
@@ -164,14 +170,9 @@ def cases_for_user(user):
     for role, perm in ROLE_OBJECT_PERMISSION.items():
         if role != Role.APPLICANT:
             bureau_ids.update(objects_for(user, perm, Bureau.objects.all()).values_list("pk", flat=True))
-    # special-grade declarations from the city bureau's region, which it gathers and forwards
-    forwarded_by_mine = Q(grade__code="special", bureau__level="province") & (
-        Q(institution__level="city", institution__region__bureau__in=bureau_ids)
-        | Q(institution__level="county", institution__region__parent__bureau__in=bureau_ids)
-    )
     return Case.objects.filter(
         Q(institution__in=institutions) | Q(bureau__in=bureau_ids) | Q(filing_bureau__in=bureau_ids)
-        | forwarded_by_mine
+        | Q(forwarding_bureau__in=bureau_ids)
     ).distinct()
 
 

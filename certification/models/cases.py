@@ -70,8 +70,8 @@ class Case(DomainModel):
     declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
                                     verbose_name=_("declared by"))
     gates = models.JSONField(_("declared special-grade conditions"), default=dict, blank=True)
-    forwarded_by = models.ForeignKey(Bureau, models.PROTECT, null=True, blank=True, related_name="forwarded_cases",
-                                     verbose_name=_("forwarded by"),
+    forwarding_bureau = models.ForeignKey(Bureau, models.PROTECT, null=True, blank=True,
+                                          related_name="forwarded_cases", verbose_name=_("forwarded by"),
                                      help_text=_("Special-grade declarations below the province pass through the "
                                                  "city bureau, which forwards them."))
     forwarded_at = models.DateTimeField(_("forwarded at"), null=True, blank=True)

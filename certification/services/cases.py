@@ -30,7 +30,7 @@ from ..models import (
     Stage,
 )
 from ..permissions import can, objects_for, require_bureau_staff
-from ..selectors import assessing_bureau, bureau_at, declarant_for, filing_bureau
+from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwarding_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import issue_within
@@ -109,6 +109,7 @@ def case_declare(
         institution=institution, scheme_version=version, grade=Grade.objects.get(version=version, code=grade),
         kind=kind, year=today.year, bureau=assessing_bureau(institution, grade=grade, kind=kind, version=version),
         filing_bureau=filing_bureau(institution, grade=grade, kind=kind, version=version), renews=renews,
+        forwarding_bureau=forwarding_bureau(institution, grade=grade, kind=kind, version=version),
         declared_at=now, declared_by=actor, gates=dict(gates or {}),
     )
     try:
@@ -132,15 +133,6 @@ def case_declare(
 
 
 # --- The plan (stage 2), withdrawal and cancellation -----------------------------------------------------
-def needs_forwarding(case: Case) -> bool:
-    """Special-grade declarations from city level and below reach the province through the city bureau."""
-    return case.grade.code == "special" and case.institution.level != "provincial" and case.bureau.level == "province"
-
-
-def forwarding_bureau(case: Case):
-    return bureau_at(case.institution, "city") if needs_forwarding(case) else None
-
-
 def _locked(case: Case, *, stages: tuple[str, ...]) -> Case:
     """The case under a row lock, still open and in one of ``stages``; otherwise a clear refusal."""
     case = Case.objects.select_for_update().select_related("grade", "institution", "bureau").get(pk=case.pk)
@@ -177,14 +169,14 @@ def _close(case: Case, *, actor, outcome: str, reason: str, action: str) -> Case
 def case_forward(*, actor, case: Case) -> Case:
     """The city bureau forwards a special-grade declaration to the province, within the first quarter."""
     case = _locked(case, stages=(Stage.DECLARED,))
-    city = forwarding_bureau(case)
+    city = case.forwarding_bureau
     if city is None:
         raise _refuse("case.no_forwarding", _("This declaration goes to its assessing bureau directly."))
     require_bureau_staff(actor, city)
     if case.forwarded_at is not None:
         raise _refuse("case.already_forwarded", _("This declaration was already forwarded."))
-    case.forwarded_by, case.forwarded_at = city, timezone.now()
-    case.save(update_fields=["forwarded_by", "forwarded_at", "updated_at"])
+    case.forwarded_at = timezone.now()
+    case.save(update_fields=["forwarded_at", "updated_at"])
     audit_record(actor=actor, action="case.forward", target=case, after={"forwarded_by": city.pk})
     return case
 
@@ -194,7 +186,7 @@ def case_plan_include(*, actor, case: Case) -> Case:
     """The assessing bureau includes the declaration in this year's assessment plan: the self-check begins."""
     case = _locked(case, stages=(Stage.DECLARED,))
     require_bureau_staff(actor, case.bureau)
-    if needs_forwarding(case) and case.forwarded_at is None:
+    if case.forwarding_bureau_id is not None and case.forwarded_at is None:
         raise _refuse("case.not_forwarded", _("A special-grade declaration from below the province reaches the "
                                               "plan through the city bureau."),
                       _("Wait for the city bureau to forward it."))

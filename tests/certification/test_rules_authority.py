@@ -130,3 +130,13 @@ def test_panel_size_is_one_of_the_three_sizes(bureau_level, institution_level, g
 def test_panel_size_unknown_bureau_level_raises_value_error():
     with pytest.raises(ValueError):
         rules.panel_size("nation", "county", "second")
+
+
+@pytest.mark.parametrize(
+    ("level", "grade", "kind", "expected"),
+    [("county", "special", "promotion", "city"), ("city", "special", "promotion", "city"),
+     ("provincial", "special", "promotion", None), ("county", "special", "recheck", None),
+     ("county", "first", "promotion", None)],
+)
+def test_forwarding_level_comes_from_the_authority_matrix(level, grade, kind, expected):
+    assert rules.forwarding_level(level, grade, kind) == expected

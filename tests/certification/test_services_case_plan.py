@@ -28,13 +28,13 @@ def people(bureaus):
     return {level: staff(bureau) for level, bureau in bureaus.items()}
 
 
-def make_case(archives_version, institution, bureau, grade="second"):
+def make_case(archives_version, institution, bureau, grade="second", forwarding_bureau=None):
     applicant = UserFactory()
     permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
     case = Case.objects.create(
         institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026, bureau=bureau,
         grade=Grade.objects.get(version=archives_version, code=grade), declared_at=timezone.now(),
-        declared_by=applicant, reference=f"2026{Case.objects.count() + 1:06d}",
+        declared_by=applicant, reference=f"2026{Case.objects.count() + 1:06d}", forwarding_bureau=forwarding_bureau,
     )
     return case, applicant
 
@@ -86,7 +86,8 @@ def test_a_special_declaration_from_a_county_reaches_the_province_through_the_ci
                                                                                   bureaus, people):
     institution = InstitutionFactory(region=regions["county"], level=InstitutionLevel.COUNTY,
                                      has_system_guidance=True)
-    case, _applicant = make_case(archives_version, institution, bureaus["province"], grade="special")
+    case, _applicant = make_case(archives_version, institution, bureaus["province"], grade="special",
+                                 forwarding_bureau=bureaus["city"])
     with pytest.raises(RuleViolation) as exc:
         case_plan_include(actor=people["province"], case=case)
     assert exc.value.codes == ["case.not_forwarded"]
@@ -95,7 +96,7 @@ def test_a_special_declaration_from_a_county_reaches_the_province_through_the_ci
     case_forward(actor=people["city"], case=case)
     case_plan_include(actor=people["province"], case=case)
     case.refresh_from_db()
-    assert (case.forwarded_by, case.stage) == (bureaus["city"], Stage.PLANNED)
+    assert (case.forwarded_at is not None, case.stage) == (True, Stage.PLANNED)
     assert case_get_for_user_or_404(people["city"], case.pk) == case  # the city bureau sees what it forwards
 
 
