@@ -1,5 +1,11 @@
 from django.db.models.signals import post_migrate
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
+
+#: Sent inside the transaction of a change, once its audit entries are appended. Every state change, score,
+#: reopening and decision is audited, so this is the one place where others (notifications) learn what
+#: happened. Arguments: ``entries`` (list of AuditEntry, saved) and ``targets`` (the changed objects, same order).
+#: A receiver that must act only once the change is committed uses ``transaction.on_commit``.
+audited = Signal()
 
 
 @receiver(post_migrate)

@@ -15,8 +15,10 @@ STARTED=$(date +%s)
 mkdir -p var/log
 : >"$SETUP_LOG"
 
-PG_URL=postgres://certification:certification@127.0.0.1:5432/certification
-TEST_REDIS_URL=redis://127.0.0.1:6379/15
+# TEST_DATABASE_URL / TEST_REDIS_URL let two checkouts run their suites side by side (another database name,
+# another Redis database); the role is always "certification", which may create test databases.
+PG_URL=${TEST_DATABASE_URL:-postgres://certification:certification@127.0.0.1:5432/certification}
+TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
 STEPS=5
 
 # --- Set-up ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
 from ..models.audit import GENESIS, AuditEntry, AuditHead
+from ..signals import audited
 
 
 def _plain(value: Any) -> Any:
@@ -42,6 +43,7 @@ def audit_record(*, actor, action: str, target: models.Model, before: Any = None
     entry.hash = entry.compute_hash()
     entry.save()
     AuditHead.objects.filter(id=1).update(last_hash=entry.hash, entries=models.F("entries") + 1)
+    audited.send(sender=AuditEntry, entries=[entry], targets=[target])
     return entry
 
 
@@ -65,6 +67,7 @@ def audit_record_many(*, actor, action: str, targets: list[models.Model], before
         entries.append(entry)
     AuditEntry.objects.bulk_create(entries)
     AuditHead.objects.filter(id=1).update(last_hash=previous, entries=models.F("entries") + len(entries))
+    audited.send(sender=AuditEntry, entries=entries, targets=list(targets))
     return len(entries)
 
 
