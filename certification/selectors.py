@@ -172,7 +172,7 @@ def cases_for_user(user):
             bureau_ids.update(objects_for(user, perm, Bureau.objects.all()).values_list("pk", flat=True))
     return Case.objects.filter(
         Q(institution__in=institutions) | Q(bureau__in=bureau_ids) | Q(filing_bureau__in=bureau_ids)
-        | Q(forwarding_bureau__in=bureau_ids)
+        | Q(forwarding_bureau__in=bureau_ids) | Q(panel__memberships__expert__user=user)
     ).distinct()
 
 

@@ -9,10 +9,13 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="certification.fire_due_timers")
 def fire_due_timers() -> int:
-    """Fire Viewflow's database-backed timers that are due (flow.Timer, .OnTimeout)."""
+    """Fire Viewflow's database-backed timers that are due (flow.Timer, .OnTimeout), and its conditional
+    events whose condition now holds (flow.ConditionalCatch: a case published in a notice, a certificate
+    issued from the officer's queue)."""
+    from viewflow.workflow.timers import fire_due_conditions
     from viewflow.workflow.timers import fire_due_timers as fire
 
-    fired = fire()
+    fired = fire() + fire_due_conditions()
     if fired:
         logger.info("fired %d due timer(s)", fired)
     return fired

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("cases/", CaseListView.as_view(), name="case_list"),
     path("cases/<int:pk>/", CaseDetailView.as_view(), name="case_detail"),
+    path("", include("workflows.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("verify/", verify, name="verify"),

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class WorkflowsConfig(AppConfig):
     name = "workflows"
     verbose_name = _("Workflows")
+
+    def ready(self):
+        # Build the flow at start-up, so that its nodes' permissions are known to migrations and checks.
+        from .flows import CaseFlow
+
+        CaseFlow.instance  # noqa: B018

@@ -1,4 +1,11 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView, TemplateView
 
 from certification.selectors import (
@@ -9,6 +16,7 @@ from certification.selectors import (
     cases_for_user,
     workplaces_for,
 )
+from certification.services.cases import certificate_queue
 
 
 class HomeView(TemplateView):
@@ -46,4 +54,225 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context = super().get_context_data(**kwargs)
         context["next_step"] = case_next_step(self.object)
         context["timeline"] = [(entry, action_label(entry.action)) for entry in case_timeline(self.object)]
+        from certification.models import Outcome
+        from certification.permissions import can
+
+        from .engine import may_work_on, open_tasks, process_for
+
+        user, case = self.request.user, self.object
+        context["tasks"] = [(task, may_work_on(user, task)) for task in open_tasks(case)]
+        context["process"] = process_for(case)
+        is_open = case.outcome == Outcome.OPEN
+        context["can_withdraw"] = is_open and can(user, "certification.act_for_institution", case.institution)
+        context["can_cancel"] = is_open and can(user, "certification.work_in_bureau", case.bureau)
         return context
+
+
+# --- Tasks ---------------------------------------------------------------------------------------------------
+class InboxView(LoginRequiredMixin, TemplateView):
+    """The signed-in user's open tasks, oldest first, with the case and any deadline."""
+
+    template_name = "workflows/inbox.html"
+
+    def get_context_data(self, **kwargs):
+        from .engine import inbox
+
+        context = super().get_context_data(**kwargs)
+        context["tasks"] = [(task, case, case_next_step(case)) for task, case in inbox(self.request.user)]
+        context["awaiting_notice"] = notice_candidates(self.request.user)
+        context["certificate_queue"] = certificate_queue(self.request.user).count()
+        return context
+
+
+def _closed_task_response(request, case, task, message):
+    response = render(request, "workflows/task_closed.html", {"case": case, "task": task, "message": message},
+                      status=409)
+    return response
+
+
+@login_required
+def task(request, pk: int, task_pk: int):
+    """Open or act on one task of a case. The case must be one the user may see (else 404), the task one of
+    its tasks (else 404); a task that is done, cancelled or someone else's says so and changes nothing.
+    A POST holds the process's row lock in one transaction with the service it calls."""
+    from viewflow.workflow.models import Task
+
+    from .engine import may_work_on, process_for
+    from .flows import CaseFlow
+
+    case = case_get_for_user_or_404(request.user, pk)
+    process = process_for(case)
+    task = Task.objects.filter(pk=task_pk, process=process, flow_task_type="HUMAN").first() if process else None
+    if task is None:
+        raise Http404
+
+    def closed_message(task):
+        if task.status not in ("NEW", "ASSIGNED"):
+            return _("This task is no longer open (%(status)s%(when)s). Nothing was changed.") % {
+                "status": task.get_status_display(),
+                "when": "，" + timezone.localtime(task.finished).strftime("%Y-%m-%d %H:%M") if task.finished else ""}
+        if not may_work_on(request.user, task):
+            return _("This task is not yours to do. Nothing was changed.")
+        return ""
+
+    message = closed_message(task)
+    if message:
+        return _closed_task_response(request, case, task, message)
+    node = task.flow_task
+    if request.method != "POST":
+        request.activation = node.activation_class(task)
+        return node.view(request, pk=pk, task_pk=task_pk)
+    with CaseFlow.lock(process.pk), transaction.atomic():
+        task.refresh_from_db()
+        message = closed_message(task)
+        if message:
+            return _closed_task_response(request, case, task, message)
+        request.activation = node.activation_class(task)
+        response = node.view(request, pk=pk, task_pk=task_pk)
+        if hasattr(response, "render"):
+            response.render()  # render inside the transaction, while the lock is held
+        return response
+
+
+# --- Declaration, withdrawal, cancellation -------------------------------------------------------------------
+class DeclareView(LoginRequiredMixin, TemplateView):
+    """An institution declares for a grade (promotion) or for the recheck of the grade it holds."""
+
+    template_name = "workflows/declare.html"
+
+    def institutions(self):
+        from certification.models import Institution
+        from certification.permissions import objects_for
+
+        return objects_for(self.request.user, "certification.act_for_institution", Institution.objects.all())
+
+    def form(self, data=None, files=None):
+        from .forms import DeclarationForm
+
+        return DeclarationForm(data, files, institutions=self.institutions())
+
+    def get(self, request, *args, **kwargs):
+        if not self.institutions().exists():
+            raise Http404
+        return self.render_to_response(self.get_context_data(form=self.form()))
+
+    def post(self, request, *args, **kwargs):
+        from certification.exceptions import RuleViolation
+        from certification.services.cases import case_declare
+
+        from .engine import case_start_process
+        from .task_views import refusal_text
+
+        if not self.institutions().exists():
+            raise Http404
+        form = self.form(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    case = case_declare(actor=request.user, institution=data["institution"], grade=data["grade"],
+                                        kind=data["kind"], answers=form.answers(), evidence=form.evidence(),
+                                        gates=form.gates())
+                    case_start_process(case)
+            except RuleViolation as exc:
+                for text in refusal_text(exc):
+                    form.add_error(None, text)
+            else:
+                messages.success(request, _("Declared. The reference of the case is %(ref)s.") % {
+                    "ref": case.reference})
+                return redirect("case_detail", pk=case.pk)
+        return self.render_to_response(self.get_context_data(form=form), status=200)
+
+
+@login_required
+def case_end(request, pk: int, how: str):
+    """The applicant withdraws its case, or the bureau cancels it, with a reason; the process is cancelled."""
+    from certification.exceptions import RuleViolation
+    from certification.services.cases import case_cancel, case_withdraw
+
+    from .engine import case_end_process
+    from .forms import ReasonForm
+    from .task_views import refusal_text
+
+    case = case_get_for_user_or_404(request.user, pk)
+    service = {"withdraw": case_withdraw, "cancel": case_cancel}.get(how)
+    if service is None:
+        raise Http404
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                service(actor=request.user, case=case, reason=form.cleaned_data["reason"])
+                case_end_process(case)
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("The case is closed."))
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": how})
+
+
+# --- Public notices (the bureau's side) ----------------------------------------------------------------------
+def notice_candidates(user):
+    """Cases that passed the pre-check and wait for a public notice, in bureaus where the user works."""
+    from certification.models import Bureau, Case, Outcome, Stage
+    from certification.permissions import objects_for
+
+    bureaus = objects_for(user, "certification.work_in_bureau", Bureau.objects.all())
+    return (Case.objects.filter(bureau__in=bureaus, stage=Stage.NOTICE, outcome=Outcome.OPEN, notices__isnull=True)
+            .select_related("institution", "grade", "bureau").order_by("updated_at"))
+
+
+@login_required
+def notice_publish(request):
+    """The bureau publishes one public notice listing many cases."""
+    from certification.exceptions import RuleViolation
+    from certification.services.notices import notice_publish as publish
+
+    from .engine import fire_conditions
+    from .forms import NoticeForm
+    from .task_views import refusal_text
+
+    candidates = notice_candidates(request.user)
+    bureaus = {c.bureau for c in candidates}
+    if not bureaus and request.method == "POST":
+        raise Http404
+    form = NoticeForm(request.POST or None, cases=candidates)
+    if request.method == "POST" and form.is_valid():
+        chosen = list(form.cleaned_data["cases"])
+        if len({c.bureau_id for c in chosen}) != 1:
+            form.add_error("cases", _("One notice lists the cases of one bureau."))
+        else:
+            try:
+                with transaction.atomic():
+                    notice = publish(actor=request.user, bureau=chosen[0].bureau, cases=chosen,
+                                     title=form.cleaned_data["title"])
+                    for case in chosen:
+                        fire_conditions(case)
+            except RuleViolation as exc:
+                for text in refusal_text(exc):
+                    form.add_error(None, text)
+            else:
+                messages.success(request, _("Published; the notice closes at %(at)s.") % {
+                    "at": timezone.localtime(notice.closes_at).strftime("%Y-%m-%d %H:%M")})
+                return redirect("inbox")
+    return render(request, "workflows/notice_publish.html", {"form": form, "candidates": candidates})
+
+
+# --- Viewflow's chart of the process -------------------------------------------------------------------------
+@login_required
+def flow_chart(request, pk: int | None = None):
+    """The process graph, drawn by Viewflow; with a case, its process's current state is marked."""
+    from viewflow.workflow.flow.views import FlowChartView
+
+    from .engine import process_for
+    from .flows import CaseFlow
+
+    kwargs = {}
+    if pk is not None:
+        process = process_for(case_get_for_user_or_404(request.user, pk))
+        if process is None:
+            raise Http404
+        kwargs["process_pk"] = process.pk
+    return FlowChartView.as_view(flow_class=CaseFlow)(request, **kwargs)

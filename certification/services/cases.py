@@ -40,7 +40,7 @@ def _refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
     return RuleViolation(Refusal(code=code, rule=_("Declaration"), message=message, satisfy=satisfy))
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_declare(
     *,
     actor,
@@ -165,7 +165,7 @@ def _close(case: Case, *, actor, outcome: str, reason: str, action: str) -> Case
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_forward(*, actor, case: Case) -> Case:
     """The city bureau forwards a special-grade declaration to the province, within the first quarter."""
     case = _locked(case, stages=(Stage.DECLARED,))
@@ -181,7 +181,7 @@ def case_forward(*, actor, case: Case) -> Case:
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_plan_include(*, actor, case: Case) -> Case:
     """The assessing bureau includes the declaration in this year's assessment plan: the self-check begins."""
     case = _locked(case, stages=(Stage.DECLARED,))
@@ -197,7 +197,7 @@ def case_plan_include(*, actor, case: Case) -> Case:
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_plan_return(*, actor, case: Case, reason: str) -> Case:
     """The assessing bureau does not include the declaration in its plan, with a reason the applicant sees."""
     reason = _need_reason(reason)
@@ -206,7 +206,7 @@ def case_plan_return(*, actor, case: Case, reason: str) -> Case:
     return _close(case, actor=actor, outcome=Outcome.PLAN_REFUSED, reason=reason, action="case.plan_return")
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_withdraw(*, actor, case: Case, reason: str) -> Case:
     """The applicant withdraws its declaration at any stage before approval."""
     reason = _need_reason(reason)
@@ -216,7 +216,7 @@ def case_withdraw(*, actor, case: Case, reason: str) -> Case:
     return _close(case, actor=actor, outcome=Outcome.WITHDRAWN, reason=reason, action="case.withdraw")
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_cancel(*, actor, case: Case, reason: str) -> Case:
     """The assessing bureau cancels a case, with a reason; nothing is deleted."""
     reason = _need_reason(reason)
@@ -231,7 +231,7 @@ def _need_applicant(actor, case: Case) -> None:
         raise _refuse("case.not_your_institution", _("Only the applicant may do this."))
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_attach_report(*, actor, case: Case, upload: UploadedFile) -> Case:
     """The applicant attaches its narrative report (汇报材料), checked for type and size."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
@@ -245,7 +245,7 @@ def case_attach_report(*, actor, case: Case, upload: UploadedFile) -> Case:
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_acknowledge_integrity(*, actor, case: Case) -> Case:
     """The applicant acknowledges the integrity notice (廉政告知书): no lowered standards, conditions or fees."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
@@ -257,7 +257,7 @@ def case_acknowledge_integrity(*, actor, case: Case) -> Case:
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None) -> Case:
     """The applicant submits its acceptance request (验收申请) after the self-check, or its rectification."""
     now = now or timezone.now()
@@ -284,7 +284,7 @@ def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
     """The assessing bureau designates the professional who pre-checks the case."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
@@ -300,7 +300,7 @@ def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
     return case
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_precheck_decide(*, actor, case: Case, passed: bool, summary: str, opinions: Mapping[str, str],
                          days: int | None = None, now: dt.datetime | None = None) -> Case:
     """The designated pre-checker passes the case to the public notice, or returns it for rectification by
@@ -376,7 +376,7 @@ def _need_approver(actor, case: Case) -> None:
                       % {"bureau": case.bureau})
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
     """The assessing bureau's approver approves on the complete five-document basis, or refuses, with
     reasons. An approved recheck assessed below the province is filed with the bureau the rules name. Of two
@@ -411,7 +411,7 @@ def certificate_queue(user):
             .select_related("institution", "grade", "bureau").order_by("updated_at"))
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = None):
     """The provincial certificate officer issues the approved case's certificate; the case is certified."""
     case = _locked(case, stages=(Stage.CERTIFICATE,))

@@ -22,7 +22,7 @@ def _refuse(code: str, message: str, satisfy: str = "", **params) -> Refusal:
 
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def notice_publish(*, actor, bureau, cases: list[Case], title: str, now: dt.datetime | None = None) -> Notice:
     """Publish a notice of the cases that passed the pre-check; it closes by the scheme's rule."""
     now = now or timezone.now()
@@ -48,7 +48,7 @@ def notice_publish(*, actor, bureau, cases: list[Case], title: str, now: dt.date
     return notice
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def notice_extend(*, actor, notice: Notice, closes_at: dt.datetime, reason: str) -> Notice:
     """Extend an open notice, with a reason. No one can shorten a notice."""
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
@@ -126,7 +126,7 @@ def notice_close(*, notice: Notice, now: dt.datetime | None = None) -> int:
     return sum(_release(case, actor=None, now=now) for case in notice.cases.select_for_update().order_by("pk"))
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def objection_resolve(*, actor, objection: Objection, decision: str, reason: str, grade: str | None = None,
                       now: dt.datetime | None = None) -> Objection:
     """The bureau resolves an objection after verifying it: dismiss or set aside (the case goes on),

@@ -32,7 +32,7 @@ def panel_case_facts(case: Case) -> rules.PanelCase:
                            grade=case.grade.code, prechecker_user_id=case.prechecker_id)
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair: Expert | None = None,
                size: int | None = None, seed: int | None = None, now: dt.datetime | None = None) -> Panel:
     """Form the panel: the system proposes members by a recorded draw (least loaded first, no conflict); the
@@ -87,3 +87,8 @@ def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair:
         "loads": {str(c.expert_id): c.load for c in candidates},
         "scoring_due_at": panel.scoring_due_at})
     return panel
+
+
+def panel_candidates_for(case: Case) -> list:
+    """The experts of the pools a panel for this case is drawn from (the bureau's, then its higher bureaus')."""
+    return panel_candidates(pools=_pools(case))

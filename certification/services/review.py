@@ -4,6 +4,7 @@ consolidates the proposals (合议) and concludes."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -46,7 +47,7 @@ def member_sheets_visible(user, case: Case) -> list[ScoreSheet]:
     return [s for s in sheets if s.locked or s is own[0]]
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def sheet_reopen(*, actor, sheet: ScoreSheet, reason: str) -> ScoreSheet:
     """The chair reopens a member's submitted sheet, with a reason that is kept."""
     sheet = ScoreSheet.objects.select_for_update(of=("self",)).select_related("case").get(pk=sheet.pk)
@@ -64,7 +65,7 @@ def sheet_reopen(*, actor, sheet: ScoreSheet, reason: str) -> ScoreSheet:
     return sheet
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def review_record_step(*, actor, case: Case, step: str, note: str = "") -> Review:
     """The chair records one of the six on-site steps."""
     case = _case_in_review(case)
@@ -78,7 +79,7 @@ def review_record_step(*, actor, case: Case, step: str, note: str = "") -> Revie
     return review
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def panel_consolidate(*, actor, case: Case, scores: Mapping[str, Decimal] | None = None,
                       reasons: Mapping[str, str] | None = None, vetoes: Iterable[str] = ()) -> ScoreSheet:
     """The chair records the panel's score per item (合议). Each item is prefilled with the mean of the
@@ -134,7 +135,7 @@ def panel_consolidate(*, actor, case: Case, scores: Mapping[str, Decimal] | None
     return sheet
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None = None) -> Review:
     """The chair records the conclusion once the six steps are recorded: a score-decided grade passes by
     the scheme's rules on the panel's score; the special grade by the members' vote (two thirds)."""
@@ -173,3 +174,52 @@ def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None
                  after={"stage": case.stage, "passed": passed, "votes_for": votes_for,
                         "total": panel_sheet.total if panel_sheet else None}, reason=review.conclusion)
     return review
+
+
+@transaction.atomic
+def sheet_overdue(*, member: PanelMember, now=None) -> bool:
+    """The scoring deadline passed and this member's sheet is not in (the timer's action): recorded, so that
+    the member, the chair and the bureau are told. Idempotent: a submitted sheet, or one already recorded as
+    overdue, is left alone. Returns whether it recorded anything."""
+    from ..models import AuditEntry
+
+    now = now or timezone.now()
+    sheet = (ScoreSheet.objects.select_for_update(of=("self",)).select_related("case__panel")
+             .filter(case=member.panel.case_id, kind=SheetKind.MEMBER, expert=member.expert_id)
+             .order_by("-round").first())
+    if sheet is None or sheet.locked or now < sheet.case.panel.scoring_due_at:
+        return False
+    if AuditEntry.objects.filter(action="sheet.overdue", target_type="certification.scoresheet",
+                                 target_id=str(sheet.pk)).exists():
+        return False
+    audit_record(actor=None, action="sheet.overdue", target=sheet,
+                 after={"scoring_due_at": sheet.case.panel.scoring_due_at, "expert": member.expert_id})
+    return True
+
+
+@dataclass(frozen=True)
+class ConsolidationRow:
+    code: str
+    name: str
+    max_points: Decimal
+    proposals: tuple[Decimal, ...]
+    prefill: Decimal | None
+    flagged: bool
+
+
+def consolidation_preview(case: Case) -> list[ConsolidationRow]:
+    """What the chair sees before consolidating: per item, the members' proposals, the prefill (their mean)
+    and whether they differ too much (the same rule as panel_consolidate, scoring.consolidate_item)."""
+    spec = case.scheme_version.specification()
+    proposals: dict[str, list[Decimal]] = {}
+    for line in ScoreLine.objects.filter(sheet__case=case, sheet__kind=SheetKind.MEMBER,
+                                         sheet__submitted_at__isnull=False).order_by("sheet_id"):
+        proposals.setdefault(line.item_code, []).append(line.points)
+    rows = []
+    for _category, item in spec.rubric_for(case.grade.code).items():
+        found = proposals.get(item.code, [])
+        consolidation = scoring.consolidate_item(found, item.max_points, scheme=spec) if found else None
+        rows.append(ConsolidationRow(item.code, item.name, item.max_points, tuple(found),
+                                     consolidation.prefill if consolidation else None,
+                                     bool(consolidation and consolidation.flagged)))
+    return rows

@@ -29,7 +29,7 @@ def _may_write(actor, sheet: ScoreSheet) -> bool:
     return False  # the panel's sheet is the chair's, with the review stage
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def self_check_sheet(*, actor, case: Case) -> ScoreSheet:
     """The applicant's self-check sheet for the current round (a new round after each rectification)."""
     case = Case.objects.select_for_update().select_related("institution").get(pk=case.pk)
@@ -56,7 +56,7 @@ def _locked_sheet(sheet: ScoreSheet) -> ScoreSheet:
     return sheet
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def sheet_record(*, actor, sheet: ScoreSheet, item_code: str, entry: scoring.ItemEntry) -> ScoreLine:
     """Record what was found for one item; the scheme's rule gives the score, clamped and reported."""
     sheet = _locked_sheet(sheet)
@@ -98,7 +98,7 @@ def sheet_assessment(sheet: ScoreSheet) -> scoring.Assessment:
     return scoring.assess(entries, rubric=spec.grade(sheet.case.grade.code).rubric, scheme=spec)
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def sheet_submit(*, actor, sheet: ScoreSheet) -> ScoreSheet:
     """Submit a complete sheet: it is locked, and its total is kept."""
     sheet = _locked_sheet(sheet)

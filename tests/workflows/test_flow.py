@@ -1,0 +1,357 @@
+"""The Viewflow process of a case, driven through the web pages of each task as its users would, with the
+clock moved and the database timers fired by the beat task's function. Every branch of the flow."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import PROCESS, STATUS
+
+from certification import permissions
+from certification.enums import InstitutionLevel, Role
+from certification.models import Case, Objection, OnsiteStep, Outcome, PanelMember, Stage
+from certification.services.cases import case_issue_certificate
+from certification.services.notices import objection_file
+from certification.tasks import fire_due_timers
+from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from workflows.engine import process_for
+
+pytestmark = [pytest.mark.django_db]
+SH = dt.timezone(dt.timedelta(hours=8))
+
+
+def at(*args):
+    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
+
+
+def pdf(name):
+    return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Inside the declaration window unless a test moves the clock itself."""
+    with at(2026, 2, 1, 9, 0):
+        yield
+
+
+@pytest.fixture
+def world(archives_version, regions, bureaus):
+    county, province = bureaus["county"], bureaus["province"]
+    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
+                                                             "officer")}
+    institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY)
+    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
+    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=county)
+    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
+    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=county)
+    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=province)
+    experts = [ExpertFactory(pool=county, user=UserFactory(username=f"expert{n}"),
+                             term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2032, 12, 31))
+               for n in range(4)]
+    return institution, people, experts
+
+
+class Driver:
+    """A user at the browser: opens the task of a node and posts its form."""
+
+    def __init__(self, client, case):
+        self.client, self.case = client, case
+
+    def task(self, node, user=None):
+        tasks = Task.objects.filter(process=process_for(self.case), flow_task_type="HUMAN",
+                                    status__in=[STATUS.NEW, STATUS.ASSIGNED])
+        found = [t for t in tasks if t.flow_task.name == node and (user is None or t.owner in (None, user))]
+        assert found, f"no open task {node}; open: {[t.flow_task.name for t in tasks]}"
+        return found[0]
+
+    def url(self, node, user=None):
+        return reverse("case_task", args=[self.case.pk, self.task(node, user).pk])
+
+    def post(self, user, node, action, data=None, files=None, expect=302):
+        self.client.force_login(user)
+        url = self.url(node, user)
+        payload = {"action": action, **{f"{action}-{k}": v for k, v in (data or {}).items()}}
+        payload.update(files or {})
+        response = self.client.post(url, payload)
+        assert response.status_code == expect, response.content.decode()[:3000]
+        return response
+
+    def item(self, user, node, code, **fields):
+        self.client.force_login(user)
+        payload = {"action": "item", "item": code, **{f"item-{code}-{k}": v for k, v in fields.items()}}
+        response = self.client.post(self.url(node, user), payload)
+        assert response.status_code == 302, response.content.decode()[:3000]
+
+
+def rubric_codes(case):
+    return [item.code for _c, item in case.scheme_version.specification().rubric_for(case.grade.code).items()]
+
+
+def declare(client, world, grade="second"):
+    institution, people, _experts = world
+    client.force_login(people["applicant"])
+    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
+    answers.update(transfer="na", public_information="na")
+    data = {"institution": institution.pk, "grade": grade, "kind": "promotion"}
+    data.update({f"answer_{c}": a for c, a in answers.items()})
+    data.update({f"evidence_{c}": pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
+    response = client.post(reverse("declare"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return Driver(client, Case.objects.get(institution=institution, outcome=Outcome.OPEN))
+
+
+def to_precheck(d, world):
+    _institution, people, _experts = world
+    d.post(people["staff"], "plan", "plan", {"decision": "include"})
+    for code in rubric_codes(d.case):
+        d.item(people["applicant"], "self_check", code)
+    d.post(people["applicant"], "self_check", "report", files={"report-report": pdf("汇报材料.pdf")})
+    d.post(people["applicant"], "self_check", "integrity", {"acknowledged": "on"})
+    d.post(people["applicant"], "self_check", "submit")
+    d.post(people["staff"], "designate", "designate", {"prechecker": people["prechecker"].pk})
+
+
+def to_notice(d, world):
+    _institution, people, _experts = world
+    to_precheck(d, world)
+    d.post(people["prechecker"], "precheck", "decide", {"decision": "pass", "summary": "符合要求"})
+    d.client.force_login(people["staff"])
+    response = d.client.post(reverse("notice_publish"), {"title": "2026年公示", "cases": [d.case.pk]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def to_review(d, world):
+    _institution, people, experts = world
+    d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]], "chair": experts[0].pk})
+    for expert in experts[:3]:
+        for code in rubric_codes(d.case):
+            d.item(expert.user, "score", code)
+        d.post(expert.user, "score", "submit")
+    chair = experts[0].user
+    for step in OnsiteStep.values:
+        d.post(chair, "onsite", "step", {"step": step}, expect=302)
+    d.post(chair, "onsite", "done")
+
+
+def state(case):
+    case.refresh_from_db()
+    return case.stage, case.outcome
+
+
+def process_status(case):
+    return process_for(case).status
+
+
+@pytest.mark.lifecycle
+def test_a_declaration_goes_through_every_task_to_its_certificate(client, world):
+    _institution, people, experts = world
+    with at(2026, 1, 15, 9, 0):
+        d = declare(client, world)
+        assert process_for(d.case) is not None
+        to_notice(d, world)
+        assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)
+        # the notice's timer is due at its closing time, not before
+        assert fire_due_timers() == 0
+    with at(2026, 1, 23, 0, 1):
+        assert fire_due_timers() == 1
+        assert state(d.case) == (Stage.PANEL, Outcome.OPEN)
+        to_review(d, world)
+        chair = experts[0].user
+        d.post(chair, "conclude", "consolidate", {}, expect=302)
+        d.post(chair, "conclude", "conclude", {"conclusion": "达到二级标准"})
+        assert state(d.case) == (Stage.APPROVAL, Outcome.OPEN)
+        d.post(people["approver"], "approve", "decide", {"decision": "approve", "reasons": "依据齐全，同意"})
+        assert state(d.case) == (Stage.CERTIFICATE, Outcome.OPEN)
+        case_issue_certificate(actor=people["officer"], case=d.case)
+        fire_due_timers()  # the beat task also fires the conditions that now hold
+    assert state(d.case) == (Stage.CLOSED, Outcome.CERTIFIED)
+    leftover = [(t.flow_task.name, t.status) for t in Task.objects.filter(process=process_for(d.case))
+                .exclude(status__in=["DONE", "CANCELED"])]
+    assert leftover == []
+    assert process_status(d.case) == PROCESS.DONE
+    names = [t.flow_task.name for t in Task.objects.filter(process=process_for(d.case)).order_by("pk")]
+    assert names[-1] == "end_certified"
+    assert {"plan", "self_check", "designate", "precheck", "form_panel", "score", "onsite", "conclude",
+            "approve"} <= set(names)
+
+
+def test_plan_refused_ends_the_process(client, world):
+    _institution, people, _experts = world
+    d = declare(client, world)
+    response = d.post(people["staff"], "plan", "plan", {"decision": "return"}, expect=200)
+    assert "请填写理由" in response.content.decode() or "理由" in response.content.decode()
+    assert state(d.case) == (Stage.DECLARED, Outcome.OPEN)  # a form error changes nothing
+    d.post(people["staff"], "plan", "plan", {"decision": "return", "reason": "今年计划已满"})
+    assert state(d.case) == (Stage.CLOSED, Outcome.PLAN_REFUSED)
+    assert process_status(d.case) == PROCESS.DONE
+
+
+def test_a_missed_rectification_deadline_withdraws_the_case_by_the_timer(client, world):
+    _institution, people, _experts = world
+    with at(2026, 2, 2, 9, 0):
+        d = declare(client, world)
+        to_precheck(d, world)
+        d.post(people["prechecker"], "precheck", "decide", {"decision": "return", "summary": "案卷整理不规范",
+                                                            "days": 10})
+        assert state(d.case) == (Stage.RECTIFICATION, Outcome.OPEN)
+        due = d.case.rectification_due_at
+    with time_machine.travel(due - dt.timedelta(minutes=1), tick=False):
+        assert fire_due_timers() == 0
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        assert fire_due_timers() == 1
+    assert state(d.case) == (Stage.CLOSED, Outcome.RECTIFICATION_MISSED)
+    assert process_status(d.case) == PROCESS.DONE
+
+
+def test_a_rectification_in_time_goes_back_to_the_precheck_with_the_rounds_kept(client, world):
+    _institution, people, _experts = world
+    with at(2026, 2, 2, 9, 0):
+        d = declare(client, world)
+        to_precheck(d, world)
+        d.post(people["prechecker"], "precheck", "decide", {"decision": "return", "summary": "案卷整理不规范"})
+    with at(2026, 2, 10, 9, 0):
+        for code in rubric_codes(d.case):
+            d.item(people["applicant"], "rectify", code)
+        d.post(people["applicant"], "rectify", "submit")
+        assert state(d.case) == (Stage.PRECHECK, Outcome.OPEN)
+        d.post(people["prechecker"], "precheck", "decide", {"decision": "pass", "summary": "已整改"})
+    assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)
+    assert list(d.case.prechecks.values_list("round", "decision")) == [(1, "return"), (2, "pass")]
+    # the rectification's timer was cancelled with its task: nothing fires later
+    with at(2026, 6, 1, 9, 0):
+        fire_due_timers()
+    assert state(d.case)[1] == Outcome.OPEN
+
+
+@pytest.mark.parametrize(("decision", "expected"), [
+    ("upheld", (Stage.CLOSED, Outcome.OBJECTION_UPHELD)),
+    ("dismissed", (Stage.PANEL, Outcome.OPEN)),
+])
+def test_an_objection_holds_the_case_until_the_bureau_resolves_it(client, world, decision, expected):
+    _institution, people, _experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+        objection_file(notice=d.case.notices.get(), case=d.case, name="张三", contact="13800000000",
+                       grounds="档案库房未达标")
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)  # held
+        objection = Objection.objects.get(case=d.case)
+        d.post(people["staff"], "resolve_objections", "resolve",
+               {"objection": objection.pk, "decision": decision, "reason": "经核实"})
+    assert state(d.case) == expected
+    names = {t.flow_task.name for t in Task.objects.filter(process=process_for(d.case), status__in=["NEW",
+                                                                                                  "ASSIGNED"])}
+    assert ("form_panel" in names) == (decision == "dismissed")
+
+
+def test_a_failed_review_and_a_refused_approval_end_the_case(client, world):
+    _institution, people, experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        to_review(d, world)
+        chair = experts[0].user
+        d.post(chair, "conclude", "consolidate", {}, expect=302)
+        d.post(chair, "conclude", "conclude", {"conclusion": "达到标准"})
+        d.post(people["approver"], "approve", "decide", {"decision": "refuse", "reasons": "材料存疑"})
+    assert state(d.case) == (Stage.CLOSED, Outcome.APPROVAL_REFUSED)
+    assert process_status(d.case) == PROCESS.DONE
+
+
+def test_a_member_late_with_the_sheet_is_recorded_once_by_the_timer_and_the_review_goes_on(client, world):
+    _institution, people, experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]],
+                                                        "chair": experts[0].pk})
+        due = d.case.panel.scoring_due_at if hasattr(d.case, "panel") else Case.objects.get(pk=d.case.pk).panel.scoring_due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        assert fire_due_timers() == 3  # one per member's task
+        assert fire_due_timers() == 0
+    from certification.models import AuditEntry
+    assert AuditEntry.objects.filter(action="sheet.overdue").count() == 3
+    # non-interrupting: every member can still score
+    assert Task.objects.filter(process=process_for(d.case), status="ASSIGNED").count() == 4  # 3 sheets + on-site
+
+
+def test_withdrawal_and_cancellation_cancel_the_process(client, world):
+    _institution, people, _experts = world
+    d = declare(client, world)
+    client.force_login(people["applicant"])
+    response = client.post(reverse("case_withdraw", args=[d.case.pk]), {"reason": ""})
+    assert response.status_code == 200 and state(d.case) == (Stage.DECLARED, Outcome.OPEN)
+    client.post(reverse("case_withdraw", args=[d.case.pk]), {"reason": "暂不申报"})
+    assert state(d.case) == (Stage.CLOSED, Outcome.WITHDRAWN)
+    assert process_status(d.case) == PROCESS.CANCELED
+
+    d2 = declare(client, world)
+    client.force_login(people["staff"])
+    client.post(reverse("case_cancel", args=[d2.case.pk]), {"reason": "申报单位已撤并"})
+    assert state(d2.case) == (Stage.CLOSED, Outcome.CANCELLED)
+    assert process_status(d2.case) == PROCESS.CANCELED
+
+
+def test_a_task_done_or_not_yours_says_so_and_changes_nothing(client, world, regions):
+    _institution, people, _experts = world
+    d = declare(client, world)
+    url = d.url("plan")
+    d.post(people["staff"], "plan", "plan", {"decision": "include"})
+    # a double submit: the task is done; nothing moves
+    client.force_login(people["staff"])
+    response = client.post(url, {"action": "plan", "plan-decision": "return", "plan-reason": "重复提交"})
+    assert response.status_code == 409 and "不再" in response.content.decode()
+    assert state(d.case) == (Stage.PLANNED, Outcome.OPEN)
+    # another user's task (the applicant's self-check) answers "not yours" to the bureau's staff
+    client.force_login(people["staff"])
+    response = client.get(d.url("self_check"))
+    assert response.status_code == 409
+    # a user who may not see the case gets 404 for its task
+    stranger = UserFactory()
+    permissions.role_grant(user=stranger, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
+    client.force_login(stranger)
+    assert client.get(d.url("self_check")).status_code == 404
+
+
+def test_the_inbox_lists_each_role_its_own_tasks(client, world):
+    _institution, people, _experts = world
+    d = declare(client, world)
+    client.force_login(people["staff"])
+    page = client.get(reverse("inbox")).content.decode()
+    assert d.case.reference in page
+    client.force_login(people["approver"])
+    assert d.case.reference not in client.get(reverse("inbox")).content.decode()
+
+
+def test_the_process_chart_renders(client, world):
+    d = declare(client, world)
+    client.force_login(world[1]["applicant"])
+    response = client.get(reverse("case_chart", args=[d.case.pk]))
+    assert response.status_code == 200 and response["Content-Type"].startswith("image/svg")
+    assert b"<svg" in response.content
+
+
+def test_every_node_declares_its_permission():
+    from viewflow.workflow.nodes import View
+
+    from workflows.flows import CaseFlow
+
+    views = [n for n in CaseFlow.instance.nodes() if isinstance(n, View)]
+    assert views and all(n._owner_permission for n in views), [n.name for n in views if not n._owner_permission]
+    assert CaseFlow.lock_impl.__class__.__name__ == "SelectForUpdateLock"
+    assert PanelMember  # imported for the member tasks' data

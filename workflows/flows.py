@@ -1,0 +1,250 @@
+"""The certification process of a case (DESIGN §4), as one Viewflow flow for promotion and recheck.
+
+The flow holds no business rule: every task's view calls a ``certification`` service, which checks the stage,
+the actor and the rules and moves the case; the flow's gateways only read where the service left the case
+(``case.stage``, ``case.outcome``) to choose the next task. Deadlines are Viewflow database timers, fired every
+minute by Celery beat (``certification.fire_due_timers``). Withdrawal by the applicant and cancellation by the
+bureau can happen at any stage: they end the case through the service and cancel the process
+(``workflows.engine.case_end``).
+"""
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow, lock
+
+from certification.models import Case, Outcome, PanelMember, Stage
+
+from . import task_views as views
+from .models import CaseProcess
+from .nodes import SplitEach
+
+BUREAU = "certification.work_in_bureau"
+APPLICANT = "certification.act_for_institution"
+PRECHECKER = "certification.precheck_for_bureau"
+APPROVER = "certification.approve_for_bureau"
+
+
+def _case(activation) -> Case:
+    """The case as it is now (a service may just have moved it; the process's cached artifact may be stale)."""
+    return Case.objects.get(pk=activation.process.artifact_object_id)
+
+
+def _bureau(process):
+    return process.artifact.bureau
+
+
+def _forwarding_bureau(process):
+    return process.artifact.forwarding_bureau
+
+
+def _institution(process):
+    return process.artifact.institution
+
+
+def _is(stage):
+    return lambda activation: _case(activation).stage == stage
+
+
+def _open(activation) -> bool:
+    return _case(activation).outcome == Outcome.OPEN
+
+
+def _chair_user(activation):
+    member = PanelMember.objects.filter(panel__case=_case(activation), is_chair=True).select_related(
+        "expert__user").first()
+    return member.expert.user if member else None
+
+
+def _member_user(activation):
+    member = PanelMember.objects.select_related("expert__user").get(pk=activation.task.data["member"])
+    return member.expert.user
+
+
+def _members(activation):
+    return [{"member": pk} for pk in PanelMember.objects.filter(panel__case=_case(activation))
+            .order_by("pk").values_list("pk", flat=True)]
+
+
+def _notice_closes_at(activation):
+    notice = _case(activation).notices.order_by("-published_at").first()
+    return notice.closes_at if notice else timezone.now()
+
+
+def _scoring_due_at(activation):
+    return _case(activation).panel.scoring_due_at
+
+
+def _rectification_due_at(activation):
+    return _case(activation).rectification_due_at
+
+
+class CaseFlow(flow.Flow):
+    process_class = CaseProcess
+    # Row locks on the process (SELECT ... FOR UPDATE; waits rather than fails behind another holder).
+    lock_impl = lock.SelectForUpdateLock(nowait=False)
+    process_title = _("Certification case")
+    process_description = _("From an institution's declaration to its certificate, or to the case's end.")
+
+    # 1. Declaration (the declaration view calls certification.services.cases.case_declare, then starts this)
+    start = flow.StartHandle(this.start_case).Annotation(title=_("Declared")).Next(this.needs_forwarding)
+    needs_forwarding = (
+        flow.If(lambda a: _case(a).forwarding_bureau_id is not None and _case(a).forwarded_at is None)
+        .Annotation(title=_("Forwarded by the city bureau?"))
+        .Then(this.forward)
+        .Else(this.plan)
+    )
+    forward = (
+        flow.View(views.ForwardView.as_view()).Annotation(title=_("Forward the declaration"))
+        .Permission(BUREAU, obj=_forwarding_bureau)
+        .Next(this.plan)
+    )
+    # 2. Plan
+    plan = (
+        flow.View(views.PlanView.as_view()).Annotation(title=_("Include in the assessment plan"))
+        .Permission(BUREAU, obj=_bureau)
+        .Next(this.planned)
+    )
+    planned = flow.If(_open).Annotation(title=_("Included?")).Then(this.self_check).Else(this.end_plan_refused)
+    # 3. Self-check and acceptance request
+    self_check = (
+        flow.View(views.SelfCheckView.as_view()).Annotation(title=_("Self-check and acceptance request"))
+        .Permission(APPLICANT, obj=_institution)
+        .Assign(lambda a: _case(a).declared_by)
+        .Next(this.designate)
+    )
+    designate = (
+        flow.View(views.DesignateView.as_view()).Annotation(title=_("Designate the pre-checker"))
+        .Permission(BUREAU, obj=_bureau)
+        .Next(this.precheck)
+    )
+    # 4. Pre-check, with rectification rounds
+    precheck = (
+        flow.View(views.PrecheckView.as_view()).Annotation(title=_("Pre-check"))
+        .Permission(PRECHECKER, obj=_bureau)
+        .Assign(lambda a: _case(a).prechecker)
+        .Next(this.prechecked)
+    )
+    prechecked = (
+        flow.If(_is(Stage.RECTIFICATION)).Annotation(title=_("Returned for rectification?"))
+        .Then(this.rectify)
+        .Else(this.await_notice)
+    )
+    rectify = (
+        flow.View(views.RectifyView.as_view()).Annotation(title=_("Rectify and submit again"))
+        .Permission(APPLICANT, obj=_institution)
+        .Assign(lambda a: _case(a).declared_by)
+        .OnTimeout(_rectification_due_at, this.rectification_missed, title=_("Rectification deadline"))
+        .Next(this.precheck)
+    )
+    rectification_missed = (
+        flow.Function(this.withdraw_missed_rectification).Annotation(title=_("Withdraw the case"))
+        .Next(this.end_rectification_missed)
+    )
+    # 5. Public notice (one notice lists many cases; the bureau publishes it from its notice page)
+    await_notice = (
+        flow.ConditionalCatch(lambda a: _case(a).notices.exists())
+        .Annotation(title=_("Published in a public notice"))
+        .Next(this.notice_open)
+    )
+    notice_open = flow.Timer(_notice_closes_at).Annotation(title=_("Notice closes")).Next(this.close_notice)
+    close_notice = flow.Function(this.close_due_notice).Annotation(title=_("Close the notice")).Next(
+        this.after_notice)
+    after_notice = (
+        flow.Switch().Annotation(title=_("After the notice"))
+        .Case(this.end_objection_upheld, lambda a: _case(a).outcome != Outcome.OPEN)
+        .Case(this.form_panel, _is(Stage.PANEL))
+        .Case(this.notice_open, lambda a: not _case(a).notices.filter(closed_at__isnull=False).exists())
+        .Default(this.resolve_objections)
+    )
+    resolve_objections = (
+        flow.View(views.ResolveObjectionsView.as_view()).Annotation(title=_("Resolve the objections"))
+        .Permission(BUREAU, obj=_bureau)
+        .Next(this.after_notice)
+    )
+    # 6. Panel
+    form_panel = (
+        flow.View(views.FormPanelView.as_view()).Annotation(title=_("Form the review panel"))
+        .Permission(BUREAU, obj=_bureau)
+        .Next(this.review)
+    )
+    # 7. Review: one scoring task per member, the chair's on-site record beside them, then the conclusion
+    review = (
+        SplitEach().Annotation(title=_("Panel review"))
+        .Each(this.score, _members)
+        .Always(this.onsite)
+    )
+    score = (
+        flow.View(views.ScoreView.as_view()).Annotation(title=_("Score the case"))
+        .Permission(auto_create=True, help_text=_("Only the panel member the sheet belongs to scores it."))
+        .Assign(_member_user)
+        .OnTimeout(_scoring_due_at, this.scoring_overdue, interrupting=False, title=_("Scoring deadline"))
+        .Next(this.review_done)
+    )
+    scoring_overdue = (
+        flow.Function(this.record_scoring_overdue).Annotation(title=_("Tell the member, chair and bureau"))
+        .Next(this.reminded)
+    )
+    reminded = flow.End()
+    onsite = (
+        flow.View(views.OnsiteView.as_view()).Annotation(title=_("Record the on-site steps"))
+        .Permission(auto_create=True, help_text=_("Only the chair of the panel records the on-site steps."))
+        .Assign(_chair_user)
+        .Next(this.review_done)
+    )
+    review_done = flow.Join().Annotation(title=_("All sheets in")).Next(this.conclude)
+    conclude = (
+        flow.View(views.ConcludeView.as_view()).Annotation(title=_("Consolidate and conclude"))
+        .Permission(auto_create=True, help_text=_("Only the chair of the panel concludes the review."))
+        .Assign(_chair_user)
+        .Next(this.concluded)
+    )
+    concluded = flow.If(_open).Annotation(title=_("Passed?")).Then(this.approve).Else(this.end_panel_failed)
+    # 8. Approval
+    approve = (
+        flow.View(views.ApproveView.as_view()).Annotation(title=_("Approve"))
+        .Permission(APPROVER, obj=_bureau)
+        .Next(this.approved)
+    )
+    approved = flow.If(_open).Annotation(title=_("Approved?")).Then(this.await_certificate).Else(
+        this.end_refused)
+    # 9. Certificate: the province's officer issues it from the queue (singly or in a batch)
+    await_certificate = (
+        flow.ConditionalCatch(lambda a: _case(a).outcome == Outcome.CERTIFIED)
+        .Annotation(title=_("Certificate issued"))
+        .Next(this.end_certified)
+    )
+    end_certified = flow.End().Annotation(title=_("Certified"))
+    # Failure branches
+    end_plan_refused = flow.End().Annotation(title=_("Not included in the plan"))
+    end_rectification_missed = flow.End().Annotation(title=_("Withdrawn: rectification deadline missed"))
+    end_objection_upheld = flow.End().Annotation(title=_("Objection upheld"))
+    end_panel_failed = flow.End().Annotation(title=_("The panel's assessment failed"))
+    end_refused = flow.End().Annotation(title=_("Approval refused"))
+
+    def start_case(self, activation, case):
+        activation.process.artifact = case
+        activation.process.save()
+        return activation.process
+
+    def withdraw_missed_rectification(self, activation):
+        from certification.services.cases import case_rectification_missed
+
+        case_rectification_missed(case=_case(activation))
+
+    def close_due_notice(self, activation):
+        from certification.services.notices import notice_close
+
+        for notice in _case(activation).notices.filter(closed_at__isnull=True):
+            notice_close(notice=notice)
+
+    def record_scoring_overdue(self, activation):
+        from certification.services.review import sheet_overdue
+
+        timer = activation.task.previous.get()  # the boundary timer; before it, the member's scoring task
+        host = timer.previous.get()
+        sheet_overdue(member=PanelMember.objects.get(pk=host.data["member"]))
+
+    def has_view_permission(self, user, obj=None):
+        """Viewflow's own views (the chart): signed-in users; which processes they see is checked per case."""
+        return bool(user and user.is_authenticated)

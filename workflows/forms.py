@@ -1,0 +1,322 @@
+"""Forms of the process's tasks. They validate the shape of what a user enters, in the user's language; the
+rules themselves are the services'. No form carries a field a role may not set (status, grade, owner)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from certification import scoring
+from certification.models import Objection, OnsiteStep
+
+REASON = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+class ReasonForm(forms.Form):
+    reason = REASON
+
+
+class OptionalReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+                             required=False)
+
+
+class ConfirmForm(forms.Form):
+    """A button with nothing to fill in (the CSRF token is what is checked)."""
+
+
+class ReportForm(forms.Form):
+    report = forms.FileField(label=_("Narrative report (PDF or Word)"))
+
+
+class IntegrityForm(forms.Form):
+    acknowledged = forms.BooleanField(
+        label=_("I have read the integrity notice and undertake that everything declared is true."))
+
+
+class PrecheckerForm(forms.Form):
+    prechecker = forms.ModelChoiceField(label=_("Pre-checker"), queryset=None, empty_label=None)
+
+    def __init__(self, *args, candidates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prechecker"].queryset = candidates
+        self.fields["prechecker"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+
+
+def item_label(item) -> str:
+    return f"{item.code} {item.name}（{item.max_points}）"
+
+
+class ItemForm(forms.Form):
+    """What was found for one rubric item, with the inputs its rule needs."""
+
+    deduction = forms.DecimalField(label=_("Points deducted"), min_value=Decimal(0), max_digits=6,
+                                   decimal_places=2, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=1000, required=False,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, item, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item
+        rule = item.rule
+        if rule.kind == "sub_criteria":
+            self.fields["unmet"] = forms.MultipleChoiceField(
+                label=_("Sub-criteria not met"), required=False, widget=forms.CheckboxSelectMultiple,
+                choices=[(s.code, f"{s.code}. {s.text}（{s.points}）") for s in item.sub_criteria])
+        elif rule.kind == "per_missing" and rule.elements:
+            self.fields["missing"] = forms.MultipleChoiceField(
+                label=_("Elements missing"), required=False, widget=forms.CheckboxSelectMultiple,
+                choices=[(e, e) for e in rule.elements])
+        elif rule.kind == "per_occurrence":
+            for occurrence in rule.occurrences:
+                self.fields[f"count_{occurrence.code}"] = forms.IntegerField(
+                    label=f"{occurrence.text or occurrence.code}（{occurrence.points}）", min_value=0,
+                    max_value=1000, required=False)
+        elif rule.kind == "capped_award":
+            self.fields["units"] = forms.DecimalField(label=_("Units earned"), min_value=0, required=False)
+        elif rule.kind == "pro_rata":
+            self.fields["achieved"] = forms.DecimalField(label=_("Achieved"), min_value=0, required=False)
+        elif rule.kind == "rate_band":
+            self.fields["rate"] = forms.DecimalField(label=_("Rate (%)"), min_value=0, max_value=100)
+        elif rule.kind == "sample_check":
+            self.fields["defective"] = forms.IntegerField(label=_("Defective files in the sample"), min_value=0,
+                                                          max_value=rule.sample_size, required=False)
+        if item.bonus is not None:
+            self.fields["bonus"] = forms.DecimalField(label=_("Extra points claimed"), min_value=0, required=False)
+        if item.veto is not None:
+            self.fields["veto"] = forms.BooleanField(label=_("The veto condition is confirmed"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        lost = bool(data.get("deduction")) or bool(data.get("unmet")) or bool(data.get("missing")) or any(
+            data.get(name) for name in self.fields if name.startswith("count_"))
+        if lost and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Every deduction needs its reason."))
+        return data
+
+    def entry(self) -> scoring.ItemEntry:
+        data, reason = self.cleaned_data, (self.cleaned_data.get("reason") or "").strip()
+        deductions = []
+        if data.get("deduction"):
+            deductions.append(scoring.Deduction(points=data["deduction"], reason=reason))
+        deductions += [scoring.Deduction(element=e, reason=reason) for e in data.get("missing") or ()]
+        deductions += [scoring.Deduction(occurrence=name.removeprefix("count_"), count=data[name], reason=reason)
+                       for name in self.fields if name.startswith("count_") and data.get(name)]
+        return scoring.ItemEntry(
+            deductions=tuple(deductions), units=data.get("units"), achieved=data.get("achieved"),
+            rate=data.get("rate"), defective=data.get("defective"), unmet=frozenset(data.get("unmet") or ()),
+            bonus=data.get("bonus") or Decimal(0), veto=bool(data.get("veto")))
+
+    @staticmethod
+    def initial_from(entry: dict) -> dict:
+        e = scoring.entry_from_dict(entry)
+        free = [d for d in e.deductions if d.points is not None and not d.element and not d.occurrence]
+        initial = {"deduction": sum((d.points for d in free), Decimal(0)) or None,
+                   "reason": next((d.reason for d in e.deductions if d.reason), ""),
+                   "unmet": sorted(e.unmet), "missing": [d.element for d in e.deductions if d.element],
+                   "units": e.units, "achieved": e.achieved, "rate": e.rate, "defective": e.defective,
+                   "bonus": e.bonus or None, "veto": e.veto}
+        initial.update({f"count_{d.occurrence}": d.count for d in e.deductions if d.occurrence})
+        return initial
+
+
+class PrecheckForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
+        ("pass", _("Pass: on to the public notice")), ("return", _("Return for rectification"))])
+    summary = forms.CharField(label=_("Opinion"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+    days = forms.IntegerField(label=_("Days allowed for rectification"), min_value=1, max_value=365,
+                              required=False, help_text=_("Leave empty for the scheme's rectification period."))
+
+    def __init__(self, *args, items=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for item in items:
+            self.fields[f"opinion_{item.code}"] = forms.CharField(
+                label=item_label(item), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 1}))
+
+    def opinions(self) -> dict[str, str]:
+        return {name.removeprefix("opinion_"): value.strip() for name, value in self.cleaned_data.items()
+                if name.startswith("opinion_") and (value or "").strip()}
+
+
+class PlanForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
+        ("include", _("Include in this year's assessment plan")), ("return", _("Return with a reason"))])
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+                             required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "return" and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("A reason is required."))
+        return data
+
+
+class ObjectionResolveForm(forms.Form):
+    objection = forms.IntegerField(widget=forms.HiddenInput)
+    decision = forms.ChoiceField(label=_("Decision"), choices=[
+        (Objection.Status.DISMISSED, Objection.Status.DISMISSED.label),
+        (Objection.Status.SET_ASIDE, Objection.Status.SET_ASIDE.label),
+        (Objection.Status.DOWNGRADED, Objection.Status.DOWNGRADED.label),
+        (Objection.Status.UPHELD, Objection.Status.UPHELD.label)])
+    grade = forms.ChoiceField(label=_("Grade after the objection"), required=False)
+    reason = REASON
+
+    def __init__(self, *args, grades=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["grade"].choices = [("", "—")] + [(g.code, g.name) for g in grades]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == Objection.Status.DOWNGRADED and not data.get("grade"):
+            self.add_error("grade", _("Choose the grade after the objection."))
+        return data
+
+
+class PanelForm(forms.Form):
+    """Take the system's proposal, or choose the members and the chair (the service checks the rules)."""
+
+    members = forms.ModelMultipleChoiceField(label=_("Members"), queryset=None, required=False,
+                                             widget=forms.CheckboxSelectMultiple,
+                                             help_text=_("Leave empty to take the system's proposal."))
+    chair = forms.ModelChoiceField(label=_("Chair"), queryset=None, required=False,
+                                   help_text=_("Leave empty for the first member."))
+
+    def __init__(self, *args, experts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = experts
+        self.fields["chair"].queryset = experts
+
+    def clean(self):
+        data = super().clean()
+        chair, members = data.get("chair"), data.get("members")
+        if chair is not None and members and chair not in members:
+            self.add_error("chair", _("The chair is one of the members."))
+        return data
+
+
+class ReopenForm(forms.Form):
+    sheet = forms.IntegerField(widget=forms.HiddenInput)
+    reason = REASON
+
+
+class OnsiteStepForm(forms.Form):
+    step = forms.ChoiceField(label=_("Step"), choices=OnsiteStep.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ConsolidateForm(forms.Form):
+    """The panel's score per item: prefilled with the members' mean; a departure needs its reason."""
+
+    def __init__(self, *args, rows=(), vetoes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = list(rows)
+        for row in self.rows:
+            self.fields[f"score_{row.code}"] = forms.DecimalField(
+                label=f"{row.code} {row.name}", min_value=Decimal(0) if row.max_points > 0 else None,
+                max_value=row.max_points if row.max_points > 0 else Decimal(0), decimal_places=2, max_digits=6,
+                required=False, help_text=_("Mean of the proposals: %(mean)s. Leave empty to keep it.")
+                % {"mean": row.prefill} + (" ⚠" if row.flagged else ""))
+            self.fields[f"reason_{row.code}"] = forms.CharField(label=_("Reason for a departure"),
+                                                                required=False, max_length=1000)
+        if vetoes:
+            self.fields["vetoes"] = forms.MultipleChoiceField(
+                label=_("Vetoes confirmed"), required=False, widget=forms.CheckboxSelectMultiple,
+                choices=[(code, label) for code, label in vetoes])
+
+    def scores(self):
+        return {r.code: self.cleaned_data[f"score_{r.code}"] for r in self.rows
+                if self.cleaned_data.get(f"score_{r.code}") is not None}
+
+    def reasons(self):
+        return {r.code: self.cleaned_data[f"reason_{r.code}"].strip() for r in self.rows
+                if (self.cleaned_data.get(f"reason_{r.code}") or "").strip()}
+
+
+class ConcludeForm(forms.Form):
+    conclusion = forms.CharField(label=_("Conclusion"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+    votes_for = forms.IntegerField(label=_("Members voting for"), min_value=0, max_value=50, required=False,
+                                   help_text=_("For the special grade: two thirds of the panel must vote for."))
+
+
+class ApproveForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
+        ("approve", _("Approve")), ("refuse", _("Refuse"))])
+    reasons = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
+
+
+class NoticeForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    cases = forms.ModelMultipleChoiceField(label=_("Cases"), queryset=None, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, cases=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cases"].queryset = cases
+
+
+class NoticeExtendForm(forms.Form):
+    closes_at = forms.DateTimeField(label=_("New closing time"),
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    reason = REASON
+
+    def clean_closes_at(self):
+        value = self.cleaned_data["closes_at"]
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value
+
+
+def local_now() -> dt.datetime:
+    return timezone.localtime()
+
+
+class DeclarationForm(forms.Form):
+    """The declaration: institution, grade and kind, each condition met (with evidence) or not applicable,
+    and the conditions some grades add. The service checks every rule; this form only the shape."""
+
+    institution = forms.ModelChoiceField(label=_("Institution"), queryset=None, empty_label=None)
+    grade = forms.ChoiceField(label=_("Grade"))
+    kind = forms.ChoiceField(label=_("Kind"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, institutions=None, scheme: str = "archives", **kwargs):
+        from certification.enums import Kind
+        from certification.models import Scheme
+
+        super().__init__(*args, **kwargs)
+        self.fields["institution"].queryset = institutions
+        self.fields["kind"].choices = Kind.choices
+        self.fields["kind"].initial = Kind.PROMOTION
+        version = Scheme.objects.get(code=scheme).current_version()
+        self.spec = version.specification()
+        self.fields["grade"].choices = [(g.code, g.name) for g in version.grades.order_by("rank")]
+        for p in self.spec.prerequisites:
+            choices = [("yes", _("Met"))] + ([("na", _("Not applicable"))] if p.na_allowed else [])
+            self.fields[f"answer_{p.code}"] = forms.ChoiceField(label=p.text, choices=choices,
+                                                                widget=forms.RadioSelect)
+            self.fields[f"evidence_{p.code}"] = forms.FileField(label=_("Evidence"), required=False)
+        for gate in self.spec.gates:
+            if gate.check == "declared":
+                self.fields[f"gate_{gate.code}"] = forms.BooleanField(
+                    label=gate.text, required=False,
+                    help_text=_("Only for: %(grades)s") % {"grades": "、".join(gate.grades)})
+
+    def prerequisite_rows(self):
+        return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"]) for p in self.spec.prerequisites]
+
+    def gate_fields(self):
+        return [self[name] for name in self.fields if name.startswith("gate_")]
+
+    def answers(self) -> dict[str, str]:
+        return {p.code: self.cleaned_data[f"answer_{p.code}"] for p in self.spec.prerequisites}
+
+    def evidence(self) -> dict:
+        return {p.code: self.cleaned_data[f"evidence_{p.code}"] for p in self.spec.prerequisites
+                if self.cleaned_data.get(f"evidence_{p.code}")}
+
+    def gates(self) -> dict[str, bool]:
+        return {name.removeprefix("gate_"): bool(self.cleaned_data.get(name)) for name in self.fields
+                if name.startswith("gate_")}

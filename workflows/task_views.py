@@ -1,0 +1,499 @@
+"""The views of the process's human tasks. Each collects a form, calls one ``certification`` service and, when
+the service has moved the case, completes the task so that the flow goes on. A refusal is shown on the form
+in the user's language and changes nothing.
+
+They run inside ``workflows.views.task`` — which finds the task among the case's, checks that the user may work
+on it, and, for a POST, holds the process's row lock and one transaction — with ``request.activation`` set.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+
+from certification.exceptions import RuleViolation
+from certification.models import (
+    Case,
+    Expert,
+    Grade,
+    Objection,
+    OnsiteStep,
+    PanelMember,
+    ScoreSheet,
+    SheetKind,
+)
+from certification.services import cases as case_services
+from certification.services import notices as notice_services
+from certification.services import panels as panel_services
+from certification.services import review as review_services
+from certification.services import sheets as sheet_services
+
+from . import forms
+
+
+def refusal_text(exc: RuleViolation) -> list[str]:
+    return [f"{r.rule}：{r}" if r.rule else str(r) for r in exc.refusals]
+
+
+class TaskView(TemplateView):
+    """A task's page: the case, what the task asks, and one form per action."""
+
+    template_name = "workflows/task.html"
+    part_template = ""  # what the task shows above its forms
+    actions: tuple[str, ...] = ()
+    action_labels: dict[str, str] = {}
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.activation = request.activation
+        self.task = self.activation.task
+        self.case = Case.objects.select_related("institution", "grade", "bureau", "scheme_version").get(
+            pk=self.task.process.artifact_object_id)
+
+    # --- forms -------------------------------------------------------------------------------------------
+    def form_class(self, action):
+        return forms.ConfirmForm
+
+    def form_kwargs(self, action) -> dict:
+        return {}
+
+    def make_form(self, action, bound=False):
+        kwargs = self.form_kwargs(action)
+        if bound:
+            kwargs.update(data=self.request.POST, files=self.request.FILES)
+        return self.form_class(action)(prefix=action, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        bound = kwargs.pop("bound", {})
+        context.update(case=self.case, task=self.task, node=self.task.flow_task, part_template=self.part_template,
+                       forms=[(action, self.action_label(action), bound.get(action) or self.make_form(action))
+                              for action in self.visible_actions()])
+        context.update(self.extra_context_data())
+        return context
+
+    def visible_actions(self):
+        return self.actions
+
+    def action_label(self, action) -> str:
+        return str(self.action_labels.get(action, _("Submit")))
+
+    def extra_context_data(self) -> dict:
+        return {}
+
+    # --- posting -----------------------------------------------------------------------------------------
+    def post(self, request, *args, **kwargs):
+        action = request.POST.get("action", "")
+        if action not in self.actions:
+            return HttpResponseBadRequest(_("Unknown action."))
+        form = self.make_form(action, bound=True)
+        if form.is_valid():
+            try:
+                done = getattr(self, f"do_{action}")(form)
+            except RuleViolation as exc:
+                for text in refusal_text(exc):
+                    form.add_error(None, text)
+            else:
+                if done:
+                    self.complete()
+                    messages.success(request, _("Done: %(task)s.") % {"task": self.task.flow_task})
+                    return HttpResponseRedirect(reverse("case_detail", args=[self.case.pk]))
+                messages.success(request, _("Saved."))
+                return HttpResponseRedirect(request.path)
+        return self.render_to_response(self.get_context_data(bound={action: form}))
+
+    def complete(self):
+        """The service has moved the case: finish this task and let the flow go on."""
+        activation = self.activation
+        if self.task.owner_id is None:
+            activation.assign(self.request.user)
+        activation.start(self.request)
+        activation.execute()
+
+
+# --- 1–2 Forward and plan -----------------------------------------------------------------------------------
+class ForwardView(TaskView):
+    part_template = "workflows/parts/declaration.html"
+    actions = ("forward",)
+
+    @property
+    def action_labels(self):
+        return {"forward": _("Forward to the assessing bureau")}
+
+    def do_forward(self, form):
+        case_services.case_forward(actor=self.request.user, case=self.case)
+        return True
+
+
+class PlanView(TaskView):
+    part_template = "workflows/parts/declaration.html"
+    actions = ("plan",)
+
+    def form_class(self, action):
+        return forms.PlanForm
+
+    def do_plan(self, form):
+        if form.cleaned_data["decision"] == "include":
+            case_services.case_plan_include(actor=self.request.user, case=self.case)
+        else:
+            case_services.case_plan_return(actor=self.request.user, case=self.case,
+                                           reason=form.cleaned_data["reason"])
+        return True
+
+
+# --- 3 Self-check and acceptance request (and each rectification round) --------------------------------------
+class SheetTaskView(TaskView):
+    """A task around a score sheet: one small form per rubric item (the posted one names its item)."""
+
+    def items(self):
+        spec = self.case.scheme_version.specification()
+        return [item for _category, item in spec.rubric_for(self.case.grade.code).items()]
+
+    def item(self, code):
+        return next((i for i in self.items() if i.code == code), None)
+
+    def form_class(self, action):
+        return {"item": forms.ItemForm, "report": forms.ReportForm, "integrity": forms.IntegrityForm}.get(
+            action, forms.ConfirmForm)
+
+    def make_form(self, action, bound=False):
+        if action == "item":
+            code = self.request.POST.get("item", "")
+            item = self.item(code)
+            if item is None:
+                raise Http404
+            return forms.ItemForm(data=self.request.POST if bound else None, prefix=f"item-{code}", item=item)
+        return super().make_form(action, bound)
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("action") == "item" and self.item(request.POST.get("item", "")) is None:
+            return HttpResponseBadRequest(_("There is no such item in this rubric."))
+        return super().post(request, *args, **kwargs)
+
+    def rows(self, sheet, bound):
+        lines = {line.item_code: line for line in sheet.lines.all()}
+        bound_item = bound.get("item")
+        rows = []
+        for item in self.items():
+            line = lines.get(item.code)
+            if bound_item is not None and bound_item.item.code == item.code:
+                form = bound_item
+            else:
+                form = forms.ItemForm(prefix=f"item-{item.code}", item=item,
+                                      initial=forms.ItemForm.initial_from(line.entry) if line else None)
+            rows.append({"item": item, "line": line, "form": form})
+        return rows
+
+    def do_item(self, form):
+        sheet_services.sheet_record(actor=self.request.user, sheet=self.sheet(), item_code=form.item.code,
+                                    entry=form.entry())
+        return False
+
+
+class SelfCheckView(SheetTaskView):
+    """The applicant's self-check sheet item by item, the narrative report, the integrity notice, then submit."""
+
+    part_template = "workflows/parts/self_check.html"
+    actions = ("item", "report", "integrity", "submit")
+
+    @property
+    def action_labels(self):
+        return {"item": _("Save the item"), "report": _("Upload the report"),
+                "integrity": _("Acknowledge"), "submit": _("Submit the acceptance request")}
+
+    def sheet(self) -> ScoreSheet:
+        latest = self.case.sheets.filter(kind=SheetKind.SELF).order_by("-round").first()
+        rounds = self.case.prechecks.count() + 1
+        if latest is None or latest.round < rounds:
+            return sheet_services.self_check_sheet(actor=self.request.user, case=self.case)
+        return latest
+
+    def visible_actions(self):
+        return tuple(a for a in self.actions if a != "item")
+
+    def get_context_data(self, **kwargs):
+        bound = kwargs.get("bound", {})
+        context = super().get_context_data(**kwargs)
+        sheet = self.sheet()
+        context.update(sheet=sheet, rows=self.rows(sheet, bound), previous=self.case.prechecks.order_by("round"),
+                       assessment=sheet_services.sheet_assessment(sheet))
+        return context
+
+    def do_report(self, form):
+        case_services.case_attach_report(actor=self.request.user, case=self.case, upload=form.cleaned_data["report"])
+        return False
+
+    def do_integrity(self, form):
+        case_services.case_acknowledge_integrity(actor=self.request.user, case=self.case)
+        return False
+
+    def do_submit(self, form):
+        sheet = self.sheet()
+        if not sheet.locked:
+            sheet_services.sheet_submit(actor=self.request.user, sheet=sheet)
+        case_services.case_request_acceptance(actor=self.request.user, case=self.case)
+        return True
+
+
+class RectifyView(SelfCheckView):
+    """A rectification round: the same self-check, a new round, with the pre-check's opinions beside it."""
+
+
+# --- 3b Designate the pre-checker ----------------------------------------------------------------------------
+class DesignateView(TaskView):
+    part_template = "workflows/parts/declaration.html"
+    actions = ("designate",)
+
+    def form_class(self, action):
+        return forms.PrecheckerForm
+
+    def form_kwargs(self, action):
+        users = get_user_model().objects.filter(
+            userobjectpermission__permission__codename="precheck_for_bureau",
+            userobjectpermission__object_pk=str(self.case.bureau_id), is_active=True).distinct()
+        return {"candidates": users}
+
+    def do_designate(self, form):
+        case_services.case_designate_prechecker(actor=self.request.user, case=self.case,
+                                                prechecker=form.cleaned_data["prechecker"])
+        return True
+
+
+# --- 4 Pre-check ---------------------------------------------------------------------------------------------
+class PrecheckView(TaskView):
+    part_template = "workflows/parts/precheck.html"
+    actions = ("decide",)
+
+    def form_class(self, action):
+        return forms.PrecheckForm
+
+    def form_kwargs(self, action):
+        spec = self.case.scheme_version.specification()
+        return {"items": [item for _c, item in spec.rubric_for(self.case.grade.code).items()]}
+
+    def extra_context_data(self):
+        sheet = self.case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False).order_by("-round").first()
+        return {"sheet": sheet, "lines": {line.item_code: line for line in sheet.lines.all()} if sheet else {},
+                "previous": self.case.prechecks.order_by("round")}
+
+    def do_decide(self, form):
+        data = form.cleaned_data
+        case_services.case_precheck_decide(actor=self.request.user, case=self.case,
+                                           passed=data["decision"] == "pass", summary=data["summary"],
+                                           opinions=form.opinions(), days=data.get("days"))
+        return True
+
+
+# --- 5 Objections --------------------------------------------------------------------------------------------
+class ResolveObjectionsView(TaskView):
+    part_template = "workflows/parts/objections.html"
+    actions = ("resolve",)
+
+    def form_class(self, action):
+        return forms.ObjectionResolveForm
+
+    def form_kwargs(self, action):
+        return {"grades": Grade.objects.filter(version=self.case.scheme_version, rank__lt=self.case.grade.rank)
+                .order_by("-rank")}
+
+    def visible_actions(self):
+        return ()
+
+    def extra_context_data(self):
+        pending = list(self.case.objections.filter(status=Objection.Status.RECEIVED).order_by("received_at"))
+        return {"objections": self.case.objections.order_by("received_at"),
+                "pending": [(o, forms.ObjectionResolveForm(prefix="resolve", initial={"objection": o.pk},
+                                                           **self.form_kwargs("resolve"))) for o in pending]}
+
+    def do_resolve(self, form):
+        objection = self.case.objections.filter(pk=form.cleaned_data["objection"]).first()
+        if objection is None:
+            raise RuleViolation(_refusal(_("There is no such objection to this case.")))
+        notice_services.objection_resolve(actor=self.request.user, objection=objection,
+                                          decision=form.cleaned_data["decision"],
+                                          reason=form.cleaned_data["reason"],
+                                          grade=form.cleaned_data.get("grade") or None)
+        self.case.refresh_from_db()
+        return not self.case.objections.filter(status=Objection.Status.RECEIVED).exists()
+
+
+def _refusal(message):
+    from certification.exceptions import Refusal
+
+    return Refusal(code="form.invalid", rule="", message=message)
+
+
+# --- 6 Panel -------------------------------------------------------------------------------------------------
+class FormPanelView(TaskView):
+    part_template = "workflows/parts/panel.html"
+    actions = ("form",)
+
+    @property
+    def action_labels(self):
+        return {"form": _("Form the panel")}
+
+    def form_class(self, action):
+        return forms.PanelForm
+
+    def candidates(self):
+        return panel_services.panel_candidates_for(self.case)
+
+    def form_kwargs(self, action):
+        return {"experts": Expert.objects.filter(pk__in=[c.expert_id for c in self.candidates()])
+                .order_by("name")}
+
+    def extra_context_data(self):
+        return {"candidates": self.candidates()}
+
+    def do_form(self, form):
+        data = form.cleaned_data
+        panel_services.panel_form(actor=self.request.user, case=self.case, members=list(data["members"]) or None,
+                                  chair=data.get("chair"))
+        return True
+
+
+# --- 7 Review ------------------------------------------------------------------------------------------------
+class ScoreView(SheetTaskView):
+    """A member's own sheet, item by item; others' proposals stay hidden until the member has submitted."""
+
+    part_template = "workflows/parts/score.html"
+    actions = ("item", "submit")
+
+    @property
+    def action_labels(self):
+        return {"item": _("Save the item"), "submit": _("Submit my sheet")}
+
+    def member(self) -> PanelMember:
+        return PanelMember.objects.select_related("expert").get(pk=self.task.data["member"])
+
+    def sheet(self) -> ScoreSheet:
+        return (ScoreSheet.objects.filter(case=self.case, kind=SheetKind.MEMBER, expert=self.member().expert)
+                .order_by("-round").first())
+
+    def visible_actions(self):
+        return ("submit",)
+
+    def get_context_data(self, **kwargs):
+        bound = kwargs.get("bound", {})
+        context = super().get_context_data(**kwargs)
+        sheet = self.sheet()
+        context.update(sheet=sheet, rows=self.rows(sheet, bound), assessment=sheet_services.sheet_assessment(sheet),
+                       others=[s for s in review_services.member_sheets_visible(self.request.user, self.case)
+                               if s.pk != sheet.pk],
+                       self_sheet=self.case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False)
+                       .order_by("-round").first())
+        return context
+
+    def do_submit(self, form):
+        sheet_services.sheet_submit(actor=self.request.user, sheet=self.sheet())
+        return True
+
+
+class OnsiteView(TaskView):
+    """The chair records the six on-site steps (and, for the special grade, the draw of units to visit)."""
+
+    part_template = "workflows/parts/onsite.html"
+    actions = ("step", "done")
+
+    @property
+    def action_labels(self):
+        return {"step": _("Record the step"), "done": _("All six steps are recorded")}
+
+    def form_class(self, action):
+        return forms.OnsiteStepForm if action == "step" else forms.ConfirmForm
+
+    def extra_context_data(self):
+        review = getattr(self.case, "review", None)
+        recorded = review.steps if review else {}
+        return {"steps": [(s, recorded.get(s.value)) for s in OnsiteStep]}
+
+    def do_step(self, form):
+        review_services.review_record_step(actor=self.request.user, case=self.case,
+                                           step=form.cleaned_data["step"], note=form.cleaned_data["note"])
+        return False
+
+    def do_done(self, form):
+        review = getattr(Case.objects.get(pk=self.case.pk), "review", None)
+        missing = [s.label for s in OnsiteStep if not review or s.value not in review.steps]
+        if missing:
+            raise RuleViolation(_refusal(_("Record the on-site steps first: %(steps)s.")
+                                         % {"steps": "、".join(str(m) for m in missing)}))
+        return True
+
+
+class ConcludeView(TaskView):
+    """The chair reopens a sheet if needed, consolidates the panel's score and records the conclusion."""
+
+    part_template = "workflows/parts/conclude.html"
+    actions = ("reopen", "consolidate", "conclude")
+
+    @property
+    def action_labels(self):
+        return {"reopen": _("Reopen the sheet"), "consolidate": _("Record the panel's score"),
+                "conclude": _("Record the conclusion")}
+
+    def form_class(self, action):
+        return {"reopen": forms.ReopenForm, "consolidate": forms.ConsolidateForm,
+                "conclude": forms.ConcludeForm}[action]
+
+    def form_kwargs(self, action):
+        if action != "consolidate":
+            return {}
+        spec = self.case.scheme_version.specification()
+        vetoes = [(item.code, f"{item.code} {item.name}") for _c, item in spec.rubric_for(self.case.grade.code)
+                  .items() if item.veto is not None]
+        return {"rows": [r for r in review_services.consolidation_preview(self.case) if r.prefill is not None],
+                "vetoes": vetoes}
+
+    def visible_actions(self):
+        consolidated = self.case.sheets.filter(kind=SheetKind.PANEL).exists()
+        onsite = self.case.scheme_version.specification().grade(self.case.grade.code).decision == "onsite"
+        return ("conclude",) if consolidated or onsite else ("consolidate", "conclude")
+
+    def extra_context_data(self):
+        return {"rows": review_services.consolidation_preview(self.case),
+                "member_sheets": self.case.sheets.filter(kind=SheetKind.MEMBER).select_related("expert"),
+                "panel_sheet": self.case.sheets.filter(kind=SheetKind.PANEL).first(),
+                "reopen_form": forms.ReopenForm(prefix="reopen")}
+
+    def do_reopen(self, form):
+        sheet = self.case.sheets.filter(pk=form.cleaned_data["sheet"], kind=SheetKind.MEMBER).first()
+        if sheet is None:
+            raise RuleViolation(_refusal(_("There is no such sheet in this case.")))
+        review_services.sheet_reopen(actor=self.request.user, sheet=sheet, reason=form.cleaned_data["reason"])
+        return False
+
+    def do_consolidate(self, form):
+        review_services.panel_consolidate(actor=self.request.user, case=self.case, scores=form.scores(),
+                                          reasons=form.reasons(), vetoes=form.cleaned_data.get("vetoes") or ())
+        return False
+
+    def do_conclude(self, form):
+        review_services.review_conclude(actor=self.request.user, case=self.case,
+                                        conclusion=form.cleaned_data["conclusion"],
+                                        votes_for=form.cleaned_data.get("votes_for"))
+        return True
+
+
+# --- 8 Approval ----------------------------------------------------------------------------------------------
+class ApproveView(TaskView):
+    part_template = "workflows/parts/approve.html"
+    actions = ("decide",)
+
+    def form_class(self, action):
+        return forms.ApproveForm
+
+    def extra_context_data(self):
+        return {"basis": case_services.approval_basis(self.case), "review": getattr(self.case, "review", None),
+                "panel_sheet": self.case.sheets.filter(kind=SheetKind.PANEL).first()}
+
+    def do_decide(self, form):
+        case_services.case_approve(actor=self.request.user, case=self.case,
+                                   approved=form.cleaned_data["decision"] == "approve",
+                                   reasons=form.cleaned_data["reasons"])
+        return True
+
