@@ -194,9 +194,14 @@ def case_end(request, pk: int, how: str):
     from .forms import ReasonForm
     from .task_views import refusal_text
 
+    from certification.permissions import can
+
     case = case_get_for_user_or_404(request.user, pk)
     service = {"withdraw": case_withdraw, "cancel": case_cancel}.get(how)
-    if service is None:
+    # the applicant withdraws, the assessing bureau's staff cancel; to anyone else the page does not exist
+    allowed = (can(request.user, "certification.act_for_institution", case.institution) if how == "withdraw"
+               else can(request.user, "certification.work_in_bureau", case.bureau))
+    if service is None or not allowed:
         raise Http404
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -60,29 +60,109 @@ def test_the_case_list_queries_do_not_grow_with_rows(client, make_case, bureaus,
         assert client.get(reverse("case_list")).status_code == 200
 
 
+def _routes(patterns=None, prefix=""):
+    """Every named route of the site, includes walked: (full route, name)."""
+    from django.urls import URLResolver
+
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            namespace = f"{p.namespace}:" if p.namespace else ""
+            yield from ((route, namespace + name) for route, name in _routes(p.url_patterns, prefix + str(p.pattern)))
+        elif getattr(p, "name", None):
+            yield prefix + str(p.pattern), p.name
+
+
 def _case_urls():
     """Every URL of the site that names a case by its pk: a new one cannot escape the test below."""
-    return [p.name for p in get_resolver().url_patterns
-            if getattr(p, "name", "") and p.name.startswith("case_") and "<int:pk>" in str(p.pattern)]
+    return sorted({name for route, name in _routes() if route.startswith("cases/") and "<int:pk>" in route})
+
+
+def _url(name, case, route_kwargs):
+    """The URL of ``name`` for ``case``, with a sample value for each other parameter the route takes."""
+    import re
+
+    route = next(r for r, n in _routes() if n == name)
+    params = re.findall(r"<(?:\w+:)?(\w+)>", route)
+    unknown = set(params) - {"pk"} - set(route_kwargs)
+    assert not unknown, f"{name}: give the matrix test a sample value for {unknown}"
+    return reverse(name, kwargs={"pk": case.pk, **{k: v for k, v in route_kwargs.items() if k in params}})
 
 
 def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, regions):
-    case, _applicant = make_case()
+    from workflows.engine import case_start_process, open_tasks
+
+    case, applicant = make_case()
+    case_start_process(case)
+    samples = {"task_pk": open_tasks(case).first().pk}
     other_applicant = UserFactory()
     permissions.role_grant(user=other_applicant, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
     outsiders = [other_applicant, staff_of(bureaus["city"]), staff_of(bureaus["province"]), UserFactory(),
                  UserFactory(is_superuser=True, is_staff=True)]
+    for role in (Role.PRECHECKER, Role.APPROVER, Role.CERTIFICATE_OFFICER, Role.AUDITOR):
+        user = UserFactory()
+        permissions.role_grant(user=user, role=role, obj=bureaus["city"])
+        outsiders.append(user)
     names = _case_urls()
-    assert names == ["case_detail"]
+    assert {"case_detail", "case_task", "case_withdraw", "case_cancel", "case_chart"} <= set(names)
+    insiders = [staff_of(bureaus["county"]), applicant]
     for name in names:
+        url = _url(name, case, samples)
         for outsider in outsiders:
             client.force_login(outsider)
-            assert client.get(reverse(name, args=[case.pk])).status_code == 404, (name, outsider)
-        client.force_login(staff_of(bureaus["county"]))
-        assert client.get(reverse(name, args=[case.pk])).status_code == 200
+            assert client.get(url).status_code == 404, (name, outsider)
+            assert client.post(url, {}).status_code in (404, 405), (name, outsider)  # 405: a page only read
+        answers = []
+        for insider in insiders:
+            client.force_login(insider)
+            answers.append(client.get(url).status_code)
+        assert set(answers) & {200, 409}, (name, answers)  # the page exists for someone of the case
+    case.refresh_from_db()
+    assert case.stage == "declared" and case.outcome == "open"  # the outsiders' posts changed nothing
 
 
 def test_case_pages_need_a_sign_in(client, make_case):
     case, _applicant = make_case()
     response = client.get(reverse("case_detail", args=[case.pk]))
     assert (response.status_code, response.url.startswith(reverse("login"))) == (302, True)
+
+
+# What each role gets on each page of its own bureau's (or institution's) case: 200 (the page), 409 (a task
+# that is someone else's: it says so) or 404 (the page does not exist for this user).
+MATRIX = {
+    #               detail chart task(plan) withdraw cancel
+    "applicant":    (200, 200, 409, 200, 404),
+    "staff":        (200, 200, 200, 404, 200),
+    "prechecker":   (200, 200, 409, 404, 404),
+    "approver":     (200, 200, 409, 404, 404),
+    "auditor":      (200, 200, 409, 404, 404),
+    "expert":       (404, 404, 404, 404, 404),  # no panel yet
+    "officer":      (404, 404, 404, 404, 404),  # a province officer sees the queue, not a county case
+}
+
+
+@pytest.mark.parametrize("role", list(MATRIX))
+def test_the_matrix_of_roles_and_case_pages(client, make_case, bureaus, role):
+    from tests.factories import ExpertFactory
+    from workflows.engine import case_start_process, open_tasks
+
+    case, applicant = make_case()
+    case_start_process(case)
+    task = open_tasks(case).get()
+    county = bureaus["county"]
+    roles = {"staff": Role.BUREAU_STAFF, "prechecker": Role.PRECHECKER, "approver": Role.APPROVER,
+             "auditor": Role.AUDITOR}
+    if role == "applicant":
+        user = applicant
+    elif role == "expert":
+        user = ExpertFactory(pool=county, user=UserFactory()).user
+    elif role == "officer":
+        user = UserFactory()
+        permissions.role_grant(user=user, role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
+    else:
+        user = UserFactory()
+        permissions.role_grant(user=user, role=roles[role], obj=county)
+    client.force_login(user)
+    urls = [reverse("case_detail", args=[case.pk]), reverse("case_chart", args=[case.pk]),
+            reverse("case_task", args=[case.pk, task.pk]), reverse("case_withdraw", args=[case.pk]),
+            reverse("case_cancel", args=[case.pk])]
+    assert tuple(client.get(url).status_code for url in urls) == MATRIX[role]
