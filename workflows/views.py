@@ -188,13 +188,12 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 def case_end(request, pk: int, how: str):
     """The applicant withdraws its case, or the bureau cancels it, with a reason; the process is cancelled."""
     from certification.exceptions import RuleViolation
+    from certification.permissions import can
     from certification.services.cases import case_cancel, case_withdraw
 
     from .engine import case_end_process
     from .forms import ReasonForm
     from .task_views import refusal_text
-
-    from certification.permissions import can
 
     case = case_get_for_user_or_404(request.user, pk)
     service = {"withdraw": case_withdraw, "cancel": case_cancel}.get(how)
