@@ -42,6 +42,9 @@ def refusal_text(exc: RuleViolation) -> list[str]:
 class TaskView(TemplateView):
     """A task's page: the case, what the task asks, and one form per action."""
 
+    def title(self) -> str:
+        return str(self.task.flow_task.task_title)
+
     template_name = "workflows/task.html"
     part_template = ""  # what the task shows above its forms
     actions: tuple[str, ...] = ()
@@ -70,7 +73,7 @@ class TaskView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         bound = kwargs.pop("bound", {})
-        context.update(case=self.case, task=self.task, node=self.task.flow_task, part_template=self.part_template,
+        context.update(case=self.case, task=self.task, title=self.title(), part_template=self.part_template,
                        forms=[(action, self.action_label(action), bound.get(action) or self.make_form(action))
                               for action in self.visible_actions()])
         context.update(self.extra_context_data())
@@ -100,7 +103,7 @@ class TaskView(TemplateView):
             else:
                 if done:
                     self.complete()
-                    messages.success(request, _("Done: %(task)s.") % {"task": self.task.flow_task})
+                    messages.success(request, _("Done: %(task)s.") % {"task": self.title()})
                     return HttpResponseRedirect(reverse("case_detail", args=[self.case.pk]))
                 messages.success(request, _("Saved."))
                 return HttpResponseRedirect(request.path)
@@ -370,6 +373,9 @@ class ScoreView(SheetTaskView):
     def member(self) -> PanelMember:
         return PanelMember.objects.select_related("expert").get(pk=self.task.data["member"])
 
+    def title(self) -> str:
+        return str(self.task.flow_task.task_title)
+
     def sheet(self) -> ScoreSheet:
         return (ScoreSheet.objects.filter(case=self.case, kind=SheetKind.MEMBER, expert=self.member().expert)
                 .order_by("-round").first())
@@ -497,3 +503,27 @@ class ApproveView(TaskView):
                                    reasons=form.cleaned_data["reasons"])
         return True
 
+
+
+class ReopenedSheetView(ScoreView):
+    """A member's sheet the chair has reopened, after the member's scoring task is done: the same page, outside
+    the flow (the chair's conclusion task waits until every sheet is submitted again)."""
+
+    def setup(self, request, *args, **kwargs):
+        TemplateView.setup(self, request, *args, **kwargs)
+        from certification.selectors import case_get_for_user_or_404
+
+        self.activation = self.task = None
+        self.case = case_get_for_user_or_404(request.user, kwargs["pk"])
+        self.membership = PanelMember.objects.filter(panel__case=self.case, expert__user=request.user).first()
+        if self.membership is None or self.sheet() is None or self.sheet().locked:
+            raise Http404
+
+    def member(self) -> PanelMember:
+        return self.membership
+
+    def title(self) -> str:
+        return _("My reopened score sheet")
+
+    def complete(self):
+        """Nothing to complete: the member's task was done before the chair reopened the sheet."""

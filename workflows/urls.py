@@ -1,13 +1,15 @@
 """The process's pages: the task inbox, the declaration, each task, the bureau's notice page, the chart."""
 
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 
-from . import views
+from . import task_views, views
 
 urlpatterns = [
     path("tasks/", views.InboxView.as_view(), name="inbox"),
     path("cases/declare/", views.DeclareView.as_view(), name="declare"),
     path("cases/<int:pk>/tasks/<int:task_pk>/", views.task, name="case_task"),
+    path("cases/<int:pk>/my-sheet/", login_required(task_views.ReopenedSheetView.as_view()), name="case_my_sheet"),
     path("cases/<int:pk>/withdraw/", views.case_end, {"how": "withdraw"}, name="case_withdraw"),
     path("cases/<int:pk>/cancel/", views.case_end, {"how": "cancel"}, name="case_cancel"),
     path("cases/<int:pk>/chart/", views.flow_chart, name="case_chart"),

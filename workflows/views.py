@@ -65,6 +65,11 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         is_open = case.outcome == Outcome.OPEN
         context["can_withdraw"] = is_open and can(user, "certification.act_for_institution", case.institution)
         context["can_cancel"] = is_open and can(user, "certification.work_in_bureau", case.bureau)
+        from certification.models import ScoreSheet, SheetKind, Stage
+
+        context["reopened_sheet"] = case.stage == Stage.REVIEW and ScoreSheet.objects.filter(
+            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists() and not any(
+            mine for _task, mine in context["tasks"])
         return context
 
 

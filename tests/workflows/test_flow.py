@@ -255,6 +255,35 @@ def test_an_objection_holds_the_case_until_the_bureau_resolves_it(client, world,
     assert ("form_panel" in names) == (decision == "dismissed")
 
 
+def test_the_chair_reopens_a_sheet_and_the_member_scores_again_before_the_consolidation(client, world):
+    _institution, people, experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        to_review(d, world)
+        chair, member = experts[0].user, experts[1].user
+        sheet = d.case.sheets.get(expert=experts[1])
+        response = d.post(chair, "conclude", "reopen", {"sheet": sheet.pk, "reason": ""}, expect=200)
+        sheet.refresh_from_db()
+        assert sheet.locked  # no reason, nothing reopened
+        d.post(chair, "conclude", "reopen", {"sheet": sheet.pk, "reason": "第5项扣分依据不足"})
+        response = d.post(chair, "conclude", "consolidate", {}, expect=200)
+        assert "每位成员提交评分表后" in response.content.decode() or "提交" in response.content.decode()
+        client.force_login(member)
+        assert "重新评分" in client.get(reverse("case_detail", args=[d.case.pk])).content.decode()
+        url = reverse("case_my_sheet", args=[d.case.pk])
+        code = rubric_codes(d.case)[4]
+        assert client.post(url, {"action": "item", "item": code, f"item-{code}-deduction": "1",
+                                 f"item-{code}-reason": "制度未上墙"}).status_code == 302
+        assert client.post(url, {"action": "submit"}).status_code == 302
+        client.force_login(chair)
+        assert client.get(url).status_code == 404  # not the chair's sheet
+        d.post(chair, "conclude", "consolidate", {})
+    assert d.case.sheets.get(kind="panel").total is not None
+
+
 def test_a_failed_review_and_a_refused_approval_end_the_case(client, world):
     _institution, people, experts = world
     with at(2026, 3, 1, 9, 0):
