@@ -78,6 +78,7 @@ say "Loading the shipped schemes"
 logged "manage.py load_scheme" .venv/bin/python manage.py load_scheme
 say "Loading the demo data"
 logged "manage.py seed_demo" .venv/bin/python manage.py seed_demo
+logged "manage.py seed_demo_cases" .venv/bin/python manage.py seed_demo_cases
 
 # --- Start ----------------------------------------------------------------------------------------------
 CHILD_NAMES=()
