@@ -15,10 +15,10 @@ from certification import rules
 from certification.enums import Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import Case, Institution, Outcome, Scheme, User
+from certification.permissions import role_grant
 from certification.scoring import ItemEntry
 from certification.services import cases as case_services
 from certification.services import sheets as sheet_services
-from certification.permissions import role_grant
 from certification.services.demo import refuse_in_production
 
 from .engine import case_start_process, process_for
