@@ -12,7 +12,7 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Role
-from certification.models import Case, Objection, OnsiteStep, Outcome, PanelMember, Stage
+from certification.models import Bureau, Case, Objection, OnsiteStep, Outcome, PanelMember, Stage
 from certification.services.cases import case_issue_certificate
 from certification.services.notices import objection_file
 from certification.tasks import fire_due_timers
@@ -384,3 +384,49 @@ def test_every_node_declares_its_permission():
     assert views and all(n._owner_permission for n in views), [n.name for n in views if not n._owner_permission]
     assert CaseFlow.lock_impl.__class__.__name__ == "SelectForUpdateLock"
     assert PanelMember  # imported for the member tasks' data
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_approvers_at_once_one_decides_and_the_other_is_told(world):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    _institution, people, experts = world
+    other = UserFactory(username="approver2")
+    permissions.role_grant(user=other, role=Role.APPROVER, obj=Bureau.objects.get(level="county",
+                                                                                  region=world[0].region))
+    client = Client()
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        to_review(d, world)
+        d.post(experts[0].user, "conclude", "consolidate", {})
+        d.post(experts[0].user, "conclude", "conclude", {"conclusion": "达到标准"})
+        url = d.url("approve")
+    barrier, results = threading.Barrier(2), {}
+
+    def approve(user, decision):
+        c = Client()
+        c.force_login(user)
+        barrier.wait()
+        try:
+            results[user.username] = c.post(url, {"action": "decide", "decide-decision": decision,
+                                                  "decide-reasons": "意见"}).status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(people["approver"], "approve")),
+               threading.Thread(target=approve, args=(other, "refuse"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values()) == [302, 409]
+    winner = "approve" if results["approver"] == 302 else "refuse"
+    assert state(d.case) == ((Stage.CERTIFICATE, Outcome.OPEN) if winner == "approve"
+                             else (Stage.CLOSED, Outcome.APPROVAL_REFUSED))
