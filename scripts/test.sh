@@ -23,7 +23,7 @@ STEPS=5
 
 # --- Set-up ---------------------------------------------------------------------------------------------
 say "Set-up"
-ensure_packages "${BASE_PACKAGES[@]}" postgresql poppler-utils
+ensure_packages "${BASE_PACKAGES[@]}" postgresql poppler-utils chromium
 ensure_venv
 compile_messages
 ensure_postgres || die "the test suite needs PostgreSQL on 127.0.0.1:5432"
@@ -71,10 +71,10 @@ step 4 "pytest on PostgreSQL and Redis (the full suite)" \
     .venv/bin/pytest -p no:cacheprovider "$@"
 
 rm -f var/test-smoke.sqlite3 var/test.sqlite3
-step 5 "pytest on SQLite (smoke run: not postgresql, not worker)" \
+step 5 "pytest on SQLite (smoke run: not postgresql, not worker, not browser)" \
     env DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL="sqlite:///$(pwd)/var/test-smoke.sqlite3" \
     REDIS_URL="$TEST_REDIS_URL" \
-    .venv/bin/pytest -p no:cacheprovider -m "not postgresql and not worker" -q
+    .venv/bin/pytest -p no:cacheprovider -m "not postgresql and not worker and not browser" -q
 
 ELAPSED=$(($(date +%s) - STARTED))
 echo
