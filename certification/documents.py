@@ -10,6 +10,7 @@ import functools
 import logging
 import mimetypes
 import posixpath
+from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import unquote, urljoin, urlsplit, uses_netloc, uses_relative
 from urllib.request import DataHandler, Request
@@ -227,3 +228,458 @@ def sample_certificate(**overrides) -> SimpleNamespace:
     }
     values.update(overrides)
     return SimpleNamespace(**values)
+
+
+# --- The case's documents (§5) ------------------------------------------------------------------------
+#
+# Every printed string of a document is Chinese whatever the reader's language: these are the official forms
+# of a Chinese procedure (the certificate above does the same). A context is built from the case's own
+# records; a field the system does not hold (the archives unit's staff, holdings and facilities of 附件4) is
+# printed as an empty box, to be filled in by hand on the paper form.
+
+ISSUER_PLACEHOLDER = "（盖章）"
+KIND_LABELS = {"promotion": "晋升", "recheck": "复查"}
+
+
+def _local_day(moment) -> dt.date | None:
+    from django.utils import timezone
+
+    return None if moment is None else timezone.localtime(moment).date()
+
+
+def _cn(moment_or_day) -> str:
+    if moment_or_day is None:
+        return ""
+    day = moment_or_day if type(moment_or_day) is dt.date else _local_day(moment_or_day)
+    return chinese_date(day)
+
+
+def _points(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _audit_at(case, action: str):
+    from .models import AuditEntry
+
+    entry = (AuditEntry.objects.filter(target_type="certification.case", target_id=str(case.pk), action=action)
+             .order_by("-id").first())
+    return None if entry is None else entry.at
+
+
+def declaration_type(case) -> str:
+    """申报类型 of 附件4: 复查 for a recheck, 初次 for a first grade (no grade held before), else 升级."""
+    from .enums import Kind
+    from .models import Certificate
+
+    if case.kind == Kind.RECHECK:
+        return "复查"
+    held = (Certificate.objects.filter(institution=case.institution_id, scheme=case.scheme_id,
+                                       issued_on__lte=_local_day(case.declared_at))
+            .exclude(status="revoked").exists())
+    return "升级" if held else "初次"
+
+
+def _held_certificate(case):
+    from .enums import CERTIFICATE_STATUSES_CURRENT
+    from .models import Certificate
+
+    if case.renews_id:
+        return case.renews
+    return (Certificate.objects.filter(institution=case.institution_id, scheme=case.scheme_id,
+                                       status__in=CERTIFICATE_STATUSES_CURRENT, issued_on__lte=_local_day(case.declared_at))
+            .select_related("grade").first())
+
+
+def _latest_sheet(case, kind):
+    return (case.sheets.filter(kind=kind, submitted_at__isnull=False).order_by("-round", "-id")
+            .prefetch_related("lines").first())
+
+
+def _reasons(entry: dict) -> list[str]:
+    return [d["reason"] for d in entry.get("deductions", []) if d.get("reason")]
+
+
+def _deducted(entry: dict):
+    points = [Decimal(d["points"]) for d in entry.get("deductions", []) if d.get("points")]
+    return sum(points, Decimal(0)) if points else None
+
+
+def case_context(case) -> dict:
+    """What every document of a case prints about the case, the applicant and the assessing bureau."""
+    institution = case.institution
+    held = _held_certificate(case)
+    return {
+        "lang": "zh-CN",
+        "case": case,
+        "reference": case.reference,
+        "scheme_title": case.scheme_version.title if case.scheme_version_id else "",
+        "institution": institution.name,
+        "uscc": institution.uscc,
+        "address": institution.address,
+        "postcode": institution.postcode,
+        "head": institution.head,
+        "archives_leader": institution.archives_leader,
+        "contact_name": institution.contact_name,
+        "contact_phone": institution.contact_phone,
+        "fonds_number": institution.fonds_number,
+        "grade": case.grade.name,
+        "grade_code": case.grade.code,
+        "kind": KIND_LABELS.get(str(case.kind), str(case.kind)),
+        "declaration_type": declaration_type(case),
+        "held_grade": held.grade.name if held else "",
+        "held_issued_on": _cn(held.issued_on) if held else "",
+        "held_number": held.number if held else "",
+        "bureau": case.bureau.name,
+        "supervision_phone": case.bureau.supervision_phone,
+        "bureau_phone": case.bureau.phone,
+        "declared_on": _cn(case.declared_at),
+        "seal_label": ISSUER_PLACEHOLDER,
+    }
+
+
+def _item_rows(case, *, with_panel: bool) -> tuple[list[dict], dict]:
+    """One row per rubric item: maximum, self-score with the deductions' reasons, and (with_panel) the panel's
+    score with its reasons — the departure reason of the consolidation and the members' deduction reasons."""
+    from .models import ScoreLine, SheetKind
+
+    spec = case.scheme_version.specification()
+    rubric = spec.rubric_for(case.grade.code)
+    self_sheet = _latest_sheet(case, SheetKind.SELF)
+    panel_sheet = _latest_sheet(case, SheetKind.PANEL) if with_panel else None
+    self_lines = {line.item_code: line for line in (self_sheet.lines.all() if self_sheet else [])}
+    panel_lines = {line.item_code: line for line in (panel_sheet.lines.all() if panel_sheet else [])}
+    member_reasons: dict[str, list[str]] = {}
+    if with_panel:
+        for line in ScoreLine.objects.filter(sheet__case=case, sheet__kind=SheetKind.MEMBER).order_by("id"):
+            member_reasons.setdefault(line.item_code, []).extend(_reasons(line.entry))
+    rows, category_code = [], None
+    for category, item in rubric.items():
+        own = self_lines.get(item.code)
+        panel = panel_lines.get(item.code)
+        panel_reasons = ([panel.entry.get("reason")] if panel and panel.entry.get("reason") else [])
+        panel_reasons += [r for r in member_reasons.get(item.code, []) if r not in panel_reasons]
+        rows.append({
+            "category": category.name if category.code != category_code else "",
+            "category_max": _points(category.max_points) if category.code != category_code else "",
+            "code": item.code,
+            "name": item.name,
+            "key": getattr(item, "key", False),
+            "max": _points(item.max_points),
+            "self_score": _points(own.points) if own else "",
+            "self_deducted": _points(_deducted(own.entry)) if own and _deducted(own.entry) is not None else "",
+            "self_reasons": _reasons(own.entry) if own else [],
+            "panel_score": _points(panel.points) if panel else "",
+            "panel_reasons": panel_reasons,
+            "lower": bool(own and panel and panel.points < own.points),
+        })
+        category_code = category.code
+    totals = {
+        "max": _points(sum((i.max_points for _c, i in rubric.items()), Decimal(0))),
+        "self": _points(self_sheet.total) if self_sheet else "",
+        "self_submitted_on": _cn(self_sheet.submitted_at) if self_sheet else "",
+        "panel": _points(panel_sheet.total) if panel_sheet else "",
+        "rubric_title": rubric.title,
+    }
+    return rows, totals
+
+
+def _precheck(case):
+    from .models import Precheck
+
+    return case.prechecks.filter(decision=Precheck.Decision.PASS).order_by("-round").first()
+
+
+def _review(case):
+    from .models import Review
+
+    return Review.objects.filter(case=case).first()
+
+
+def _panel_members(case):
+    from .models import PanelMember
+
+    return list(PanelMember.objects.filter(panel__case=case).select_related("expert__employer")
+                .order_by("-is_chair", "expert__name"))
+
+
+def _approval(case) -> dict:
+    from .models import Outcome, Stage
+
+    approved = case.stage == Stage.CERTIFICATE or case.outcome == Outcome.CERTIFIED
+    refused = case.outcome == Outcome.APPROVAL_REFUSED
+    if not (approved or refused):
+        return {"decided": False, "opinion": "", "on": ""}
+    at = _audit_at(case, "case.approve" if approved else "case.refuse")
+    from django.utils import timezone
+
+    return {"decided": True, "approved": approved, "opinion": case.outcome_reason,
+            "on": _cn(at or timezone.now())}
+
+
+def acceptance_request_context(case) -> dict:
+    rows, totals = _item_rows(case, with_panel=False)
+    return {**case_context(case), "title": "验收申请报告", "self_total": totals["self"],
+            "requested_on": _cn(_audit_at(case, "case.request_acceptance")),
+            "report_attached": bool(case.report)}
+
+
+def application_form_context(case) -> dict:
+    precheck = _precheck(case)
+    review = _review(case)
+    members = _panel_members(case)
+    chair = next((m.expert.name for m in members if m.is_chair), "")
+    _rows, totals = _item_rows(case, with_panel=True)
+    return {
+        **case_context(case),
+        "title": "湖北省机关档案工作目标管理等级考评（复查）申报审批表",
+        "self_total": totals["self"],
+        "self_submitted_on": totals["self_submitted_on"],
+        "filled_on": _cn(_audit_at(case, "case.request_acceptance")),
+        "precheck": {"opinion": precheck.summary if precheck else "",
+                     "by": precheck.prechecker.get_full_name() or precheck.prechecker.username if precheck else "",
+                     "on": _cn(precheck.decided_at) if precheck else ""},
+        "panel": {"opinion": review.conclusion if review and review.concluded_at else "",
+                  "total": totals["panel"], "chair": chair,
+                  "passed": review.passed if review else None,
+                  "on": _cn(review.concluded_at) if review and review.concluded_at else ""},
+        "approval": _approval(case),
+        "holdings": ["文书", "科技", "会计", "照片", "声像", "实物", "电子"],
+    }
+
+
+def self_check_form_context(case) -> dict:
+    rows, totals = _item_rows(case, with_panel=False)
+    return {**case_context(case), "title": "自查情况考评表", "rows": rows, "totals": totals}
+
+
+def assessment_form_context(case) -> dict:
+    rows, totals = _item_rows(case, with_panel=True)
+    review = _review(case)
+    return {**case_context(case), "title": "等级考评表（评审评分表）", "rows": rows, "totals": totals,
+            "members": _panel_members(case),
+            "conclusion": review.conclusion if review else "",
+            "passed": review.passed if review else None,
+            "votes_for": review.votes_for if review else None,
+            "vetoes": review.vetoes if review else [],
+            "concluded_on": _cn(review.concluded_at) if review and review.concluded_at else ""}
+
+
+def precheck_opinion_context(case) -> dict:
+    spec = case.scheme_version.specification()
+    names = {i.code: i.name for _c, i in spec.rubric_for(case.grade.code).items()}
+    rounds = [{
+        "round": p.round, "decision": p.get_decision_display(), "passed": p.decision == "pass",
+        "summary": p.summary, "on": _cn(p.decided_at), "due": _cn(p.rectification_due_at),
+        "by": p.prechecker.get_full_name() or p.prechecker.username,
+        "opinions": [(code, names.get(code, ""), text) for code, text in sorted(p.opinions.items()) if text],
+    } for p in case.prechecks.select_related("prechecker").order_by("round")]
+    return {**case_context(case), "title": "预检意见书", "rounds": rounds}
+
+
+def notice_result_context(case) -> dict:
+    notice = case.notices.order_by("-published_at").first()
+    objections = list(case.objections.order_by("received_at"))
+    listed = []
+    if notice is not None:
+        for other in notice.cases.select_related("institution", "grade").order_by("institution__name"):
+            listed.append({"institution": other.institution.name, "grade": other.grade.name,
+                           "kind": KIND_LABELS.get(str(other.kind), "")})
+    return {
+        **case_context(case), "title": notice.title if notice else "公示",
+        "notice": notice, "listed": listed,
+        "published_on": _cn(notice.published_at) if notice else "",
+        "closes_at": timezone_text(notice.closes_at) if notice else "",
+        "closed_on": _cn(notice.closed_at) if notice and notice.closed_at else "",
+        "extension_reason": notice.extension_reason if notice else "",
+        "objections": [{"receipt": o.receipt, "received_on": _cn(o.received_at), "status": o.get_status_display(),
+                        "resolution": o.resolution} for o in objections],
+    }
+
+
+def timezone_text(moment) -> str:
+    from django.utils import timezone
+
+    local = timezone.localtime(moment)
+    return f"{local.year}年{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
+
+
+def panel_roster_context(case) -> dict:
+    panel = getattr(case, "panel", None)
+    members = [{
+        "name": m.expert.name, "employer": m.expert.employer.name if m.expert.employer else "",
+        "title": m.expert.title, "level": m.expert.get_reviewer_level_display(), "chair": m.is_chair,
+        "recusal_on": _cn(m.recusal_declared_at) if m.recusal_declared_at else "",
+    } for m in _panel_members(case)]
+    return {**case_context(case), "title": "考评组人员名单及回避声明", "members": members,
+            "formed_on": _cn(panel.formed_at) if panel else "",
+            "scoring_due": timezone_text(panel.scoring_due_at) if panel else ""}
+
+
+def integrity_notice_context(case) -> dict:
+    members = _panel_members(case)
+    review = _review(case)
+    onsite = None
+    if review and review.steps:
+        onsite = min((v for v in review.steps.values() if isinstance(v, str)), default=None)
+    return {**case_context(case), "title": "廉政告知书",
+            "chair": next((m.expert.name for m in members if m.is_chair), ""),
+            "assessment_on": onsite[:10] if onsite else "",
+            "acknowledged_on": _cn(case.integrity_acknowledged_at)}
+
+
+def confirmation_letter_template(case) -> str:
+    """附件5 has two models: one for the special and first grades, one for the second grade."""
+    return ("documents/confirmation_letter_first.html" if case.grade.code in ("special", "first")
+            else "documents/confirmation_letter_second.html")
+
+
+def confirmation_letter_context(case, *, number: str = "") -> dict:
+    rows, totals = _item_rows(case, with_panel=True)
+    review = _review(case)
+    approval = _approval(case)
+    return {**case_context(case), "title": f"关于确认{case.institution.name}档案工作达到"
+                                          f"湖北省机关档案工作目标管理{case.grade.name}的函",
+            "number": number, "total": totals["panel"],
+            "assessed_on": _cn(review.concluded_at) if review and review.concluded_at else "",
+            "approved_on": approval["on"],
+            "rectifications": [r for r in rows if r["lower"]],
+            "recheck": str(case.kind) == "recheck"}
+
+
+# kind -> (template, context builder); the confirmation letter's template depends on the grade.
+CASE_DOCUMENTS = {
+    "acceptance_request": ("documents/acceptance_request.html", acceptance_request_context),
+    "application_form": ("documents/application_form.html", application_form_context),
+    "self_check_form": ("documents/self_check_form.html", self_check_form_context),
+    "assessment_form": ("documents/assessment_form.html", assessment_form_context),
+    "precheck_opinion": ("documents/precheck_opinion.html", precheck_opinion_context),
+    "notice_result": ("documents/notice_result.html", notice_result_context),
+    "panel_roster": ("documents/panel_roster.html", panel_roster_context),
+    "integrity_notice": ("documents/integrity_notice.html", integrity_notice_context),
+    "confirmation_letter": (None, confirmation_letter_context),
+}
+# The documents approval rests on (第十条 五): frozen when the approver approves, with the letter.
+BASIS_DOCUMENTS = ("acceptance_request", "application_form", "assessment_form", "notice_result",
+                   "integrity_notice")
+
+
+def case_document_template(kind: str, case) -> str:
+    template, _builder = CASE_DOCUMENTS[kind]
+    return template or confirmation_letter_template(case)
+
+
+def case_document_available(kind: str, case) -> bool:
+    """Whether the case's records are far enough on to print ``kind`` (a live rendering). The confirmation
+    letter exists only as issued at approval."""
+    from .models import SheetKind
+
+    if kind == "confirmation_letter":
+        return False
+    if kind in ("self_check_form", "acceptance_request"):
+        return case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False).exists()
+    if kind == "assessment_form":
+        return case.sheets.filter(kind=SheetKind.PANEL).exists()
+    if kind == "precheck_opinion":
+        return case.prechecks.exists()
+    if kind == "notice_result":
+        return case.notices.exists()
+    if kind == "panel_roster":
+        return hasattr(case, "panel")
+    return kind in CASE_DOCUMENTS
+
+
+def case_document_render(kind: str, case, **extra) -> tuple[str, str, dict]:
+    """(template name, HTML, context) of a case's document as the records stand now."""
+    template, builder = CASE_DOCUMENTS[kind]
+    context = builder(case, **extra)
+    template = template or confirmation_letter_template(case)
+    return template, render_to_string(template, context), context
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print HTML made by a document template (the stored HTML of a frozen document prints the same)."""
+    from weasyprint import HTML
+
+    font_subsetter()
+    return HTML(string=html, base_url=BASE_URL, url_fetcher=safe_url_fetcher()).write_pdf(**PDF_OPTIONS)
+
+
+# --- The annual approvals summary (审批情况汇总表, 第十条 五 (二)) ------------------------------------------
+
+SUMMARY_HEADERS = ["序号", "单位名称", "申报等级", "类型", "评审总分", "审批机关", "确认函文号", "审批日期",
+                   "证书编号"]
+
+
+def bureau_and_below(bureau) -> list[int]:
+    from .models import Bureau
+
+    ids, frontier = [bureau.pk], [bureau.pk]
+    while frontier:
+        frontier = list(Bureau.objects.filter(parent__in=frontier).values_list("pk", flat=True))
+        ids += frontier
+    return ids
+
+
+def approvals_summary(bureau, year: int) -> dict:
+    """The approvals of ``bureau`` and the bureaus below it in ``year`` (local time): one row per
+    confirmation letter issued, with the certificate's number once issued."""
+    from django.utils import timezone
+
+    from .models import IssuedDocument, ScoreSheet
+
+    start = timezone.make_aware(dt.datetime(year, 1, 1))
+    end = timezone.make_aware(dt.datetime(year + 1, 1, 1))
+    letters = (IssuedDocument.objects.filter(kind="confirmation_letter", case__bureau__in=bureau_and_below(bureau),
+                                             issued_at__gte=start, issued_at__lt=end)
+               .select_related("case__institution", "case__grade", "case__bureau").order_by("issued_at", "id"))
+    certificates = dict(IssuedDocument.objects.filter(kind="certificate", case__in=[d.case_id for d in letters])
+                        .values_list("case_id", "certificate__number"))
+    totals = {s.case_id: s.total for s in ScoreSheet.objects.filter(case__in=[d.case_id for d in letters],
+                                                                    kind="panel")}
+    rows = [[n, d.case.institution.name, d.case.grade.name, KIND_LABELS.get(str(d.case.kind), ""),
+             _points(totals.get(d.case_id)), d.case.bureau.name, d.number, _cn(d.issued_at),
+             certificates.get(d.case_id) or "待发证"]
+            for n, d in enumerate(letters, start=1)]
+    return {"lang": "zh-CN", "bureau": bureau.name, "year": year,
+            "title": f"{bureau.name}{year}年机关档案工作目标管理等级考评审批情况汇总表",
+            "headers": SUMMARY_HEADERS, "rows": rows, "made_on": _cn(timezone.now()),
+            "seal_label": ISSUER_PLACEHOLDER}
+
+
+def approvals_summary_pdf(bureau, year: int) -> bytes:
+    return render_pdf("documents/annual_summary.html", approvals_summary(bureau, year))
+
+
+def approvals_summary_xlsx(bureau, year: int) -> bytes:
+    """The same summary as an .xlsx workbook (one sheet: title, headers, one row per approval)."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    summary = approvals_summary(bureau, year)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = f"{year}"
+    sheet.append([summary["title"]])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(SUMMARY_HEADERS))
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    sheet.append(SUMMARY_HEADERS)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in summary["rows"]:
+        sheet.append([_xlsx_safe(v) for v in row])
+    for column, width in zip("ABCDEFGHI", (6, 40, 10, 8, 10, 24, 22, 16, 24), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_safe(value):
+    """A cell never starts a formula: text typed by users is written as text (CSV/formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value

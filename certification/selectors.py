@@ -278,3 +278,28 @@ def certificate_public(*, token: str | None = None, number: str | None = None):
     if number:
         return query.filter(number=number.strip()).first()
     return None
+
+
+def certificates_for_user(user):
+    """The certificates ``user`` may see: its institutions' (the holder), and those its bureaus issued or
+    approved (officer, staff, approver, auditor)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return Certificate.objects.none()
+    institutions = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    bureau_ids: set[int] = set()
+    for role, perm in ROLE_OBJECT_PERMISSION.items():
+        if role != Role.APPLICANT:
+            bureau_ids.update(objects_for(user, perm, Bureau.objects.all()).values_list("pk", flat=True))
+    return Certificate.objects.filter(
+        Q(institution__in=institutions) | Q(issued_by__in=bureau_ids) | Q(approved_by__in=bureau_ids)).distinct()
+
+
+def certificate_get_for_user_or_404(user, pk):
+    """One certificate the user may see, or 404 — alike for a missing certificate and another's."""
+    from django.http import Http404
+
+    certificate = (certificates_for_user(user).filter(pk=pk)
+                   .select_related("institution", "grade", "issued_by", "approved_by").first())
+    if certificate is None:
+        raise Http404
+    return certificate

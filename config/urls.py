@@ -16,6 +16,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("verify/", verify, name="verify"),
     path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
+    path("", include("workflows.urls_documents")),
+    path("", include("workflows.urls_certificates")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

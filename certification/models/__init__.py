@@ -2,6 +2,7 @@ from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
 from .cases import Case, CasePrerequisite, Outcome, Precheck, Stage
 from .certificates import Certificate, CertificateSerial
+from .documents import DocumentKind, IssueBatch, IssueBatchItem, IssuedDocument, LetterSerial
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
 from .notices import Notice, Objection
 from .organisations import (
@@ -29,12 +30,17 @@ __all__ = [
     "Certificate",
     "CertificateSerial",
     "ConflictDeclaration",
+    "DocumentKind",
     "DomainModel",
     "Expert",
     "ExpertEmployment",
     "Grade",
     "HardDeleteRefused",
     "Institution",
+    "IssueBatch",
+    "IssueBatchItem",
+    "IssuedDocument",
+    "LetterSerial",
     "OnsiteStep",
     "Outcome",
     "Panel",

@@ -394,6 +394,9 @@ def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
         case.save(update_fields=["stage", "outcome_reason", "updated_at"])
         audit_record(actor=actor, action="case.approve", target=case, before={"stage": Stage.APPROVAL},
                      after={"stage": case.stage}, reason=reasons)
+        from .documents import documents_freeze_approval
+
+        documents_freeze_approval(actor=actor, case=case)
         if case.filing_bureau_id is not None:
             audit_record(actor=actor, action="case.file", target=case, after={"filed_with": case.filing_bureau_id})
         return case
@@ -422,6 +425,9 @@ def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = Non
     case.stage, case.outcome = Stage.CLOSED, Outcome.CERTIFIED
     case.save(update_fields=["stage", "outcome", "updated_at"])
     audit_record(actor=actor, action="case.certified", target=case, after={"certificate": certificate.number})
+    from .documents import certificate_freeze_on_commit
+
+    certificate_freeze_on_commit(actor=actor, certificate=certificate, case=case)
     return certificate
 
 

@@ -61,8 +61,12 @@ def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: st
     A promotion supersedes the holder's current certificate under the scheme; a recheck needs a recheck in
     progress for the same grade and supersedes it, renewing validity for three years from the issue date.
     """
-    return issue_within(actor=actor, institution=institution, grade=grade, kind=kind, approved_by=approved_by,
-                        issued_on=issued_on)
+    from .documents import certificate_freeze_on_commit
+
+    certificate = issue_within(actor=actor, institution=institution, grade=grade, kind=kind,
+                               approved_by=approved_by, issued_on=issued_on)
+    certificate_freeze_on_commit(actor=actor, certificate=certificate)
+    return certificate
 
 
 def issue_within(*, actor, institution: Institution, grade: Grade, kind: str, approved_by: Bureau,

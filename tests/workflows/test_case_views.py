@@ -97,7 +97,7 @@ def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, r
 
     case, applicant = make_case()
     case_start_process(case)
-    samples = {"task_pk": open_tasks(case).first().pk}
+    samples = {"task_pk": open_tasks(case).first().pk, "kind": "application_form"}
     other_applicant = UserFactory()
     permissions.role_grant(user=other_applicant, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
     outsiders = [other_applicant, staff_of(bureaus["city"]), staff_of(bureaus["province"]), UserFactory(),

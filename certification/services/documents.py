@@ -1,0 +1,209 @@
+"""Issuing documents: render, store and freeze (with the PDF's SHA-256), and the batch issue of certificates.
+
+A frozen document is stored once, as the PDF and the HTML it was printed from; freezing it again returns the
+stored one, so a later template change never alters an issued document. The approval basis and the
+confirmation letter are frozen inside the approval's transaction; the certificate right after the
+transaction that issues it commits (so that the year's serial lock is not held while a PDF is drawn), and,
+should that fail, on its first download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import documents
+from ..exceptions import Refusal, RuleViolation
+from ..models import (
+    AuditEntry,
+    Case,
+    Certificate,
+    DocumentKind,
+    IssueBatch,
+    IssueBatchItem,
+    IssuedDocument,
+    LetterSerial,
+    Outcome,
+)
+from .audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+
+def _store(*, actor, kind: str, template: str, html: str, case: Case | None = None,
+           certificate: Certificate | None = None, number: str = "") -> IssuedDocument:
+    pdf = documents.html_to_pdf(html)
+    digest = hashlib.sha256(pdf).hexdigest()
+    document = IssuedDocument(kind=kind, case=case, certificate=certificate, number=number, html=html,
+                              sha256=digest, size=len(pdf), template=template, issued_at=timezone.now(),
+                              issued_by=actor if actor is not None and actor.pk else None)
+    # The name carries the hash: a rolled-back transaction leaves at most an orphan file, never a wrong one.
+    document.file.save(f"{kind}-{digest[:16]}.pdf", ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            document.save()
+    except IntegrityError:  # frozen meanwhile by a concurrent call: the first one stands
+        return _frozen(kind=kind, case=case, certificate=certificate)
+    audit_record(actor=actor, action="document.issue", target=certificate or case, after={
+        "kind": kind, "document": document.pk, "number": number, "sha256": digest, "template": template})
+    return document
+
+
+def _frozen(*, kind: str, case: Case | None = None, certificate: Certificate | None = None):
+    query = IssuedDocument.objects.filter(kind=kind)
+    if certificate is not None:
+        return query.filter(certificate=certificate).first()
+    return query.filter(case=case, certificate__isnull=True).first()
+
+
+def document_freeze(*, actor, case: Case, kind: str, number: str = "") -> IssuedDocument:
+    """Render the case's document ``kind`` as its records stand and store it; a document already frozen is
+    returned as stored. Runs inside the caller's transaction (the approval's)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("document_freeze runs inside the caller's transaction")
+    existing = _frozen(kind=kind, case=case)
+    if existing is not None:
+        return existing
+    extra = {"number": number} if kind == DocumentKind.CONFIRMATION_LETTER else {}
+    template, html, _context = documents.case_document_render(kind, case, **extra)
+    return _store(actor=actor, kind=kind, template=template, html=html, case=case, number=number)
+
+
+def letter_next_number(*, bureau, year: int) -> str:
+    """The bureau's next letter number of ``year``, gapless, under a row lock: 鄂档函〔2026〕3号."""
+    try:
+        with transaction.atomic():
+            LetterSerial.objects.get_or_create(bureau=bureau, year=year)
+    except IntegrityError:
+        pass
+    serial = LetterSerial.objects.select_for_update().get(bureau=bureau, year=year)
+    serial.last += 1
+    serial.save(update_fields=["last"])
+    return f"{bureau.name}函〔{year}〕{serial.last}号"
+
+
+def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
+    """At approval: freeze the five documents of the basis and issue the confirmation letter (附件5)."""
+    frozen = [document_freeze(actor=actor, case=case, kind=kind) for kind in documents.BASIS_DOCUMENTS]
+    if _frozen(kind=DocumentKind.CONFIRMATION_LETTER, case=case) is None:
+        number = letter_next_number(bureau=case.bureau, year=timezone.localdate().year)
+        frozen.append(document_freeze(actor=actor, case=case, kind=DocumentKind.CONFIRMATION_LETTER,
+                                      number=number))
+    return frozen
+
+
+@transaction.atomic
+def certificate_document_freeze(*, actor, certificate: Certificate, case: Case | None = None) -> IssuedDocument:
+    """Store the certificate's PDF (idempotent: a certificate already stored is returned as stored)."""
+    certificate = Certificate.objects.select_related("institution", "grade", "issued_by").get(pk=certificate.pk)
+    existing = _frozen(kind=DocumentKind.CERTIFICATE, certificate=certificate)
+    if existing is not None:
+        return existing
+    html = documents.certificate_html(certificate)
+    return _store(actor=actor, kind=DocumentKind.CERTIFICATE, template="documents/certificate.html", html=html,
+                  case=case, certificate=certificate, number=certificate.number)
+
+
+def certificate_freeze_on_commit(*, actor, certificate: Certificate, case: Case | None = None) -> None:
+    """Freeze the certificate once the issuing transaction has committed. A failure is logged, not raised:
+    the certificate is issued, and its first download freezes it."""
+    def freeze():
+        try:
+            certificate_document_freeze(actor=actor, certificate=certificate, case=case)
+        except Exception:
+            logger.exception("could not store the PDF of certificate %s; its first download will", certificate.pk)
+
+    transaction.on_commit(freeze)
+
+
+# --- Batch issue ----------------------------------------------------------------------------------------
+
+def _refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
+    return RuleViolation(Refusal(code=code, rule=_("Certificates"), message=message, satisfy=satisfy))
+
+
+@transaction.atomic(durable=True)
+def issue_batch_start(*, actor, case_ids: list[int]) -> IssueBatch:
+    """Start issuing the certificates of the chosen cases of the officer's queue: one Celery task each,
+    sent once the batch is stored. A case not in the officer's queue refuses the whole batch."""
+    from ..tasks import issue_batch_item
+    from .cases import certificate_queue
+
+    ids = sorted({int(pk) for pk in case_ids})
+    if not ids:
+        raise _refuse("batch.empty", _("Choose at least one case."))
+    cases = list(certificate_queue(actor).filter(pk__in=ids).select_for_update(of=("self",)))
+    if len(cases) != len(ids):
+        raise _refuse("batch.not_in_queue", _("Some chosen cases are not waiting in your queue: they may have "
+                                              "been issued meanwhile."), _("Reload the queue and choose again."))
+    batch = IssueBatch.objects.create(created_by=actor)
+    items = IssueBatchItem.objects.bulk_create(IssueBatchItem(batch=batch, case=case) for case in cases)
+    audit_record(actor=actor, action="certificate.batch_start", target=batch,
+                 after={"cases": [c.pk for c in cases]})
+    item_ids = [item.pk for item in items]
+    transaction.on_commit(lambda: [issue_batch_item.delay(item_id=pk) for pk in item_ids])
+    return batch
+
+
+def _certificate_of(case: Case) -> Certificate | None:
+    """The certificate issued for ``case`` (its 'case.certified' audit entry names it)."""
+    entry = (AuditEntry.objects.filter(target_type="certification.case", target_id=str(case.pk),
+                                       action="case.certified").order_by("-id").first())
+    return None if entry is None else Certificate.objects.filter(number=(entry.after or {}).get("certificate")).first()
+
+
+@transaction.atomic
+def _finish(item_id: int, *, certificate: Certificate | None = None, error: str = "") -> IssueBatchItem:
+    item = IssueBatchItem.objects.select_for_update().get(pk=item_id)
+    if item.status != IssueBatchItem.Status.PENDING:
+        return item
+    item.status = IssueBatchItem.Status.FAILED if error else IssueBatchItem.Status.ISSUED
+    item.certificate, item.error, item.finished_at = certificate, error, timezone.now()
+    item.save(update_fields=["status", "certificate", "error", "finished_at", "updated_at"])
+    return item
+
+
+def issue_batch_item_run(*, item_id: int) -> IssueBatchItem:
+    """Issue one case's certificate for its batch. Idempotent: an item already finished is left alone, and a
+    case already certified is not issued twice (the item records its certificate). A refusal is recorded as
+    the item's failure; the other items go on."""
+    from .cases import case_issue_certificate
+
+    item = IssueBatchItem.objects.select_related("batch__created_by", "case").get(pk=item_id)
+    if item.status != IssueBatchItem.Status.PENDING:
+        return item
+    case = item.case
+    if case.outcome == Outcome.CERTIFIED:
+        return _finish(item_id, certificate=_certificate_of(case))
+    try:
+        certificate = case_issue_certificate(actor=item.batch.created_by, case=case)
+    except RuleViolation as exc:
+        case = Case.objects.get(pk=case.pk)
+        if case.outcome == Outcome.CERTIFIED:  # issued meanwhile (a redelivered task, or one by one)
+            return _finish(item_id, certificate=_certificate_of(case))
+        return _finish(item_id, error=str(exc))
+    except Exception as exc:
+        logger.exception("issuing the certificate of case %s failed", case.pk)
+        return _finish(item_id, error=_("Unexpected error: %(error)s") % {"error": type(exc).__name__})
+    return _finish(item_id, certificate=certificate)
+
+
+def issue_batch_progress(batch: IssueBatch) -> dict:
+    """Done, failed and total of a batch, and each failure's reason."""
+    items = list(batch.items.select_related("case__institution", "certificate").order_by("id"))
+    counts = {status: sum(1 for i in items if i.status == status) for status in IssueBatchItem.Status.values}
+    return {"total": len(items), "issued": counts["issued"], "failed": counts["failed"],
+            "pending": counts["pending"], "done": counts["issued"] + counts["failed"],
+            "finished": counts["pending"] == 0, "items": items,
+            "failures": [i for i in items if i.status == IssueBatchItem.Status.FAILED],
+            "percent": 100 if not items else round(100 * (counts["issued"] + counts["failed"]) / len(items))}
+
+
+def case_frozen_documents(case: Case) -> dict[str, IssuedDocument]:
+    """The case's issued documents by kind (its certificate's too, once issued)."""
+    return {d.kind: d for d in IssuedDocument.objects.filter(case=case).order_by("id")}

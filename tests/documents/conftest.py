@@ -1,0 +1,121 @@
+"""A case taken through every stage with the services, for the documents it produces."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from certification import permissions
+from certification.enums import InstitutionLevel, Kind, Role
+from certification.models import OnsiteStep, ScoreSheet, SheetKind
+from certification.scoring import Deduction, ItemEntry
+from certification.services.cases import (
+    case_acknowledge_integrity,
+    case_approve,
+    case_attach_report,
+    case_declare,
+    case_designate_prechecker,
+    case_plan_include,
+    case_precheck_decide,
+    case_request_acceptance,
+)
+from certification.services.notices import notice_close, notice_publish
+from certification.services.panels import panel_form
+from certification.services.review import panel_consolidate, review_conclude, review_record_step
+from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
+from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+
+SH = dt.timezone(dt.timedelta(hours=8))
+RARE = "𠮷龘叕"
+LONG_NAME = "湖北省某某市某某区人民政府办公室机关档案室与信息化管理中心联合办公室" * 2 + RARE
+
+
+def at(*args):
+    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
+
+
+def pdf(name):
+    return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def world(archives_version, regions, bureaus):
+    county, province = bureaus["county"], bureaus["province"]
+    county.supervision_phone = "027-12345678"
+    county.save()
+    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
+                                                             "officer")}
+    institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY,
+                                     head="张三", contact_name="李四", contact_phone="0710-1234567")
+    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
+    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=county)
+    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
+    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=county)
+    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=province)
+    experts = [ExpertFactory(pool=county, user=UserFactory(), name=f"专家{n}{RARE if n == 0 else ''}",
+                             term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2032, 12, 31))
+               for n in range(4)]
+    return institution, people, experts
+
+
+def make_institution(world, name):
+    """Another applicant of the county, acting through the same applicant user."""
+    institution, people, _experts = world
+    other = InstitutionFactory(name=name, region=institution.region, level=InstitutionLevel.COUNTY)
+    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=other)
+    return other
+
+
+def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0),
+             approve=True):
+    """Take one declaration through every stage up to (and with ``approve``, through) approval. The self-check
+    deducts two points on the first item with a reason; one member deducts three with another reason."""
+    default, people, experts = world
+    institution = institution or default
+    year = start[0]
+    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
+    answers.update(transfer="na", public_information="na")
+    with at(*start):
+        case = case_declare(actor=people["applicant"], institution=institution, grade=grade, kind=kind,
+                            answers=answers, evidence={c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
+        case_plan_include(actor=people["staff"], case=case)
+        sheet = self_check_sheet(actor=people["applicant"], case=case)
+        items = [i for _c, i in case.scheme_version.specification().rubrics["standard"].items()]
+        for n, item in enumerate(items):
+            entry = ItemEntry(deductions=(Deduction(points=2, reason="自查：制度未上墙"),)) if n == 0 else ItemEntry()
+            sheet_record(actor=people["applicant"], sheet=sheet, item_code=item.code, entry=entry)
+        sheet_submit(actor=people["applicant"], sheet=sheet)
+        case_attach_report(actor=people["applicant"], case=case, upload=pdf("汇报材料.pdf"))
+        case_acknowledge_integrity(actor=people["applicant"], case=case)
+        case_designate_prechecker(actor=people["staff"], case=case, prechecker=people["prechecker"])
+        case_request_acceptance(actor=people["applicant"], case=case)
+        case_precheck_decide(actor=people["prechecker"], case=case, passed=True, summary="材料齐全，符合要求",
+                             opinions={items[1].code: "归档范围表需细化"})
+    with at(year, 3, 1, 10, 0):
+        notice = notice_publish(actor=people["staff"], bureau=case.bureau, cases=[case], title=f"{year}年等级考评公示")
+    with at(year, 3, 9, 0, 0):
+        notice_close(notice=notice)
+        panel = panel_form(actor=people["staff"], case=case, members=experts[:3], chair=experts[0])
+        for m, member in enumerate(panel.members.order_by("pk")):
+            member_sheet = ScoreSheet.objects.get(case=case, kind=SheetKind.MEMBER, expert=member)
+            for item in items:
+                entry = (ItemEntry(deductions=(Deduction(points=3, reason="评审：档案室温湿度记录不全"),))
+                         if item is items[0] and m == 0 else ItemEntry())
+                sheet_record(actor=member.user, sheet=member_sheet, item_code=item.code, entry=entry)
+            sheet_submit(actor=member.user, sheet=member_sheet)
+        chair = experts[0].user
+        panel_consolidate(actor=chair, case=case)
+        for step in OnsiteStep.values:
+            review_record_step(actor=chair, case=case, step=step)
+        review_conclude(actor=chair, case=case, conclusion="达到标准")
+    if approve:
+        with at(year, 3, 20, 10, 0):
+            case_approve(actor=people["approver"], case=case, approved=True, reasons="依据齐全，同意")
+    case.refresh_from_db()
+    return case

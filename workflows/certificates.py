@@ -1,0 +1,136 @@
+"""The provincial certificate officer's pages: the queue (issue one, or the chosen ones as a batch of Celery
+tasks), the batch's progress (a page that refreshes itself, no JavaScript), and a certificate's page with
+suspend / reinstate / revoke. The services hold the rules; these views look objects up for the user (404
+for another's) and show the services' refusals."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from certification.exceptions import RuleViolation
+from certification.models import AuditEntry, IssueBatch
+from certification.permissions import can
+from certification.selectors import certificate_get_for_user_or_404
+from certification.services.cases import case_issue_certificate, certificate_queue
+from certification.services.certificates import certificate_transition
+from certification.services.documents import (
+    certificate_document_freeze,
+    issue_batch_progress,
+    issue_batch_start,
+)
+
+from .documents import _pdf_response
+
+REFRESH_SECONDS = 3
+
+
+class IssueForm(forms.Form):
+    cases = forms.ModelMultipleChoiceField(queryset=None, label=gettext_lazy("Cases"),
+                                           error_messages={"required": gettext_lazy("Choose at least one case.")})
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cases"].queryset = certificate_queue(user)
+
+
+class TransitionForm(forms.Form):
+    """What the officer may do to an issued certificate; nothing else is accepted."""
+
+    transition = forms.ChoiceField(label=gettext_lazy("Action"), choices=[
+        ("suspend", gettext_lazy("Suspend")), ("reinstate", gettext_lazy("Reinstate")),
+        ("revoke", gettext_lazy("Revoke"))])
+    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea(attrs={"rows": 3}),
+                             max_length=2000, error_messages={"required": gettext_lazy("A reason is required.")})
+
+
+def _is_officer(user, certificate) -> bool:
+    return can(user, "certification.issue_for_bureau", certificate.issued_by)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def queue(request):
+    """Approved cases waiting for their certificate. POST ``issue`` (one case, at once) or ``batch``."""
+    form = IssueForm(request.POST or None, user=request.user)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        chosen = list(form.cleaned_data["cases"])
+        try:
+            if "issue" in request.POST and len(chosen) == 1:
+                certificate = case_issue_certificate(actor=request.user, case=chosen[0])
+                messages.success(request, _("Certificate %(number)s issued.") % {"number": certificate.number})
+                return redirect("certificates:detail", pk=certificate.pk)
+            batch = issue_batch_start(actor=request.user, case_ids=[c.pk for c in chosen])
+            return redirect("certificates:batch", pk=batch.pk)
+        except RuleViolation as exc:
+            error = str(exc)
+    cases = list(certificate_queue(request.user))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "certificates/queue.html", {"cases": cases, "form": form, "error": error},
+                  status=status)
+
+
+@login_required
+@require_GET
+def batch(request, pk: int):
+    """The batch's progress: done, failed and total, each failure's reason; refreshes itself until done."""
+    found = IssueBatch.objects.filter(pk=pk, created_by=request.user).first()
+    if found is None:
+        raise Http404
+    progress = issue_batch_progress(found)
+    return render(request, "certificates/batch.html", {
+        "batch": found, "progress": progress, "refresh": None if progress["finished"] else REFRESH_SECONDS})
+
+
+@login_required
+@require_GET
+def detail(request, pk: int):
+    certificate = certificate_get_for_user_or_404(request.user, pk)
+    history = (AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
+               .select_related("actor").order_by("id"))
+    officer = _is_officer(request.user, certificate)
+    return render(request, "certificates/detail.html", {
+        "certificate": certificate, "history": history, "officer": officer,
+        "form": TransitionForm() if officer else None,
+        "document": certificate.documents.filter(kind="certificate").first()})
+
+
+@login_required
+@require_POST
+def transition(request, pk: int):
+    """Suspend, reinstate or revoke, with a reason (the holder is told through the audit log's listeners)."""
+    certificate = certificate_get_for_user_or_404(request.user, pk)
+    if not _is_officer(request.user, certificate):
+        raise Http404
+    form = TransitionForm(request.POST)
+    if form.is_valid():
+        try:
+            certificate_transition(actor=request.user, certificate=certificate,
+                                   transition=form.cleaned_data["transition"], reason=form.cleaned_data["reason"])
+        except RuleViolation as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Certificate %(number)s: done.") % {"number": certificate.number})
+            return redirect("certificates:detail", pk=certificate.pk)
+    history = (AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
+               .select_related("actor").order_by("id"))
+    return render(request, "certificates/detail.html", {
+        "certificate": certificate, "history": history, "officer": True, "form": form,
+        "document": certificate.documents.filter(kind="certificate").first()}, status=400)
+
+
+@login_required
+@require_GET
+def pdf(request, pk: int):
+    """The certificate's PDF as stored when it was issued (stored now if that failed then)."""
+    certificate = certificate_get_for_user_or_404(request.user, pk)
+    document = certificate.documents.filter(kind="certificate").first()
+    if document is None:
+        document = certificate_document_freeze(actor=None, certificate=certificate)
+    with document.file.open("rb") as stored:
+        return _pdf_response(stored.read(), f"{certificate.number}.pdf", sha256=document.sha256)

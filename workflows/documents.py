@@ -1,0 +1,120 @@
+"""A case's documents as HTML and PDF, and the annual approvals summary. Every download looks the case (or
+the bureau) up for the signed-in user first: another user's answers 404. A frozen document is served from
+its stored file, with its SHA-256; the others are rendered from the records as they stand."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from certification import documents
+from certification.models import Bureau, DocumentKind
+from certification.permissions import objects_for
+from certification.selectors import case_get_for_user_or_404
+from certification.services.documents import case_frozen_documents
+
+SUMMARY_PERMISSIONS = ("certification.work_in_bureau", "certification.approve_for_bureau",
+                       "certification.issue_for_bureau", "certification.audit_bureau")
+
+
+def _pdf_response(content: bytes, filename: str, *, sha256: str = "") -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f"inline; filename*=UTF-8''{_quote(filename)}"
+    if sha256:
+        response["X-Content-SHA256"] = sha256
+    return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+@login_required
+@require_GET
+def case_documents(request, pk: int):
+    """The list of the case's documents: frozen ones with their number, date and SHA-256."""
+    case = case_get_for_user_or_404(request.user, pk)
+    frozen = case_frozen_documents(case)
+    rows = []
+    for kind in DocumentKind:
+        if kind == DocumentKind.CERTIFICATE:
+            continue
+        document = frozen.get(kind.value)
+        if document is not None or documents.case_document_available(kind.value, case):
+            rows.append({"kind": kind.value, "label": kind.label, "frozen": document})
+    return render(request, "documents/case_documents.html",
+                  {"case": case, "rows": rows, "certificate": frozen.get(DocumentKind.CERTIFICATE)})
+
+
+def _case_document(request, pk: int, kind: str):
+    case = case_get_for_user_or_404(request.user, pk)
+    if kind not in documents.CASE_DOCUMENTS:
+        raise Http404
+    frozen = case_frozen_documents(case).get(kind)
+    if frozen is None and not documents.case_document_available(kind, case):
+        raise Http404
+    return case, frozen
+
+
+@login_required
+@require_GET
+def case_document_html(request, pk: int, kind: str):
+    case, frozen = _case_document(request, pk, kind)
+    html = frozen.html if frozen else documents.case_document_render(kind, case)[1]
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+@login_required
+@require_GET
+def case_document_pdf(request, pk: int, kind: str):
+    case, frozen = _case_document(request, pk, kind)
+    filename = f"{case.reference}-{kind}.pdf"
+    if frozen is not None:
+        with frozen.file.open("rb") as stored:
+            return _pdf_response(stored.read(), filename, sha256=frozen.sha256)
+    _template, html, _context = documents.case_document_render(kind, case)
+    return _pdf_response(documents.html_to_pdf(html), filename)
+
+
+def _summary_bureaus(user):
+    bureaus = Bureau.objects.none()
+    for perm in SUMMARY_PERMISSIONS:
+        bureaus = bureaus | objects_for(user, perm, Bureau.objects.all())
+    return bureaus.distinct().order_by("region__code")
+
+
+@login_required
+@require_GET
+def summaries(request):
+    """The annual approvals summaries the user's bureaus may download (this year and the four before)."""
+    year = timezone.localdate().year
+    return render(request, "documents/summaries.html", {
+        "bureaus": list(_summary_bureaus(request.user)), "years": list(range(year, year - 5, -1))})
+
+
+def _summary_bureau(request, bureau: int) -> Bureau:
+    """A bureau the user works for (any bureau role), or 404."""
+    found = _summary_bureaus(request.user).filter(pk=bureau).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+@login_required
+@require_GET
+def summary_pdf(request, bureau: int, year: int):
+    bureau = _summary_bureau(request, bureau)
+    return _pdf_response(documents.approvals_summary_pdf(bureau, year), f"{bureau.name}-{year}-审批情况汇总表.pdf")
+
+
+@login_required
+@require_GET
+def summary_xlsx(request, bureau: int, year: int):
+    bureau = _summary_bureau(request, bureau)
+    response = HttpResponse(documents.approvals_summary_xlsx(bureau, year),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(f'{bureau.name}-{year}-审批情况汇总表.xlsx')}"
+    return response

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import certificates
+
+app_name = "certificates"
+
+urlpatterns = [
+    path("certificates/queue/", certificates.queue, name="queue"),
+    path("certificates/batches/<int:pk>/", certificates.batch, name="batch"),
+    path("certificates/<int:pk>/", certificates.detail, name="detail"),
+    path("certificates/<int:pk>/certificate.pdf", certificates.pdf, name="pdf"),
+    path("certificates/<int:pk>/transition/", certificates.transition, name="transition"),
+]

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import documents
+
+app_name = "documents"
+
+urlpatterns = [
+    path("cases/<int:pk>/documents/", documents.case_documents, name="case_documents"),
+    path("cases/<int:pk>/documents/<slug:kind>.html", documents.case_document_html, name="case_document_html"),
+    path("cases/<int:pk>/documents/<slug:kind>.pdf", documents.case_document_pdf, name="case_document_pdf"),
+    path("summaries/", documents.summaries, name="summaries"),
+    path("summaries/<int:bureau>/<int:year>.pdf", documents.summary_pdf, name="summary_pdf"),
+    path("summaries/<int:bureau>/<int:year>.xlsx", documents.summary_xlsx, name="summary_xlsx"),
+]
