@@ -25,6 +25,7 @@ from certification.services.documents import (
 )
 
 from .documents import _pdf_response
+from .engine import fire_conditions
 
 REFRESH_SECONDS = 3
 
@@ -63,6 +64,7 @@ def queue(request):
         try:
             if "issue" in request.POST and len(chosen) == 1:
                 certificate = case_issue_certificate(actor=request.user, case=chosen[0])
+                fire_conditions(chosen[0])  # the case's process ends now rather than at the next minute
                 messages.success(request, _("Certificate %(number)s issued.") % {"number": certificate.number})
                 return redirect("certificates:detail", pk=certificate.pk)
             batch = issue_batch_start(actor=request.user, case_ids=[c.pk for c in chosen])

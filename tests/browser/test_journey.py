@@ -14,6 +14,7 @@ from certification.enums import InstitutionLevel, Role
 from certification.models import Case, Outcome
 from certification.tasks import fire_due_timers
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from workflows.engine import process_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -34,6 +35,9 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()
+    from django.db import connections
+
+    connections.close_all()  # the ORM calls made beside Playwright's loop opened their own connection
 
 
 @pytest.fixture(autouse=True)
@@ -173,12 +177,23 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
         issue_in_browser(officer, case)
         case.refresh_from_db()
         assert case.outcome == Outcome.CERTIFIED
+        fire_due_timers()  # the beat task: the process sees the certificate and ends
+        assert case_process_finished(case)
         certificate = case.institution.certificates.get()
         officer.go(reverse("verify_token", args=[certificate.verification_token]))
         text = officer.page.content()
         assert certificate.number in text and "县民政局" in text
 
 
+def case_process_finished(case) -> bool:
+    return process_for(case).status == "DONE"
+
+
 def issue_in_browser(officer, case):
     """The province's certificate officer issues it from the queue."""
-    raise NotImplementedError("the officer's queue page")
+    officer.go(reverse("certificates:queue"))
+    officer.page.check(f"#case-{case.pk}")
+    officer.page.locator("button[name=issue]").click()
+    officer.page.wait_for_load_state()
+    number = case.institution.certificates.get().number
+    assert "/certificates/" in officer.page.url and number in officer.page.content()
