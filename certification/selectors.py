@@ -255,6 +255,7 @@ def _action_labels() -> dict:
         "review.step": _("On-site step recorded"),
         "review.consolidate": _("Panel score consolidated"),
         "review.conclude": _("Review concluded"),
+        "review.draw_units": _("Subordinate units drawn for a visit"),
         "case.approve": _("Approved"),
         "case.refuse": _("Approval refused"),
         "case.file": _("Filed with the higher bureau"),

@@ -403,19 +403,36 @@ class OnsiteView(TaskView):
     """The chair records the six on-site steps (and, for the special grade, the draw of units to visit)."""
 
     part_template = "workflows/parts/onsite.html"
-    actions = ("step", "done")
+    actions = ("draw", "step", "done")
 
     @property
     def action_labels(self):
-        return {"step": _("Record the step"), "done": _("All six steps are recorded")}
+        return {"draw": _("Draw the subordinate units to visit"), "step": _("Record the step"),
+                "done": _("All six steps are recorded")}
+
+    def onsite(self) -> bool:
+        return self.case.scheme_version.specification().grade(self.case.grade.code).decision == "onsite"
+
+    def visible_actions(self):
+        review = getattr(self.case, "review", None)
+        drawn = bool(review and review.units_drawn)
+        return tuple(a for a in self.actions if a != "draw" or (self.onsite() and not drawn))
+
+    def do_draw(self, form):
+        review_services.review_draw_units(actor=self.request.user, case=self.case)
+        return False
 
     def form_class(self, action):
         return forms.OnsiteStepForm if action == "step" else forms.ConfirmForm
 
     def extra_context_data(self):
+        from certification.models import Institution
+
         review = getattr(self.case, "review", None)
         recorded = review.steps if review else {}
-        return {"steps": [(s, recorded.get(s.value)) for s in OnsiteStep]}
+        drawn = review.units_drawn if review else {}
+        return {"steps": [(s, recorded.get(s.value)) for s in OnsiteStep], "units_drawn": drawn,
+                "units": Institution.objects.filter(pk__in=drawn.get("units", ())).order_by("pk")}
 
     def do_step(self, form):
         review_services.review_record_step(actor=self.request.user, case=self.case,

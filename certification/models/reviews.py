@@ -23,6 +23,8 @@ class Review(DomainModel):
     case = models.OneToOneField(Case, models.PROTECT, related_name="review", verbose_name=_("case"))
     steps = models.JSONField(_("on-site steps recorded"), default=dict, blank=True)
     vetoes = models.JSONField(_("vetoes confirmed"), default=list, blank=True)
+    units_drawn = models.JSONField(_("subordinate units drawn for a visit"), default=dict, blank=True,
+                                   help_text=_("Special grade: the seed, the units drawn and the units drawn from."))
     votes_for = models.PositiveSmallIntegerField(_("votes for"), null=True, blank=True)
     passed = models.BooleanField(_("passed"), null=True)
     conclusion = models.TextField(_("conclusion"), blank=True)

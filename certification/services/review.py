@@ -223,3 +223,33 @@ def consolidation_preview(case: Case) -> list[ConsolidationRow]:
                                      consolidation.prefill if consolidation else None,
                                      bool(consolidation and consolidation.flagged)))
     return rows
+
+
+@transaction.atomic
+def review_draw_units(*, actor, case: Case, seed: int | None = None) -> list:
+    """For a grade decided on site (special), the chair draws at random the subordinate units the panel
+    visits (the scheme's ``onsite_sample_units``, or all of them when fewer). The seed and the units drawn from
+    are recorded, so that the draw can be replayed. Drawn once."""
+    import random
+    import secrets
+
+    from ..models import Institution
+
+    case = _case_in_review(case)
+    _need_chair(actor, case)
+    spec = case.scheme_version.specification()
+    if spec.grade(case.grade.code).decision != "onsite":
+        raise _refuse("review.no_unit_draw", _("Only a grade decided on site visits subordinate units."))
+    review, _created = Review.objects.get_or_create(case=case)
+    if review.units_drawn:
+        raise _refuse("review.units_already_drawn", _("The subordinate units to visit are already drawn."))
+    pool = list(Institution.objects.active().filter(parent=case.institution).order_by("pk")
+                .values_list("pk", flat=True))
+    if not pool:
+        raise _refuse("review.no_subordinate_units", _("The institution has no subordinate unit on record."))
+    seed = secrets.randbits(48) if seed is None else seed
+    drawn = sorted(random.Random(seed).sample(pool, min(spec.panel.onsite_sample_units, len(pool))))
+    review.units_drawn = {"seed": seed, "units": drawn, "pool": pool, "at": timezone.now().isoformat()}
+    review.save(update_fields=["units_drawn", "updated_at"])
+    audit_record(actor=actor, action="review.draw_units", target=case, after=review.units_drawn)
+    return list(Institution.objects.filter(pk__in=drawn).order_by("pk"))

@@ -33,7 +33,7 @@ def review(archives_version, regions, bureaus):
             institution=InstitutionFactory(region=region, level=institution_level, has_system_guidance=guidance),
             scheme_version=archives_version, kind=Kind.PROMOTION, year=2026, bureau=bureaus["city"],
             grade=Grade.objects.get(version=archives_version, code=grade), declared_at=timezone.now(),
-            declared_by=UserFactory(), reference="2026000042", stage=Stage.PANEL)
+            declared_by=UserFactory(), reference=f"2026{Case.objects.count() + 42:06d}", stage=Stage.PANEL)
         experts = [ExpertFactory(pool=bureaus["city"], user=UserFactory(), term_starts_on=dt.date(2025, 1, 1),
                                  term_ends_on=dt.date(2028, 1, 1)) for _ in range(members)]
         panel = panel_form(actor=staff, case=case, members=experts, chair=experts[0])
@@ -138,3 +138,30 @@ def test_the_special_grade_passes_by_two_thirds_of_the_members(review):
     review_conclude(actor=experts[0].user, case=case, conclusion="现场评议，3票赞成", votes_for=3)
     case.refresh_from_db()
     assert case.outcome == Outcome.PANEL_FAILED  # 3 of 5 is below two thirds
+
+
+def test_the_special_grade_draws_subordinate_units_to_visit_once_with_the_seed_recorded(review):
+    """The chair of a special-grade panel draws the subordinate units the panel visits: the scheme's number,
+    reproducibly from the recorded seed, once; a score-decided grade has no such draw."""
+    import random
+
+    from certification.services.review import review_draw_units
+
+    case, experts, _panel = review(grade="special", members=5, institution_level=InstitutionLevel.CITY,
+                                   guidance=True)
+    chair = experts[0].user
+    units = [InstitutionFactory(region=case.institution.region, parent=case.institution) for _ in range(5)]
+    drawn = review_draw_units(actor=chair, case=case, seed=42)
+    pool = sorted(u.pk for u in units)
+    assert [u.pk for u in drawn] == sorted(random.Random(42).sample(pool, 3))
+    case.review.refresh_from_db()
+    assert case.review.units_drawn["seed"] == 42 and case.review.units_drawn["pool"] == pool
+    with pytest.raises(RuleViolation) as exc:
+        review_draw_units(actor=chair, case=case)
+    assert exc.value.codes == ["review.units_already_drawn"]
+    with pytest.raises(RuleViolation):
+        review_draw_units(actor=experts[1].user, case=case)  # only the chair
+    second, second_experts, _p = review(grade="second")
+    with pytest.raises(RuleViolation) as exc:
+        review_draw_units(actor=second_experts[0].user, case=second)
+    assert exc.value.codes == ["review.no_unit_draw"]
