@@ -15,6 +15,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("verify/", verify, name="verify"),
     path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
+    path("api/v1/", include("workflows.api.urls")),
+    path("notices/", include("workflows.public_notices")),
+    path("spreadsheets/", include("workflows.spreadsheets")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
