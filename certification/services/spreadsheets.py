@@ -60,7 +60,7 @@ INSTITUTION_COLUMNS = (
     Column("name", gettext_lazy("Name"), True),
     Column("uscc", gettext_lazy("Unified social credit code"), True),
     Column("level", gettext_lazy("Administrative level"), True,
-           gettext_lazy("provincial, city, county or township (or the Chinese name)")),
+           gettext_lazy("provincial, city, county or township")),
     Column("region", gettext_lazy("Division code"), True, gettext_lazy("The region's administrative division code")),
     Column("has_system_guidance", gettext_lazy("Guides a system"), False, gettext_lazy("yes or no")),
     Column("parent", gettext_lazy("Parent institution's credit code"), False),
@@ -140,9 +140,19 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _choice(value: str, choices) -> str | None:
-    """A choice by its code or its label in either language."""
+# The short names people type for a level, beside the codes and the labels.
+LEVEL_ALIASES = {"省级": "province", "省": "province", "市级": "city", "市": "city", "县级": "county", "县": "county",
+                 "乡镇级": "township", "乡镇": "township"}
+INSTITUTION_LEVEL_ALIASES = {"province": "provincial", "省级": "provincial", "市级": "city", "县级": "county",
+                             "乡镇级": "township"}
+
+
+def _choice(value: str, choices, aliases: dict | None = None) -> str | None:
+    """A choice by its code, its label in either language, or one of its aliases."""
     wanted = value.strip().lower()
+    codes = {str(code) for code, _label in choices}
+    if aliases and aliases.get(wanted) in codes:
+        return aliases[wanted]
     for code, label in choices:
         names = {str(code).lower()}
         for language in ("zh-hans", "en"):
@@ -220,6 +230,7 @@ def _run_import(*, actor, bureau: Bureau, content, columns, build: Callable, sav
     if not sheet.rows:
         raise _refuse("import.empty", _("The sheet has no rows below its header."))
     built = build(sheet, report)
+    report.errors.sort(key=lambda e: (e.row, e.column))
     if report.errors and not good_rows_only:
         return report
     bad = set(report.bad_rows)
@@ -252,7 +263,7 @@ def institutions_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
             for column in sheet.columns:
                 if column.required and not values.get(column.key):
                     errors.append(sheet.cell_error(number, column.key, _("This cell must be filled in.")))
-            level = _choice(values.get("level", ""), InstitutionLevel.choices) if values.get("level") else None
+            level = _choice(values.get("level", ""), InstitutionLevel.choices, INSTITUTION_LEVEL_ALIASES) if values.get("level") else None
             if values.get("level") and level is None:
                 errors.append(sheet.cell_error(number, "level", _("“%(value)s” is not an administrative level.")
                                                % {"value": values["level"]}))
@@ -279,13 +290,17 @@ def institutions_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
                 has_system_guidance=guidance in YES,
                 **{key: values.get(key, "") for key in ("fonds_number", "address", "postcode", "head",
                                                         "archives_leader", "contact_name", "contact_phone")})
-            if not errors:
-                try:
+            failed = {c.key for c in sheet.columns if any(e.header == str(c.label) for e in errors)}
+            try:
+                if errors:  # the fields not yet found wrong, each on its own
+                    institution.clean_fields(exclude=["parent", "region", *failed])
+                    institution.validate_unique(exclude=["parent", *failed])
+                else:
                     institution.full_clean(exclude=["parent"])
-                except ValidationError as error:
-                    for key, messages in _validation_messages(error).items():
-                        key = key if key in {c.key for c in sheet.columns} else "name"
-                        errors += [sheet.cell_error(number, key, m) for m in messages]
+            except ValidationError as error:
+                for key, messages in _validation_messages(error).items():
+                    key = key if key in {c.key for c in sheet.columns} else "name"
+                    errors += [sheet.cell_error(number, key, m) for m in messages]
             if uscc and uscc not in seen:
                 seen[uscc] = number
             if values.get("parent"):
@@ -294,14 +309,14 @@ def institutions_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
             built.append((number, institution))
         # A parent is an institution already stored, or one on a good row of this sheet, at a level not below
         # its subordinate's. A row whose parent turns out bad becomes bad too, until nothing changes.
-        by_row = dict(built)
+        by_row, reported = dict(built), set()
         changed = True
         while changed:
             changed = False
             bad = set(report.bad_rows)
             in_sheet = {inst.uscc: inst for number, inst in built if number not in bad}
             for number, code in parents.items():
-                if number in bad:
+                if number in reported:
                     continue
                 child = by_row[number]
                 parent = in_sheet.get(code) or Institution.objects.active().filter(uscc=code).first()
@@ -311,10 +326,11 @@ def institutions_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
                 elif parent is None:
                     message = _("No institution has the credit code %(code)s, neither stored nor on a good row "
                                 "of this sheet.") % {"code": code}
-                elif INSTITUTION_DEPTH[parent.level] > INSTITUTION_DEPTH[child.level]:
+                elif child.level and INSTITUTION_DEPTH[parent.level] > INSTITUTION_DEPTH[child.level]:
                     message = _("A system's parent institution must not be below its subordinate units.")
                 if message:
                     report.errors.append(sheet.cell_error(number, "parent", message))
+                    reported.add(number)
                     changed = True
         for number, institution in built:
             institution._parent_code = parents.get(number)
@@ -359,6 +375,9 @@ def experts_import(*, actor, bureau: Bureau, content, good_rows_only: bool = Fal
                     if dates[key] is None:
                         errors.append(sheet.cell_error(number, key, _("“%(value)s” is not a date (YYYY-MM-DD).")
                                                        % {"value": values[key]}))
+            if dates.get("term_starts_on") and dates.get("term_ends_on") and \
+                    dates["term_ends_on"] <= dates["term_starts_on"]:
+                errors.append(sheet.cell_error(number, "term_ends_on", _("An appointment must end after it starts.")))
             links = {}
             for key in ("employer", "system"):
                 if values.get(key):
@@ -368,7 +387,7 @@ def experts_import(*, actor, bureau: Bureau, content, good_rows_only: bool = Fal
                                                                       "%(code)s.") % {"code": values[key]}))
             level = "province"
             if values.get("reviewer_level"):
-                level = _choice(values["reviewer_level"], REVIEWER_LEVELS)
+                level = _choice(values["reviewer_level"], REVIEWER_LEVELS, LEVEL_ALIASES)
                 if level is None:
                     errors.append(sheet.cell_error(number, "reviewer_level", _("Write province, city or county.")))
             grades = [g.strip() for g in values.get("grades", "").replace("，", ",").split(",") if g.strip()]
