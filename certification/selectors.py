@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Model, Prefetch, Q
 
 from . import rules
-from .enums import CERTIFICATE_STATUSES_CONFERRING_GRADE, CERTIFICATE_STATUSES_CURRENT, Role
+from .enums import CERTIFICATE_STATUSES_CONFERRING_GRADE, CERTIFICATE_STATUSES_CURRENT, REGION_DEPTH, Role
 from .models import (
     Bureau,
     Certificate,
@@ -281,18 +281,99 @@ def certificate_public(*, token: str | None = None, number: str | None = None):
     return None
 
 
+def bureau_ids_for_user(user, perms=None) -> set[int]:
+    """The bureaus the user works for in any bureau role (or only through ``perms``)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return set()
+    wanted = perms or [p for role, p in ROLE_OBJECT_PERMISSION.items() if role != Role.APPLICANT]
+    ids: set[int] = set()
+    for perm in wanted:
+        ids.update(objects_for(user, perm, Bureau.objects.all()).values_list("pk", flat=True))
+    return ids
+
+
+def _in_regions(region_ids, prefix: str = "") -> Q:
+    """Rows whose region is one of ``region_ids`` or lies below one of them (regions are four levels deep)."""
+    query = Q()
+    for depth in range(len(REGION_DEPTH)):
+        query |= Q(**{f"{prefix}region{'__parent' * depth}__in": region_ids})
+    return query
+
+
+def institutions_for_user(user):
+    """The institutions the user may see: its own (applicant), those in its bureaus' regions, and the
+    applicants of the cases it may see."""
+    if not (user and user.is_authenticated and user.is_active):
+        return Institution.objects.none()
+    own = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    regions = list(Bureau.objects.filter(pk__in=bureau_ids_for_user(user)).values_list("region_id", flat=True))
+    cases = cases_for_user(user).values("institution_id")
+    query = Q(pk__in=own.values("pk")) | Q(pk__in=cases)
+    if regions:
+        query |= _in_regions(regions)
+    return Institution.objects.filter(query)
+
+
 def certificates_for_user(user):
-    """The certificates ``user`` may see: its institutions' (the holder), and those its bureaus issued or
-    approved (officer, staff, approver, auditor)."""
+    """The certificates the user may see: its institutions' (holder), and those its bureaus issued or
+    approved."""
     if not (user and user.is_authenticated and user.is_active):
         return Certificate.objects.none()
-    institutions = objects_for(user, "certification.act_for_institution", Institution.objects.all())
-    bureau_ids: set[int] = set()
-    for role, perm in ROLE_OBJECT_PERMISSION.items():
-        if role != Role.APPLICANT:
-            bureau_ids.update(objects_for(user, perm, Bureau.objects.all()).values_list("pk", flat=True))
-    return Certificate.objects.filter(
-        Q(institution__in=institutions) | Q(issued_by__in=bureau_ids) | Q(approved_by__in=bureau_ids)).distinct()
+    own = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    bureaus = bureau_ids_for_user(user)
+    return Certificate.objects.filter(Q(institution__in=own.values("pk")) | Q(issued_by__in=bureaus)
+                                      | Q(approved_by__in=bureaus))
+
+
+def sheets_for_user(user):
+    """The score sheets the user may see. The applicant: its self-checks and, once submitted, the panel's
+    score. The bureau: every submitted sheet of its cases. A panel member: their own sheet, and the others'
+    submitted sheets once their own is submitted (as ``member_sheets_visible``); the chair: the panel's."""
+    from .models import Case, PanelMember, ScoreSheet, SheetKind
+
+    if not (user and user.is_authenticated and user.is_active):
+        return ScoreSheet.objects.none()
+    own = objects_for(user, "certification.act_for_institution", Institution.objects.all()).values("pk")
+    bureaus = bureau_ids_for_user(user)
+    bureau_cases = Case.objects.filter(Q(bureau__in=bureaus) | Q(filing_bureau__in=bureaus)
+                                       | Q(forwarding_bureau__in=bureaus)).values("pk")
+    own_submitted = ScoreSheet.objects.filter(kind=SheetKind.MEMBER, expert__user=user,
+                                              submitted_at__isnull=False).values("case_id")
+    chaired = PanelMember.objects.filter(expert__user=user, is_chair=True).values("panel__case_id")
+    submitted = Q(submitted_at__isnull=False)
+    return ScoreSheet.objects.filter(
+        Q(kind=SheetKind.SELF, case__institution__in=own)
+        | Q(kind=SheetKind.PANEL, case__institution__in=own) & submitted
+        | Q(case__in=bureau_cases) & submitted
+        | Q(kind=SheetKind.MEMBER, expert__user=user)
+        | Q(kind=SheetKind.MEMBER, case__in=own_submitted) & submitted
+        | Q(kind=SheetKind.PANEL, case__in=chaired)
+    )
+
+
+def objections_for_user(user):
+    """Objections, with the objector's name and contact: only for the staff and auditors of the bureau that
+    published the notice."""
+    from .models import Objection
+
+    bureaus = bureau_ids_for_user(user, ["certification.work_in_bureau", "certification.audit_bureau"])
+    return Objection.objects.filter(notice__bureau__in=bureaus)
+
+
+def notices_public(*, now=None, state: str | None = None):
+    """Published notices as the public sees them: ``open`` (still receiving objections), ``closed``, or all."""
+    from django.utils import timezone
+
+    from .models import Notice
+
+    now = now or timezone.now()
+    notices = Notice.objects.active().filter(published_at__lte=now).select_related("bureau")
+    is_open = Q(closed_at__isnull=True, closes_at__gt=now)
+    if state == "open":
+        notices = notices.filter(is_open)
+    elif state == "closed":
+        notices = notices.exclude(is_open)
+    return notices
 
 
 def certificate_get_for_user_or_404(user, pk):

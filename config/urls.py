@@ -18,6 +18,9 @@ urlpatterns = [
     path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
     path("", include("workflows.urls_documents")),
     path("", include("workflows.urls_certificates")),
+    path("api/v1/", include("workflows.api.urls")),
+    path("notices/", include("workflows.public_notices")),
+    path("spreadsheets/", include("workflows.spreadsheets")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

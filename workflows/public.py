@@ -9,10 +9,15 @@ from certification.selectors import certificate_public
 LOOKUPS_PER_MINUTE = 20
 
 
+def rate_limited(request, *, scope: str, limit: int, seconds: int) -> bool:
+    """Count one more request of ``scope`` from the caller's address; True once over ``limit`` in the window."""
+    key = f"{scope}:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, timeout=seconds)
+    return cache.incr(key) > limit
+
+
 def _rate_limited(request) -> bool:
-    key = f"verify:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, timeout=60)
-    return cache.incr(key) > LOOKUPS_PER_MINUTE
+    return rate_limited(request, scope="verify", limit=LOOKUPS_PER_MINUTE, seconds=60)
 
 
 def verify(request, token: str | None = None):

@@ -28,6 +28,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "viewflow",
     "viewflow.workflow",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
     "certification",
     "workflows",
     "notifications",
@@ -171,3 +175,32 @@ LOGGING = {
 # --- The product ----------------------------------------------------------------------------------------
 # Uploads accepted as evidence; each is checked for type and size where it is received.
 CERTIFICATION_UPLOAD_MAX_BYTES = env.int("CERTIFICATION_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+
+# --- REST API (/api/v1/) --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "workflows.api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+                                "rest_framework.filters.OrderingFilter"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "workflows.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"public": "30/min", "objection": "10/hour", "token": "20/min"},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Graded certification API",
+    "DESCRIPTION": "Institutions, cases and their timeline, score sheets, public notices and objections, "
+                   "certificates and their verification. Every object is checked: another's answers 404.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CaseKindEnum": "certification.enums.Kind",
+                            "SheetKindEnum": "certification.models.sheets.SheetKind",
+                            "CertificateStatusEnum": "certification.enums.CertificateStatus"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "workflows.api.schema.add_error_responses"],
+}

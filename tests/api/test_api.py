@@ -1,0 +1,218 @@
+"""The API's actions, filters and pagination: the same services and messages as the UI."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from certification.models import Case, Grade, Objection, ScoreSheet, Stage
+from tests.factories import UserFactory
+
+from .conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_token_is_given_for_a_username_and_password_and_opens_the_api(world):
+    anonymous = client_for(None)
+    token = anonymous.post("/api/v1/auth/token/", {"username": "applicant", "password": "pw-for-tests"},
+                           format="json").json()["token"]
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert anonymous.get("/api/v1/cases/").json()["count"] == 1
+
+
+def test_a_wrong_password_gets_no_token(world):
+    response = client_for(None).post("/api/v1/auth/token/", {"username": "applicant", "password": "wrong"},
+                                     format="json")
+    assert response.status_code == 400
+    assert "token" not in response.json()
+
+
+def test_session_authentication_works_for_the_browsable_api(client, world):
+    client.force_login(world["users"]["bureau_staff"])
+    assert client.get("/api/v1/cases/").json()["count"] == 1
+
+
+def test_a_case_shows_its_state_and_next_step(world):
+    case = world["objects"]["case_a"]
+    body = client_for(world["users"]["applicant"]).get(f"/api/v1/cases/{case.pk}/").json()
+    assert (body["stage"], body["stage_display"], body["outcome"]) == ("notice", "公示", "open")
+    assert body["next_step"]["who"] == "档案局考评人员"
+
+
+def test_the_timeline_lists_the_audited_events(world):
+    staff = world["users"]["bureau_staff"]
+    objection = world["objects"]["objection_a"]
+    client_for(staff).post(f"/api/v1/objections/{objection.pk}/resolve/", {"decision": "upheld", "reason": "属实"},
+                           format="json")
+    case = world["objects"]["case_a"]
+    timeline = client_for(world["users"]["applicant"]).get(f"/api/v1/cases/{case.pk}/timeline/").json()
+    assert [(e["action"], e["label"], e["reason"]) for e in timeline["results"]] == [
+        ("case.objection_upheld", "异议成立", "属实")]
+
+
+def test_the_self_check_is_refused_with_the_services_chinese_message_outside_its_stage(world):
+    case = world["objects"]["case_a"]
+    response = client_for(world["users"]["applicant"]).post(f"/api/v1/cases/{case.pk}/self-check/")
+    assert response.status_code == 400
+    assert response.json()["refusals"][0]["code"] == "sheet.not_open"
+    assert ScoreSheet.objects.filter(case=case).count() == 2
+
+
+def test_the_applicant_opens_records_and_reads_its_self_check(world):
+    case = world["objects"]["case_a"]
+    Case.objects.filter(pk=case.pk).update(stage=Stage.PLANNED)
+    client = client_for(world["users"]["applicant"])
+    sheet = client.post(f"/api/v1/cases/{case.pk}/self-check/").json()
+
+    recorded = client.post(f"/api/v1/sheets/{sheet['id']}/record/",
+                           {"item_code": "18", "deductions": [{"points": "0.5", "reason": "宣传信息报送不足"}]},
+                           format="json")
+
+    assert recorded.status_code == 200
+    assert [(line["item_code"], line["points"]) for line in recorded.json()["lines"]] == [("18", "1.50")]
+
+
+@pytest.mark.parametrize(("payload", "code"), [
+    ({"item_code": "99"}, "sheet.unknown_item"),
+    ({"item_code": "18", "deductions": [{"points": "1", "reason": " "}]}, "sheet.reason_required"),
+])
+def test_a_bad_item_is_refused_as_in_the_ui_and_nothing_is_recorded(world, payload, code):
+    case = world["objects"]["case_a"]
+    Case.objects.filter(pk=case.pk).update(stage=Stage.PLANNED)
+    client = client_for(world["users"]["applicant"])
+    sheet = client.post(f"/api/v1/cases/{case.pk}/self-check/").json()
+
+    response = client.post(f"/api/v1/sheets/{sheet['id']}/record/", payload, format="json")
+
+    assert (response.status_code, response.json()["refusals"][0]["code"]) == (400, code)
+    assert client.get(f"/api/v1/sheets/{sheet['id']}/").json()["lines"] == []
+
+
+def test_a_malformed_entry_gets_the_fields_errors(world):
+    sheet = world["objects"]["member_sheet_a"]
+    response = client_for(world["users"]["expert"]).post(f"/api/v1/sheets/{sheet.pk}/record/",
+                                                          {"item_code": "18", "rate": "150"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["rate"]
+
+
+def test_an_empty_member_sheet_cannot_be_submitted(world):
+    sheet = world["objects"]["member_sheet_a"]
+    response = client_for(world["users"]["expert"]).post(f"/api/v1/sheets/{sheet.pk}/submit/")
+    assert response.json()["refusals"][0]["message"] == "请至少对一个项目评分后再提交。"
+
+
+def test_the_bureau_resolves_an_objection_by_downgrade(world, archives_version):
+    objection = world["objects"]["objection_a"]
+    case = world["objects"]["case_a"]
+    Case.objects.filter(pk=case.pk).update(grade=Grade.objects.get(version=archives_version, code="first"))
+    response = client_for(world["users"]["bureau_staff"]).post(
+        f"/api/v1/objections/{objection.pk}/resolve/", {"decision": "downgraded", "reason": "部分属实",
+                                                         "grade": "second"}, format="json")
+    case.refresh_from_db()
+    assert (response.status_code, response.json()["status"], case.grade.code) == (200, "downgraded", "second")
+
+
+def test_a_resolution_without_a_reason_is_refused_and_changes_nothing(world):
+    objection = world["objects"]["objection_a"]
+    response = client_for(world["users"]["bureau_staff"]).post(
+        f"/api/v1/objections/{objection.pk}/resolve/", {"decision": "dismissed", "reason": ""}, format="json")
+    objection.refresh_from_db()
+    assert (response.status_code, objection.status) == (400, Objection.Status.RECEIVED)
+    assert response.json()["detail"].startswith("须填写理由。")
+
+
+def test_anyone_files_an_objection_through_the_api_and_gets_a_receipt(world):
+    notice, case = world["objects"]["notice_a"], world["objects"]["case_a"]
+    response = client_for(None).post(f"/api/v1/notices/{notice.pk}/objections/",
+                                     {"case": case.pk, "name": "李四", "contact": "13900000000",
+                                      "grounds": "档案室面积不足"}, format="json")
+    assert response.status_code == 201
+    assert Objection.objects.get(receipt=response.json()["receipt"]).name == "李四"
+
+
+def test_an_objection_to_a_case_not_on_the_notice_is_refused_and_nothing_is_kept(world):
+    notice, other = world["objects"]["notice_a"], world["objects"]["case_b"]
+    response = client_for(None).post(f"/api/v1/notices/{notice.pk}/objections/",
+                                     {"case": other.pk, "name": "李四", "contact": "139", "grounds": "x"},
+                                     format="json")
+    assert response.status_code == 400
+    assert [r["code"] for r in response.json()["refusals"]] == ["objection.not_on_notice"]
+    assert Objection.objects.count() == 2
+
+
+def test_filing_objections_is_rate_limited(world):
+    notice, case = world["objects"]["notice_a"], world["objects"]["case_a"]
+    client = client_for(None)
+    codes = [client.post(f"/api/v1/notices/{notice.pk}/objections/",
+                         {"case": case.pk, "name": "", "contact": "", "grounds": ""}, format="json").status_code
+             for _ in range(11)]
+    assert codes == [400] * 10 + [429]
+
+
+def test_certificates_are_verified_by_number_or_token_without_private_fields(world):
+    certificate = world["objects"]["certificate_a"]
+    client = client_for(None)
+    by_number = client.get("/api/v1/verify/", {"number": certificate.number})
+    by_token = client.get(f"/api/v1/verify/{certificate.verification_token}/")
+    assert by_number.json() == by_token.json()
+    assert by_number.json()["holder"] == "机关a"
+    assert "uscc" not in by_number.json() and "verification_token" not in by_number.json()
+    assert client.get("/api/v1/verify/", {"number": "none"}).json() == {"detail": "没有找到相符的证书。"}
+
+
+def test_lists_filter_and_paginate(world):
+    client = client_for(world["users"]["certificate_officer"])
+    assert client.get("/api/v1/institutions/", {"name": "机关b"}).json()["count"] == 1
+    page = client.get("/api/v1/certificates/", {"page_size": 1, "ordering": "id"}).json()
+    assert (page["count"], len(page["results"]), page["next"] is not None) == (2, 1, True)
+    assert client.get("/api/v1/notices/", {"state": "closed"}).json()["count"] == 0
+
+
+def test_a_bad_filter_value_is_a_clear_400(world):
+    response = client_for(world["users"]["bureau_staff"]).get("/api/v1/cases/", {"stage": "nowhere"})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["stage"]
+
+
+def test_an_unknown_api_path_answers_json_404(world):
+    response = client_for(None).get("/api/v1/nothing/here")
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+
+
+def test_the_schema_and_its_documentation_page_are_served(client):
+    schema = client.get("/api/v1/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/cases/{id}/timeline/" in schema.content
+    assert client.get("/api/v1/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cases/", "/api/v1/institutions/", "/api/v1/certificates/",
+                                  "/api/v1/sheets/", "/api/v1/notices/", "/api/v1/objections/"])
+def test_a_list_costs_the_same_queries_for_one_row_and_for_three(world, archives_version, path):
+    from tests.api.conftest import client_for as make
+
+    client = make(world["users"]["bureau_staff"])
+    with CaptureQueriesContext(connection) as one:
+        client.get(path)
+    case = world["objects"]["case_a"]
+    notice, sheet = world["objects"]["notice_a"], world["objects"]["sheet_a"]
+    for n in range(2):
+        extra = Case.objects.create(institution=case.institution.__class__.objects.create(
+            name=f"又一机关{n}", uscc=f"11420100{900 + n:09d}" + "0", region=case.institution.region,
+            level=case.institution.level), scheme_version=archives_version, kind=case.kind, year=case.year,
+            bureau=case.bureau, grade=case.grade, declared_at=timezone.now(), declared_by=UserFactory(),
+            reference=f"x{n}", stage=Stage.NOTICE)
+        notice.cases.add(extra)
+        Objection.objects.create(notice=notice, case=extra, name="n", contact="c", grounds="g",
+                                 received_at=timezone.now())
+        ScoreSheet.objects.create(case=extra, kind=sheet.kind, submitted_at=timezone.now(), total=sheet.total)
+        world["objects"]["certificate_a"].__class__.objects.create(
+            number=f"n{n}", year=2030, serial=n + 1, institution=extra.institution, grade=case.grade,
+            issued_on=timezone.localdate(), valid_until=timezone.localdate().replace(year=2099),
+            issued_by=world["objects"]["certificate_a"].issued_by, approved_by=case.bureau)
+    with CaptureQueriesContext(connection) as three:
+        response = client.get(path)
+    assert response.json()["count"] >= 3 or path == "/api/v1/notices/"
+    assert len(three) == len(one)

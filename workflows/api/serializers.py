@@ -1,0 +1,213 @@
+"""What the API shows of each object. Read-only representations, and small input serializers for the actions
+(the services validate; a serializer only checks the shape of the input)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from certification.models import (
+    Bureau,
+    Case,
+    Certificate,
+    Institution,
+    Notice,
+    Objection,
+    ScoreLine,
+    ScoreSheet,
+)
+from certification.selectors import action_label, case_next_step
+
+
+class BureauRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Bureau
+        fields = ["id", "name", "level"]
+
+
+class InstitutionSerializer(serializers.ModelSerializer):
+    region_code = serializers.CharField(source="region.code", read_only=True)
+    region_name = serializers.CharField(source="region.name", read_only=True)
+
+    class Meta:
+        model = Institution
+        fields = ["id", "name", "uscc", "level", "region_code", "region_name", "has_system_guidance", "parent",
+                  "fonds_number", "address", "postcode", "head", "archives_leader", "contact_name",
+                  "contact_phone"]
+        read_only_fields = fields
+
+
+class NextStepSerializer(serializers.Serializer):
+    who = serializers.CharField()
+    what = serializers.CharField()
+    due = serializers.DateTimeField(allow_null=True)
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    institution_name = serializers.CharField(source="institution.name", read_only=True)
+    grade = serializers.CharField(source="grade.code", read_only=True)
+    grade_name = serializers.CharField(source="grade.name", read_only=True)
+    bureau = BureauRefSerializer(read_only=True)
+    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
+    outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
+    next_step = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = ["id", "reference", "institution", "institution_name", "grade", "grade_name", "kind", "year",
+                  "bureau", "stage", "stage_display", "outcome", "outcome_display", "outcome_reason",
+                  "declared_at", "rectification_due_at", "next_step"]
+        read_only_fields = fields
+
+    @extend_schema_field(NextStepSerializer(allow_null=True))
+    def get_next_step(self, case):
+        step = case_next_step(case)
+        return None if step is None else NextStepSerializer(step).data
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField()
+    label = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+
+    def get_label(self, entry) -> str:
+        return action_label(entry.action)
+
+    def get_actor(self, entry) -> str:
+        return "" if entry.actor is None else str(entry.actor)
+
+
+class ScoreLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScoreLine
+        fields = ["item_code", "entry", "points", "clamps"]
+        read_only_fields = fields
+
+
+class ScoreSheetSerializer(serializers.ModelSerializer):
+    lines = ScoreLineSerializer(many=True, read_only=True)
+    expert_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScoreSheet
+        fields = ["id", "case", "kind", "round", "expert", "expert_name", "submitted_at", "total", "lines"]
+        read_only_fields = fields
+
+    def get_expert_name(self, sheet) -> str:
+        return "" if sheet.expert_id is None else sheet.expert.name
+
+
+class DeductionInputSerializer(serializers.Serializer):
+    points = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, allow_null=True,
+                                      coerce_to_string=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    occurrence = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    count = serializers.IntegerField(required=False, min_value=1, max_value=10000)
+    element = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ItemEntryInputSerializer(serializers.Serializer):
+    """One rubric item as recorded: deductions with reasons, or the facts the item's rule counts."""
+
+    item_code = serializers.CharField(max_length=40)
+    deductions = DeductionInputSerializer(many=True, required=False)
+    units = serializers.DecimalField(max_digits=9, decimal_places=2, required=False, allow_null=True)
+    achieved = serializers.DecimalField(max_digits=9, decimal_places=2, required=False, allow_null=True)
+    rate = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True,
+                                    min_value=0, max_value=100)
+    defective = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100000)
+    unmet = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    bonus = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, min_value=0)
+    veto = serializers.BooleanField(required=False)
+
+
+class NoticeCaseSerializer(serializers.ModelSerializer):
+    """A case as the notice publishes it: the applicant's name, the grade and the kind, nothing else."""
+
+    institution_name = serializers.CharField(source="institution.name", read_only=True)
+    grade_name = serializers.CharField(source="grade.name", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = ["id", "institution_name", "grade_name", "kind"]
+        read_only_fields = fields
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    bureau_name = serializers.CharField(source="bureau.name", read_only=True)
+    cases = NoticeCaseSerializer(many=True, read_only=True)
+    is_open = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notice
+        fields = ["id", "title", "bureau", "bureau_name", "published_at", "closes_at", "closed_at",
+                  "extension_reason", "is_open", "cases"]
+        read_only_fields = fields
+
+    def get_is_open(self, notice) -> bool:
+        from django.utils import timezone
+
+        return notice.closed_at is None and notice.published_at <= timezone.now() < notice.closes_at
+
+
+class ObjectionFileSerializer(serializers.Serializer):
+    case = serializers.IntegerField(min_value=1, max_value=2**62, help_text=_("A case listed on the notice."))
+    name = serializers.CharField(max_length=50, allow_blank=True, help_text=_("Your real name."))
+    contact = serializers.CharField(max_length=100, allow_blank=True)
+    grounds = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+class ObjectionReceiptSerializer(serializers.Serializer):
+    receipt = serializers.CharField()
+    received_at = serializers.DateTimeField()
+
+
+class ObjectionSerializer(serializers.ModelSerializer):
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = Objection
+        fields = ["id", "receipt", "notice", "case", "name", "contact", "grounds", "received_at", "status",
+                  "status_display", "resolution", "resolved_at"]
+        read_only_fields = fields
+
+
+class ObjectionResolveSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[s for s in Objection.Status.choices
+                                                if s[0] != Objection.Status.RECEIVED])
+    reason = serializers.CharField(max_length=5000, allow_blank=True)
+    grade = serializers.CharField(max_length=40, required=False, allow_blank=True,
+                                 help_text=_("The lower grade, for a downgrade."))
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    institution_name = serializers.CharField(source="institution.name", read_only=True)
+    grade = serializers.CharField(source="grade.code", read_only=True)
+    grade_name = serializers.CharField(source="grade.name", read_only=True)
+    issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = Certificate
+        fields = ["id", "number", "institution", "institution_name", "grade", "grade_name", "kind", "issued_on",
+                  "valid_until", "status", "status_display", "issued_by", "issued_by_name", "approved_by",
+                  "verification_token"]
+        read_only_fields = fields
+
+
+class CertificatePublicSerializer(serializers.ModelSerializer):
+    """What public verification shows: the same fields as the verification page, nothing private."""
+
+    holder = serializers.CharField(source="institution.name", read_only=True)
+    grade_name = serializers.CharField(source="grade.name", read_only=True)
+    issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = Certificate
+        fields = ["number", "holder", "grade_name", "kind", "issued_by_name", "issued_on", "valid_until",
+                  "status", "status_display"]
+        read_only_fields = fields

@@ -1,0 +1,223 @@
+"""The API's views. Each list comes from a selector that knows what the caller may see, so that another's
+object answers 404 like a missing one; each action calls one service, which validates as it does for the UI."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from certification import scoring
+from certification.models import Case
+from certification.selectors import (
+    case_timeline,
+    cases_for_user,
+    certificate_public,
+    certificates_for_user,
+    institutions_for_user,
+    notices_public,
+    objections_for_user,
+    sheets_for_user,
+)
+from certification.services.notices import objection_file, objection_resolve
+from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
+
+from . import filters, serializers
+
+
+class InstitutionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Institutions: the caller's own, those in its bureaus' regions, and the applicants of its cases."""
+
+    serializer_class = serializers.InstitutionSerializer
+    filterset_class = filters.InstitutionFilter
+    ordering_fields = ["id", "name", "uscc", "level"]
+    ordering = ["id"]
+
+    def get_queryset(self):
+        return institutions_for_user(self.request.user).select_related("region")
+
+
+class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+    """Cases with their stage, outcome and next step; the timeline of each; the applicant's self-check."""
+
+    serializer_class = serializers.CaseSerializer
+    filterset_class = filters.CaseFilter
+    ordering_fields = ["id", "declared_at", "reference", "year"]
+    ordering = ["-declared_at", "-id"]
+
+    def get_queryset(self):
+        return cases_for_user(self.request.user).select_related("institution", "grade", "bureau", "panel")
+
+    @extend_schema(responses=serializers.TimelineEntrySerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def timeline(self, request, pk=None):
+        """Every audited event of the case, oldest first (who, when, what, why)."""
+        entries = case_timeline(self.get_object())
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(serializers.TimelineEntrySerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={201: serializers.ScoreSheetSerializer}, filters=False)
+    @action(detail=True, methods=["post"], url_path="self-check", filter_backends=[])
+    def self_check(self, request, pk=None):
+        """The applicant's self-check sheet for the current round (opened if there is none yet)."""
+        sheet = self_check_sheet(actor=request.user, case=self.get_object())
+        return Response(serializers.ScoreSheetSerializer(sheet).data, status=status.HTTP_201_CREATED)
+
+
+class ScoreSheetViewSet(viewsets.ReadOnlyModelViewSet):
+    """Score sheets: the applicant's self-scores, each member's proposals and the panel's score, item by
+    item. Recording and submitting go through the same services as the forms."""
+
+    serializer_class = serializers.ScoreSheetSerializer
+    filterset_class = filters.ScoreSheetFilter
+    ordering_fields = ["id", "round", "submitted_at"]
+    ordering = ["id"]
+
+    def get_queryset(self):
+        return sheets_for_user(self.request.user).select_related("expert").prefetch_related("lines")
+
+    @extend_schema(request=serializers.ItemEntryInputSerializer, responses=serializers.ScoreSheetSerializer,
+                   filters=False)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def record(self, request, pk=None):
+        """Record what was found for one item; the scheme's rule gives the score."""
+        sheet = self.get_object()
+        data = serializers.ItemEntryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = {k: (str(v) if v is not None and not isinstance(v, (bool, list)) else v)
+                  for k, v in data.validated_data.items() if k != "item_code"}
+        values["deductions"] = [{k: (str(v) if k == "points" and v is not None else v) for k, v in d.items()}
+                                for d in data.validated_data.get("deductions", [])]
+        entry = scoring.entry_from_dict(values)
+        sheet_record(actor=request.user, sheet=sheet, item_code=data.validated_data["item_code"], entry=entry)
+        return Response(serializers.ScoreSheetSerializer(self.get_queryset().get(pk=sheet.pk)).data)
+
+    @extend_schema(request=None, responses=serializers.ScoreSheetSerializer, filters=False)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def submit(self, request, pk=None):
+        """Submit a complete sheet: it is locked and its total kept."""
+        sheet = sheet_submit(actor=request.user, sheet=self.get_object())
+        return Response(serializers.ScoreSheetSerializer(self.get_queryset().get(pk=sheet.pk)).data)
+
+
+class PublicThrottleMixin:
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "public"
+
+
+class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Public notices (no sign-in needed): the cases listed, open or closed; objections to an open one."""
+
+    serializer_class = serializers.NoticeSerializer
+    filterset_class = filters.NoticeFilter
+    permission_classes = [AllowAny]
+    ordering_fields = ["id", "published_at", "closes_at"]
+    ordering = ["-published_at", "-id"]
+
+    def get_queryset(self):
+        return notices_public().prefetch_related("cases__institution", "cases__grade")
+
+    @extend_schema(request=serializers.ObjectionFileSerializer,
+                   responses={201: serializers.ObjectionReceiptSerializer}, filters=False)
+    @action(detail=True, methods=["post"], permission_classes=[AllowAny], throttle_classes=[ScopedRateThrottle],
+            filter_backends=[])
+    def objections(self, request, pk=None):
+        """File a real-name objection to a case on an open notice; the answer is the receipt number."""
+        notice = self.get_object()
+        data = serializers.ObjectionFileSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        # A case that is not on this notice is refused by the service, which alone says so.
+        case = notice.cases.filter(pk=values["case"]).first() or Case(pk=values["case"])
+        objection = objection_file(notice=notice, case=case, name=values["name"], contact=values["contact"],
+                                   grounds=values["grounds"])
+        return Response(serializers.ObjectionReceiptSerializer(objection).data, status=status.HTTP_201_CREATED)
+
+    def get_throttles(self):
+        if self.action == "objections":
+            self.throttle_scope = "objection"
+        return super().get_throttles()
+
+
+class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Objections with the objector's name and contact: the publishing bureau's staff and auditors only."""
+
+    serializer_class = serializers.ObjectionSerializer
+    filterset_class = filters.ObjectionFilter
+    ordering_fields = ["id", "received_at"]
+    ordering = ["id"]
+
+    def get_queryset(self):
+        return objections_for_user(self.request.user)
+
+    @extend_schema(request=serializers.ObjectionResolveSerializer, responses=serializers.ObjectionSerializer,
+                   filters=False)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resolve(self, request, pk=None):
+        """Resolve after verifying: dismiss, set aside, downgrade the grade, or uphold."""
+        data = serializers.ObjectionResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        objection = objection_resolve(actor=request.user, objection=self.get_object(),
+                                      decision=data.validated_data["decision"],
+                                      reason=data.validated_data["reason"],
+                                      grade=data.validated_data.get("grade") or None)
+        return Response(serializers.ObjectionSerializer(objection).data)
+
+
+class CertificateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Certificates: the caller's institutions' and those its bureaus issued or approved."""
+
+    serializer_class = serializers.CertificateSerializer
+    filterset_class = filters.CertificateFilter
+    ordering_fields = ["id", "issued_on", "valid_until", "number"]
+    ordering = ["-issued_on", "-id"]
+
+    def get_queryset(self):
+        return certificates_for_user(self.request.user).select_related("institution", "grade", "issued_by")
+
+
+class VerifyView(PublicThrottleMixin, APIView):
+    """Public verification of a certificate by its number (``?number=``) or its QR token. No sign-in."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[OpenApiParameter("number", OpenApiTypes.STR, required=True,
+                                                description=str(_("The certificate number.")))],
+                   responses=serializers.CertificatePublicSerializer, operation_id="verify_by_number")
+    def get(self, request, token: str | None = None):
+        number = (request.query_params.get("number") or "").strip()
+        certificate = certificate_public(token=token, number=None if token else number[:40] or None)
+        if certificate is None:
+            raise NotFound(_("No certificate matches."))
+        return Response(serializers.CertificatePublicSerializer(certificate).data)
+
+
+class VerifyTokenView(VerifyView):
+    @extend_schema(responses=serializers.CertificatePublicSerializer, operation_id="verify_by_token")
+    def get(self, request, token: str | None = None):
+        return super().get(request, token=token)
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the caller's API token (``Authorization: Token …``)."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+@throttle_classes([])
+def not_found(request, *args, **kwargs):
+    """Any other path under /api/v1/ answers a JSON 404."""
+    raise NotFound()
+
