@@ -89,24 +89,34 @@ class TaskView(TemplateView):
         return {}
 
     # --- posting -----------------------------------------------------------------------------------------
+    def perform(self, action):
+        """Validate the posted form of ``action`` and call its service: (form, done, refusal). ``done`` tells
+        whether the task was completed; ``refusal`` is the service's RuleViolation, if it refused. Used by the
+        page and by the API alike, so both validate the same way."""
+        form = self.make_form(action, bound=True)
+        if not form.is_valid():
+            return form, False, None
+        try:
+            done = getattr(self, f"do_{action}")(form)
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+            return form, False, exc
+        if done:
+            self.complete()
+        return form, bool(done), None
+
     def post(self, request, *args, **kwargs):
         action = request.POST.get("action", "")
         if action not in self.actions:
             return HttpResponseBadRequest(_("Unknown action."))
-        form = self.make_form(action, bound=True)
-        if form.is_valid():
-            try:
-                done = getattr(self, f"do_{action}")(form)
-            except RuleViolation as exc:
-                for text in refusal_text(exc):
-                    form.add_error(None, text)
-            else:
-                if done:
-                    self.complete()
-                    messages.success(request, _("Done: %(task)s.") % {"task": self.title()})
-                    return HttpResponseRedirect(reverse("case_detail", args=[self.case.pk]))
-                messages.success(request, _("Saved."))
-                return HttpResponseRedirect(request.path)
+        form, done, refusal = self.perform(action)
+        if form.is_valid() and refusal is None:
+            if done:
+                messages.success(request, _("Done: %(task)s.") % {"task": self.title()})
+                return HttpResponseRedirect(reverse("case_detail", args=[self.case.pk]))
+            messages.success(request, _("Saved."))
+            return HttpResponseRedirect(request.path)
         return self.render_to_response(self.get_context_data(bound={action: form}))
 
     def complete(self):

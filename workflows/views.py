@@ -95,32 +95,42 @@ def _closed_task_response(request, case, task, message):
     return response
 
 
+def case_task_or_404(user, pk: int, task_pk: int):
+    """The case (one the user may see) and one of its human tasks, or 404 — alike for missing and another's."""
+    from viewflow.workflow.models import Task
+
+    from .engine import process_for
+
+    case = case_get_for_user_or_404(user, pk)
+    process = process_for(case)
+    task = Task.objects.filter(pk=task_pk, process=process, flow_task_type="HUMAN").first() if process else None
+    if task is None:
+        raise Http404
+    return case, process, task
+
+
+def task_closed_message(user, task) -> str:
+    """Why ``user`` cannot act on ``task`` now (done, cancelled, someone else's), or "" if they can."""
+    from .engine import may_work_on
+
+    if task.status not in ("NEW", "ASSIGNED"):
+        return _("This task is no longer open (%(status)s%(when)s). Nothing was changed.") % {
+            "status": task.get_status_display(),
+            "when": "，" + timezone.localtime(task.finished).strftime("%Y-%m-%d %H:%M") if task.finished else ""}
+    if not may_work_on(user, task):
+        return _("This task is not yours to do. Nothing was changed.")
+    return ""
+
+
 @login_required
 def task(request, pk: int, task_pk: int):
     """Open or act on one task of a case. The case must be one the user may see (else 404), the task one of
     its tasks (else 404); a task that is done, cancelled or someone else's says so and changes nothing.
     A POST holds the process's row lock in one transaction with the service it calls."""
-    from viewflow.workflow.models import Task
-
-    from .engine import may_work_on, process_for
     from .flows import CaseFlow
 
-    case = case_get_for_user_or_404(request.user, pk)
-    process = process_for(case)
-    task = Task.objects.filter(pk=task_pk, process=process, flow_task_type="HUMAN").first() if process else None
-    if task is None:
-        raise Http404
-
-    def closed_message(task):
-        if task.status not in ("NEW", "ASSIGNED"):
-            return _("This task is no longer open (%(status)s%(when)s). Nothing was changed.") % {
-                "status": task.get_status_display(),
-                "when": "，" + timezone.localtime(task.finished).strftime("%Y-%m-%d %H:%M") if task.finished else ""}
-        if not may_work_on(request.user, task):
-            return _("This task is not yours to do. Nothing was changed.")
-        return ""
-
-    message = closed_message(task)
+    case, process, task = case_task_or_404(request.user, pk, task_pk)
+    message = task_closed_message(request.user, task)
     if message:
         return _closed_task_response(request, case, task, message)
     node = task.flow_task
@@ -129,7 +139,7 @@ def task(request, pk: int, task_pk: int):
         return node.view(request, pk=pk, task_pk=task_pk)
     with CaseFlow.lock(process.pk), transaction.atomic():
         task.refresh_from_db()
-        message = closed_message(task)
+        message = task_closed_message(request.user, task)
         if message:
             return _closed_task_response(request, case, task, message)
         request.activation = node.activation_class(task)

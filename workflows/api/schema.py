@@ -8,6 +8,7 @@ ERROR_STATUSES = {
     "403": _("Not allowed."),
     "404": _("Not found (or not yours)."),
     "406": _("The requested format is not available."),
+    "409": _("The task is no longer open, or it is someone else's: nothing was changed."),
     "415": _("The request body's format is not supported."),
     "429": _("Too many requests. Please wait."),
 }

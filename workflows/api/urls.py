@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from . import views
+from .tasks import TaskViewSet
 
 router = DefaultRouter()
 router.register("institutions", views.InstitutionViewSet, basename="institution")
@@ -13,6 +14,7 @@ router.register("sheets", views.ScoreSheetViewSet, basename="sheet")
 router.register("notices", views.NoticeViewSet, basename="notice")
 router.register("objections", views.ObjectionViewSet, basename="objection")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
+router.register("tasks", TaskViewSet, basename="task")
 
 app_name = "api"
 urlpatterns = [

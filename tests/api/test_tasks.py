@@ -1,0 +1,90 @@
+"""The caller's tasks through the API: listed as in the inbox, completed through the same forms and services
+as the task pages (same validation and refusals), 409 when no longer open, 404 for another's."""
+
+import pytest
+from django.utils import timezone
+
+from certification import permissions
+from certification.enums import InstitutionLevel, Kind, Role
+from certification.models import Case, Grade, Stage
+from tests.factories import InstitutionFactory, UserFactory
+from workflows.engine import case_start_process
+
+from .conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def declared(archives_version, regions, bureaus):
+    def make(name="县财政局", region="county", bureau="county"):
+        institution = InstitutionFactory(name=name, region=regions[region], level=InstitutionLevel.COUNTY)
+        applicant = UserFactory()
+        permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
+        case = Case.objects.create(
+            institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026,
+            bureau=bureaus[bureau], grade=Grade.objects.get(version=archives_version, code="second"),
+            declared_at=timezone.now(), declared_by=applicant, reference=f"2026{Case.objects.count() + 1:06d}")
+        case_start_process(case)
+        return case, applicant
+    return make
+
+
+def staff(bureau):
+    user = UserFactory()
+    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
+    return user
+
+
+def test_the_bureau_lists_its_tasks_and_completes_one_as_on_the_page(declared, bureaus):
+    case, applicant = declared()
+    declared("市财政局", region="city", bureau="city")  # another bureau's case: not listed
+    api = client_for(staff(bureaus["county"]))
+    tasks = api.get("/api/v1/tasks/").json()
+    assert tasks["count"] == 1
+    task = tasks["results"][0]
+    assert (task["case"], task["node"], task["title"], task["actions"]) == (case.pk, "plan", "列入考评计划", ["plan"])
+    assert api.get(f"/api/v1/tasks/{task['id']}/").json()["node"] == "plan"
+
+    # the form's own validation, in Chinese, changes nothing
+    bad = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "plan", "data": {"decision": "return"}},
+                   format="json")
+    assert bad.status_code == 400 and bad.json()["errors"]["reason"] == ["理由为必填项。"] or \
+        "reason" in bad.json()["errors"]
+    unknown = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "approve", "data": {}}, format="json")
+    assert unknown.status_code == 400
+    case.refresh_from_db()
+    assert case.stage == Stage.DECLARED
+
+    done = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "plan", "data": {"decision": "include"}},
+                    format="json")
+    assert done.status_code == 200 and done.json() == {"done": True, "case": case.pk, "stage": "planned",
+                                                        "outcome": "open"}
+    # a double submit: the task is done; nothing moves
+    again = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "plan", "data": {"decision": "include"}},
+                     format="json")
+    assert again.status_code == 409 and "不再" in again.json()["detail"]
+    # the applicant now has the self-check, and a refusal of its service comes back with the rule
+    mine = client_for(applicant).get("/api/v1/tasks/").json()["results"]
+    assert [t["node"] for t in mine] == ["self_check"]
+    refused = client_for(applicant).post(f"/api/v1/tasks/{mine[0]['id']}/complete/",
+                                         {"action": "submit", "data": {}}, format="json")
+    assert refused.status_code == 400
+    assert {r["code"] for r in refused.json()["refusals"]} & {"sheet.incomplete", "case.acceptance_incomplete"}
+
+
+def test_another_users_task_answers_404_and_someone_elses_409(declared, bureaus, regions):
+    case, applicant = declared()
+    api = client_for(staff(bureaus["county"]))
+    task_id = api.get("/api/v1/tasks/").json()["results"][0]["id"]
+    for outsider in (staff(bureaus["city"]), UserFactory()):
+        assert client_for(outsider).get(f"/api/v1/tasks/{task_id}/").status_code == 404
+        assert client_for(outsider).post(f"/api/v1/tasks/{task_id}/complete/",
+                                         {"action": "plan", "data": {"decision": "include"}},
+                                         format="json").status_code == 404
+    # the applicant sees the case but the plan is the bureau's
+    response = client_for(applicant).post(f"/api/v1/tasks/{task_id}/complete/",
+                                          {"action": "plan", "data": {"decision": "include"}}, format="json")
+    assert response.status_code == 409
+    case.refresh_from_db()
+    assert case.stage == Stage.DECLARED
