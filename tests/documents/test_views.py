@@ -1,0 +1,227 @@
+"""The document downloads and the certificate officer's pages: every URL that names an object answers 404
+to anyone else; bad input gets a Chinese error and changes nothing."""
+
+import re
+
+import pytest
+from django.urls import URLResolver, get_resolver, reverse
+
+from certification import permissions
+from certification.enums import CertificateStatus, Role
+from certification.models import AuditEntry, Certificate, IssueBatch, IssuedDocument, Stage
+from certification.services.cases import case_issue_certificate
+from certification.services.documents import issue_batch_item_run, issue_batch_progress, issue_batch_start
+from tests.documents.conftest import at, make_institution, run_case
+from tests.factories import InstitutionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _named_urls(namespace):
+    for pattern in get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver) and pattern.namespace == namespace:
+            for sub in pattern.url_patterns:
+                yield f"{namespace}:{sub.name}", str(sub.pattern)
+
+
+def object_urls():
+    """Every URL of the documents and certificates pages that names an object: a new one cannot escape."""
+    return [(name, route) for ns in ("documents", "certificates") for name, route in _named_urls(ns)
+            if re.search(r"<int:(pk|bureau)>", route)]
+
+
+@pytest.fixture
+def issued(world, django_capture_on_commit_callbacks):
+    _institution, people, _experts = world
+    case = run_case(world)
+    with at(2026, 4, 1, 9, 0), django_capture_on_commit_callbacks(execute=True):
+        certificate = case_issue_certificate(actor=people["officer"], case=case)
+    batch = IssueBatch.objects.create(created_by=people["officer"])
+    return case, certificate, batch
+
+
+def _args(name, route, case, certificate, batch, bureau):
+    kwargs = {}
+    if "<int:pk>" in route:
+        kwargs["pk"] = {"certificates:batch": batch.pk}.get(name, case.pk if name.startswith("documents:")
+                                                            else certificate.pk)
+    if "<slug:kind>" in route:
+        kwargs["kind"] = "application_form"
+    if "<int:bureau>" in route:
+        kwargs.update(bureau=bureau.pk, year=2026)
+    return reverse(name, kwargs=kwargs)
+
+
+def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, world, issued, bureaus, regions):
+    case, certificate, batch = issued
+    _institution, people, _experts = world
+    other_applicant = UserFactory()
+    permissions.role_grant(user=other_applicant, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
+    other_staff = UserFactory()
+    permissions.role_grant(user=other_staff, role=Role.BUREAU_STAFF, obj=bureaus["city"])
+    outsiders = [other_applicant, other_staff, UserFactory(), UserFactory(is_superuser=True, is_staff=True)]
+    urls = object_urls()
+    assert {name for name, _r in urls} == {
+        "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf",
+        "documents:summary_pdf", "documents:summary_xlsx", "certificates:batch", "certificates:detail",
+        "certificates:pdf", "certificates:transition"}
+    for name, route in urls:
+        url = _args(name, route, case, certificate, batch, bureaus["county"])
+        method = client.post if name == "certificates:transition" else client.get
+        for outsider in outsiders:
+            client.force_login(outsider)
+            assert method(url).status_code == 404, (name, outsider)
+        insider = people["officer"] if name.startswith("certificates:") else people["staff"]
+        client.force_login(insider)
+        assert method(url).status_code in (200, 400), name  # 400: an empty transition form
+
+
+def test_a_frozen_document_is_served_from_its_stored_file_with_its_hash(client, world, issued):
+    case, _certificate, _batch = issued
+    _institution, people, _experts = world
+    stored = IssuedDocument.objects.get(case=case, kind="application_form")
+    client.force_login(people["applicant"])
+
+    response = client.get(reverse("documents:case_document_pdf", args=[case.pk, "application_form"]))
+    listing = client.get(reverse("documents:case_documents", args=[case.pk])).content.decode()
+    html = client.get(reverse("documents:case_document_html", args=[case.pk, "application_form"]))
+
+    assert response.content == stored.file.read()
+    assert response["X-Content-SHA256"] == stored.sha256
+    assert stored.sha256 in listing and "申报审批表" in listing and "确认函" in listing
+    assert html.content.decode() == stored.html
+
+
+def test_an_unknown_or_not_yet_printable_document_answers_404(client, world):
+    _institution, people, _experts = world
+    case = run_case(world, approve=False)
+    client.force_login(people["applicant"])
+    for kind in ("no_such_kind", "confirmation_letter"):
+        assert client.get(reverse("documents:case_document_pdf", args=[case.pk, kind])).status_code == 404
+    live = client.get(reverse("documents:case_document_pdf", args=[case.pk, "assessment_form"]))
+    assert live.status_code == 200 and live.content.startswith(b"%PDF-") and "X-Content-SHA256" not in live
+
+
+def test_the_officer_issues_one_from_the_queue(client, world):
+    _institution, people, _experts = world
+    case = run_case(world)
+    client.force_login(people["officer"])
+    assert "县民政局" in client.get(reverse("certificates:queue")).content.decode()
+
+    response = client.post(reverse("certificates:queue"), {"cases": [case.pk], "issue": "1"})
+
+    certificate = Certificate.objects.get(institution=case.institution)
+    assert response.status_code == 302 and response.url == reverse("certificates:detail", args=[certificate.pk])
+    case.refresh_from_db()
+    assert case.stage == Stage.CLOSED
+
+
+def test_a_case_not_in_the_queue_is_refused_in_chinese_and_nothing_starts(client, world):
+    _institution, people, _experts = world
+    case = run_case(world, approve=False)
+    client.force_login(people["officer"])
+
+    response = client.post(reverse("certificates:queue"), {"cases": [case.pk], "batch": "1"})
+
+    assert response.status_code == 400
+    assert "不是可用的选项" in response.content.decode() or "有效的选项" in response.content.decode()
+    assert IssueBatch.objects.count() == 0
+
+
+def test_suspend_needs_a_reason_and_changes_nothing_without_one(client, world, issued):
+    _case, certificate, _batch = issued
+    _institution, people, _experts = world
+    client.force_login(people["officer"])
+    url = reverse("certificates:transition", args=[certificate.pk])
+
+    refused = client.post(url, {"transition": "suspend", "reason": "  "})
+    made_up = client.post(url, {"transition": "supersede", "reason": "x"})
+    done = client.post(url, {"transition": "suspend", "reason": "抽查发现严重问题"})
+
+    assert refused.status_code == 400 and "须填写理由。" in refused.content.decode()
+    assert made_up.status_code == 400
+    assert done.status_code == 302
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.status_reason) == (CertificateStatus.SUSPENDED, "抽查发现严重问题")
+    assert AuditEntry.objects.filter(action="certificate.suspend").count() == 1
+    reinstated = client.post(url, {"transition": "reinstate", "reason": "整改到位"})
+    assert reinstated.status_code == 302
+    certificate.refresh_from_db()
+    assert certificate.status == CertificateStatus.IN_FORCE
+
+
+def test_the_holder_sees_its_certificate_but_may_not_change_it(client, world, issued):
+    _case, certificate, _batch = issued
+    _institution, people, _experts = world
+    client.force_login(people["applicant"])
+
+    page = client.get(reverse("certificates:detail", args=[certificate.pk])).content.decode()
+    pdf = client.get(reverse("certificates:pdf", args=[certificate.pk]))
+
+    assert certificate.number in page and "transition" not in page
+    assert pdf.content.startswith(b"%PDF-")
+    assert client.post(reverse("certificates:transition", args=[certificate.pk]),
+                       {"transition": "revoke", "reason": "x"}).status_code == 404
+
+
+def test_a_batch_issues_each_case_once_and_reports_a_failure_without_stopping(world, archives_version, bureaus,
+                                                                             django_capture_on_commit_callbacks):
+    from tests.factories import CertificateFactory
+
+    institution, people, _experts = world
+    cases = [run_case(world)]
+    suspended_holder = make_institution(world, "县财政局")
+    cases.append(run_case(world, institution=suspended_holder))
+    cases.append(run_case(world, institution=make_institution(world, "县教育局")))
+    CertificateFactory(institution=suspended_holder, scheme_version=archives_version, grade_code="second",
+                       issued_by=bureaus["province"], approved_by=bureaus["county"],
+                       status=CertificateStatus.SUSPENDED)
+    batch = issue_batch_start(actor=people["officer"], case_ids=[c.pk for c in cases])
+
+    with at(2026, 4, 1, 9, 0):
+        for item in batch.items.order_by("id"):
+            issue_batch_item_run(item_id=item.pk)
+            issue_batch_item_run(item_id=item.pk)  # a redelivered task changes nothing
+    progress = issue_batch_progress(batch)
+
+    assert (progress["total"], progress["issued"], progress["failed"], progress["finished"]) == (3, 2, 1, True)
+    assert progress["failures"][0].case == cases[1]
+    assert "暂停" in progress["failures"][0].error
+    assert Certificate.objects.filter(institution=institution).count() == 1
+
+
+def test_a_case_already_certified_is_not_issued_twice_by_a_batch(world):
+    _institution, people, _experts = world
+    case = run_case(world)
+    batch = issue_batch_start(actor=people["officer"], case_ids=[case.pk])
+    with at(2026, 4, 1, 9, 0):
+        certificate = case_issue_certificate(actor=people["officer"], case=case)
+        item = issue_batch_item_run(item_id=batch.items.get().pk)
+    assert (item.status, item.certificate) == ("issued", certificate)
+    assert Certificate.objects.filter(institution=case.institution).count() == 1
+
+
+def test_the_progress_page_refreshes_itself_until_done_and_shows_each_failure(client, world):
+    _institution, people, _experts = world
+    case = run_case(world)
+    batch = issue_batch_start(actor=people["officer"], case_ids=[case.pk])
+    client.force_login(people["officer"])
+    running = client.get(reverse("certificates:batch", args=[batch.pk])).content.decode()
+    item = batch.items.get()
+    type(item).objects.filter(pk=item.pk).update(status="failed", error="证书编号冲突")
+    finished = client.get(reverse("certificates:batch", args=[batch.pk])).content.decode()
+
+    assert 'http-equiv="refresh"' in running and "共 1 件，已处理 0 件" in running
+    assert 'http-equiv="refresh"' not in finished and "证书编号冲突" in finished
+
+
+def test_the_summary_downloads_for_the_bureaus_user(client, world, bureaus):
+    _institution, people, _experts = world
+    run_case(world)
+    client.force_login(people["staff"])
+    pdf = client.get(reverse("documents:summary_pdf", args=[bureaus["county"].pk, 2026]))
+    xlsx = client.get(reverse("documents:summary_xlsx", args=[bureaus["county"].pk, 2026]))
+    index = client.get(reverse("documents:summaries")).content.decode()
+    assert pdf.content.startswith(b"%PDF-") and xlsx.content.startswith(b"PK")
+    assert bureaus["county"].name in index
+    assert client.get(reverse("documents:summary_pdf", args=[bureaus["province"].pk, 2026])).status_code == 404
