@@ -385,3 +385,11 @@ def certificate_get_for_user_or_404(user, pk):
     if certificate is None:
         raise Http404
     return certificate
+
+
+def may_keep_case_file(user, case) -> bool:
+    """Whether ``user`` keeps the case file for a bureau's records: the staff, approvers and auditors of the
+    bureau that assessed the case or the one it is filed with."""
+    bureaus = [b for b in (case.bureau, case.filing_bureau) if b is not None]
+    perms = ("certification.work_in_bureau", "certification.approve_for_bureau", "certification.audit_bureau")
+    return any(objects_for(user, perm, Bureau.objects.filter(pk=b.pk)).exists() for perm in perms for b in bureaus)

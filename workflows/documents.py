@@ -118,3 +118,21 @@ def summary_xlsx(request, bureau: int, year: int):
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(f'{bureau.name}-{year}-审批情况汇总表.xlsx')}"
     return response
+
+
+@login_required
+@require_GET
+def case_archive_download(request, pk: int):
+    """The whole case file as one .zip, for the records of the bureaus that assessed or filed it (their staff,
+    approvers and auditors). To anyone else the archive does not exist (404)."""
+    from urllib.parse import quote
+
+    from certification.selectors import may_keep_case_file
+    from certification.services.documents import case_archive
+
+    case = case_get_for_user_or_404(request.user, pk)
+    if not may_keep_case_file(request.user, case):
+        raise Http404
+    response = HttpResponse(case_archive(case), content_type="application/zip")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(case.reference + '-案卷.zip')}"
+    return response

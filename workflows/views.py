@@ -65,6 +65,9 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         is_open = case.outcome == Outcome.OPEN
         context["can_withdraw"] = is_open and can(user, "certification.act_for_institution", case.institution)
         context["can_cancel"] = is_open and can(user, "certification.work_in_bureau", case.bureau)
+        from certification.selectors import may_keep_case_file
+
+        context["can_archive"] = may_keep_case_file(user, case)
         from certification.models import ScoreSheet, SheetKind, Stage
 
         context["reopened_sheet"] = case.stage == Stage.REVIEW and ScoreSheet.objects.filter(

@@ -207,3 +207,59 @@ def issue_batch_progress(batch: IssueBatch) -> dict:
 def case_frozen_documents(case: Case) -> dict[str, IssuedDocument]:
     """The case's issued documents by kind (its certificate's too, once issued)."""
     return {d.kind: d for d in IssuedDocument.objects.filter(case=case).order_by("id")}
+
+
+def case_archive(case: Case) -> bytes:
+    """The whole case file as one .zip for the bureau's records: every document (the frozen copy where there
+    is one, else printed from the records as they stand), the certificate, the applicant's uploads, the
+    timeline, and a manifest with each file's SHA-256."""
+    import csv
+    import io
+    import zipfile
+
+    from .. import documents as docs
+    from ..selectors import action_label, case_timeline
+
+    frozen = case_frozen_documents(case)
+    files: list[tuple[str, bytes, str]] = []  # (name in the archive, content, how it was made)
+    for kind in docs.CASE_DOCUMENTS:
+        document = frozen.get(kind)
+        if document is not None:
+            with document.file.open("rb") as handle:
+                files.append((f"documents/{kind}.pdf", handle.read(), f"issued {document.issued_at:%Y-%m-%d}"))
+        elif docs.case_document_available(kind, case):
+            _template, html, _context = docs.case_document_render(kind, case)
+            files.append((f"documents/{kind}.pdf", docs.html_to_pdf(html), "printed from the records"))
+    certificate = frozen.get("certificate")
+    if certificate is not None:
+        with certificate.file.open("rb") as handle:
+            files.append(("documents/certificate.pdf", handle.read(), f"issued {certificate.issued_at:%Y-%m-%d}"))
+    elif (issued := _certificate_of(case)) is not None:  # issued, its PDF not stored yet
+        files.append(("documents/certificate.pdf", docs.certificate_pdf(issued), "printed from the records"))
+    uploads = [("uploads/report" + _suffix(case.report.name), case.report)] if case.report else []
+    uploads += [(f"uploads/{row.code}" + _suffix(row.evidence.name), row.evidence)
+                for row in case.prerequisites.order_by("code") if row.evidence]
+    for name, field in uploads:
+        with field.open("rb") as handle:
+            files.append((name, handle.read(), "uploaded by the applicant"))
+    timeline = io.StringIO()
+    writer = csv.writer(timeline)
+    writer.writerow(["at", "who", "action", "reason"])
+    for entry in case_timeline(case):
+        writer.writerow([timezone.localtime(entry.at).isoformat(timespec="minutes"),
+                         entry.actor.get_username() if entry.actor else "system", action_label(entry.action),
+                         entry.reason])
+    files.append(("timeline.csv", timeline.getvalue().encode("utf-8-sig"), "from the audit log"))
+    manifest = "\n".join(f"{hashlib.sha256(content).hexdigest()}  {name}  ({how})" for name, content, how in files)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content, _how in files:
+            archive.writestr(f"{case.reference}/{name}", content)
+        archive.writestr(f"{case.reference}/SHA256SUMS.txt", manifest + "\n")
+    return buffer.getvalue()
+
+
+def _suffix(name: str) -> str:
+    import os
+
+    return os.path.splitext(name)[1].lower()

@@ -183,6 +183,26 @@ def test_a_declaration_goes_through_every_task_to_its_certificate(client, world)
     assert {"plan", "self_check", "designate", "precheck", "form_panel", "score", "onsite", "conclude",
             "approve"} <= set(names)
 
+    # the whole case file, for the bureau's records: every document, the uploads, the timeline, the checksums
+    import hashlib
+    import io
+    import zipfile
+
+    client.force_login(people["staff"])
+    response = client.get(reverse("documents:case_archive", args=[d.case.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = {n.split("/", 1)[1] for n in archive.namelist()}
+    assert {"documents/application_form.pdf", "documents/assessment_form.pdf", "documents/panel_roster.pdf",
+            "documents/precheck_opinion.pdf", "documents/confirmation_letter.pdf", "documents/certificate.pdf",
+            "uploads/report.pdf", "timeline.csv", "SHA256SUMS.txt"} <= names
+    sums = archive.read(f"{d.case.reference}/SHA256SUMS.txt").decode().splitlines()
+    for line in sums:
+        digest, name = line.split()[:2]
+        assert hashlib.sha256(archive.read(f"{d.case.reference}/{name}")).hexdigest() == digest
+    client.force_login(people["applicant"])
+    assert client.get(reverse("documents:case_archive", args=[d.case.pk])).status_code == 404
+
 
 def test_plan_refused_ends_the_process(client, world):
     _institution, people, _experts = world
