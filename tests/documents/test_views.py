@@ -62,7 +62,7 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
     outsiders = [other_applicant, other_staff, UserFactory(), UserFactory(is_superuser=True, is_staff=True)]
     urls = object_urls()
     assert {name for name, _r in urls} == {
-        "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf",
+        "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
         "documents:summary_pdf", "documents:summary_xlsx", "certificates:batch", "certificates:detail",
         "certificates:pdf", "certificates:transition"}
     for name, route in urls:
