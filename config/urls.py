@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("verify/", verify, name="verify"),
     path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
