@@ -154,7 +154,7 @@ def emails_send_pending(*, limit: int = 200, now: dt.datetime | None = None) -> 
     sent = 0
     with transaction.atomic():
         batch = list(
-            Notification.objects.select_for_update(skip_locked=True)
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(email_state=EmailState.PENDING)
             .filter(Q(email_next_attempt_at__isnull=True) | Q(email_next_attempt_at__lte=now))
             .select_related("recipient").order_by("id")[:limit]

@@ -163,7 +163,7 @@ def annual_summary_send(*, now: dt.datetime | None = None) -> int:
         return 0
     year_start = rules.start_of_local_day(dt.date(today.year, 1, 1), scheme=spec)
     sent = set(AuditEntry.objects.filter(action=SUMMARY_SENT_ACTION, target_type="certification.bureau",
-                                         created_at__gte=year_start).values_list("target_id", flat=True))
+                                         at__gte=year_start).values_list("target_id", flat=True))
     cities = [b for b in Bureau.objects.active().filter(level=BureauLevel.CITY).select_related("parent")
               if str(b.pk) not in sent]
     due = {f"summary:{today.year}:{key}:b{b.pk}": (b, key) for key in keys for b in cities}
