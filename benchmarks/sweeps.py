@@ -123,6 +123,8 @@ def run() -> dict:
     from certification import rules
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    if connection.vendor != "sqlite":  # its own database, beside the test suite's
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_sweeps_{connection.settings_dict['NAME']}"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         world = _world()

@@ -66,7 +66,7 @@ TEXTS: dict[str, Text] = {
     Kind.RECTIFICATION_REMINDER: Text(_("Case %(reference)s: the rectification deadline is %(due)s. Resubmit "
                                         "before it, or the declaration is withdrawn."), legal=True),
     Kind.RECTIFICATION_MISSED: Text(_("Case %(reference)s was withdrawn: %(reason)s"), legal=True),
-    Kind.NOTICE_PUBLISHED: Text(_("Case %(reference)s is on the public notice \u201c%(title)s\u201d until "
+    Kind.NOTICE_PUBLISHED: Text(_("Case %(reference)s is on the public notice “%(title)s” until "
                                   "%(due)s; objections are received until then.")),
     Kind.NOTICE_PASSED: Text(_("The public notice of case %(reference)s closed without objection; the review "
                                "panel is formed next.")),
