@@ -71,7 +71,7 @@ def send_annual_summary_reminders() -> int:
 
 
 def run_daily_sweeps() -> dict[str, int]:
-    """Every daily sweep in order, in this process (benchmarks, ``run_timers_loop`` without a broker)."""
+    """Every daily sweep in order, in this process (without a broker)."""
     from certification.services.certificates import certificates_lapse_due
 
     from .sweeps import (
