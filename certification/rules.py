@@ -577,3 +577,80 @@ def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_le
     keyed = [(c.load, draw.random(), c.expert_id) for c in eligible]
     chosen = [expert_id for _load, _r, expert_id in sorted(keyed)[:size]]
     return PanelProposal(members=tuple(chosen), seed=seed, excluded=excluded)
+
+
+# --- Reminders (§3.6): when each reminder falls due -----------------------------------------------------------
+# A daily sweep that missed a day (an outage) still sends a reminder up to this many days late, once; older
+# ones are not sent any more (the next reminder, or the deadline itself, has taken over).
+REMINDER_GRACE_DAYS = 3
+# Reminders before a rectification deadline, in days (the scheme is silent; a product decision).
+RECTIFICATION_REMINDER_DAYS_BEFORE = (7, 1)
+
+
+def recheck_reminders_due(valid_until: dt.date, today: dt.date, *, scheme: SchemeSpec | None = None,
+                          grace: int = REMINDER_GRACE_DAYS) -> list[str]:
+    """The keys of the recheck reminders due on ``today`` for a certificate valid through ``valid_until``.
+
+    A reminder is due from its day until ``grace`` days later; where two fall on the same day (an early-year
+    expiry whose window opens 90 days before it), only the later key of the two is sent. Nothing is due
+    after the expiry date.
+    """
+    if today > valid_until:
+        return []
+    by_day: dict[dt.date, str] = {}
+    for key, day in recheck_reminder_days(valid_until, scheme=scheme):
+        by_day[day] = key  # sorted by day, so the later key of a shared day wins
+    return [key for day, key in sorted(by_day.items()) if day <= today <= day + dt.timedelta(days=grace)]
+
+
+def recheck_reminder_expiry_ranges(today: dt.date, *, scheme: SchemeSpec | None = None,
+                                   grace: int = REMINDER_GRACE_DAYS) -> list[tuple[dt.date, dt.date]]:
+    """Ranges of expiry dates (inclusive) that may have a recheck reminder due on ``today``.
+
+    Lets a sweep read only the certificates that may be due, not every certificate in force; each candidate
+    is then checked with :func:`recheck_reminders_due`.
+    """
+    scheme = _scheme(scheme)
+    earliest = today - dt.timedelta(days=grace)
+    ranges = [(earliest + dt.timedelta(days=d), today + dt.timedelta(days=d))
+              for d in scheme.times.recheck_reminder_days_before]
+    min_days = scheme.times.recheck_window.min_days
+    ranges.append((earliest + dt.timedelta(days=min_days), today + dt.timedelta(days=min_days)))
+    for year in {earliest.year, today.year}:
+        if earliest <= dt.date(year, 1, 1) <= today:  # the window of every expiry of this year opens
+            ranges.append((dt.date(year, 1, 1), dt.date(year, 12, 31)))
+    return ranges
+
+
+def deadline_reminders_due(due_at: dt.datetime, now: dt.datetime, days_before: Iterable[int], *,
+                           scheme: SchemeSpec | None = None) -> list[str]:
+    """Keys (``before_N``) of the reminders due at ``now`` for a deadline at ``due_at``.
+
+    The reminder ``N`` days before is due from the start of the local day ``N`` days before the deadline's
+    day until the deadline; of several due at once only the nearest (smallest ``N``) is sent. Nothing is
+    due once the deadline has passed.
+    """
+    _require_aware(due_at, "due_at")
+    if now >= due_at:
+        return []
+    # the deadline's day: a deadline at local midnight ends the day before
+    last_day = local_date(due_at - dt.timedelta(microseconds=1), scheme=scheme)
+    today = local_date(now, scheme=scheme)
+    due = [n for n in days_before if last_day - dt.timedelta(days=n - 1) <= today]
+    return [f"before_{min(due)}"] if due else []
+
+
+def annual_summary_reminders_due(today: dt.date, *, scheme: SchemeSpec | None = None,
+                                 grace: int = REMINDER_GRACE_DAYS) -> list[str]:
+    """Keys of the annual-summary reminders due on ``today`` (``reminder_MM-DD``, or ``overdue`` from the
+    day after the due date until ``grace`` days later)."""
+    times = _scheme(scheme).times.annual_summary
+    keys = []
+    for value in times.reminders:
+        day = _month_day(today.year, value)
+        if day <= today <= day + dt.timedelta(days=grace) and today <= annual_summary_due(today.year, scheme=scheme):
+            keys.append(f"reminder_{value}")
+    overdue_from = annual_summary_due(today.year, scheme=scheme) + dt.timedelta(days=1)
+    if overdue_from <= today <= overdue_from + dt.timedelta(days=grace):
+        keys.append("overdue")
+    return keys[-1:] if keys and keys[-1] != "overdue" else keys

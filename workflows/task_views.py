@@ -441,8 +441,12 @@ class OnsiteView(TaskView):
         review = getattr(self.case, "review", None)
         recorded = review.steps if review else {}
         drawn = review.units_drawn if review else {}
+        sheets = {s.expert_id: s for s in self.case.sheets.filter(kind=SheetKind.MEMBER)}
+        members = [(m, sheets.get(m.expert_id)) for m in PanelMember.objects.filter(panel__case=self.case)
+                   .select_related("expert").order_by("pk")]
         return {"steps": [(s, recorded.get(s.value)) for s in OnsiteStep], "units_drawn": drawn,
-                "units": Institution.objects.filter(pk__in=drawn.get("units", ())).order_by("pk")}
+                "units": Institution.objects.filter(pk__in=drawn.get("units", ())).order_by("pk"),
+                "members": members, "scoring_due_at": self.case.panel.scoring_due_at}
 
     def do_step(self, form):
         review_services.review_record_step(actor=self.request.user, case=self.case,

@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "notifications.language.UserLanguageMiddleware",  # the signed-in user's own language
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -160,6 +161,31 @@ CELERY_BEAT_SCHEDULE = {
     "lapse-expired-certificates": {
         "task": "certification.lapse_expired_certificates",
         "schedule": crontab(minute=5, hour=0),
+    },
+    # The e-mail outbox: pending notifications are sent after each commit; this catches what a lost
+    # message or an unreachable mail server left behind.
+    "send-pending-email": {
+        "task": "notifications.send_pending_email",
+        "schedule": crontab(minute="*"),
+    },
+    # Daily reminders, after the lapses; each reminder is recorded once, so a rerun sends nothing twice.
+    "send-recheck-reminders": {
+        "task": "notifications.send_recheck_reminders",
+        "schedule": crontab(minute=15, hour=0),
+    },
+    "send-rectification-reminders": {
+        "task": "notifications.send_rectification_reminders",
+        "schedule": crontab(minute=20, hour=0),
+    },
+    # Members' scoring deadlines end at local midnight: reminders before, the chair and bureau told after.
+    "send-scoring-reminders": {
+        "task": "notifications.send_scoring_reminders",
+        "schedule": crontab(minute=25, hour=0),
+    },
+    # December 1 and 15 reminders to city bureaus, and overdue summaries flagged to the province.
+    "send-annual-summary-reminders": {
+        "task": "notifications.send_annual_summary_reminders",
+        "schedule": crontab(minute=30, hour=0),
     },
 }
 

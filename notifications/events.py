@@ -1,0 +1,201 @@
+"""From what happened to who is told: the receiver of ``certification.signals.audited``.
+
+Every state change of the domain is audited; each audited action below maps to a kind of notification and
+its recipients. The notifications are written in the same transaction as the change (an outbox) and keyed
+by the audit entry, so one entry tells each recipient once. Entries are handled per action, in a constant
+number of queries per action, so that a sweep lapsing thousands of certificates stays set-based.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import transaction
+
+from certification.models import (
+    Bureau,
+    Case,
+    Certificate,
+    Institution,
+    Notice,
+    Objection,
+    PanelMember,
+    ScoreSheet,
+)
+
+from .kinds import Kind
+from .selectors import users_holding
+from .services import Draft, as_email, local_text, notify, occurrences_record
+
+APPLICANT = "certification.act_for_institution"
+STAFF = "certification.work_in_bureau"
+
+# action → (kind for the applicant, kind for the bureau's staff); None where that side is not told.
+CASE_ACTIONS: dict[str, tuple[str | None, str | None]] = {
+    "case.declare": (None, Kind.CASE_DECLARED),
+    "case.forward": (None, Kind.CASE_FORWARDED),
+    "case.plan_include": (Kind.PLAN_INCLUDED, None),
+    "case.plan_return": (Kind.PLAN_RETURNED, None),
+    "case.request_acceptance": (None, Kind.ACCEPTANCE_REQUESTED),
+    "case.precheck_pass": (Kind.PRECHECK_PASSED, None),
+    "case.precheck_return": (Kind.RECTIFICATION_REQUIRED, None),
+    "case.rectification_missed": (Kind.RECTIFICATION_MISSED, Kind.RECTIFICATION_MISSED),
+    "case.notice_passed": (Kind.NOTICE_PASSED, None),
+    "panel.form": (Kind.PANEL_FORMED, None),
+    "review.conclude": (Kind.REVIEW_CONCLUDED, Kind.REVIEW_CONCLUDED),
+    "case.approve": (Kind.APPROVED, None),
+    "case.refuse": (Kind.APPROVAL_REFUSED, None),
+    "case.certified": (Kind.CERTIFIED, None),
+    "case.withdraw": (None, Kind.CASE_WITHDRAWN),
+    "case.cancel": (Kind.CASE_CANCELLED, None),
+}
+
+
+def _case_params(case: Case, entry) -> dict:
+    after = entry.after if isinstance(entry.after, dict) else {}
+    return {"reference": case.reference, "institution": case.institution.name, "grade": case.grade.name,
+            "reason": entry.reason, "number": after.get("certificate", ""),
+            "due": local_text(after.get("rectification_due_at") or after.get("scoring_due_at"))}
+
+
+def _key(entry, kind: str, user_id: int | None = None, email: str = "") -> str:
+    return f"audit:{entry.pk}:{kind}:" + (f"u{user_id}" if user_id else f"e:{email}")
+
+
+def _for_cases(action: str, entries: list) -> list[Draft]:
+    applicant_kind, staff_kind = CASE_ACTIONS[action]
+    ids = {int(e.target_id) for e in entries}
+    cases = Case.objects.select_related("institution", "grade", "prechecker").in_bulk(ids)
+    applicants = users_holding(APPLICANT, Institution, {c.institution_id for c in cases.values()}) if applicant_kind else {}
+    bureau_ids = {c.bureau_id for c in cases.values()} | {c.forwarding_bureau_id for c in cases.values()
+                                                          if action == "case.declare" and c.forwarding_bureau_id}
+    staff = users_holding(STAFF, Bureau, bureau_ids) if staff_kind else {}
+    drafts = []
+    for entry in entries:
+        case = cases[int(entry.target_id)]
+        params = _case_params(case, entry)
+        if applicant_kind:
+            drafts += [Draft(_key(entry, applicant_kind, u), applicant_kind, u, params=params, case_id=case.pk)
+                       for u in applicants.get(case.institution_id, ())]
+        if staff_kind:
+            # a special-grade declaration goes first to the city bureau that forwards it
+            bureau = case.forwarding_bureau_id if action == "case.declare" and case.forwarding_bureau_id \
+                else case.bureau_id
+            drafts += [Draft(_key(entry, staff_kind, u), staff_kind, u, params=params, case_id=case.pk)
+                       for u in staff.get(bureau, ())]
+        if action == "panel.form":
+            drafts += _panel_appointed(entry, case, params)
+    return drafts
+
+
+def _panel_appointed(entry, case: Case, params: dict) -> list[Draft]:
+    members = PanelMember.objects.filter(panel__case=case, expert__user__isnull=False).values_list(
+        "expert__user_id", flat=True)
+    return [Draft(_key(entry, Kind.PANEL_APPOINTED, u), Kind.PANEL_APPOINTED, u, params=params, case_id=case.pk)
+            for u in members]
+
+
+def _designated(entries: list) -> list[Draft]:
+    drafts = []
+    for entry in entries:
+        case = Case.objects.select_related("institution", "grade").get(pk=entry.target_id)
+        if case.prechecker_id:
+            drafts.append(Draft(_key(entry, Kind.PRECHECK_ASSIGNED, case.prechecker_id), Kind.PRECHECK_ASSIGNED,
+                                case.prechecker_id, params=_case_params(case, entry), case_id=case.pk))
+    return drafts
+
+
+def _notice_published(entries: list) -> list[Draft]:
+    drafts = []
+    for entry in entries:
+        notice = Notice.objects.get(pk=entry.target_id)
+        cases = list(notice.cases.select_related("institution", "grade"))
+        applicants = users_holding(APPLICANT, Institution, {c.institution_id for c in cases})
+        for case in cases:
+            params = {**_case_params(case, entry), "title": notice.title, "due": local_text(notice.closes_at)}
+            drafts += [Draft(_key(entry, Kind.NOTICE_PUBLISHED, u), Kind.NOTICE_PUBLISHED, u, params=params,
+                             case_id=case.pk) for u in applicants.get(case.institution_id, ())]
+    return drafts
+
+
+def _objection(action: str, entries: list) -> list[Draft]:
+    """An objection filed or resolved is told to both sides: the applicant, and the objector by e-mail where
+    the contact given is an address. The bureau's staff hear of a new one."""
+    kind = Kind.OBJECTION_FILED if action == "objection.file" else Kind.OBJECTION_RESOLVED
+    drafts = []
+    for entry in entries:
+        objection = Objection.objects.select_related("case__institution", "case__grade", "notice").get(
+            pk=entry.target_id)
+        case = objection.case
+        params = {**_case_params(case, entry), "receipt": objection.receipt,
+                  "decision": objection.get_status_display(), "reason": objection.resolution}
+        users = set(users_holding(APPLICANT, Institution, {case.institution_id}).get(case.institution_id, ()))
+        if action == "objection.file":
+            users |= users_holding(STAFF, Bureau, {objection.notice.bureau_id}).get(objection.notice.bureau_id, set())
+        drafts += [Draft(_key(entry, kind, u), kind, u, params=params, case_id=case.pk) for u in sorted(users)]
+        address = as_email(objection.contact)
+        if address:
+            drafts.append(Draft(_key(entry, kind, email=address), kind, email=address, params=params))
+    return drafts
+
+
+def _to_member(kind: str, entries: list, *, model) -> list[Draft]:
+    drafts = []
+    for entry in entries:
+        if model is ScoreSheet:
+            sheet = ScoreSheet.objects.select_related("expert", "case__institution", "case__grade").get(
+                pk=entry.target_id)
+            user_id, case = sheet.expert.user_id if sheet.expert_id else None, sheet.case
+        else:
+            member = PanelMember.objects.select_related("expert", "panel__case__institution",
+                                                        "panel__case__grade").get(pk=entry.target_id)
+            user_id, case = member.expert.user_id, member.panel.case
+        params = {**_case_params(case, entry), "due": local_text(getattr(getattr(case, "panel", None),
+                                                                          "scoring_due_at", None))}
+        if user_id:
+            drafts.append(Draft(_key(entry, kind, user_id), kind, user_id, params=params, case_id=case.pk))
+    return drafts
+
+
+def _lapsed(entries: list) -> list[Draft]:
+    """Holder and bureau are told of a lapse; each lapse is recorded once in the ledger."""
+    certificates = Certificate.objects.select_related("institution", "grade").in_bulk(
+        {int(e.target_id) for e in entries})
+    occurrences_record({f"lapse:{c.pk}:{c.valid_until.isoformat()}": Kind.CERTIFICATE_LAPSED
+                        for c in certificates.values()})
+    holders = users_holding(APPLICANT, Institution, {c.institution_id for c in certificates.values()})
+    staff = users_holding(STAFF, Bureau, {c.approved_by_id for c in certificates.values()})
+    drafts = []
+    for entry in entries:
+        c = certificates[int(entry.target_id)]
+        params = {"number": c.number, "institution": c.institution.name, "grade": c.grade.name,
+                  "reason": entry.reason, "due": local_text(c.valid_until)}
+        for u in holders.get(c.institution_id, set()) | staff.get(c.approved_by_id, set()):
+            drafts.append(Draft(_key(entry, Kind.CERTIFICATE_LAPSED, u), Kind.CERTIFICATE_LAPSED, u, params=params))
+    return drafts
+
+
+def on_audited(sender, entries, targets, **kwargs) -> None:
+    """Receiver of ``audited``: runs inside the change's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        return
+    by_action: dict[str, list] = defaultdict(list)
+    for entry in entries:
+        by_action[entry.action].append(entry)
+    drafts: list[Draft] = []
+    for action, group in by_action.items():
+        if action in CASE_ACTIONS:
+            drafts += _for_cases(action, group)
+        elif action == "case.designate_prechecker":
+            drafts += _designated(group)
+        elif action == "notice.publish":
+            drafts += _notice_published(group)
+        elif action in ("objection.file", "objection.resolve"):
+            drafts += _objection(action, group)
+        elif action == "sheet.reopen":
+            drafts += _to_member(Kind.SHEET_REOPENED, group, model=ScoreSheet)
+        elif action == "panel.nudge":
+            drafts += _to_member(Kind.SCORING_NUDGE, group, model=PanelMember)
+        elif action == "certificate.lapse":
+            drafts += _lapsed(group)
+    notify(drafts)

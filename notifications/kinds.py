@@ -1,0 +1,114 @@
+"""The kinds of notification: what each says, and whether its e-mail can be turned off.
+
+A notification stores its kind and plain parameters; its text is written here, as English msgids, and
+rendered in the reader's language when shown or mailed. Kinds that carry a legal deadline or its
+consequence are ``legal``: their e-mail is always sent, whatever the recipient's preferences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    CASE_DECLARED = "case_declared", _("New declaration")
+    CASE_FORWARDED = "case_forwarded", _("Declaration forwarded")
+    PLAN_INCLUDED = "plan_included", _("Included in the plan")
+    PLAN_RETURNED = "plan_returned", _("Not included in the plan")
+    ACCEPTANCE_REQUESTED = "acceptance_requested", _("Acceptance requested")
+    PRECHECK_ASSIGNED = "precheck_assigned", _("Pre-check assigned to you")
+    PRECHECK_PASSED = "precheck_passed", _("Pre-check passed")
+    RECTIFICATION_REQUIRED = "rectification_required", _("Rectification required")
+    RECTIFICATION_REMINDER = "rectification_reminder", _("Rectification deadline approaching")
+    RECTIFICATION_MISSED = "rectification_missed", _("Withdrawn: rectification deadline missed")
+    NOTICE_PUBLISHED = "notice_published", _("Public notice published")
+    NOTICE_PASSED = "notice_passed", _("Public notice closed")
+    OBJECTION_FILED = "objection_filed", _("Objection received")
+    OBJECTION_RESOLVED = "objection_resolved", _("Objection resolved")
+    PANEL_FORMED = "panel_formed", _("Review panel formed")
+    PANEL_APPOINTED = "panel_appointed", _("Appointed to a review panel")
+    SCORING_REMINDER = "scoring_reminder", _("Scoring deadline approaching")
+    SCORING_NUDGE = "scoring_nudge", _("The chair asks for your scores")
+    SCORING_OVERDUE = "scoring_overdue", _("Scoring deadline passed")
+    SHEET_REOPENED = "sheet_reopened", _("Score sheet reopened")
+    REVIEW_CONCLUDED = "review_concluded", _("Review concluded")
+    APPROVED = "approved", _("Approved")
+    APPROVAL_REFUSED = "approval_refused", _("Approval refused")
+    CERTIFIED = "certified", _("Certificate issued")
+    CASE_WITHDRAWN = "case_withdrawn", _("Declaration withdrawn")
+    CASE_CANCELLED = "case_cancelled", _("Case cancelled")
+    RECHECK_REMINDER = "recheck_reminder", _("Recheck reminder")
+    CERTIFICATE_LAPSED = "certificate_lapsed", _("Certificate lapsed")
+    SUMMARY_REMINDER = "summary_reminder", _("Annual summary reminder")
+    SUMMARY_OVERDUE = "summary_overdue", _("Annual summary overdue")
+
+
+@dataclass(frozen=True)
+class Text:
+    body: str  # a lazy msgid with %(name)s parameters
+    legal: bool = False  # a legal deadline or its consequence: the e-mail cannot be turned off
+
+
+TEXTS: dict[str, Text] = {
+    Kind.CASE_DECLARED: Text(_("%(institution)s declared for %(grade)s (case %(reference)s).")),
+    Kind.CASE_FORWARDED: Text(_("The city bureau forwarded case %(reference)s of %(institution)s.")),
+    Kind.PLAN_INCLUDED: Text(_("Case %(reference)s is in this year's assessment plan: do the self-check and "
+                               "submit the acceptance request.")),
+    Kind.PLAN_RETURNED: Text(_("Case %(reference)s was not included in the plan: %(reason)s"), legal=True),
+    Kind.ACCEPTANCE_REQUESTED: Text(_("%(institution)s submitted the acceptance request of case %(reference)s.")),
+    Kind.PRECHECK_ASSIGNED: Text(_("You are designated to pre-check case %(reference)s of %(institution)s.")),
+    Kind.PRECHECK_PASSED: Text(_("Case %(reference)s passed the pre-check and goes to the public notice.")),
+    Kind.RECTIFICATION_REQUIRED: Text(_("Case %(reference)s was returned for rectification: %(reason)s "
+                                        "Resubmit by %(due)s, or the declaration is withdrawn."), legal=True),
+    Kind.RECTIFICATION_REMINDER: Text(_("Case %(reference)s: the rectification deadline is %(due)s. Resubmit "
+                                        "before it, or the declaration is withdrawn."), legal=True),
+    Kind.RECTIFICATION_MISSED: Text(_("Case %(reference)s was withdrawn: %(reason)s"), legal=True),
+    Kind.NOTICE_PUBLISHED: Text(_("Case %(reference)s is on the public notice “%(title)s” until "
+                                  "%(due)s; objections are received until then.")),
+    Kind.NOTICE_PASSED: Text(_("The public notice of case %(reference)s closed without objection; the review "
+                               "panel is formed next.")),
+    Kind.OBJECTION_FILED: Text(_("An objection (receipt %(receipt)s) was received against case %(reference)s. "
+                                 "The bureau verifies it; the case waits until it is resolved."), legal=True),
+    Kind.OBJECTION_RESOLVED: Text(_("The objection %(receipt)s to case %(reference)s was resolved: "
+                                    "%(decision)s. %(reason)s"), legal=True),
+    Kind.PANEL_FORMED: Text(_("The review panel of case %(reference)s is formed; scoring ends %(due)s.")),
+    Kind.PANEL_APPOINTED: Text(_("You sit on the review panel of case %(reference)s of %(institution)s. "
+                                 "Submit your scores by %(due)s.")),
+    Kind.SCORING_REMINDER: Text(_("Case %(reference)s: your scores are due by %(due)s and are not submitted "
+                                  "yet."), legal=True),
+    Kind.SCORING_NUDGE: Text(_("The chair of the panel of case %(reference)s asks you to submit your scores "
+                               "(due %(due)s).")),
+    Kind.SCORING_OVERDUE: Text(_("Case %(reference)s: the scoring deadline %(due)s passed; not submitted: "
+                                 "%(members)s."), legal=True),
+    Kind.SHEET_REOPENED: Text(_("The chair reopened your score sheet of case %(reference)s: %(reason)s")),
+    Kind.REVIEW_CONCLUDED: Text(_("The panel concluded its review of case %(reference)s.")),
+    Kind.APPROVED: Text(_("Case %(reference)s was approved; the province issues the certificate.")),
+    Kind.APPROVAL_REFUSED: Text(_("Approval of case %(reference)s was refused: %(reason)s"), legal=True),
+    Kind.CERTIFIED: Text(_("Certificate %(number)s was issued for case %(reference)s.")),
+    Kind.CASE_WITHDRAWN: Text(_("%(institution)s withdrew case %(reference)s: %(reason)s")),
+    Kind.CASE_CANCELLED: Text(_("The bureau cancelled case %(reference)s: %(reason)s"), legal=True),
+    Kind.RECHECK_REMINDER: Text(_("Certificate %(number)s (%(grade)s) is valid until %(due)s. Declare the "
+                                  "recheck by then, or the grade lapses the day after."), legal=True),
+    Kind.CERTIFICATE_LAPSED: Text(_("Certificate %(number)s of %(institution)s lapsed: %(reason)s"), legal=True),
+    Kind.SUMMARY_REMINDER: Text(_("Send the province this year's approvals summary by %(due)s.")),
+    Kind.SUMMARY_OVERDUE: Text(_("%(bureau)s has not sent its approvals summary of %(year)s, due %(due)s."),
+                               legal=True),
+}
+
+LEGAL_KINDS = frozenset(kind for kind, text in TEXTS.items() if text.legal)
+
+
+def render_text(kind: str, params: dict) -> str:
+    """The notification's text in the active language; a missing parameter shows empty, never fails."""
+    text = TEXTS.get(kind)
+    if text is None:
+        return str(kind)
+    return str(text.body) % _Params(params or {})
+
+
+class _Params(dict):
+    def __missing__(self, key):
+        return ""
