@@ -20,6 +20,7 @@ from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from ..exceptions import Refusal, RuleViolation
 from ..lifecycle import CertificateLifecycle, lapse_sources
 from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution, SchemeVersion
+from ..permissions import require
 from .audit import audit_record, audit_record_many
 
 
@@ -133,6 +134,10 @@ _VERBS = {
 _NEEDS_REASON = {"fail_recheck", "suspend", "reinstate", "revoke"}
 
 
+# What the issuing bureau decides (by its certificate officer); the other transitions are the process's own.
+BUREAU_TRANSITIONS = ("suspend", "reinstate", "revoke")
+
+
 @transaction.atomic
 def certificate_transition(*, actor, certificate: Certificate, transition: str, reason: str = "") -> Certificate:
     """Move a certificate through one transition of its lifecycle (a reason where the rule asks one)."""
@@ -144,7 +149,11 @@ def certificate_transition(*, actor, certificate: Certificate, transition: str, 
             code="certificate.reason_required", rule=_("Certificate status"),
             message=_("A reason is required."), satisfy=_("Give the reason, as the holder will read it."),
         ))
-    certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+    certificate = Certificate.objects.select_for_update().select_related("issued_by").get(pk=certificate.pk)
+    if transition in BUREAU_TRANSITIONS:
+        require(actor, "certification.issue_for_bureau", certificate.issued_by,
+                message=_("Only a certificate officer of %(bureau)s, which issued it, may do this.")
+                % {"bureau": certificate.issued_by})
     before = _snapshot(certificate)
     try:
         getattr(CertificateLifecycle(certificate), transition)()

@@ -86,15 +86,30 @@ def test_a_failed_recheck_lapses_the_grade(issue, holder):
     assert (certificate.status, certificate.status_reason) == (CertificateStatus.LAPSED, "复查未达标")
 
 
-def test_suspend_reinstate_revoke_each_need_a_reason_and_are_audited(issue, holder):
-    certificate = issue(holder)
-    with pytest.raises(RuleViolation) as exc:
-        certificate_transition(actor=None, certificate=certificate, transition="suspend", reason="  ")
-    assert exc.value.codes == ["certificate.reason_required"]
+def officer_of(bureau):
+    from certification import permissions
+    from certification.enums import Role
+    from tests.factories import UserFactory
 
-    certificate_transition(actor=None, certificate=certificate, transition="suspend", reason="抽查不合格")
-    certificate_transition(actor=None, certificate=certificate, transition="reinstate", reason="整改完成")
-    certificate_transition(actor=None, certificate=certificate, transition="revoke", reason="弄虚作假")
+    user = UserFactory()
+    permissions.role_grant(user=user, role=Role.CERTIFICATE_OFFICER, obj=bureau)
+    return user
+
+
+def test_suspend_reinstate_revoke_each_need_a_reason_and_are_audited(issue, holder, bureaus):
+    certificate = issue(holder)
+    officer = officer_of(certificate.issued_by)
+    with pytest.raises(RuleViolation) as exc:
+        certificate_transition(actor=officer, certificate=certificate, transition="suspend", reason="  ")
+    assert exc.value.codes == ["certificate.reason_required"]
+    for someone_else in (None, officer_of(bureaus["city"])):
+        with pytest.raises(RuleViolation) as exc:
+            certificate_transition(actor=someone_else, certificate=certificate, transition="suspend", reason="抽查")
+        assert exc.value.codes == ["permission.denied"]
+
+    certificate_transition(actor=officer, certificate=certificate, transition="suspend", reason="抽查不合格")
+    certificate_transition(actor=officer, certificate=certificate, transition="reinstate", reason="整改完成")
+    certificate_transition(actor=officer, certificate=certificate, transition="revoke", reason="弄虚作假")
 
     certificate.refresh_from_db()
     assert certificate.status == CertificateStatus.REVOKED
@@ -105,10 +120,11 @@ def test_suspend_reinstate_revoke_each_need_a_reason_and_are_audited(issue, hold
 
 def test_a_transition_that_does_not_apply_is_refused_and_changes_nothing(issue, holder):
     certificate = issue(holder)
-    certificate_transition(actor=None, certificate=certificate, transition="revoke", reason="弄虚作假")
+    officer = officer_of(certificate.issued_by)
+    certificate_transition(actor=officer, certificate=certificate, transition="revoke", reason="弄虚作假")
     entries = AuditEntry.objects.count()
     with pytest.raises(RuleViolation) as exc:
-        certificate_transition(actor=None, certificate=certificate, transition="reinstate", reason="再审")
+        certificate_transition(actor=officer, certificate=certificate, transition="reinstate", reason="再审")
     assert exc.value.codes == ["certificate.transition_not_allowed"]
     certificate.refresh_from_db()
     assert (certificate.status, AuditEntry.objects.count()) == (CertificateStatus.REVOKED, entries)
@@ -116,7 +132,7 @@ def test_a_transition_that_does_not_apply_is_refused_and_changes_nothing(issue, 
 
 def test_issuing_to_a_holder_with_a_suspended_certificate_is_refused(issue, holder):
     certificate = issue(holder)
-    certificate_transition(actor=None, certificate=certificate, transition="suspend", reason="抽查不合格")
+    certificate_transition(actor=officer_of(certificate.issued_by), certificate=certificate, transition="suspend", reason="抽查不合格")
     with pytest.raises(RuleViolation) as exc:
         issue(holder, "first", on=dt.date(2027, 6, 1))
     assert exc.value.codes == ["certificate.holder_suspended"]
