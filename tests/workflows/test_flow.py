@@ -96,12 +96,12 @@ def rubric_codes(case):
     return [item.code for _c, item in case.scheme_version.specification().rubric_for(case.grade.code).items()]
 
 
-def declare(client, world, grade="second"):
+def declare(client, world, grade="second", kind="promotion"):
     institution, people, _experts = world
     client.force_login(people["applicant"])
     answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
     answers.update(transfer="na", public_information="na")
-    data = {"institution": institution.pk, "grade": grade, "kind": "promotion"}
+    data = {"institution": institution.pk, "grade": grade, "kind": kind}
     data.update({f"answer_{c}": a for c, a in answers.items()})
     data.update({f"evidence_{c}": pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
     response = client.post(reverse("declare"), data)
@@ -304,7 +304,55 @@ def test_the_chair_reopens_a_sheet_and_the_member_scores_again_before_the_consol
     assert d.case.sheets.get(kind="panel").total is not None
 
 
-def test_a_failed_review_and_a_refused_approval_end_the_case(client, world):
+def test_a_review_below_the_pass_line_ends_the_case_as_failed(client, world):
+    _institution, people, experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        to_review(d, world)
+        chair = experts[0].user
+        low = {f"score_{code}": "0" for code in rubric_codes(d.case)}
+        low.update({f"reason_{code}": "现场检查未达到要求" for code in rubric_codes(d.case)})
+        d.post(chair, "conclude", "consolidate", low)
+        d.post(chair, "conclude", "conclude", {"conclusion": "未达到二级标准"})
+    assert state(d.case) == (Stage.CLOSED, Outcome.PANEL_FAILED)
+    assert process_status(d.case) == PROCESS.DONE
+    assert "end_panel_failed" in {t.flow_task.name for t in Task.objects.filter(process=process_for(d.case))}
+
+
+def through_the_flow(client, world, *, kind, declared, notice_closed):
+    """Declare and take the case through every task to its certificate; returns the certificate."""
+    _institution, people, experts = world
+    with time_machine.travel(declared, tick=False):
+        d = declare(client, world, kind=kind)
+        to_notice(d, world)
+    with time_machine.travel(notice_closed, tick=False):
+        fire_due_timers()
+        to_review(d, world)
+        d.post(experts[0].user, "conclude", "consolidate", {})
+        d.post(experts[0].user, "conclude", "conclude", {"conclusion": "达到标准"})
+        d.post(people["approver"], "approve", "decide", {"decision": "approve", "reasons": "依据齐全，同意"})
+        client.force_login(people["officer"])
+        client.post(reverse("certificates:queue"), {"cases": [d.case.pk], "issue": "1"})
+    assert state(d.case) == (Stage.CLOSED, Outcome.CERTIFIED) and process_status(d.case) == PROCESS.DONE
+    return d.case.institution.certificates.order_by("-pk").first()
+
+
+@pytest.mark.lifecycle
+def test_through_the_flow_a_january_certificate_is_renewed_by_a_recheck_three_years_on(client, world):
+    first = through_the_flow(client, world, kind="promotion", declared=dt.datetime(2026, 1, 6, 9, 0, tzinfo=SH),
+                             notice_closed=dt.datetime(2026, 1, 14, 9, 0, tzinfo=SH))
+    assert (first.issued_on, first.valid_until) == (dt.date(2026, 1, 14), dt.date(2029, 1, 13))
+    renewed = through_the_flow(client, world, kind="recheck", declared=dt.datetime(2029, 1, 2, 9, 0, tzinfo=SH),
+                               notice_closed=dt.datetime(2029, 1, 10, 9, 0, tzinfo=SH))
+    first.refresh_from_db()
+    assert renewed.kind == "recheck" and renewed.valid_until == dt.date(2032, 1, 9)
+    assert first.status != "in_force"  # the renewed certificate replaces it
+
+
+def test_a_refused_approval_ends_the_case(client, world):
     _institution, people, experts = world
     with at(2026, 3, 1, 9, 0):
         d = declare(client, world)
