@@ -76,6 +76,8 @@ class TaskView(TemplateView):
         context.update(case=self.case, task=self.task, title=self.title(), part_template=self.part_template,
                        forms=[(action, self.action_label(action), bound.get(action) or self.make_form(action))
                               for action in self.visible_actions()])
+        texts = {p.code: p.text for p in self.case.scheme_version.specification().prerequisites}
+        context["conditions"] = [(texts.get(row.code, row.code), row) for row in self.case.prerequisites.order_by("pk")]
         context.update(self.extra_context_data())
         return context
 
@@ -290,7 +292,10 @@ class PrecheckView(TaskView):
 
     def extra_context_data(self):
         sheet = self.case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False).order_by("-round").first()
-        return {"sheet": sheet, "lines": {line.item_code: line for line in sheet.lines.all()} if sheet else {},
+        lines = {line.item_code: line for line in sheet.lines.all()} if sheet else {}
+        spec = self.case.scheme_version.specification()
+        return {"sheet": sheet, "lines": [(item, lines.get(item.code)) for _c, item in
+                                          spec.rubric_for(self.case.grade.code).items()],
                 "previous": self.case.prechecks.order_by("round")}
 
     def do_decide(self, form):
