@@ -27,10 +27,13 @@ PASSWORD = "journey-pass-1"
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
+    from django.core.cache import cache
     from playwright.sync_api import sync_playwright
 
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's ORM calls run beside Playwright's loop
+    cache.clear()  # the public pages' rate limits count from zero
+    # the test's ORM calls run beside Playwright's event loop (for this test only: a deployment must not set it)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
