@@ -194,6 +194,8 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _objection(action, group)
         elif action == "sheet.reopen":
             drafts += _to_member(Kind.SHEET_REOPENED, group, model=ScoreSheet)
+        elif action == "sheet.overdue":  # the member's own scoring task timed out (a Viewflow timer)
+            drafts += _to_member(Kind.SCORING_REMINDER, group, model=ScoreSheet)
         elif action == "panel.nudge":
             drafts += _to_member(Kind.SCORING_NUDGE, group, model=PanelMember)
         elif action == "certificate.lapse":

@@ -383,6 +383,9 @@ def test_a_member_late_with_the_sheet_is_recorded_once_by_the_timer_and_the_revi
         assert fire_due_timers() == 0
     from certification.models import AuditEntry
     assert AuditEntry.objects.filter(action="sheet.overdue").count() == 3
+    from notifications.models import Notification
+    told = set(Notification.objects.filter(kind="scoring_reminder").values_list("recipient_id", flat=True))
+    assert told == {e.user_id for e in experts[:3]}  # each late member is told, once
     # non-interrupting: every member can still score
     assert Task.objects.filter(process=process_for(d.case), status="ASSIGNED").count() == 4  # 3 sheets + on-site
 
