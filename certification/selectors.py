@@ -252,6 +252,7 @@ def _action_labels() -> dict:
         "case.downgrade": _("Grade lowered after an objection"),
         "case.objection_upheld": _("Objection upheld"),
         "panel.form": _("Review panel formed"),
+        "panel.change_chair": _("Another chair named"),
         "review.step": _("On-site step recorded"),
         "review.consolidate": _("Panel score consolidated"),
         "review.conclude": _("Review concluded"),

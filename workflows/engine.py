@@ -89,3 +89,16 @@ def case_end_process(case: Case) -> None:
         return
     with transaction.atomic():
         _flow().instance.cancel(process)
+
+
+def chair_tasks_follow(case: Case, user) -> int:
+    """After the bureau names another chair, the chair's open tasks (on-site record, conclusion) go to them."""
+    process = process_for(case)
+    if process is None:
+        return 0
+    moved = 0
+    for task in Task.objects.filter(process=process, flow_task_type="HUMAN", status__in=OPEN):
+        if task.flow_task.name in ("onsite", "conclude") and task.owner_id != user.pk:
+            task.flow_task.activation_class(task).reassign(user=user)
+            moved += 1
+    return moved

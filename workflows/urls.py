@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<int:pk>/my-sheet/", login_required(task_views.ReopenedSheetView.as_view()), name="case_my_sheet"),
     path("cases/<int:pk>/withdraw/", views.case_end, {"how": "withdraw"}, name="case_withdraw"),
     path("cases/<int:pk>/cancel/", views.case_end, {"how": "cancel"}, name="case_cancel"),
+    path("cases/<int:pk>/chair/", views.change_chair, name="case_change_chair"),
     path("cases/<int:pk>/chart/", views.flow_chart, name="case_chart"),
     path("process/chart/", views.flow_chart, name="flow_chart"),
     path("bureau/notices/publish/", views.notice_publish, name="notice_publish"),

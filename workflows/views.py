@@ -298,3 +298,47 @@ def flow_chart(request, pk: int | None = None):
             raise Http404
         kwargs["process_pk"] = process.pk
     return FlowChartView.as_view(flow_class=CaseFlow)(request, **kwargs)
+
+
+@login_required
+def change_chair(request, pk: int):
+    """The bureau names another member of the panel as chair, with a reason; the chair's tasks follow."""
+    from django import forms as dj_forms
+
+    from certification.exceptions import RuleViolation
+    from certification.models import Expert, PanelMember
+    from certification.permissions import can
+    from certification.services.panels import panel_change_chair
+
+    from .engine import chair_tasks_follow
+    from .flows import CaseFlow
+    from .forms import REASON
+    from .task_views import refusal_text
+
+    case = case_get_for_user_or_404(request.user, pk)
+    if not (can(request.user, "certification.work_in_bureau", case.bureau) and hasattr(case, "panel")):
+        raise Http404
+
+    class ChairForm(dj_forms.Form):
+        chair = dj_forms.ModelChoiceField(label=_("New chair"), queryset=Expert.objects.filter(
+            pk__in=PanelMember.objects.filter(panel__case=case, is_chair=False).values("expert_id")))
+        reason = REASON
+
+    form = ChairForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        from .engine import process_for
+
+        process = process_for(case)
+        try:
+            with CaseFlow.lock(process.pk), transaction.atomic():
+                member = panel_change_chair(actor=request.user, case=case, chair=form.cleaned_data["chair"],
+                                            reason=form.cleaned_data["reason"])
+                chair_tasks_follow(case, member.expert.user)
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("%(expert)s now chairs the panel.") % {"expert": member.expert})
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "chair",
+                                                        "title": _("Name another chair")})

@@ -92,3 +92,31 @@ def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair:
 def panel_candidates_for(case: Case) -> list:
     """The experts of the pools a panel for this case is drawn from (the bureau's, then its higher bureaus')."""
     return panel_candidates(pools=_pools(case))
+
+
+@transaction.atomic
+def panel_change_chair(*, actor, case: Case, chair: Expert, reason: str) -> PanelMember:
+    """The bureau names another member as chair (e.g. the chair turns out to be conflicted), with a reason."""
+    case = Case.objects.select_for_update(of=("self",)).select_related("bureau").get(pk=case.pk)
+    require_bureau_staff(actor, case.bureau)
+    if case.outcome != Outcome.OPEN or case.stage != Stage.REVIEW:
+        raise RuleViolation(Refusal(code="panel.not_under_review", rule=_("Panel"),
+                                    message=_("The chair can be changed only while the panel reviews the case.")))
+    if not (reason or "").strip():
+        raise RuleViolation(Refusal(code="panel.reason_required", rule=_("Panel"), message=_("A reason is required.")))
+    members = {m.expert_id: m for m in PanelMember.objects.select_for_update().filter(panel__case=case)}
+    new = members.get(chair.pk)
+    if new is None:
+        raise RuleViolation(Refusal(code="panel.chair_not_member", rule=_("Panel"),
+                                    message=_("The chair is one of the members.")))
+    old = next((m for m in members.values() if m.is_chair), None)
+    if old is not None and old.pk == new.pk:
+        raise RuleViolation(Refusal(code="panel.same_chair", rule=_("Panel"),
+                                    message=_("%(expert)s already chairs the panel.") % {"expert": chair}))
+    if old is not None:
+        PanelMember.objects.filter(pk=old.pk).update(is_chair=False)
+    PanelMember.objects.filter(pk=new.pk).update(is_chair=True)
+    audit_record(actor=actor, action="panel.change_chair", target=case,
+                 before={"chair": old.expert_id if old else None}, after={"chair": chair.pk}, reason=reason.strip())
+    new.refresh_from_db()
+    return new

@@ -304,6 +304,26 @@ def test_the_chair_reopens_a_sheet_and_the_member_scores_again_before_the_consol
     assert d.case.sheets.get(kind="panel").total is not None
 
 
+def test_the_bureau_names_another_chair_and_the_chairs_tasks_follow(client, world):
+    _institution, people, experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()
+        d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]],
+                                                        "chair": experts[0].pk})
+        url = reverse("case_change_chair", args=[d.case.pk])
+        client.force_login(people["staff"])
+        assert client.post(url, {"chair": experts[1].pk, "reason": ""}).status_code == 200  # a reason is needed
+        assert d.task("onsite").owner == experts[0].user
+        assert client.post(url, {"chair": experts[1].pk, "reason": "原组长与申报单位存在利益关系"}).status_code == 302
+        assert d.task("onsite").owner == experts[1].user
+        client.force_login(experts[0].user)
+        assert client.get(url).status_code == 404  # not the bureau's staff
+    assert PanelMember.objects.get(panel__case=d.case, is_chair=True).expert == experts[1]
+
+
 def test_a_review_below_the_pass_line_ends_the_case_as_failed(client, world):
     _institution, people, experts = world
     with at(2026, 3, 1, 9, 0):
