@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from certification import documents
 from certification.exceptions import RuleViolation
 from certification.models import Bureau
 from certification.permissions import objects_for
@@ -131,7 +132,8 @@ def export_annual_summary(request):
     if pk not in bureau_ids_for_user(request.user):
         raise Http404
     bureau = Bureau.objects.get(pk=pk)
-    return _xlsx(spreadsheets.annual_summary_workbook(year=year, bureau=bureau), f"annual-summary-{year}.xlsx")
+    # the one annual summary, as the documents print it (certification.documents.approvals_summary)
+    return _xlsx(documents.approvals_summary_xlsx(bureau, year), f"annual-summary-{year}.xlsx")
 
 
 urlpatterns = [

@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,10 +26,8 @@ from openpyxl.utils import get_column_letter
 from ..enums import INSTITUTION_DEPTH, InstitutionLevel, Role
 from ..exceptions import Refusal, RuleViolation
 from ..models import (
-    AuditEntry,
     Bureau,
     Case,
-    Certificate,
     Expert,
     Institution,
     Region,
@@ -526,41 +523,3 @@ def ranking_workbook(cases) -> bytes:
     rows = ([r.rank, r.case.reference, r.case.institution.name, r.case.grade.name, r.case.bureau.name,
              r.panel_total, r.self_total] for r in score_ranking(cases))
     return workbook_bytes(title=str(_("Score ranking")), headers=headers, rows=rows)
-
-
-def annual_summary_rows(*, year: int, bureau: Bureau) -> list[dict]:
-    """The bureau's approvals of ``year`` (local time): one row per approved case, with its certificate
-    where the province has issued it."""
-    approvals = {}
-    entries = AuditEntry.objects.filter(action="case.approve", target_type="certification.case").order_by("id")
-    for entry in entries:
-        if timezone.localtime(entry.at).year == year:
-            approvals.setdefault(int(entry.target_id), entry.at)
-    cases = (Case.objects.filter(pk__in=approvals, bureau=bureau)
-             .select_related("institution", "grade", "institution__region").order_by("reference", "pk"))
-    rows = []
-    for serial, case in enumerate(cases, start=1):
-        certificate = (Certificate.objects.filter(institution=case.institution, grade=case.grade, kind=case.kind,
-                                                  approved_by=bureau)
-                       .filter(Q(issued_on__gte=timezone.localtime(approvals[case.pk]).date()))
-                       .order_by("issued_on", "pk").first())
-        rows.append({
-            "serial": serial, "reference": case.reference, "institution": case.institution.name,
-            "uscc": case.institution.uscc, "level": case.institution.get_level_display(),
-            "region": case.institution.region.name, "grade": case.grade.name, "kind": case.get_kind_display(),
-            "approved_on": timezone.localtime(approvals[case.pk]).date(),
-            "certificate": certificate.number if certificate else "",
-            "issued_on": certificate.issued_on if certificate else None,
-            "valid_until": certificate.valid_until if certificate else None,
-        })
-    return rows
-
-
-def annual_summary_workbook(*, year: int, bureau: Bureau) -> bytes:
-    headers = [_("No."), _("Reference"), _("Institution"), _("Credit code"), _("Administrative level"),
-               _("Region"), _("Grade"), _("Kind"), _("Approved on"), _("Certificate number"), _("Issued on"),
-               _("Valid until")]
-    keys = ["serial", "reference", "institution", "uscc", "level", "region", "grade", "kind", "approved_on",
-            "certificate", "issued_on", "valid_until"]
-    rows = ([row[k] for k in keys] for row in annual_summary_rows(year=year, bureau=bureau))
-    return workbook_bytes(title=str(_("Annual summary %(year)d") % {"year": year}), headers=headers, rows=rows)

@@ -15,15 +15,13 @@ from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, Expert, Grade, Institution, ScoreSheet, SheetKind, Stage
-from certification.services.audit import audit_record
 from certification.services.spreadsheets import (
-    annual_summary_rows,
     experts_import,
     import_template,
     institutions_import,
     score_ranking,
 )
-from tests.factories import CertificateFactory, InstitutionFactory, UserFactory, make_uscc
+from tests.factories import InstitutionFactory, UserFactory, make_uscc
 
 pytestmark = pytest.mark.django_db
 HEADER = ["名称", "统一社会信用代码", "行政级别", "区划代码", "是否指导系统", "上级机关信用代码"]
@@ -217,19 +215,17 @@ def test_the_exports_hold_only_the_users_cases(client, scored, staff, archives_v
     assert empty.max_row == 1
 
 
-def test_the_annual_summary_lists_the_bureaus_approvals_of_the_year(scored, staff, bureaus, archives_version):
-    from django.db import transaction
+def test_the_annual_summary_export_is_the_documents_summary(client, staff, bureaus):
+    """One annual summary: the spreadsheet page exports the same workbook the documents print."""
+    from certification import documents
 
-    approved, other_year = scored[0], scored[1]
-    with transaction.atomic():
-        audit_record(actor=staff, action="case.approve", target=approved)
-    certificate = CertificateFactory(institution=approved.institution, scheme_version=archives_version,
-                                     issued_by=bureaus["province"], approved_by=bureaus["city"],
-                                     issued_on=timezone.localdate(), valid_until=dt.date(2099, 1, 1))
-    rows = annual_summary_rows(year=timezone.localdate().year, bureau=bureaus["city"])
-    assert [(r["reference"], r["certificate"]) for r in rows] == [("2026-0", certificate.number)]
-    assert annual_summary_rows(year=timezone.localdate().year - 1, bureau=bureaus["city"]) == []
-    assert other_year.reference not in [r["reference"] for r in rows]
+    client.force_login(staff)
+    exported = load_workbook(io.BytesIO(client.get(reverse("export_annual_summary"),
+                                                   {"year": 2026, "bureau": bureaus["city"].pk}).content)).active
+    printed = load_workbook(io.BytesIO(documents.approvals_summary_xlsx(bureaus["city"], 2026))).active
+    assert [list(r) for r in exported.iter_rows(values_only=True)] == [
+        list(r) for r in printed.iter_rows(values_only=True)]
+    assert exported["A1"].value.endswith("审批情况汇总表")
 
 
 def test_the_annual_summary_of_another_bureau_answers_404(client, staff, bureaus):
