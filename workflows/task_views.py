@@ -364,9 +364,6 @@ class FormPanelView(TaskView):
         return {"experts": Expert.objects.filter(pk__in=[c.expert_id for c in self.candidates()])
                 .order_by("name")}
 
-    def extra_context_data(self):
-        return {"candidates": self.candidates()}
-
     def do_form(self, form):
         data = form.cleaned_data
         panel_services.panel_form(actor=self.request.user, case=self.case, members=list(data["members"]) or None,
