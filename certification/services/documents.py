@@ -157,6 +157,19 @@ def _certificate_of(case: Case) -> Certificate | None:
     return None if entry is None else Certificate.objects.filter(number=(entry.after or {}).get("certificate")).first()
 
 
+def _certified_meanwhile(item_id: int, *, actor, case: Case) -> IssueBatchItem:
+    """The item of a case certified before this run (a redelivered task, or one issued one by one): record
+    its certificate, and store the certificate's PDF should the run that issued it have stopped before (a
+    worker killed while drawing it). Storing is idempotent; a failure is logged: the first download stores it."""
+    certificate = _certificate_of(case)
+    if certificate is not None:
+        try:
+            certificate_document_freeze(actor=actor, certificate=certificate, case=case)
+        except Exception:
+            logger.exception("could not store the PDF of certificate %s; its first download will", certificate.pk)
+    return _finish(item_id, certificate=certificate)
+
+
 @transaction.atomic
 def _finish(item_id: int, *, certificate: Certificate | None = None, error: str = "") -> IssueBatchItem:
     item = IssueBatchItem.objects.select_for_update().get(pk=item_id)
@@ -179,13 +192,13 @@ def issue_batch_item_run(*, item_id: int) -> IssueBatchItem:
         return item
     case = item.case
     if case.outcome == Outcome.CERTIFIED:
-        return _finish(item_id, certificate=_certificate_of(case))
+        return _certified_meanwhile(item_id, actor=item.batch.created_by, case=case)
     try:
         certificate = case_issue_certificate(actor=item.batch.created_by, case=case)
     except RuleViolation as exc:
         case = Case.objects.get(pk=case.pk)
         if case.outcome == Outcome.CERTIFIED:  # issued meanwhile (a redelivered task, or one by one)
-            return _finish(item_id, certificate=_certificate_of(case))
+            return _certified_meanwhile(item_id, actor=item.batch.created_by, case=case)
         return _finish(item_id, error=str(exc))
     except Exception as exc:
         logger.exception("issuing the certificate of case %s failed", case.pk)

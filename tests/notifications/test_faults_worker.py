@@ -1,0 +1,220 @@
+"""Faults against a real Celery worker process on a private Redis: the worker killed with SIGKILL while it
+draws a certificate, and Redis restarted while work is queued. The outcome is read from the database."""
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import redis
+from celery import Celery
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+from pypdf import PdfReader
+
+from certification import permissions
+from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
+from certification.models import AuditEntry, Case, Certificate, Grade, IssueBatchItem, IssuedDocument, Stage
+from certification.services.documents import issue_batch_start
+from certification.tasks import issue_batch_item
+from notifications.kinds import Kind as NotificationKind
+from notifications.models import Notification, Occurrence
+from tests.factories import InstitutionFactory, UserFactory
+
+pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.postgresql,
+              pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_until(condition, *, seconds: float, what: str):
+    """Poll ``condition`` until it holds, at most ``seconds`` (waiting for another process, no time rule)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        threading.Event().wait(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, without persistence: a restart loses whatever it held."""
+
+    def __init__(self, directory: Path):
+        self.port, self.directory, self.process = free_port(), directory, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        server = shutil.which("redis-server")
+        if server is None:
+            pytest.skip("redis-server is not installed")
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, no outside input
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = self.client()
+        wait_until(lambda: self._ping(client), seconds=10, what="redis-server")
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    @staticmethod
+    def _ping(client):
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+
+class Workers:
+    """Celery worker processes (solo pool) on the private Redis and the test database."""
+
+    def __init__(self, broker: PrivateRedis, directory: Path, **env):
+        db = connections["default"].settings_dict
+        database_url = (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+                        f"{db['PORT'] or 5432}/{db['NAME']}")
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url,
+                    "REDIS_URL": broker.url, "FAULTS_MEDIA_ROOT": str(settings.MEDIA_ROOT), **env}
+        self.directory, self.processes = directory, []
+
+    def start(self) -> subprocess.Popen:
+        with (self.directory / f"worker-{len(self.processes)}.log").open("w") as log:
+            process = subprocess.Popen(  # noqa: S603 - fixed arguments, no outside input
+                [sys.executable, "-m", "tests.notifications.faults_worker", "worker", "--pool=solo", "-Q", "celery",
+                 "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat",
+                 "-n", f"faults{len(self.processes)}@%h"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.directory.glob("worker-*.log")))
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workers(broker, tmp_path):
+    started = Workers(broker, tmp_path, FAULTS_RENDER_MARKER=str(tmp_path / "rendering"),
+                      FAULTS_VISIBILITY_TIMEOUT="2")
+    yield started
+    started.stop()
+    print(started.logs())  # shown when the test fails
+
+
+def client(broker: PrivateRedis) -> Celery:
+    """The test's own Celery client on the private Redis (the suite's app points at the suite's Redis)."""
+    return Celery("faults-client", broker=broker.url, backend=broker.url,
+                  config_source={"task_serializer": "json", "accept_content": ["json"]})
+
+
+def test_a_worker_killed_while_drawing_a_certificate_issues_it_exactly_once_after_restart(
+        workers, broker, tmp_path, archives_version, regions, bureaus):
+    officer = UserFactory()
+    permissions.role_grant(user=officer, role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
+    institution = InstitutionFactory(name="县档案馆", region=regions["county"], level=InstitutionLevel.COUNTY)
+    case = Case.objects.create(
+        institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026,
+        bureau=bureaus["county"], grade=Grade.objects.get(version=archives_version, code="second"),
+        declared_at=timezone.now(), declared_by=UserFactory(), reference="2026000001", stage=Stage.CERTIFICATE)
+    sender = client(broker)
+    with mock.patch.object(issue_batch_item, "delay",
+                           side_effect=lambda **kw: sender.send_task("certification.issue_batch_item", kwargs=kw)):
+        batch = issue_batch_start(actor=officer, case_ids=[case.pk])
+    item = batch.items.get()
+
+    first = workers.start()
+    wait_until((tmp_path / "rendering").exists, seconds=30, what="the worker to start drawing the certificate")
+    # Killed between the committed issue and the stored PDF: the worst moment for "exactly once".
+    assert Certificate.objects.filter(institution=institution).count() == 1
+    assert IssuedDocument.objects.filter(kind="certificate").count() == 0
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    assert IssueBatchItem.objects.get(pk=item.pk).status == IssueBatchItem.Status.PENDING
+
+    workers.start()  # the unacknowledged task is redelivered to it (acks_late, visibility timeout)
+    wait_until(lambda: IssueBatchItem.objects.get(pk=item.pk).status != IssueBatchItem.Status.PENDING,
+               seconds=40, what="the redelivered task")
+
+    item.refresh_from_db()
+    certificate = Certificate.objects.get(institution=institution)
+    assert item.status == IssueBatchItem.Status.ISSUED
+    assert item.certificate == certificate
+    assert list(Certificate.objects.filter(year=certificate.year).values_list("serial", flat=True)) == [1]
+    assert AuditEntry.objects.filter(action="case.certified", target_id=str(case.pk)).count() == 1
+    assert Case.objects.get(pk=case.pk).outcome == "certified"
+    document = IssuedDocument.objects.get(kind="certificate")
+    assert (document.certificate, document.number) == (certificate, certificate.number)
+    pdfs = list(Path(settings.MEDIA_ROOT).rglob("*.pdf"))
+    assert len(pdfs) == 1
+    assert hashlib.sha256(pdfs[0].read_bytes()).hexdigest() == document.sha256
+    assert len(PdfReader(pdfs[0]).pages) == 1
+
+
+def test_redis_restarted_with_work_queued_loses_no_deadline(workers, broker, tmp_path, holder, make_certificate):
+    institution, user = holder
+    reminded = make_certificate(institution, timezone.localdate() + dt.timedelta(days=90))
+    other = InstitutionFactory(region=institution.region, level=InstitutionLevel.CITY)
+    expired = make_certificate(other, timezone.localdate() - dt.timedelta(days=2))
+    workers.start()
+    sender = client(broker)
+    sender.send_task("tests.faults.hold", kwargs={"directory": str(tmp_path)})
+    wait_until((tmp_path / "holding").exists, seconds=30, what="the worker to be busy")
+
+    # The beat's sweeps are queued while the worker is busy; then Redis restarts and loses them.
+    sender.send_task("certification.lapse_expired_certificates")
+    sender.send_task("notifications.send_recheck_reminders")
+    assert broker.client().llen("celery") == 2
+    broker.stop()
+    broker.start()
+    assert broker.client().llen("celery") == 0
+    (tmp_path / "release").write_text("")
+
+    assert Certificate.objects.get(pk=expired.pk).status == CertificateStatus.IN_FORCE  # the lost work: undone
+    sender = client(broker)  # the next beat, after the restart: the sweeps derive the due work from the database
+    lapsed = sender.send_task("certification.lapse_expired_certificates").get(timeout=40)
+    reminders = sender.send_task("notifications.send_recheck_reminders").get(timeout=40)
+
+    assert (lapsed, reminders) == (1, 1)
+    assert Certificate.objects.get(pk=expired.pk).status == CertificateStatus.LAPSED
+    assert Certificate.objects.get(pk=reminded.pk).status == CertificateStatus.IN_FORCE
+    assert Notification.objects.filter(recipient=user, kind=NotificationKind.RECHECK_REMINDER).count() == 1
+    assert Occurrence.objects.filter(kind=NotificationKind.RECHECK_REMINDER).count() == 1
+    assert Occurrence.objects.filter(kind=NotificationKind.CERTIFICATE_LAPSED).count() == 1
