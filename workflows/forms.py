@@ -3,7 +3,6 @@ rules themselves are the services'. No form carries a field a role may not set (
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from django import forms
@@ -18,11 +17,6 @@ REASON = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows":
 
 class ReasonForm(forms.Form):
     reason = REASON
-
-
-class OptionalReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
-                             required=False)
 
 
 class ConfirmForm(forms.Form):
@@ -268,10 +262,6 @@ class NoticeExtendForm(forms.Form):
         if timezone.is_naive(value):
             value = timezone.make_aware(value)
         return value
-
-
-def local_now() -> dt.datetime:
-    return timezone.localtime()
 
 
 class DeclarationForm(forms.Form):

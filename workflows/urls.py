@@ -16,4 +16,5 @@ urlpatterns = [
     path("cases/<int:pk>/chart/", views.flow_chart, name="case_chart"),
     path("process/chart/", views.flow_chart, name="flow_chart"),
     path("bureau/notices/publish/", views.notice_publish, name="notice_publish"),
+    path("bureau/notices/<int:pk>/extend/", views.notice_extend, name="notice_extend"),
 ]

@@ -279,7 +279,45 @@ def notice_publish(request):
                 messages.success(request, _("Published; the notice closes at %(at)s.") % {
                     "at": timezone.localtime(notice.closes_at).strftime("%Y-%m-%d %H:%M")})
                 return redirect("inbox")
-    return render(request, "workflows/notice_publish.html", {"form": form, "candidates": candidates})
+    from certification.models import Bureau, Notice
+    from certification.permissions import objects_for
+
+    open_notices = Notice.objects.filter(
+        bureau__in=objects_for(request.user, "certification.work_in_bureau", Bureau.objects.all()),
+        closed_at__isnull=True).order_by("closes_at")
+    return render(request, "workflows/notice_publish.html", {"form": form, "candidates": candidates,
+                                                              "open_notices": open_notices})
+
+
+@login_required
+def notice_extend(request, pk: int):
+    """The bureau extends an open notice, with a reason (never shortens it). Each case's timer waits for the
+    new closing time. Another bureau's notice answers 404."""
+    from certification.exceptions import RuleViolation
+    from certification.models import Bureau, Notice
+    from certification.permissions import objects_for
+    from certification.services.notices import notice_extend as extend
+
+    from .forms import NoticeExtendForm
+    from .task_views import refusal_text
+
+    bureaus = objects_for(request.user, "certification.work_in_bureau", Bureau.objects.all())
+    notice = Notice.objects.filter(pk=pk, bureau__in=bureaus).first()
+    if notice is None:
+        raise Http404
+    form = NoticeExtendForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            extend(actor=request.user, notice=notice, closes_at=form.cleaned_data["closes_at"],
+                   reason=form.cleaned_data["reason"])
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("Extended; the notice closes at %(at)s.") % {
+                "at": timezone.localtime(form.cleaned_data["closes_at"]).strftime("%Y-%m-%d %H:%M")})
+            return redirect("notice_publish")
+    return render(request, "workflows/notice_extend.html", {"notice": notice, "form": form})
 
 
 # --- Viewflow's chart of the process -------------------------------------------------------------------------

@@ -129,6 +129,14 @@ def to_notice(d, world):
     assert response.status_code == 302, response.content.decode()[:2000]
 
 
+def noticed(client, world):
+    """A case declared and published in a notice on 2026-03-01 (the notice closes at 2026-03-10 00:00)."""
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    return d
+
+
 def to_review(d, world):
     _institution, people, experts = world
     d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]], "chair": experts[0].pk})
@@ -277,9 +285,7 @@ def test_an_objection_holds_the_case_until_the_bureau_resolves_it(client, world,
 
 def test_the_chair_reopens_a_sheet_and_the_member_scores_again_before_the_consolidation(client, world):
     _institution, people, experts = world
-    with at(2026, 3, 1, 9, 0):
-        d = declare(client, world)
-        to_notice(d, world)
+    d = noticed(client, world)
     with at(2026, 3, 10, 0, 1):
         fire_due_timers()
         to_review(d, world)
@@ -304,11 +310,29 @@ def test_the_chair_reopens_a_sheet_and_the_member_scores_again_before_the_consol
     assert d.case.sheets.get(kind="panel").total is not None
 
 
+def test_the_bureau_extends_a_notice_and_the_cases_timer_waits_for_the_new_close(client, world):
+    _institution, people, _experts = world
+    d = noticed(client, world)
+    notice = d.case.notices.get()
+    url = reverse("notice_extend", args=[notice.pk])
+    client.force_login(people["applicant"])
+    assert client.get(url).status_code == 404  # not the bureau's staff
+    with at(2026, 3, 5, 9, 0):
+        client.force_login(people["staff"])
+        shorter = client.post(url, {"closes_at": "2026-03-08T00:00", "reason": "缩短"})
+        assert shorter.status_code == 200 and "不能缩短" in shorter.content.decode()
+        assert client.post(url, {"closes_at": "2026-03-15T00:00", "reason": "收到反映需核实"}).status_code == 302
+    with at(2026, 3, 10, 0, 1):
+        fire_due_timers()  # the old closing time: the notice stays open, the timer waits again
+        assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)
+    with at(2026, 3, 15, 0, 1):
+        fire_due_timers()
+    assert state(d.case) == (Stage.PANEL, Outcome.OPEN)
+
+
 def test_the_bureau_names_another_chair_and_the_chairs_tasks_follow(client, world):
     _institution, people, experts = world
-    with at(2026, 3, 1, 9, 0):
-        d = declare(client, world)
-        to_notice(d, world)
+    d = noticed(client, world)
     with at(2026, 3, 10, 0, 1):
         fire_due_timers()
         d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]],
@@ -326,9 +350,7 @@ def test_the_bureau_names_another_chair_and_the_chairs_tasks_follow(client, worl
 
 def test_a_review_below_the_pass_line_ends_the_case_as_failed(client, world):
     _institution, people, experts = world
-    with at(2026, 3, 1, 9, 0):
-        d = declare(client, world)
-        to_notice(d, world)
+    d = noticed(client, world)
     with at(2026, 3, 10, 0, 1):
         fire_due_timers()
         to_review(d, world)
@@ -374,9 +396,7 @@ def test_through_the_flow_a_january_certificate_is_renewed_by_a_recheck_three_ye
 
 def test_a_refused_approval_ends_the_case(client, world):
     _institution, people, experts = world
-    with at(2026, 3, 1, 9, 0):
-        d = declare(client, world)
-        to_notice(d, world)
+    d = noticed(client, world)
     with at(2026, 3, 10, 0, 1):
         fire_due_timers()
         to_review(d, world)
@@ -390,9 +410,7 @@ def test_a_refused_approval_ends_the_case(client, world):
 
 def test_a_member_late_with_the_sheet_is_recorded_once_by_the_timer_and_the_review_goes_on(client, world):
     _institution, people, experts = world
-    with at(2026, 3, 1, 9, 0):
-        d = declare(client, world)
-        to_notice(d, world)
+    d = noticed(client, world)
     with at(2026, 3, 10, 0, 1):
         fire_due_timers()
         d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]],
@@ -490,9 +508,7 @@ def test_two_approvers_at_once_one_decides_and_the_other_is_told(world):
     permissions.role_grant(user=other, role=Role.APPROVER, obj=Bureau.objects.get(level="county",
                                                                                   region=world[0].region))
     client = Client()
-    with at(2026, 3, 1, 9, 0):
-        d = declare(client, world)
-        to_notice(d, world)
+    d = noticed(client, world)
     with at(2026, 3, 10, 0, 1):
         fire_due_timers()
         to_review(d, world)
