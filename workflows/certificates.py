@@ -6,6 +6,7 @@ for another's) and show the services' refusals."""
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -28,6 +29,7 @@ from .documents import _pdf_response
 from .engine import fire_conditions
 
 REFRESH_SECONDS = 3
+BATCH_PAGE = 50
 
 
 class IssueForm(forms.Form):
@@ -56,9 +58,19 @@ def _is_officer(user, certificate) -> bool:
 @login_required
 @require_http_methods(["GET", "POST"])
 def queue(request):
-    """Approved cases waiting for their certificate. POST ``issue`` (one case, at once) or ``batch``."""
-    form = IssueForm(request.POST or None, user=request.user)
+    """Approved cases waiting for their certificate. POST ``issue`` (one chosen case, at once), ``batch`` (the
+    chosen ones) or ``all`` (every case waiting, however many: no box to tick five hundred times)."""
     error = None
+    if request.method == "POST" and "all" in request.POST:
+        form = IssueForm(user=request.user)
+        try:
+            batch = issue_batch_start(actor=request.user,
+                                      case_ids=list(certificate_queue(request.user).values_list("pk", flat=True)))
+            return redirect("certificates:batch", pk=batch.pk)
+        except RuleViolation as exc:
+            error = str(exc)
+    else:
+        form = IssueForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         chosen = list(form.cleaned_data["cases"])
         try:
@@ -80,13 +92,17 @@ def queue(request):
 @login_required
 @require_GET
 def batch(request, pk: int):
-    """The batch's progress: done, failed and total, each failure's reason; refreshes itself until done."""
+    """The batch's progress: a bar with done, failed and total, each failure's reason, and the items a page
+    at a time; the page refreshes itself (no JavaScript) until the batch is finished."""
     found = IssueBatch.objects.filter(pk=pk, created_by=request.user).first()
     if found is None:
         raise Http404
     progress = issue_batch_progress(found)
+    items = Paginator(found.items.select_related("case__institution", "certificate").order_by("id"), BATCH_PAGE)
+    page = items.get_page(request.GET.get("page"))
     return render(request, "certificates/batch.html", {
-        "batch": found, "progress": progress, "refresh": None if progress["finished"] else REFRESH_SECONDS})
+        "batch": found, "progress": progress, "page": page,
+        "refresh": None if progress["finished"] else REFRESH_SECONDS})
 
 
 @login_required

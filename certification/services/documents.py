@@ -14,6 +14,7 @@ import logging
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -207,14 +208,18 @@ def issue_batch_item_run(*, item_id: int) -> IssueBatchItem:
 
 
 def issue_batch_progress(batch: IssueBatch) -> dict:
-    """Done, failed and total of a batch, and each failure's reason."""
-    items = list(batch.items.select_related("case__institution", "certificate").order_by("id"))
-    counts = {status: sum(1 for i in items if i.status == status) for status in IssueBatchItem.Status.values}
-    return {"total": len(items), "issued": counts["issued"], "failed": counts["failed"],
-            "pending": counts["pending"], "done": counts["issued"] + counts["failed"],
-            "finished": counts["pending"] == 0, "items": items,
-            "failures": [i for i in items if i.status == IssueBatchItem.Status.FAILED],
-            "percent": 100 if not items else round(100 * (counts["issued"] + counts["failed"]) / len(items))}
+    """Done, failed and total of a batch (counted by the database, one query however large the batch), and
+    each failure with its reason. The items themselves are ``batch.items``, for the page to show a page at
+    a time."""
+    Status = IssueBatchItem.Status
+    counts = batch.items.aggregate(total=Count("id"), issued=Count("id", filter=Q(status=Status.ISSUED)),
+                                   failed=Count("id", filter=Q(status=Status.FAILED)))
+    total, issued, failed = counts["total"], counts["issued"], counts["failed"]
+    done = issued + failed
+    failures = list(batch.items.filter(status=Status.FAILED).select_related("case__institution").order_by("id"))
+    return {"total": total, "issued": issued, "failed": failed, "pending": total - done, "done": done,
+            "finished": done == total, "failures": failures,
+            "percent": 100 if not total else (100 * done) // total}
 
 
 def case_frozen_documents(case: Case) -> dict[str, IssuedDocument]:

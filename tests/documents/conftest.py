@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
-from certification.models import OnsiteStep, ScoreSheet, SheetKind
+from certification.models import Case, Grade, OnsiteStep, ScoreSheet, SheetKind, Stage
 from certification.scoring import Deduction, ItemEntry
 from certification.services.cases import (
     case_acknowledge_integrity,
@@ -119,3 +120,18 @@ def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, st
             case_approve(actor=people["approver"], case=case, approved=True, reasons="依据齐全，同意")
     case.refresh_from_db()
     return case
+
+
+def approved_cases(n, *, version, regions, bureaus):
+    """``n`` second-grade cases of county institutions, approved and waiting for their certificate (made
+    directly, without the stages before: for the batch tests, where only the issuing is under test)."""
+    declarant = UserFactory()
+    grade = Grade.objects.get(version=version, code="second")
+    cases = []
+    for i in range(n):
+        institution = InstitutionFactory(name=f"县直单位{i}", region=regions["county"], level=InstitutionLevel.COUNTY)
+        cases.append(Case.objects.create(
+            institution=institution, scheme_version=version, kind=Kind.PROMOTION, year=2026,
+            bureau=bureaus["county"], grade=grade, declared_at=timezone.now(), declared_by=declarant,
+            reference=f"2026{i + 1:06d}", stage=Stage.CERTIFICATE))
+    return cases

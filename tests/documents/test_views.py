@@ -11,7 +11,7 @@ from certification.enums import CertificateStatus, Role
 from certification.models import AuditEntry, Certificate, IssueBatch, IssuedDocument, Stage
 from certification.services.cases import case_issue_certificate
 from certification.services.documents import issue_batch_item_run, issue_batch_progress, issue_batch_start
-from tests.documents.conftest import at, make_institution, run_case
+from tests.documents.conftest import approved_cases, at, make_institution, run_case
 from tests.factories import InstitutionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -213,6 +213,37 @@ def test_the_progress_page_refreshes_itself_until_done_and_shows_each_failure(cl
 
     assert 'http-equiv="refresh"' in running and "共 1 件，已处理 0 件" in running
     assert 'http-equiv="refresh"' not in finished and "证书编号冲突" in finished
+
+
+def test_issue_all_with_an_empty_queue_is_refused_in_chinese_and_starts_nothing(client, world):
+    _institution, people, _experts = world
+    client.force_login(people["officer"])
+
+    response = client.post(reverse("certificates:queue"), {"all": "1"})
+
+    assert response.status_code == 400 and "请至少选择一个案件。" in response.content.decode()
+    assert IssueBatch.objects.count() == 0
+
+
+def test_issue_all_takes_every_waiting_case_and_the_progress_page_shows_them_fifty_at_a_time(
+        client, world, archives_version, regions, bureaus):
+    _institution, people, _experts = world
+    cases = approved_cases(60, version=archives_version, regions=regions, bureaus=bureaus)
+    client.force_login(people["officer"])
+
+    queue = client.get(reverse("certificates:queue")).content.decode()
+    response = client.post(reverse("certificates:queue"), {"all": "1"})
+
+    assert "颁发全部 60 张待发证书" in queue
+    batch = IssueBatch.objects.get()
+    assert response.status_code == 302 and response.url == reverse("certificates:batch", args=[batch.pk])
+    assert sorted(batch.items.values_list("case", flat=True)) == sorted(c.pk for c in cases)
+    first = client.get(response.url).content.decode()
+    second = client.get(response.url, {"page": 2}).content.decode()
+    assert '<progress max="60" value="0"' in first and "共 60 件，已处理 0 件" in first
+    assert "第 1 页，共 2 页" in first and "下一页" in first
+    assert first.count("等待中") == 50 and second.count("等待中") == 10
+    assert cases[0].reference in first and cases[59].reference in second and cases[59].reference not in first
 
 
 def test_the_summary_downloads_for_the_bureaus_user(client, world, bureaus):

@@ -3,22 +3,12 @@ draws a certificate, and Redis restarted while work is queued. The outcome is re
 
 import datetime as dt
 import hashlib
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from unittest import mock
 
 import pytest
-import redis
-from celery import Celery
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -30,91 +20,10 @@ from certification.tasks import issue_batch_item
 from notifications.kinds import Kind as NotificationKind
 from notifications.models import Notification, Occurrence
 from tests.factories import InstitutionFactory, UserFactory
+from tests.processes import PrivateRedis, Workers, client, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.postgresql,
               pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(condition, *, seconds: float, what: str):
-    """Poll ``condition`` until it holds, at most ``seconds`` (waiting for another process, no time rule)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        threading.Event().wait(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, without persistence: a restart loses whatever it held."""
-
-    def __init__(self, directory: Path):
-        self.port, self.directory, self.process = free_port(), directory, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        server = shutil.which("redis-server")
-        if server is None:
-            pytest.skip("redis-server is not installed")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, no outside input
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = self.client()
-        wait_until(lambda: self._ping(client), seconds=10, what="redis-server")
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url)
-
-    @staticmethod
-    def _ping(client):
-        try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
-
-
-class Workers:
-    """Celery worker processes (solo pool) on the private Redis and the test database."""
-
-    def __init__(self, broker: PrivateRedis, directory: Path, **env):
-        db = connections["default"].settings_dict
-        database_url = (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-                        f"{db['PORT'] or 5432}/{db['NAME']}")
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url,
-                    "REDIS_URL": broker.url, "FAULTS_MEDIA_ROOT": str(settings.MEDIA_ROOT), **env}
-        self.directory, self.processes = directory, []
-
-    def start(self) -> subprocess.Popen:
-        with (self.directory / f"worker-{len(self.processes)}.log").open("w") as log:
-            process = subprocess.Popen(  # noqa: S603 - fixed arguments, no outside input
-                [sys.executable, "-m", "tests.notifications.faults_worker", "worker", "--pool=solo", "-Q", "celery",
-                 "--loglevel=WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat",
-                 "-n", f"faults{len(self.processes)}@%h"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
-    def stop(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text() for p in sorted(self.directory.glob("worker-*.log")))
 
 
 @pytest.fixture(autouse=True)
@@ -132,17 +41,11 @@ def broker(tmp_path):
 
 @pytest.fixture
 def workers(broker, tmp_path):
-    started = Workers(broker, tmp_path, FAULTS_RENDER_MARKER=str(tmp_path / "rendering"),
+    started = Workers(broker.url, tmp_path, FAULTS_RENDER_MARKER=str(tmp_path / "rendering"),
                       FAULTS_VISIBILITY_TIMEOUT="2")
     yield started
     started.stop()
     print(started.logs())  # shown when the test fails
-
-
-def client(broker: PrivateRedis) -> Celery:
-    """The test's own Celery client on the private Redis (the suite's app points at the suite's Redis)."""
-    return Celery("faults-client", broker=broker.url, backend=broker.url,
-                  config_source={"task_serializer": "json", "accept_content": ["json"]})
 
 
 def test_a_worker_killed_while_drawing_a_certificate_issues_it_exactly_once_after_restart(
@@ -154,7 +57,7 @@ def test_a_worker_killed_while_drawing_a_certificate_issues_it_exactly_once_afte
         institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026,
         bureau=bureaus["county"], grade=Grade.objects.get(version=archives_version, code="second"),
         declared_at=timezone.now(), declared_by=UserFactory(), reference="2026000001", stage=Stage.CERTIFICATE)
-    sender = client(broker)
+    sender = client(broker.url)
     with mock.patch.object(issue_batch_item, "delay",
                            side_effect=lambda **kw: sender.send_task("certification.issue_batch_item", kwargs=kw)):
         batch = issue_batch_start(actor=officer, case_ids=[case.pk])
@@ -194,7 +97,7 @@ def test_redis_restarted_with_work_queued_loses_no_deadline(workers, broker, tmp
     other = InstitutionFactory(region=institution.region, level=InstitutionLevel.CITY)
     expired = make_certificate(other, timezone.localdate() - dt.timedelta(days=2))
     workers.start()
-    sender = client(broker)
+    sender = client(broker.url)
     sender.send_task("tests.faults.hold", kwargs={"directory": str(tmp_path)})
     wait_until((tmp_path / "holding").exists, seconds=30, what="the worker to be busy")
 
@@ -208,7 +111,7 @@ def test_redis_restarted_with_work_queued_loses_no_deadline(workers, broker, tmp
     (tmp_path / "release").write_text("")
 
     assert Certificate.objects.get(pk=expired.pk).status == CertificateStatus.IN_FORCE  # the lost work: undone
-    sender = client(broker)  # the next beat, after the restart: the sweeps derive the due work from the database
+    sender = client(broker.url)  # the next beat, after the restart: the sweeps derive the due work from the database
     lapsed = sender.send_task("certification.lapse_expired_certificates").get(timeout=40)
     reminders = sender.send_task("notifications.send_recheck_reminders").get(timeout=40)
 

@@ -1,7 +1,8 @@
-"""A real Celery worker for the fault tests, run as its own process (``python -m tests.notifications.faults_worker
-worker ...``) so that a test can SIGKILL it. Driven by the environment:
+"""A real Celery worker run as its own process (``python -m tests.worker_process worker ...``, started by
+``tests.processes.Workers``): a test can SIGKILL it, or run a prefork pool on every CPU. Driven by the
+environment:
 
-- ``FAULTS_MEDIA_ROOT``: where documents are stored (the test's directory);
+- ``TEST_WORKER_MEDIA_ROOT``: where documents are stored (the test's directory);
 - ``FAULTS_RENDER_MARKER``: the first worker to draw a PDF creates this file and then blocks there until it is
   killed; once the file exists, PDFs are drawn as usual (the worker started after the kill);
 - ``FAULTS_VISIBILITY_TIMEOUT``: the Redis visibility timeout, short, so that an unacknowledged message of a
@@ -25,8 +26,8 @@ from django.conf import settings  # noqa: E402
 from certification import documents  # noqa: E402
 from config.celery_app import app  # noqa: E402
 
-if os.environ.get("FAULTS_MEDIA_ROOT"):
-    settings.MEDIA_ROOT = os.environ["FAULTS_MEDIA_ROOT"]
+if os.environ.get("TEST_WORKER_MEDIA_ROOT"):
+    settings.MEDIA_ROOT = os.environ["TEST_WORKER_MEDIA_ROOT"]
 
 _html_to_pdf = documents.html_to_pdf
 
