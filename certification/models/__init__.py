@@ -1,6 +1,6 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
-from .cases import Case, CasePrerequisite, Outcome, Precheck, Stage
+from .cases import Case, CasePrerequisite, LateInclusion, Outcome, Precheck, Stage
 from .certificates import Certificate, CertificateSerial
 from .documents import DocumentKind, IssueBatch, IssueBatchItem, IssuedDocument, LetterSerial
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
@@ -40,6 +40,7 @@ __all__ = [
     "IssueBatch",
     "IssueBatchItem",
     "IssuedDocument",
+    "LateInclusion",
     "LetterSerial",
     "OnsiteStep",
     "Outcome",

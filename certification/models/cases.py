@@ -144,3 +144,36 @@ class Precheck(DomainModel):
 
     def __str__(self) -> str:
         return f"{self.case} #{self.round} {self.get_decision_display()}"
+
+
+class LateInclusion(DomainModel):
+    """A bureau includes an institution's late declaration in its year's plan by hand, with a reason (DESIGN
+    §3.6): the institution may then declare after the window closes, until ``declare_by``, once. Every other
+    rule still applies, and the inclusion only counts for a declaration that this bureau assesses."""
+
+    bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="late_inclusions",
+                               verbose_name=_("assessing bureau"))
+    institution = models.ForeignKey(Institution, models.PROTECT, related_name="late_inclusions",
+                                    verbose_name=_("applicant"))
+    year = models.PositiveSmallIntegerField(_("plan year"))
+    reason = models.TextField(_("reason"))
+    declare_by = models.DateField(_("declare by"))
+    granted_at = models.DateTimeField(_("included at"))
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                   verbose_name=_("included by"))
+    case = models.OneToOneField(Case, models.PROTECT, null=True, blank=True, related_name="late_inclusion",
+                                verbose_name=_("declaration"))
+
+    class Meta:
+        verbose_name = _("late declaration included")
+        verbose_name_plural = _("late declarations included")
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["bureau", "institution", "year"],
+                                    condition=Q(case__isnull=True, archived_at__isnull=True),
+                                    name="one_unused_late_inclusion_per_institution"),
+            models.CheckConstraint(condition=~Q(reason=""), name="a_late_inclusion_says_why"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bureau} {self.year}: {self.institution}"
