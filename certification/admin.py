@@ -234,3 +234,14 @@ class CaseAdmin(ReadOnlyAdmin):
     list_select_related = ("institution", "grade", "bureau")
     readonly_fields = [f.name for f in models.Case._meta.fields]
     inlines = [CasePrerequisiteInline]
+
+
+@admin.register(models.LateInclusion)
+class LateInclusionAdmin(ReadOnlyAdmin):
+    """Late declarations the bureaus included by hand: granted and withdrawn on the bureau's page, read here."""
+
+    list_display = ("institution", "bureau", "year", "declare_by", "granted_by", "granted_at", "case")
+    list_filter = ("year",)
+    search_fields = ("institution__name", "reason")
+    list_select_related = ("institution", "bureau", "granted_by", "case")
+    readonly_fields = [f.name for f in models.LateInclusion._meta.fields]

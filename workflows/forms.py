@@ -310,3 +310,21 @@ class DeclarationForm(forms.Form):
     def gates(self) -> dict[str, bool]:
         return {name.removeprefix("gate_"): bool(self.cleaned_data.get(name)) for name in self.fields
                 if name.startswith("gate_")}
+
+
+class LateInclusionForm(forms.Form):
+    """The bureau includes a late declaration: which bureau (for staff of more than one), the institution, the
+    last day to declare and the reason. The service checks the territory, the day and the rest."""
+
+    bureau = forms.ModelChoiceField(label=_("Bureau"), queryset=None, empty_label=None)
+    institution = forms.ModelChoiceField(label=_("Institution"), queryset=None)
+    declare_by = forms.DateField(label=_("Last day to declare"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = REASON
+
+    def __init__(self, *args, bureaus=None, institutions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bureau"].queryset = bureaus
+        self.fields["institution"].queryset = institutions
+        if bureaus is not None and bureaus.count() == 1:
+            self.fields["bureau"].widget = forms.HiddenInput()
+            self.fields["bureau"].initial = bureaus.first().pk

@@ -17,4 +17,5 @@ urlpatterns = [
     path("process/chart/", views.flow_chart, name="flow_chart"),
     path("bureau/notices/publish/", views.notice_publish, name="notice_publish"),
     path("bureau/notices/<int:pk>/extend/", views.notice_extend, name="notice_extend"),
+    path("bureau/late-declarations/", views.late_inclusions, name="late_inclusions"),
 ]

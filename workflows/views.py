@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView, TemplateView
 
+from certification.models import Bureau
+from certification.permissions import objects_for
 from certification.selectors import (
     action_label,
     case_get_for_user_or_404,
@@ -89,6 +91,8 @@ class InboxView(LoginRequiredMixin, TemplateView):
         context["tasks"] = [(task, case, case_next_step(case)) for task, case in inbox(self.request.user)]
         context["awaiting_notice"] = notice_candidates(self.request.user)
         context["certificate_queue"] = certificate_queue(self.request.user).count()
+        context["bureau_staff"] = objects_for(self.request.user, "certification.work_in_bureau",
+                                              Bureau.objects.all()).exists()
         return context
 
 
@@ -168,6 +172,16 @@ class DeclareView(LoginRequiredMixin, TemplateView):
         from .forms import DeclarationForm
 
         return DeclarationForm(data, files, institutions=self.institutions())
+
+    def get_context_data(self, **kwargs):
+        from certification.models import LateInclusion
+
+        context = super().get_context_data(**kwargs)
+        context["late_inclusions"] = (LateInclusion.objects.active()
+                                      .filter(institution__in=self.institutions(), case__isnull=True,
+                                              declare_by__gte=timezone.localdate())
+                                      .select_related("institution", "bureau").order_by("declare_by"))
+        return context
 
     def get(self, request, *args, **kwargs):
         if not self.institutions().exists():
@@ -318,6 +332,58 @@ def notice_extend(request, pk: int):
                 "at": timezone.localtime(form.cleaned_data["closes_at"]).strftime("%Y-%m-%d %H:%M")})
             return redirect("notice_publish")
     return render(request, "workflows/notice_extend.html", {"notice": notice, "form": form})
+
+
+# --- Late declarations (DESIGN §3.6) ---------------------------------------------------------------------------
+@login_required
+def late_inclusions(request):
+    """The bureau includes late declarations in its plan by hand, with a reason, and withdraws one not yet
+    used. Only the staff of a bureau see the page (404 otherwise); the service holds every rule."""
+    from certification.exceptions import RuleViolation
+    from certification.services.late_inclusions import (
+        default_declare_by,
+        institutions_of,
+        late_inclusion_grant,
+        late_inclusion_withdraw,
+        late_inclusions_for_user,
+    )
+
+    from .forms import LateInclusionForm, ReasonForm
+    from .task_views import refusal_text
+
+    bureaus = objects_for(request.user, "certification.work_in_bureau", Bureau.objects.all()).order_by("pk")
+    if not bureaus.exists():
+        raise Http404
+    form = LateInclusionForm(request.POST if "grant" in request.POST else None, bureaus=bureaus,
+                             institutions=institutions_of(*bureaus),
+                             initial={"declare_by": default_declare_by(timezone.localdate())})
+    withdraw = ReasonForm(request.POST if "withdraw" in request.POST else None)
+    inclusions = late_inclusions_for_user(request.user)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        try:
+            if "grant" in request.POST and form.is_valid():
+                data = form.cleaned_data
+                inclusion = late_inclusion_grant(actor=request.user, bureau=data["bureau"],
+                                                 institution=data["institution"], reason=data["reason"],
+                                                 declare_by=data["declare_by"])
+                messages.success(request, _("%(institution)s may declare until %(day)s.") % {
+                    "institution": inclusion.institution, "day": inclusion.declare_by.isoformat()})
+                return redirect("late_inclusions")
+            if "withdraw" in request.POST and withdraw.is_valid():
+                found = inclusions.filter(pk=request.POST.get("inclusion") or 0).first()
+                if found is None:
+                    raise Http404
+                late_inclusion_withdraw(actor=request.user, inclusion=found, reason=withdraw.cleaned_data["reason"])
+                messages.success(request, _("The inclusion is withdrawn."))
+                return redirect("late_inclusions")
+        except RuleViolation as exc:
+            target = form if "grant" in request.POST else withdraw
+            for text in refusal_text(exc):
+                target.add_error(None, text)
+    return render(request, "workflows/late_inclusions.html", {
+        "form": form, "withdraw": withdraw, "inclusions": inclusions[:200]}, status=status)
 
 
 # --- Viewflow's chart of the process -------------------------------------------------------------------------

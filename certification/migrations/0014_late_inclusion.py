@@ -28,12 +28,13 @@ class Migration(migrations.Migration):
                 ('case', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='late_inclusion', to='certification.case', verbose_name='declaration')),
                 ('granted_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='included by')),
                 ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='late_inclusions', to='certification.institution', verbose_name='applicant')),
+                ('scheme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='certification.scheme', verbose_name='scheme')),
             ],
             options={
                 'verbose_name': 'late declaration included',
                 'verbose_name_plural': 'late declarations included',
                 'ordering': ['-granted_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('archived_at__isnull', True), ('case__isnull', True)), fields=('bureau', 'institution', 'year'), name='one_unused_late_inclusion_per_institution'), models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='a_late_inclusion_says_why')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('archived_at__isnull', True), ('case__isnull', True)), fields=('bureau', 'scheme', 'institution', 'year'), name='one_unused_late_inclusion_per_institution'), models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='a_late_inclusion_says_why')],
             },
         ),
     ]

@@ -153,6 +153,7 @@ class LateInclusion(DomainModel):
 
     bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="late_inclusions",
                                verbose_name=_("assessing bureau"))
+    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="+", verbose_name=_("scheme"))
     institution = models.ForeignKey(Institution, models.PROTECT, related_name="late_inclusions",
                                     verbose_name=_("applicant"))
     year = models.PositiveSmallIntegerField(_("plan year"))
@@ -169,7 +170,7 @@ class LateInclusion(DomainModel):
         verbose_name_plural = _("late declarations included")
         ordering = ["-granted_at"]
         constraints = [
-            models.UniqueConstraint(fields=["bureau", "institution", "year"],
+            models.UniqueConstraint(fields=["bureau", "scheme", "institution", "year"],
                                     condition=Q(case__isnull=True, archived_at__isnull=True),
                                     name="one_unused_late_inclusion_per_institution"),
             models.CheckConstraint(condition=~Q(reason=""), name="a_late_inclusion_says_why"),

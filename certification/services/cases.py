@@ -34,6 +34,7 @@ from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwardi
 from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import issue_within
+from .late_inclusions import late_inclusion_for
 
 
 def _refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
@@ -82,13 +83,15 @@ def case_declare(
         raise ValueError(f"unknown conditions {sorted(unknown)}")
     for code, upload in evidence.items():
         refusals.extend(upload_refusals(upload, field=code))
-    declaration = rules.Declaration(
-        grade=grade, kind=kind, prerequisites=dict(answers), evidence=frozenset(evidence), gates=dict(gates or {}),
-    )
     try:
         spec.grade(grade)
     except KeyError:
         raise ValueError(f"unknown grade {grade!r}") from None
+    late = late_inclusion_for(institution, version=version, grade=grade, kind=kind, today=today)
+    declaration = rules.Declaration(
+        grade=grade, kind=kind, prerequisites=dict(answers), evidence=frozenset(evidence), gates=dict(gates or {}),
+        late_inclusion=late is not None,
+    )
     refusals.extend(rules.declaration_refusals(declarant_for(institution, version=version), declaration,
                                                today=today, scheme=spec))
     if refusals:
@@ -125,9 +128,13 @@ def case_declare(
         if code in evidence:
             row.evidence.save(evidence[code].name, evidence[code], save=False)
         row.save()
+    if late is not None:
+        late.case = case
+        late.save(update_fields=["case", "updated_at"])
     audit_record(actor=actor, action="case.declare", target=case, after={
         "reference": case.reference, "institution": institution.pk, "grade": grade, "kind": kind,
         "bureau": case.bureau_id, "answers": dict(answers), "evidence": sorted(evidence),
+        **({"late_inclusion": late.pk} if late is not None else {}),
     })
     return case
 

@@ -1,0 +1,124 @@
+"""The bureau's page for late declarations, and what the applicant sees of an inclusion: on the declaration
+page, and on its case once declared. Only a bureau's staff reach the page; bad input changes nothing."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from certification import permissions
+from certification.enums import InstitutionLevel, Role
+from certification.models import AuditEntry, LateInclusion
+from tests.certification.test_services_cases import all_conditions
+from tests.factories import InstitutionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SH = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture(autouse=True)
+def april():
+    with time_machine.travel(dt.datetime(2026, 4, 5, 10, 0, tzinfo=SH), tick=False):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def people(archives_version, regions, bureaus):
+    institution = InstitutionFactory(name="乡政府", region=regions["township"], level=InstitutionLevel.TOWNSHIP)
+    applicant, staff, other_staff = UserFactory(), UserFactory(), UserFactory()
+    permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
+    permissions.role_grant(user=staff, role=Role.BUREAU_STAFF, obj=bureaus["county"])
+    permissions.role_grant(user=other_staff, role=Role.BUREAU_STAFF, obj=bureaus["city"])
+    return {"institution": institution, "applicant": applicant, "staff": staff, "other_staff": other_staff}
+
+
+def include(client, people, bureaus, **data):
+    client.force_login(people["staff"])
+    return client.post(reverse("late_inclusions"), {
+        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].pk,
+        "declare_by": "2026-04-30", "reason": "单位搬迁，档案整理延误", **data})
+
+
+def test_the_bureau_includes_a_late_declaration_and_the_applicant_declares_by_the_day(client, people, bureaus):
+    client.force_login(people["staff"])
+    page = client.get(reverse("late_inclusions")).content.decode()
+    assert "列入逾期申报" in page and "乡政府" in page  # the institution is offered
+    assert "逾期申报" in client.get(reverse("inbox")).content.decode()  # reached from the inbox
+
+    response = include(client, people, bureaus)
+
+    assert response.status_code == 302
+    listed = client.get(reverse("late_inclusions")).content.decode()
+    assert "单位搬迁，档案整理延误" in listed and "2026-04-30" in listed and "尚未申报" in listed
+    client.force_login(people["applicant"])
+    declare_page = client.get(reverse("declare")).content.decode()
+    assert "已将乡政府的逾期申报列入计划：请于2026-04-30前申报" in declare_page
+
+    answers, evidence = all_conditions()
+    response = client.post(reverse("declare"), {
+        "institution": people["institution"].pk, "grade": "second", "kind": "promotion",
+        **{f"answer_{c}": a for c, a in answers.items()}, **{f"evidence_{c}": f for c, f in evidence.items()}})
+
+    inclusion = LateInclusion.objects.get()
+    assert response.status_code == 302, response.content.decode()
+    assert inclusion.case is not None and response.url == reverse("case_detail", args=[inclusion.case.pk])
+    case_page = client.get(response.url).content.decode()
+    assert "人工列入计划" in case_page and "单位搬迁，档案整理延误" in case_page
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"reason": ""}, "该字段是必填项。"),
+    ({"declare_by": "2026-04-01"}, "申报的最后一天须在今天至本年年底之间"),
+    ({"declare_by": "not a day"}, "输入一个有效的日期。"),
+    ({"institution": "999999"}, "选择一个有效的选项"),
+])
+def test_bad_input_is_told_in_chinese_and_includes_nothing(client, people, bureaus, data, expected):
+    response = include(client, people, bureaus, **data)
+
+    assert response.status_code == 400
+    assert expected in response.content.decode()
+    assert LateInclusion.objects.count() == 0
+    assert not AuditEntry.objects.filter(action="late_inclusion.grant").exists()
+
+
+def test_only_a_bureaus_staff_reach_the_page_and_each_bureau_only_its_own(client, people, bureaus):
+    include(client, people, bureaus)
+    inclusion = LateInclusion.objects.get()
+    for user in (people["applicant"], UserFactory()):
+        client.force_login(user)
+        assert client.get(reverse("late_inclusions")).status_code == 404
+    client.force_login(people["other_staff"])  # the city bureau: another bureau's inclusion is not there
+    assert "单位搬迁" not in client.get(reverse("late_inclusions")).content.decode()
+    forged = client.post(reverse("late_inclusions"), {"withdraw": "1", "inclusion": inclusion.pk, "reason": "越权"})
+    assert forged.status_code == 404
+    # nor may it include for a bureau it does not work in
+    refused = client.post(reverse("late_inclusions"), {
+        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].pk,
+        "declare_by": "2026-04-30", "reason": "越权"})
+    assert refused.status_code == 400
+    inclusion.refresh_from_db()
+    assert inclusion.archived_at is None and LateInclusion.objects.count() == 1
+
+
+def test_the_bureau_withdraws_an_unused_inclusion_with_a_reason(client, people, bureaus):
+    include(client, people, bureaus)
+    inclusion = LateInclusion.objects.get()
+
+    without = client.post(reverse("late_inclusions"), {"withdraw": "1", "inclusion": inclusion.pk, "reason": ""})
+    done = client.post(reverse("late_inclusions"), {"withdraw": "1", "inclusion": inclusion.pk, "reason": "误选单位"})
+    twice = client.post(reverse("late_inclusions"), {"withdraw": "1", "inclusion": inclusion.pk, "reason": "再撤"})
+
+    assert without.status_code == 400 and done.status_code == 302
+    assert twice.status_code == 400 and "已使用或已撤回" in twice.content.decode()
+    inclusion.refresh_from_db()
+    assert inclusion.archived_at is not None
+    assert "已撤回" in client.get(reverse("late_inclusions")).content.decode()
+    client.force_login(people["applicant"])
+    assert "逾期申报列入计划" not in client.get(reverse("declare")).content.decode()
