@@ -438,17 +438,6 @@ def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = Non
     return certificate
 
 
-def cases_issue_certificates(*, actor, cases: list[Case], issued_on: dt.date | None = None) -> dict:
-    """Issue a batch, each case in its own transaction: one failure does not stop the others."""
-    issued, failed = [], {}
-    for case in cases:
-        try:
-            issued.append(case_issue_certificate(actor=actor, case=case, issued_on=issued_on))
-        except RuleViolation as exc:
-            failed[case.pk] = str(exc)
-    return {"issued": issued, "failed": failed}
-
-
 def cases_withdraw_missed_rectifications(*, now: dt.datetime | None = None) -> int:
     """Withdraw every case whose rectification deadline passed without a resubmission (the beat sweep)."""
     now = now or timezone.now()
