@@ -8,6 +8,7 @@ import io
 import pytest
 from django.db import transaction
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from certification import documents
 from certification.enums import Kind
@@ -51,6 +52,7 @@ def test_the_application_form_shows_the_unit_and_the_three_opinions(world):
                      "审查意见", "材料齐全，符合要求", "考核意见", "达到标准", "评审总分：99.00分",
                      "审批意见", "同意确认为省二级。依据齐全，同意", "2026年3月20日", "2026年1月15日"):
         assert expected in text, expected
+    assert len(PdfReader(frozen(case, "application_form").file.open("rb")).pages) == 1  # one sheet, as on paper
 
 
 def test_the_assessment_form_puts_the_self_score_beside_the_panels_with_the_reasons(world):
