@@ -318,7 +318,8 @@ class LateInclusionForm(forms.Form):
 
     bureau = forms.ModelChoiceField(label=_("Bureau"), queryset=None, empty_label=None)
     institution = forms.ModelChoiceField(label=_("Institution"), queryset=None)
-    declare_by = forms.DateField(label=_("Last day to declare"), widget=forms.DateInput(attrs={"type": "date"}))
+    declare_by = forms.DateField(label=_("Last day to declare"),
+                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reason = REASON
 
     def __init__(self, *args, bureaus=None, institutions=None, **kwargs):

@@ -50,6 +50,7 @@ def test_the_bureau_includes_a_late_declaration_and_the_applicant_declares_by_th
     client.force_login(people["staff"])
     page = client.get(reverse("late_inclusions")).content.decode()
     assert "列入逾期申报" in page and "乡政府" in page  # the institution is offered
+    assert 'type="date" name="declare_by" value="2026-05-05"' in page  # 30 days on, as the browser reads it
     assert "逾期申报" in client.get(reverse("inbox")).content.decode()  # reached from the inbox
 
     response = include(client, people, bureaus)
