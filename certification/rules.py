@@ -226,6 +226,18 @@ def annual_summary_due(year: int, *, scheme: SchemeSpec | None = None) -> dt.dat
     return _month_day(year, _scheme(scheme).times.annual_summary.due)
 
 
+def annual_summary_years_open(today: dt.date) -> tuple[int, int]:
+    """The years whose approvals summary a city bureau may send on ``today``: this year's (on time, or before
+    the year ends for the approvals of its last days) and last year's (late, or corrected)."""
+    return today.year, today.year - 1
+
+
+def annual_summary_overdue(year: int, today: dt.date, *, scheme: SchemeSpec | None = None) -> bool:
+    """Whether a summary of ``year`` not sent by ``today`` is overdue: from the day after the due date (a
+    deadline ends at local midnight after its last day)."""
+    return today > annual_summary_due(year, scheme=scheme)
+
+
 # --- Eligibility (§3.1–3.2) ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HeldCertificate:
