@@ -233,9 +233,10 @@ def annual_summary_years_open(today: dt.date) -> tuple[int, int]:
 
 
 def annual_summary_overdue(year: int, today: dt.date, *, scheme: SchemeSpec | None = None) -> bool:
-    """Whether a summary of ``year`` not sent by ``today`` is overdue: from the day after the due date (a
-    deadline ends at local midnight after its last day)."""
-    return today > annual_summary_due(year, scheme=scheme)
+    """Whether a summary of ``year`` not sent by ``today`` is flagged overdue: from the day after the due date
+    (a deadline ends at local midnight after its last day) for as long as it can still be sent; an older year
+    not sent is shown as not sent, not chased."""
+    return today > annual_summary_due(year, scheme=scheme) and year in annual_summary_years_open(today)
 
 
 # --- Eligibility (§3.1–3.2) ---------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ def test_the_city_staff_send_from_the_summaries_page(client, bureaus, city, prov
     assert reverse("documents:summary_sent_pdf", args=[sent.pk]) in after
     assert 'name="reason"' in after  # it may be sent again, with a reason
     assert _state(after, f"sending-{bureaus['city'].pk}-2025") == "overdue"
+    assert _state(after, f"sending-{bureaus['city'].pk}-2024") == "not-sent"
 
 
 def test_a_refused_send_shows_the_reason_on_the_page_and_changes_nothing(client, bureaus, city, province, settings):
@@ -310,7 +311,8 @@ def test_the_province_page_lists_each_city_sent_or_not_and_flags_overdue_after_d
 
     assert (cell(on_the_day, bureaus["city"], 2026), cell(on_the_day, other, 2026)) == ("sent", "not-sent")
     assert (cell(after, bureaus["city"], 2026), cell(after, other, 2026)) == ("sent", "overdue")
-    assert cell(after, other, 2025) == "overdue"
+    assert cell(after, other, 2025) == "overdue"  # last year's may still be sent
+    assert cell(after, other, 2024) == "not-sent"  # closed: shown, not chased
     assert reverse("documents:summary_sent_pdf", args=[sent.pk]) in after
     assert f'id="received-{bureaus["county"].pk}"' not in after  # only city bureaus send
     assert "sending-" not in after and "summary_send" not in after  # the province sends nothing
