@@ -8,14 +8,14 @@ import re
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from certification import permissions
 from certification.enums import BureauLevel, RegionLevel, Role
 from certification.exceptions import RuleViolation
-from certification.models import AuditEntry, SummarySubmission
+from certification.models import AuditEntry, HardDeleteRefused, SummarySubmission
 from certification.services.audit import audit_verify
 from certification.services.documents import SUMMARY_SENT_ACTION, summary_submit
 from notifications.kinds import Kind
@@ -177,6 +177,18 @@ def test_last_years_summary_may_be_sent_late(bureaus, city, province):
 
     assert (sent.year, sent.sent_at.year) == (2026, 2027)
     assert f"{bureaus['city'].name}2026年" in pdf_text(sent.file.read())
+
+
+def test_the_database_keeps_one_summary_standing_per_bureau_and_year(bureaus, city, province):
+    with at(2026, 12, 10, 9, 0):
+        sent = summary_submit(actor=city, bureau=bureaus["city"], year=2026)
+    copy = SummarySubmission(bureau=sent.bureau, year=2026, file=sent.file.name, html=sent.html, sha256=sent.sha256,
+                             size=sent.size, sent_at=sent.sent_at, sent_by=city)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy.save()
+    with pytest.raises(HardDeleteRefused):
+        sent.delete()
 
 
 # --- The sweep ----------------------------------------------------------------------------------------------
