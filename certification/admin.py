@@ -245,3 +245,15 @@ class LateInclusionAdmin(ReadOnlyAdmin):
     search_fields = ("institution__name", "reason")
     list_select_related = ("institution", "bureau", "granted_by", "case")
     readonly_fields = [f.name for f in models.LateInclusion._meta.fields]
+
+
+@admin.register(models.SummarySubmission)
+class SummarySubmissionAdmin(ReadOnlyAdmin):
+    """Annual summaries as the city bureaus sent them; a corrected re-send archives the one before it."""
+
+    list_display = ("bureau", "year", "sent_at", "sent_by", "sha256", "archived_at")
+    list_filter = ("year", "bureau")
+    list_select_related = ("bureau", "sent_by")
+    search_fields = ("bureau__name", "sha256")
+    date_hierarchy = "sent_at"
+    readonly_fields = [f.name for f in models.SummarySubmission._meta.fields]

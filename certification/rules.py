@@ -226,6 +226,19 @@ def annual_summary_due(year: int, *, scheme: SchemeSpec | None = None) -> dt.dat
     return _month_day(year, _scheme(scheme).times.annual_summary.due)
 
 
+def annual_summary_years_open(today: dt.date) -> tuple[int, int]:
+    """The years whose approvals summary a city bureau may send on ``today``: this year's (on time, or before
+    the year ends for the approvals of its last days) and last year's (late, or corrected)."""
+    return today.year, today.year - 1
+
+
+def annual_summary_overdue(year: int, today: dt.date, *, scheme: SchemeSpec | None = None) -> bool:
+    """Whether a summary of ``year`` not sent by ``today`` is flagged overdue: from the day after the due date
+    (a deadline ends at local midnight after its last day) for as long as it can still be sent; an older year
+    not sent is shown as not sent, not chased."""
+    return today > annual_summary_due(year, scheme=scheme) and year in annual_summary_years_open(today)
+
+
 # --- Eligibility (§3.1–3.2) ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HeldCertificate:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Model, Prefetch, Q
 
 from . import rules
-from .enums import CERTIFICATE_STATUSES_CONFERRING_GRADE, CERTIFICATE_STATUSES_CURRENT, REGION_DEPTH, Role
+from .enums import (
+    CERTIFICATE_STATUSES_CONFERRING_GRADE,
+    CERTIFICATE_STATUSES_CURRENT,
+    REGION_DEPTH,
+    BureauLevel,
+    Role,
+)
 from .models import (
     Bureau,
     Certificate,
@@ -16,6 +23,7 @@ from .models import (
     ExpertEmployment,
     Institution,
     SchemeVersion,
+    SummarySubmission,
 )
 from .permissions import ROLE_OBJECT_PERMISSION, has_role, objects_for
 
@@ -394,3 +402,67 @@ def may_keep_case_file(user, case) -> bool:
     bureaus = [b for b in (case.bureau, case.filing_bureau) if b is not None]
     perms = ("certification.work_in_bureau", "certification.approve_for_bureau", "certification.audit_bureau")
     return any(objects_for(user, perm, Bureau.objects.filter(pk=b.pk)).exists() for perm in perms for b in bureaus)
+
+
+# --- The annual approvals summary (DESIGN §3.6) ------------------------------------------------------------
+
+#: The bureau roles that read a bureau's annual summaries (and, at a higher bureau, those sent to it).
+SUMMARY_READERS = ("certification.work_in_bureau", "certification.approve_for_bureau",
+                   "certification.issue_for_bureau", "certification.audit_bureau")
+
+
+def summary_submissions_for_user(user):
+    """The annual summaries sent (and the copies a correction archived) that ``user`` may read: those of the
+    bureaus it works for, and those sent to them by the bureaus below."""
+    ids = bureau_ids_for_user(user, SUMMARY_READERS)
+    return SummarySubmission.objects.filter(Q(bureau__in=ids) | Q(bureau__parent__in=ids))
+
+
+def summary_submission_get_for_user_or_404(user, pk):
+    """One summary sent that the user may read, or 404 — alike for a missing one and another's."""
+    from django.http import Http404
+
+    found = summary_submissions_for_user(user).filter(pk=pk).select_related("bureau", "sent_by").first()
+    if found is None:
+        raise Http404
+    return found
+
+
+@dataclass(frozen=True)
+class SummaryYear:
+    year: int
+    sent: SummarySubmission | None  # the copy that stands, if sent
+    open: bool  # may be sent (again) now
+    overdue: bool  # not sent and past its due day
+    due: dt.date  # the day it is due by
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    bureau: Bureau
+    years: list[SummaryYear]
+    may_send: bool = False  # the user is the bureau's staff
+
+
+def summaries_overview(user, *, years: list[int], today) -> dict[str, list]:
+    """What the summaries page shows ``user`` for ``years``: ``sending``, one row per city bureau it works
+    for (each year sent or not, and whether it may be sent now); ``received``, per higher bureau it works for,
+    one row per city bureau below it. A constant number of queries, whatever the number of bureaus."""
+    readable = bureau_ids_for_user(user, SUMMARY_READERS)
+    staff_of = bureau_ids_for_user(user, ["certification.work_in_bureau"])
+    bureaus = list(Bureau.objects.filter(pk__in=readable).order_by("region__code"))
+    below = list(Bureau.objects.active().filter(parent__in=readable, level=BureauLevel.CITY).order_by("region__code"))
+    cities = [b for b in bureaus if b.level == BureauLevel.CITY]
+    sent = {(s.bureau_id, s.year): s for s in SummarySubmission.objects.active()
+            .filter(bureau__in=[b.pk for b in cities + below], year__in=years).select_related("sent_by")}
+    open_years = rules.annual_summary_years_open(today)
+
+    def row(bureau: Bureau) -> SummaryRow:
+        cells = [SummaryYear(year=y, sent=sent.get((bureau.pk, y)), open=y in open_years,
+                             overdue=(bureau.pk, y) not in sent and rules.annual_summary_overdue(y, today),
+                             due=rules.annual_summary_due(y)) for y in years]
+        return SummaryRow(bureau=bureau, years=cells, may_send=bureau.pk in staff_of)
+
+    received = [{"bureau": higher, "cities": [row(b) for b in below if b.parent_id == higher.pk]}
+                for higher in bureaus if any(b.parent_id == higher.pk for b in below)]
+    return {"sending": [row(b) for b in cities], "received": received}

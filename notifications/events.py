@@ -22,6 +22,7 @@ from certification.models import (
     PanelMember,
     ScoreSheet,
 )
+from certification.services.documents import SUMMARY_SENT_ACTION
 
 from .kinds import Kind
 from .selectors import users_holding
@@ -175,6 +176,21 @@ def _lapsed(entries: list) -> list[Draft]:
     return drafts
 
 
+def _summary_sent(entries: list) -> list[Draft]:
+    """A city bureau sent its annual summary: the province's staff (the bureau's parent) are told."""
+    bureaus = Bureau.objects.in_bulk({int(e.target_id) for e in entries})
+    staff = users_holding(STAFF, Bureau, {b.parent_id for b in bureaus.values() if b.parent_id})
+    drafts = []
+    for entry in entries:
+        bureau = bureaus[int(entry.target_id)]
+        after = entry.after if isinstance(entry.after, dict) else {}
+        kind = Kind.SUMMARY_CORRECTED if entry.before else Kind.SUMMARY_RECEIVED
+        params = {"bureau": bureau.name, "year": str(after.get("year", "")),
+                  "approvals": str(after.get("approvals", "")), "reason": entry.reason}
+        drafts += [Draft(_key(entry, kind, u), kind, u, params=params) for u in staff.get(bureau.parent_id, ())]
+    return drafts
+
+
 def on_audited(sender, entries, targets, **kwargs) -> None:
     """Receiver of ``audited``: runs inside the change's transaction."""
     if not transaction.get_connection().in_atomic_block:
@@ -200,4 +216,6 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _to_member(Kind.SCORING_NUDGE, group, model=PanelMember)
         elif action == "certificate.lapse":
             drafts += _lapsed(group)
+        elif action == SUMMARY_SENT_ACTION:
+            drafts += _summary_sent(group)
     notify(drafts)

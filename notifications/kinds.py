@@ -44,6 +44,8 @@ class Kind(models.TextChoices):
     CERTIFICATE_LAPSED = "certificate_lapsed", _("Certificate lapsed")
     SUMMARY_REMINDER = "summary_reminder", _("Annual summary reminder")
     SUMMARY_OVERDUE = "summary_overdue", _("Annual summary overdue")
+    SUMMARY_RECEIVED = "summary_received", _("Annual summary received")
+    SUMMARY_CORRECTED = "summary_corrected", _("Corrected annual summary received")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ TEXTS: dict[str, Text] = {
     Kind.SUMMARY_REMINDER: Text(_("Send the province this year's approvals summary by %(due)s.")),
     Kind.SUMMARY_OVERDUE: Text(_("%(bureau)s has not sent its approvals summary of %(year)s, due %(due)s."),
                                legal=True),
+    Kind.SUMMARY_RECEIVED: Text(_("%(bureau)s sent its approvals summary of %(year)s (%(approvals)s approvals).")),
+    Kind.SUMMARY_CORRECTED: Text(_("%(bureau)s sent a corrected approvals summary of %(year)s (%(approvals)s "
+                                   "approvals): %(reason)s")),
 }
 
 LEGAL_KINDS = frozenset(kind for kind, text in TEXTS.items() if text.legal)

@@ -20,7 +20,6 @@ from django.utils import timezone
 from certification import rules
 from certification.enums import BureauLevel, CertificateStatus
 from certification.models import (
-    AuditEntry,
     Bureau,
     Case,
     Certificate,
@@ -30,6 +29,7 @@ from certification.models import (
     SchemeVersion,
     SheetKind,
     Stage,
+    SummarySubmission,
 )
 from certification.scheme import default_scheme
 
@@ -146,26 +146,22 @@ def scoring_deadlines_send(*, now: dt.datetime | None = None) -> int:
     return len(new)
 
 
-#: The audited action that records a city bureau's annual summary as sent to the province.
-SUMMARY_SENT_ACTION = "annual_summary.send"
-
-
 @transaction.atomic
 def annual_summary_send(*, now: dt.datetime | None = None) -> int:
     """Remind city bureaus on December 1 and 15 to send the province their year's approvals summary; from the
     day after December 20, flag each city bureau that has not sent it to the province's staff. A summary
-    counts as sent once an audit entry ``annual_summary.send`` targets the bureau within the year."""
+    counts as sent once the bureau's staff have sent this year's (a ``SummarySubmission`` of the year stands;
+    ``summary_submit`` writes it)."""
     now = now or timezone.now()
     spec = default_scheme()
     today = rules.local_date(now, scheme=spec)
     keys = rules.annual_summary_reminders_due(today, scheme=spec)
     if not keys:
         return 0
-    year_start = rules.start_of_local_day(dt.date(today.year, 1, 1), scheme=spec)
-    sent = set(AuditEntry.objects.filter(action=SUMMARY_SENT_ACTION, target_type="certification.bureau",
-                                         at__gte=year_start).values_list("target_id", flat=True))
+    sent = set(SummarySubmission.objects.active().filter(year=today.year)
+               .values_list("bureau_id", flat=True))
     cities = [b for b in Bureau.objects.active().filter(level=BureauLevel.CITY).select_related("parent")
-              if str(b.pk) not in sent]
+              if b.pk not in sent]
     due = {f"summary:{today.year}:{key}:b{b.pk}": (b, key) for key in keys for b in cities}
     new = occurrences_record({k: Kind.SUMMARY_OVERDUE if v[1] == "overdue" else Kind.SUMMARY_REMINDER
                               for k, v in due.items()}, now=now)

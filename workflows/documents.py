@@ -1,21 +1,29 @@
-"""A case's documents as HTML and PDF, and the annual approvals summary. Every download looks the case (or
-the bureau) up for the signed-in user first: another user's answers 404. A frozen document is served from
-its stored file, with its SHA-256; the others are rendered from the records as they stand."""
+"""A case's documents as HTML and PDF, and the annual approvals summary: printed from the records, and sent
+by a city bureau to the province. Every download looks the case (or the bureau, or the summary sent) up for
+the signed-in user first: another user's answers 404. A frozen document is served from its stored file,
+with its SHA-256; the others are rendered from the records as they stand."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
-from certification import documents
+from certification import documents, rules
+from certification.exceptions import RuleViolation
 from certification.models import Bureau, DocumentKind
-from certification.permissions import objects_for
-from certification.selectors import case_get_for_user_or_404
-from certification.services.documents import case_frozen_documents
+from certification.permissions import get_for_user_or_404, objects_for
+from certification.selectors import (
+    SUMMARY_READERS,
+    case_get_for_user_or_404,
+    summaries_overview,
+    summary_submission_get_for_user_or_404,
+)
+from certification.services.documents import case_frozen_documents, summary_submit
 
-SUMMARY_PERMISSIONS = ("certification.work_in_bureau", "certification.approve_for_bureau",
-                       "certification.issue_for_bureau", "certification.audit_bureau")
+SUMMARY_YEARS = 5  # the summaries page shows this year and the four before
 
 
 def _pdf_response(content: bytes, filename: str, *, sha256: str = "") -> HttpResponse:
@@ -81,18 +89,57 @@ def case_document_pdf(request, pk: int, kind: str):
 
 def _summary_bureaus(user):
     bureaus = Bureau.objects.none()
-    for perm in SUMMARY_PERMISSIONS:
+    for perm in SUMMARY_READERS:
         bureaus = bureaus | objects_for(user, perm, Bureau.objects.all())
     return bureaus.distinct().order_by("region__code")
+
+
+def _summaries_page(request, *, error: str = "", status: int = 200):
+    today = rules.local_date(timezone.now())
+    years = list(range(today.year, today.year - SUMMARY_YEARS, -1))
+    return render(request, "documents/summaries.html", {
+        "bureaus": list(_summary_bureaus(request.user)), "years": years, "today": today, "error": error,
+        **summaries_overview(request.user, years=years, today=today)}, status=status)
 
 
 @login_required
 @require_GET
 def summaries(request):
-    """The annual approvals summaries the user's bureaus may download (this year and the four before)."""
-    year = timezone.localdate().year
-    return render(request, "documents/summaries.html", {
-        "bureaus": list(_summary_bureaus(request.user)), "years": list(range(year, year - 5, -1))})
+    """The annual approvals summaries: a city bureau's, sent to the province or not (and the button to send
+    them); at a higher bureau, those its city bureaus sent, with the overdue ones flagged; and every summary
+    the user's bureaus may print from the records (this year and the four before)."""
+    return _summaries_page(request)
+
+
+@login_required
+@require_POST
+def summary_send(request, bureau: int, year: int):
+    """The bureau's staff send the province its summary of ``year`` (again, with a reason, to correct it)."""
+    bureau = get_for_user_or_404(request.user, "certification.work_in_bureau", Bureau.objects.all(), pk=bureau)
+    try:
+        summary_submit(actor=request.user, bureau=bureau, year=year, reason=request.POST.get("reason", ""))
+    except RuleViolation as exc:
+        return _summaries_page(request, error=str(exc), status=400)
+    messages.success(request, _("The approvals summary of %(year)s was sent to the province.") % {"year": year})
+    return redirect("documents:summaries")
+
+
+@login_required
+@require_GET
+def summary_sent_pdf(request, pk: int):
+    """A summary as it was sent: its stored PDF, with its SHA-256."""
+    sent = summary_submission_get_for_user_or_404(request.user, pk)
+    with sent.file.open("rb") as stored:
+        return _pdf_response(stored.read(), f"{sent.bureau.name}-{sent.year}-审批情况汇总表-报送.pdf",
+                             sha256=sent.sha256)
+
+
+@login_required
+@require_GET
+def summary_sent_html(request, pk: int):
+    """A summary as it was sent: the HTML its PDF was printed from."""
+    sent = summary_submission_get_for_user_or_404(request.user, pk)
+    return HttpResponse(sent.html, content_type="text/html; charset=utf-8")
 
 
 def _summary_bureau(request, bureau: int) -> Bureau:

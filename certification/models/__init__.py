@@ -2,7 +2,14 @@ from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
 from .cases import Case, CasePrerequisite, LateInclusion, Outcome, Precheck, Stage
 from .certificates import Certificate, CertificateSerial
-from .documents import DocumentKind, IssueBatch, IssueBatchItem, IssuedDocument, LetterSerial
+from .documents import (
+    DocumentKind,
+    IssueBatch,
+    IssueBatchItem,
+    IssuedDocument,
+    LetterSerial,
+    SummarySubmission,
+)
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
 from .notices import Notice, Objection
 from .organisations import (
@@ -61,6 +68,7 @@ __all__ = [
     "ScoreLine",
     "ScoreSheet",
     "SheetKind",
+    "SummarySubmission",
     "Stage",
     "User",
 ]

@@ -1,8 +1,10 @@
-"""Issued documents (frozen when they count) and batches of certificates issued by Celery tasks.
+"""Issued documents (frozen when they count), batches of certificates issued by Celery tasks, and the annual
+approvals summaries the city bureaus send the province.
 
 An issued document is stored once, as the PDF and the HTML it was printed from, with the PDF's SHA-256:
 a later change of a template never alters it. Documents that form the approval basis and the
-confirmation letter are frozen at approval; the certificate when it is issued.
+confirmation letter are frozen at approval; the certificate when it is issued; a city bureau's annual
+summary when its staff send it to the province.
 """
 
 from django.conf import settings
@@ -124,3 +126,38 @@ class IssueBatchItem(DomainModel):
 
     def __str__(self) -> str:
         return f"{self.batch} {self.case}: {self.get_status_display()}"
+
+
+def summary_path(instance, filename: str) -> str:
+    return f"summaries/{instance.year}/bureau-{instance.bureau_id}/{filename}"
+
+
+class SummarySubmission(DomainModel):
+    """A city bureau's annual approvals summary as sent to the province (DESIGN §3.6): the PDF frozen when it
+    was sent, with the HTML it was printed from, its SHA-256 and the rows it lists. One stands per bureau and
+    year; a corrected re-send archives the one before it (``archived_at``), which is kept."""
+
+    bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="summary_submissions",
+                               verbose_name=_("bureau"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    file = models.FileField(_("PDF"), upload_to=summary_path, max_length=255)
+    html = models.TextField(_("HTML it was printed from"))
+    sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    rows = models.JSONField(_("approvals listed"), default=list, blank=True)
+    reason = models.TextField(_("reason for sending it again"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"))
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                verbose_name=_("sent by"))
+
+    class Meta:
+        verbose_name = _("annual summary sent")
+        verbose_name_plural = _("annual summaries sent")
+        ordering = ["-year", "bureau", "-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bureau", "year"], condition=Q(archived_at__isnull=True),
+                                    name="one_summary_sent_per_bureau_and_year"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bureau} {self.year}"

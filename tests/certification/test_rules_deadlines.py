@@ -67,3 +67,15 @@ def test_an_incident_of_february_29_clears_on_march_1_two_years_on():
 def test_local_date_needs_an_aware_moment():
     with pytest.raises(ValueError):
         rules.local_date(dt.datetime(2026, 1, 1, 12, 0))
+
+
+def test_a_city_bureau_sends_this_years_summary_or_last_years():
+    assert rules.annual_summary_years_open(dt.date(2026, 1, 1)) == (2026, 2025)
+    assert rules.annual_summary_years_open(dt.date(2026, 12, 31)) == (2026, 2025)
+
+
+def test_a_summary_not_sent_is_overdue_from_december_21_while_it_can_still_be_sent():
+    assert not rules.annual_summary_overdue(2026, dt.date(2026, 12, 20))
+    assert rules.annual_summary_overdue(2026, dt.date(2026, 12, 21))
+    assert rules.annual_summary_overdue(2026, dt.date(2027, 6, 1))  # last year's, still open
+    assert not rules.annual_summary_overdue(2026, dt.date(2028, 1, 1))  # closed: not sent, no longer chased

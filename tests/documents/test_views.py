@@ -5,14 +5,20 @@ import re
 
 import pytest
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from certification import permissions
-from certification.enums import CertificateStatus, Role
+from certification.enums import BureauLevel, CertificateStatus, RegionLevel, Role
 from certification.models import AuditEntry, Certificate, IssueBatch, IssuedDocument, Stage
 from certification.services.cases import case_issue_certificate
-from certification.services.documents import issue_batch_item_run, issue_batch_progress, issue_batch_start
+from certification.services.documents import (
+    issue_batch_item_run,
+    issue_batch_progress,
+    issue_batch_start,
+    summary_submit,
+)
 from tests.documents.conftest import approved_cases, at, make_institution, run_case
-from tests.factories import InstitutionFactory, UserFactory
+from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,11 +46,12 @@ def issued(world, django_capture_on_commit_callbacks):
     return case, certificate, batch
 
 
-def _args(name, route, case, certificate, batch, bureau):
+def _args(name, route, case, certificate, batch, bureau, summary):
     kwargs = {}
     if "<int:pk>" in route:
-        kwargs["pk"] = {"certificates:batch": batch.pk}.get(name, case.pk if name.startswith("documents:")
-                                                            else certificate.pk)
+        kwargs["pk"] = {"certificates:batch": batch.pk, "documents:summary_sent_pdf": summary.pk,
+                        "documents:summary_sent_html": summary.pk}.get(
+            name, case.pk if name.startswith("documents:") else certificate.pk)
     if "<slug:kind>" in route:
         kwargs["kind"] = "application_form"
     if "<int:bureau>" in route:
@@ -60,20 +67,30 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
     other_staff = UserFactory()
     permissions.role_grant(user=other_staff, role=Role.BUREAU_STAFF, obj=bureaus["city"])
     outsiders = [other_applicant, other_staff, UserFactory(), UserFactory(is_superuser=True, is_staff=True)]
+    # a summary another city bureau sent the province (the city's staff are outsiders to it)
+    second_city = BureauFactory(region=RegionFactory(name="二市", code="420200", level=RegionLevel.CITY,
+                                                     parent=regions["province"]),
+                                level=BureauLevel.CITY, parent=bureaus["province"])
+    second_city_staff = UserFactory()
+    permissions.role_grant(user=second_city_staff, role=Role.BUREAU_STAFF, obj=second_city)
+    summary = summary_submit(actor=second_city_staff, bureau=second_city, year=timezone.localdate().year)
     urls = object_urls()
     assert {name for name, _r in urls} == {
         "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
-        "documents:summary_pdf", "documents:summary_xlsx", "certificates:batch", "certificates:detail",
-        "certificates:pdf", "certificates:transition"}
+        "documents:summary_pdf", "documents:summary_xlsx", "documents:summary_send", "documents:summary_sent_pdf",
+        "documents:summary_sent_html", "certificates:batch", "certificates:detail", "certificates:pdf",
+        "certificates:transition"}
     for name, route in urls:
-        url = _args(name, route, case, certificate, batch, bureaus["county"])
-        method = client.post if name == "certificates:transition" else client.get
+        url = _args(name, route, case, certificate, batch, bureaus["county"], summary)
+        method = client.post if name in ("certificates:transition", "documents:summary_send") else client.get
         for outsider in outsiders:
             client.force_login(outsider)
             assert method(url).status_code == 404, (name, outsider)
-        insider = people["officer"] if name.startswith("certificates:") else people["staff"]
+        insider = (people["officer"] if name.startswith("certificates:")
+                   else second_city_staff if name.startswith("documents:summary_sent") else people["staff"])
         client.force_login(insider)
-        assert method(url).status_code in (200, 400), name  # 400: an empty transition form
+        # 400: an empty transition form; a county bureau's summary, which is not sent to the province
+        assert method(url).status_code in (200, 400), name
 
 
 def test_a_frozen_document_is_served_from_its_stored_file_with_its_hash(client, world, issued):

@@ -175,13 +175,12 @@ def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(ci
     assert bureaus["city"].name in flagged.text
 
 
-def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus):
-    from django.db import transaction
+def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus, settings, tmp_path):
+    from certification.services.documents import summary_submit
 
-    from certification.services.audit import audit_record
-
-    with time_machine.travel(at(2026, 12, 10, 9)), transaction.atomic():
-        audit_record(actor=city_staff, action="annual_summary.send", target=bureaus["city"])
+    settings.MEDIA_ROOT = tmp_path / "media"
+    with time_machine.travel(at(2026, 12, 10, 9)):
+        summary_submit(actor=city_staff, bureau=bureaus["city"], year=2026)
     with time_machine.travel(at(2026, 12, 21, 1)):
         assert annual_summary_send() == 0
     assert AuditEntry.objects.filter(action="annual_summary.send").count() == 1
