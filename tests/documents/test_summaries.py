@@ -92,7 +92,7 @@ def test_the_city_staff_send_the_summary_frozen_with_its_hash_audited_and_told_t
     told = Notification.objects.get(kind=Kind.SUMMARY_RECEIVED)
     assert told.recipient == province
     assert told.params == {"bureau": bureaus["city"].name, "year": "2026", "approvals": "1", "reason": ""}
-    assert bureaus["city"].name in told.text
+    assert told.text == f"{bureaus['city'].name}已报送2026年度审批情况汇总（审批1件）。"
     assert not Notification.objects.filter(kind=Kind.SUMMARY_RECEIVED, recipient=city).exists()
 
 
@@ -130,6 +130,7 @@ def test_a_double_submit_is_refused_and_changes_nothing(bureaus, city, province,
         summary_submit(actor=city, bureau=bureaus["city"], year=2026, reason="再报一次")
 
     assert refused.value.codes == ["summary.unchanged"]
+    assert str(refused.value) == "2026年度的汇总已于2026-12-10 09:00报送，此后审批情况没有变化。"
     assert "2026-12-10 09:00" in refused.value.refusals[0].message
     assert list(SummarySubmission.objects.all()) == [first]
     assert SummarySubmission.objects.get().archived_at is None
@@ -144,6 +145,7 @@ def test_a_county_bureau_sends_no_summary(bureaus, province, settings):
         summary_submit(actor=county, bureau=bureaus["county"], year=2026)
 
     assert refused.value.codes == ["summary.not_city"]
+    assert str(refused.value) == "只有市（州）档案局向省档案局报送年度审批汇总。"
     nothing_changed(settings)
 
 
@@ -167,6 +169,7 @@ def test_only_this_years_or_last_years_summary_is_sent(bureaus, city, province, 
         summary_submit(actor=city, bureau=bureaus["city"], year=year)
 
     assert refused.value.codes == ["summary.year_closed"]
+    assert str(refused.value) == f"现在不能报送{year}年度的汇总：只能报送本年度或上一年度的汇总。"
     assert refused.value.refusals[0].params == {"year": year}
     nothing_changed(settings)
 
@@ -255,6 +258,7 @@ def test_a_refused_send_shows_the_reason_on_the_page_and_changes_nothing(client,
 
     assert again.status_code == 400
     assert 'class="error" role="alert"' in again.content.decode()
+    assert "此后审批情况没有变化" in again.content.decode()
     assert SummarySubmission.objects.count() == 1 and len(stored_files(settings)) == 1
 
 
