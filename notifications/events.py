@@ -17,6 +17,7 @@ from certification.models import (
     Case,
     Certificate,
     Institution,
+    LateInclusion,
     Notice,
     Objection,
     PanelMember,
@@ -191,6 +192,22 @@ def _summary_sent(entries: list) -> list[Draft]:
     return drafts
 
 
+def _late_included(entries: list) -> list[Draft]:
+    """The bureau included an institution's late declaration in its plan: the applicant is told by when to
+    declare, and why (a deadline: always e-mailed)."""
+    inclusions = LateInclusion.objects.select_related("bureau", "institution").in_bulk(
+        {int(e.target_id) for e in entries})
+    applicants = users_holding(APPLICANT, Institution, {i.institution_id for i in inclusions.values()})
+    drafts = []
+    for entry in entries:
+        inclusion = inclusions[int(entry.target_id)]
+        params = {"bureau": inclusion.bureau.name, "institution": inclusion.institution.name,
+                  "due": local_text(inclusion.declare_by), "reason": inclusion.reason}
+        drafts += [Draft(_key(entry, Kind.LATE_INCLUDED, u), Kind.LATE_INCLUDED, u, params=params)
+                   for u in applicants.get(inclusion.institution_id, ())]
+    return drafts
+
+
 def on_audited(sender, entries, targets, **kwargs) -> None:
     """Receiver of ``audited``: runs inside the change's transaction."""
     if not transaction.get_connection().in_atomic_block:
@@ -218,4 +235,6 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _lapsed(group)
         elif action == SUMMARY_SENT_ACTION:
             drafts += _summary_sent(group)
+        elif action == "late_inclusion.grant":
+            drafts += _late_included(group)
     notify(drafts)

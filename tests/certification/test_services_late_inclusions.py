@@ -11,6 +11,8 @@ from certification.exceptions import NotEligible, RuleViolation
 from certification.models import AuditEntry, Case, LateInclusion, Stage
 from certification.services.cases import case_withdraw
 from certification.services.late_inclusions import late_inclusion_grant, late_inclusion_withdraw
+from notifications.kinds import Kind as NotificationKind
+from notifications.models import Notification
 from tests.certification.test_services_cases import declare
 from tests.factories import CertificateFactory, InstitutionFactory, RegionFactory, UserFactory
 
@@ -60,6 +62,9 @@ def test_a_late_declaration_the_bureau_included_is_accepted_once(applicant, staf
     entry = AuditEntry.objects.get(action="late_inclusion.grant")
     assert (entry.actor, entry.reason, entry.after["declare_by"]) == (staff["county"], "单位搬迁，档案整理延误",
                                                                        "2026-04-30")
+    told = Notification.objects.get(kind=NotificationKind.LATE_INCLUDED)
+    assert told.recipient == user
+    assert told.text == "县档案局已将乡政府的逾期申报列入计划，理由：单位搬迁，档案整理延误。请于2026-04-30前申报。"
     case_withdraw(actor=user, case=case, reason="材料不全，明年再报")
     with pytest.raises(NotEligible) as again:
         declare(applicant, now=dt.datetime(2026, 4, 12, 10, 0, tzinfo=SH))
