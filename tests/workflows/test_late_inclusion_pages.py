@@ -51,7 +51,9 @@ def test_the_bureau_includes_a_late_declaration_and_the_applicant_declares_by_th
     page = client.get(reverse("late_inclusions")).content.decode()
     assert "列入逾期申报" in page and "乡政府" in page  # the institution is offered
     assert 'type="date" name="declare_by" value="2026-05-05"' in page  # 30 days on, as the browser reads it
-    assert "逾期申报" in client.get(reverse("inbox")).content.decode()  # reached from the inbox
+    inbox = client.get(reverse("inbox")).content.decode()  # the bureau's pages are reached from the inbox
+    for url in (reverse("late_inclusions"), reverse("documents:summaries"), reverse("spreadsheets")):
+        assert f'href="{url}"' in inbox
 
     response = include(client, people, bureaus)
 
