@@ -372,7 +372,8 @@ def late_inclusions(request):
                     "institution": inclusion.institution, "day": inclusion.declare_by.isoformat()})
                 return redirect("late_inclusions")
             if "withdraw" in request.POST and withdraw.is_valid():
-                found = inclusions.filter(pk=request.POST.get("inclusion") or 0).first()
+                chosen = request.POST.get("inclusion", "")
+                found = inclusions.filter(pk=int(chosen)).first() if chosen.isdigit() else None
                 if found is None:
                     raise Http404
                 late_inclusion_withdraw(actor=request.user, inclusion=found, reason=withdraw.cleaned_data["reason"])

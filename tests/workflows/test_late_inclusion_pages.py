@@ -101,6 +101,9 @@ def test_only_a_bureaus_staff_reach_the_page_and_each_bureau_only_its_own(client
     assert "单位搬迁" not in client.get(reverse("late_inclusions")).content.decode()
     forged = client.post(reverse("late_inclusions"), {"withdraw": "1", "inclusion": inclusion.pk, "reason": "越权"})
     assert forged.status_code == 404
+    for made_up in ("abc", "", "99999999999999999999"):
+        assert client.post(reverse("late_inclusions"),
+                           {"withdraw": "1", "inclusion": made_up, "reason": "伪造"}).status_code == 404
     # nor may it include for a bureau it does not work in
     refused = client.post(reverse("late_inclusions"), {
         "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].pk,
