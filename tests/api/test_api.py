@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from certification.models import Case, Grade, Objection, ScoreSheet, Stage
+from certification.models import Case, Grade, LateInclusion, Objection, ScoreSheet, Stage
 from tests.factories import UserFactory
 
 from .conftest import client_for
@@ -38,6 +38,23 @@ def test_a_case_shows_its_state_and_next_step(world):
     body = client_for(world["users"]["applicant"]).get(f"/api/v1/cases/{case.pk}/").json()
     assert (body["stage"], body["stage_display"], body["outcome"]) == ("notice", "公示", "open")
     assert body["next_step"]["who"] == "档案局考评人员"
+    assert body["late_inclusion"] is None
+
+
+def test_a_case_let_in_late_shows_the_bureaus_inclusion_without_a_query_per_case(world):
+    case = world["objects"]["case_a"]
+    api = client_for(world["users"]["bureau_staff"])
+    with CaptureQueriesContext(connection) as before:
+        api.get("/api/v1/cases/")
+    LateInclusion.objects.create(bureau=case.bureau, scheme=case.scheme, institution=case.institution,
+                                 year=case.year, reason="单位搬迁", declare_by=timezone.localdate(),
+                                 granted_at=timezone.now(), granted_by=world["users"]["bureau_staff"], case=case)
+    with CaptureQueriesContext(connection) as after:
+        listed = api.get("/api/v1/cases/").json()
+
+    assert listed["results"][0]["late_inclusion"]["reason"] == "单位搬迁"
+    assert listed["results"][0]["late_inclusion"]["bureau"]["id"] == case.bureau_id
+    assert len(after.captured_queries) == len(before.captured_queries)
 
 
 def test_the_timeline_lists_the_audited_events(world):

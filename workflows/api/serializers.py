@@ -12,6 +12,7 @@ from certification.models import (
     Case,
     Certificate,
     Institution,
+    LateInclusion,
     Notice,
     Objection,
     ScoreLine,
@@ -44,6 +45,17 @@ class NextStepSerializer(serializers.Serializer):
     due = serializers.DateTimeField(allow_null=True)
 
 
+class LateInclusionSerializer(serializers.ModelSerializer):
+    """The bureau's hand inclusion of a late declaration, on the case it let in."""
+
+    bureau = BureauRefSerializer(read_only=True)
+
+    class Meta:
+        model = LateInclusion
+        fields = ["bureau", "reason", "declare_by", "granted_at"]
+        read_only_fields = fields
+
+
 class CaseSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
     grade = serializers.CharField(source="grade.code", read_only=True)
@@ -52,13 +64,19 @@ class CaseSerializer(serializers.ModelSerializer):
     stage_display = serializers.CharField(source="get_stage_display", read_only=True)
     outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
     next_step = serializers.SerializerMethodField()
+    late_inclusion = serializers.SerializerMethodField()
 
     class Meta:
         model = Case
         fields = ["id", "reference", "institution", "institution_name", "grade", "grade_name", "kind", "year",
                   "bureau", "stage", "stage_display", "outcome", "outcome_display", "outcome_reason",
-                  "declared_at", "rectification_due_at", "next_step"]
+                  "declared_at", "rectification_due_at", "next_step", "late_inclusion"]
         read_only_fields = fields
+
+    @extend_schema_field(LateInclusionSerializer(allow_null=True))
+    def get_late_inclusion(self, case):
+        inclusion = getattr(case, "late_inclusion", None)
+        return None if inclusion is None else LateInclusionSerializer(inclusion).data
 
     @extend_schema_field(NextStepSerializer(allow_null=True))
     def get_next_step(self, case):

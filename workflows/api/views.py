@@ -54,7 +54,8 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["-declared_at", "-id"]
 
     def get_queryset(self):
-        return cases_for_user(self.request.user).select_related("institution", "grade", "bureau", "panel")
+        return cases_for_user(self.request.user).select_related("institution", "grade", "bureau", "panel",
+                                                                "late_inclusion__bureau")
 
     @extend_schema(responses=serializers.TimelineEntrySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[])
