@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from certification import permissions
-from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
+from certification.enums import CertificateStatus, Kind, Role
 from certification.exceptions import NotEligible, RuleViolation
 from certification.models import AuditEntry, Case, CasePrerequisite, Stage
 from certification.services.cases import case_declare
@@ -30,14 +30,6 @@ def all_conditions():
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-
-
-@pytest.fixture
-def applicant(archives_version, regions, bureaus):
-    institution = InstitutionFactory(name="乡政府", region=regions["township"], level=InstitutionLevel.TOWNSHIP)
-    user = UserFactory()
-    permissions.role_grant(user=user, role=Role.APPLICANT, obj=institution)
-    return user, institution
 
 
 def declare(applicant, grade="second", kind=Kind.PROMOTION, now=IN_WINDOW, **kwargs):

@@ -29,14 +29,6 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def applicant(archives_version, regions, bureaus):
-    institution = InstitutionFactory(name="乡政府", region=regions["township"], level=InstitutionLevel.TOWNSHIP)
-    user = UserFactory()
-    permissions.role_grant(user=user, role=Role.APPLICANT, obj=institution)
-    return user, institution
-
-
-@pytest.fixture
 def staff(bureaus):
     people = {}
     for level in ("county", "city"):
