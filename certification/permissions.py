@@ -16,14 +16,22 @@ from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from .enums import Role
 
+# The object permissions of this product, by name: code everywhere uses these constants, never the strings.
+ACT_FOR_INSTITUTION = "certification.act_for_institution"  # an applicant, on its institution
+WORK_IN_BUREAU = "certification.work_in_bureau"  # bureau staff, on their bureau
+PRECHECK_FOR_BUREAU = "certification.precheck_for_bureau"  # a pre-checker the bureau may designate
+APPROVE_FOR_BUREAU = "certification.approve_for_bureau"  # an approver of the bureau
+ISSUE_FOR_BUREAU = "certification.issue_for_bureau"  # a certificate officer of the (provincial) bureau
+AUDIT_BUREAU = "certification.audit_bureau"  # an auditor, read-only
+
 # The object permission a role holds on the object it works for.
 ROLE_OBJECT_PERMISSION: dict[str, str] = {
-    Role.APPLICANT: "certification.act_for_institution",
-    Role.BUREAU_STAFF: "certification.work_in_bureau",
-    Role.PRECHECKER: "certification.precheck_for_bureau",
-    Role.APPROVER: "certification.approve_for_bureau",
-    Role.CERTIFICATE_OFFICER: "certification.issue_for_bureau",
-    Role.AUDITOR: "certification.audit_bureau",
+    Role.APPLICANT: ACT_FOR_INSTITUTION,
+    Role.BUREAU_STAFF: WORK_IN_BUREAU,
+    Role.PRECHECKER: PRECHECK_FOR_BUREAU,
+    Role.APPROVER: APPROVE_FOR_BUREAU,
+    Role.CERTIFICATE_OFFICER: ISSUE_FOR_BUREAU,
+    Role.AUDITOR: AUDIT_BUREAU,
 }
 # Experts act through the panels they sit on (a predicate over foreign keys), not an object permission.
 OBJECT_PERMISSIONS = frozenset(ROLE_OBJECT_PERMISSION.values())
