@@ -258,14 +258,6 @@ def _points(value) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _audit_at(case, action: str):
-    from .models import AuditEntry
-
-    entry = (AuditEntry.objects.filter(target_type="certification.case", target_id=str(case.pk), action=action)
-             .order_by("-id").first())
-    return None if entry is None else entry.at
-
-
 def declaration_type(case) -> str:
     """申报类型 of 附件4: 复查 for a recheck, 初次 for a first grade (no grade held before), else 升级."""
     from .enums import Kind
@@ -409,17 +401,16 @@ def _approval(case) -> dict:
     refused = case.outcome == Outcome.APPROVAL_REFUSED
     if not (approved or refused):
         return {"decided": False, "opinion": "", "on": ""}
-    at = _audit_at(case, "case.approve" if approved else "case.refuse")
     from django.utils import timezone
 
     return {"decided": True, "approved": approved, "opinion": case.outcome_reason,
-            "on": _cn(at or timezone.now())}
+            "on": _cn(case.approval_decided_at or timezone.now())}
 
 
 def acceptance_request_context(case) -> dict:
     rows, totals = _item_rows(case, with_panel=False)
     return {**case_context(case), "title": "验收申请报告", "self_total": totals["self"],
-            "requested_on": _cn(_audit_at(case, "case.request_acceptance")),
+            "requested_on": _cn(case.acceptance_requested_at),
             "report_attached": bool(case.report)}
 
 
@@ -434,7 +425,7 @@ def application_form_context(case) -> dict:
         "title": "湖北省机关档案工作目标管理等级考评（复查）申报审批表",
         "self_total": totals["self"],
         "self_submitted_on": totals["self_submitted_on"],
-        "filled_on": _cn(_audit_at(case, "case.request_acceptance")),
+        "filled_on": _cn(case.acceptance_requested_at),
         "precheck": {"opinion": precheck.summary if precheck else "",
                      "by": precheck.prechecker.get_full_name() or precheck.prechecker.username if precheck else "",
                      "on": _cn(precheck.decided_at) if precheck else ""},

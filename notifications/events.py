@@ -159,12 +159,14 @@ def _to_member(kind: str, entries: list, *, model) -> list[Draft]:
     return drafts
 
 
-def _lapsed(entries: list) -> list[Draft]:
-    """Holder and bureau are told of a lapse; each lapse is recorded once in the ledger."""
+def _lapsed(entries: list, kind: str = Kind.CERTIFICATE_LAPSED) -> list[Draft]:
+    """Holder and approving bureau are told of a lapse (each lapse is recorded once in the ledger), or of a
+    recheck that ended without a new certificate, the grade in force again until its expiry."""
     certificates = Certificate.objects.select_related("institution", "grade").in_bulk(
         {int(e.target_id) for e in entries})
-    occurrences_record({f"lapse:{c.pk}:{c.valid_until.isoformat()}": Kind.CERTIFICATE_LAPSED
-                        for c in certificates.values()})
+    if kind == Kind.CERTIFICATE_LAPSED:
+        occurrences_record({f"lapse:{c.pk}:{c.valid_until.isoformat()}": Kind.CERTIFICATE_LAPSED
+                            for c in certificates.values()})
     holders = users_holding(APPLICANT, Institution, {c.institution_id for c in certificates.values()})
     staff = users_holding(STAFF, Bureau, {c.approved_by_id for c in certificates.values()})
     drafts = []
@@ -173,7 +175,7 @@ def _lapsed(entries: list) -> list[Draft]:
         params = {"number": c.number, "institution": c.institution.name, "grade": c.grade.name,
                   "reason": entry.reason, "due": local_text(c.valid_until)}
         for u in holders.get(c.institution_id, set()) | staff.get(c.approved_by_id, set()):
-            drafts.append(Draft(_key(entry, Kind.CERTIFICATE_LAPSED, u), Kind.CERTIFICATE_LAPSED, u, params=params))
+            drafts.append(Draft(_key(entry, kind, u), kind, u, params=params))
     return drafts
 
 
@@ -233,6 +235,8 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _to_member(Kind.SCORING_NUDGE, group, model=PanelMember)
         elif action == "certificate.lapse":
             drafts += _lapsed(group)
+        elif action == "certificate.recheck_ended":
+            drafts += _lapsed(group, kind=Kind.RECHECK_ENDED)
         elif action == SUMMARY_SENT_ACTION:
             drafts += _summary_sent(group)
         elif action == "late_inclusion.grant":

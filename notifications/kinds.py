@@ -43,6 +43,7 @@ class Kind(models.TextChoices):
     CASE_CANCELLED = "case_cancelled", _("Case cancelled")
     RECHECK_REMINDER = "recheck_reminder", _("Recheck reminder")
     CERTIFICATE_LAPSED = "certificate_lapsed", _("Certificate lapsed")
+    RECHECK_ENDED = "recheck_ended", _("Recheck ended without a new certificate")
     SUMMARY_REMINDER = "summary_reminder", _("Annual summary reminder")
     SUMMARY_OVERDUE = "summary_overdue", _("Annual summary overdue")
     SUMMARY_RECEIVED = "summary_received", _("Annual summary received")
@@ -98,6 +99,8 @@ TEXTS: dict[str, Text] = {
     Kind.RECHECK_REMINDER: Text(_("Certificate %(number)s (%(grade)s) is valid until %(due)s. Declare the "
                                   "recheck by then, or the grade lapses the day after."), legal=True),
     Kind.CERTIFICATE_LAPSED: Text(_("Certificate %(number)s of %(institution)s lapsed: %(reason)s"), legal=True),
+    Kind.RECHECK_ENDED: Text(_("Certificate %(number)s of %(institution)s is in force again until %(due)s: "
+                               "%(reason)s"), legal=True),
     Kind.SUMMARY_REMINDER: Text(_("Send the province this year's approvals summary by %(due)s.")),
     Kind.SUMMARY_OVERDUE: Text(_("%(bureau)s has not sent its approvals summary of %(year)s, due %(due)s."),
                                legal=True),

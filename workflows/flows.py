@@ -1,11 +1,11 @@
 """The certification process of a case (DESIGN §4), as one Viewflow flow for promotion and recheck.
 
 The flow holds no business rule: every task's view calls a ``certification`` service, which checks the stage,
-the actor and the rules and moves the case; the flow's gateways only read where the service left the case
-(``case.stage``, ``case.outcome``) to choose the next task. Deadlines are Viewflow database timers, fired every
-minute by Celery beat (``certification.fire_due_timers``). Withdrawal by the applicant and cancellation by the
-bureau can happen at any stage: they end the case through the service and cancel the process
-(``workflows.engine.case_end``).
+the actor and the rules and moves the case through its state machine (``certification.lifecycle.
+CaseLifecycle``); the flow's gateways only read that state to choose the next task. Viewflow owns the tasks
+and the timers: deadlines are database timers, fired every minute by Celery beat
+(``certification.fire_due_timers``). Withdrawal by the applicant and cancellation by the bureau can happen at
+any stage: they end the case through the service and cancel the process (``workflows.engine.case_end_process``).
 """
 
 from django.utils import timezone
@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
-from certification.models import Case, Outcome, PanelMember, Stage
+from certification.lifecycle import CaseLifecycle, CaseState
+from certification.models import Case, PanelMember
 
 from . import task_views as views
 from .models import CaseProcess
@@ -42,12 +43,13 @@ def _institution(process):
     return process.artifact.institution
 
 
-def _is(stage):
-    return lambda activation: _case(activation).stage == stage
+def _is(state: CaseState):
+    """A gateway's condition: the case's lifecycle (the state machine) is in ``state``."""
+    return lambda activation: CaseLifecycle(_case(activation)).state == state
 
 
 def _open(activation) -> bool:
-    return _case(activation).outcome == Outcome.OPEN
+    return CaseLifecycle(_case(activation)).is_open
 
 
 def _chair_user(activation):
@@ -126,7 +128,7 @@ class CaseFlow(flow.Flow):
         .Next(this.prechecked)
     )
     prechecked = (
-        flow.If(_is(Stage.RECTIFICATION)).Annotation(title=_("Returned for rectification?"))
+        flow.If(_is(CaseState.RECTIFICATION)).Annotation(title=_("Returned for rectification?"))
         .Then(this.rectify)
         .Else(this.await_notice)
     )
@@ -152,8 +154,8 @@ class CaseFlow(flow.Flow):
         this.after_notice)
     after_notice = (
         flow.Switch().Annotation(title=_("After the notice"))
-        .Case(this.end_objection_upheld, lambda a: _case(a).outcome != Outcome.OPEN)
-        .Case(this.form_panel, _is(Stage.PANEL))
+        .Case(this.end_objection_upheld, lambda a: not _open(a))
+        .Case(this.form_panel, _is(CaseState.PANEL))
         .Case(this.notice_open, lambda a: not _case(a).notices.filter(closed_at__isnull=False).exists())
         .Default(this.resolve_objections)
     )
@@ -210,7 +212,7 @@ class CaseFlow(flow.Flow):
         this.end_refused)
     # 9. Certificate: the province's officer issues it from the queue (singly or in a batch)
     await_certificate = (
-        flow.ConditionalCatch(lambda a: _case(a).outcome == Outcome.CERTIFIED)
+        flow.ConditionalCatch(_is(CaseState.CERTIFIED))
         .Annotation(title=_("Certificate issued"))
         .Next(this.end_certified)
     )

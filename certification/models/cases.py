@@ -81,6 +81,13 @@ class Case(DomainModel):
     prechecker = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
                                    related_name="prechecked_cases", verbose_name=_("pre-checker"))
     rectification_due_at = models.DateTimeField(_("rectification due"), null=True, blank=True)
+    # Dates and links of record (the audit log is evidence, not where these are read from)
+    acceptance_requested_at = models.DateTimeField(_("acceptance requested at"), null=True, blank=True,
+                                                   help_text=_("The latest acceptance request (验收申请)."))
+    approval_decided_at = models.DateTimeField(_("approval decided at"), null=True, blank=True,
+                                               help_text=_("When the approver approved or refused."))
+    certificate = models.OneToOneField(Certificate, models.PROTECT, null=True, blank=True,
+                                       related_name="certified_case", verbose_name=_("certificate issued"))
 
     class Meta:
         verbose_name = _("case")

@@ -31,6 +31,8 @@ class ScoreSheet(DomainModel):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
                                      related_name="+", verbose_name=_("submitted by"))
     total = models.DecimalField(_("total"), max_digits=7, decimal_places=2, null=True, blank=True)
+    overdue_at = models.DateTimeField(_("marked overdue at"), null=True, blank=True,
+                                      help_text=_("When the scoring deadline passed with this sheet not in."))
 
     class Meta:
         verbose_name = _("score sheet")

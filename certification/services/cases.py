@@ -16,7 +16,7 @@ from django.utils.translation import pgettext
 from .. import rules
 from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from ..exceptions import NotEligible, Refusal, RuleViolation
-from ..lifecycle import CertificateLifecycle
+from ..lifecycle import CaseLifecycle, CertificateLifecycle
 from ..models import (
     Case,
     CasePrerequisite,
@@ -33,7 +33,7 @@ from ..permissions import can, objects_for, require_bureau_staff
 from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwarding_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
-from .certificates import issue_within
+from .certificates import certificate_recheck_settle, issue_within
 from .late_inclusions import late_inclusion_for
 
 
@@ -139,17 +139,61 @@ def case_declare(
     return case
 
 
-# --- The plan (stage 2), withdrawal and cancellation -----------------------------------------------------
-def _locked(case: Case, *, stages: tuple[str, ...]) -> Case:
-    """The case under a row lock, still open and in one of ``stages``; otherwise a clear refusal."""
-    case = Case.objects.select_for_update().select_related("grade", "institution", "bureau").get(pk=case.pk)
-    if case.outcome != Outcome.OPEN or case.stage not in stages:
-        raise RuleViolation(Refusal(
-            code="case.not_at_this_stage", rule=_("Case"),
-            message=_("Case %(ref)s is at the stage “%(stage)s”: this action is no longer open.")
-            % {"ref": case.reference, "stage": case.get_stage_display()},
-            satisfy=_("Reload the case to see where it stands."),
-        ))
+# --- Moving a case: the one place where its stage changes or it ends ---------------------------------------
+def _not_at_this_stage(case: Case) -> RuleViolation:
+    return RuleViolation(Refusal(
+        code="case.not_at_this_stage", rule=_("Case"),
+        message=_("Case %(ref)s is at the stage “%(stage)s”: this action is no longer open.")
+        % {"ref": case.reference, "stage": case.get_stage_display()},
+        satisfy=_("Reload the case to see where it stands."),
+    ))
+
+
+def case_may(case: Case, transition: str, *, actor) -> None:
+    """Refuse, changing nothing, unless ``actor`` may take ``transition`` of the case's lifecycle now: the
+    case is in one of the transition's source states, and the actor is who the transition names."""
+    lifecycle = CaseLifecycle(case)
+    move = getattr(lifecycle, transition)
+    if not move.can_proceed():
+        raise _not_at_this_stage(case)
+    if not move.has_perm(actor):
+        declared = next(t for t in move.get_transitions() if t.source == lifecycle.state)
+        raise RuleViolation(Refusal(code=declared.custom["refusal"], rule=_("Case"),
+                                    message=_("Only %(who)s may do this.") % {"who": declared.custom["who"]}))
+
+
+def case_move(case: Case, transition: str, *, actor, action: str, reason: str = "",
+              fields: Mapping[str, object] | None = None, audit_after: Mapping[str, object] | None = None,
+              now: dt.datetime | None = None) -> Case:
+    """Take one transition of the case's lifecycle (:class:`~certification.lifecycle.CaseLifecycle`): the only
+    place where a case changes stage or ends. ``case`` is locked by the caller's transaction. Checks the state
+    and who may move it, sets ``fields`` with it, saves, and writes the audit entry ``action``. A case that
+    ends without its certificate (every end but certified) settles the certificate a recheck renews."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a case moves inside the transaction that locked it")
+    case_may(case, transition, actor=actor)
+    lifecycle = CaseLifecycle(case)
+    before = {"stage": case.stage, "outcome": case.outcome}
+    getattr(lifecycle, transition)()
+    fields = dict(fields or {})
+    if not lifecycle.is_open:
+        fields.setdefault("outcome_reason", reason)
+    for name, value in fields.items():
+        setattr(case, name, value)
+    case.save(update_fields=["stage", "outcome", *fields, "updated_at"])
+    audit_record(actor=actor, action=action, target=case, before=before,
+                 after={"stage": case.stage, "outcome": case.outcome, **(audit_after or {})}, reason=reason)
+    if not lifecycle.is_open and case.outcome != Outcome.CERTIFIED and case.renews_id is not None:
+        certificate_recheck_settle(certificate=case.renews, case=case, now=now)
+    return case
+
+
+def _locked(case: Case, *, stages: tuple[str, ...] | None = None) -> Case:
+    """The case under a row lock; with ``stages``, still open and in one of them, else a clear refusal."""
+    case = Case.objects.select_for_update(of=("self",)).select_related("grade", "institution", "bureau").get(
+        pk=case.pk)
+    if stages is not None and (case.outcome != Outcome.OPEN or case.stage not in stages):
+        raise _not_at_this_stage(case)
     return case
 
 
@@ -161,17 +205,7 @@ def _need_reason(reason: str) -> str:
     return reason
 
 
-
-
-def _close(case: Case, *, actor, outcome: str, reason: str, action: str) -> Case:
-    before = {"stage": case.stage, "outcome": case.outcome}
-    case.stage, case.outcome, case.outcome_reason = Stage.CLOSED, outcome, reason
-    case.save(update_fields=["stage", "outcome", "outcome_reason", "updated_at"])
-    audit_record(actor=actor, action=action, target=case, before=before,
-                 after={"stage": case.stage, "outcome": case.outcome}, reason=reason)
-    return case
-
-
+# --- The plan (stage 2), withdrawal and cancellation -----------------------------------------------------
 @transaction.atomic
 def case_forward(*, actor, case: Case) -> Case:
     """The city bureau forwards a special-grade declaration to the province, within the first quarter."""
@@ -191,58 +225,48 @@ def case_forward(*, actor, case: Case) -> Case:
 @transaction.atomic
 def case_plan_include(*, actor, case: Case) -> Case:
     """The assessing bureau includes the declaration in this year's assessment plan: the self-check begins."""
-    case = _locked(case, stages=(Stage.DECLARED,))
-    require_bureau_staff(actor, case.bureau)
+    case = _locked(case)
+    case_may(case, "include", actor=actor)
     if case.forwarding_bureau_id is not None and case.forwarded_at is None:
         raise _refuse("case.not_forwarded", _("A special-grade declaration from below the province reaches the "
                                               "plan through the city bureau."),
                       _("Wait for the city bureau to forward it."))
-    case.stage = Stage.PLANNED
-    case.save(update_fields=["stage", "updated_at"])
-    audit_record(actor=actor, action="case.plan_include", target=case, before={"stage": Stage.DECLARED},
-                 after={"stage": Stage.PLANNED})
-    return case
+    return case_move(case, "include", actor=actor, action="case.plan_include")
 
 
 @transaction.atomic
 def case_plan_return(*, actor, case: Case, reason: str) -> Case:
     """The assessing bureau does not include the declaration in its plan, with a reason the applicant sees."""
+    case = _locked(case)
+    case_may(case, "refuse_plan", actor=actor)
     reason = _need_reason(reason)
-    case = _locked(case, stages=(Stage.DECLARED,))
-    require_bureau_staff(actor, case.bureau)
-    return _close(case, actor=actor, outcome=Outcome.PLAN_REFUSED, reason=reason, action="case.plan_return")
+    return case_move(case, "refuse_plan", actor=actor, action="case.plan_return", reason=reason)
 
 
 @transaction.atomic
 def case_withdraw(*, actor, case: Case, reason: str) -> Case:
     """The applicant withdraws its declaration at any stage before approval."""
+    case = _locked(case)
+    case_may(case, "withdraw", actor=actor)
     reason = _need_reason(reason)
-    case = _locked(case, stages=tuple(s for s in Stage.values if s not in (Stage.CERTIFICATE, Stage.CLOSED)))
-    if not can(actor, "certification.act_for_institution", case.institution):
-        raise _refuse("case.not_your_institution", _("Only the applicant may withdraw its declaration."))
-    return _close(case, actor=actor, outcome=Outcome.WITHDRAWN, reason=reason, action="case.withdraw")
+    return case_move(case, "withdraw", actor=actor, action="case.withdraw", reason=reason)
 
 
 @transaction.atomic
 def case_cancel(*, actor, case: Case, reason: str) -> Case:
     """The assessing bureau cancels a case, with a reason; nothing is deleted."""
+    case = _locked(case)
+    case_may(case, "cancel", actor=actor)
     reason = _need_reason(reason)
-    case = _locked(case, stages=tuple(s for s in Stage.values if s != Stage.CLOSED))
-    require_bureau_staff(actor, case.bureau)
-    return _close(case, actor=actor, outcome=Outcome.CANCELLED, reason=reason, action="case.cancel")
+    return case_move(case, "cancel", actor=actor, action="case.cancel", reason=reason)
 
 
 # --- Acceptance request and pre-check (stages 3 and 4) ----------------------------------------------------
-def _need_applicant(actor, case: Case) -> None:
-    if not can(actor, "certification.act_for_institution", case.institution):
-        raise _refuse("case.not_your_institution", _("Only the applicant may do this."))
-
-
 @transaction.atomic
 def case_attach_report(*, actor, case: Case, upload: UploadedFile) -> Case:
     """The applicant attaches its narrative report (汇报材料), checked for type and size."""
-    case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
-    _need_applicant(actor, case)
+    case = _locked(case)
+    case_may(case, "request_acceptance", actor=actor)  # the applicant, while it prepares the request
     refusals = upload_refusals(upload, field="report")
     if refusals:
         raise RuleViolation(*refusals)
@@ -255,8 +279,8 @@ def case_attach_report(*, actor, case: Case, upload: UploadedFile) -> Case:
 @transaction.atomic
 def case_acknowledge_integrity(*, actor, case: Case) -> Case:
     """The applicant acknowledges the integrity notice (廉政告知书): no lowered standards, conditions or fees."""
-    case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
-    _need_applicant(actor, case)
+    case = _locked(case)
+    case_may(case, "request_acceptance", actor=actor)  # the applicant, while it prepares the request
     if case.integrity_acknowledged_at is None:
         case.integrity_acknowledged_at = timezone.now()
         case.save(update_fields=["integrity_acknowledged_at", "updated_at"])
@@ -268,8 +292,8 @@ def case_acknowledge_integrity(*, actor, case: Case) -> Case:
 def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None) -> Case:
     """The applicant submits its acceptance request (验收申请) after the self-check, or its rectification."""
     now = now or timezone.now()
-    case = _locked(case, stages=(Stage.PLANNED, Stage.RECTIFICATION))
-    _need_applicant(actor, case)
+    case = _locked(case)
+    case_may(case, "request_acceptance", actor=actor)
     if case.stage == Stage.RECTIFICATION and case.rectification_due_at and now >= case.rectification_due_at:
         raise _refuse("case.rectification_overdue", _("The rectification deadline has passed."))
     missing = []
@@ -283,12 +307,8 @@ def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None
     if missing:
         raise _refuse("case.acceptance_incomplete",
                       _("The acceptance request still needs: %(missing)s.") % {"missing": pgettext("list separator", ", ").join(missing)})
-    before = case.stage
-    case.stage = Stage.PRECHECK
-    case.save(update_fields=["stage", "updated_at"])
-    audit_record(actor=actor, action="case.request_acceptance", target=case, before={"stage": before},
-                 after={"stage": case.stage, "self_check_total": sheet.total})
-    return case
+    return case_move(case, "request_acceptance", actor=actor, action="case.request_acceptance",
+                     fields={"acceptance_requested_at": now}, audit_after={"self_check_total": sheet.total})
 
 
 @transaction.atomic
@@ -313,9 +333,9 @@ def case_precheck_decide(*, actor, case: Case, passed: bool, summary: str, opini
     """The designated pre-checker passes the case to the public notice, or returns it for rectification by
     a deadline (default: the scheme's rectification period). Each round's opinions are kept."""
     now = now or timezone.now()
-    case = _locked(case, stages=(Stage.PRECHECK,))
-    if case.prechecker_id is None or actor is None or case.prechecker_id != actor.pk:
-        raise _refuse("case.not_the_prechecker", _("Only the designated pre-checker decides the pre-check."))
+    case = _locked(case)
+    transition = "pass_precheck" if passed else "return_for_rectification"
+    case_may(case, transition, actor=actor)
     summary = _need_reason(summary)
     spec = case.scheme_version.specification()
     codes = {i.code for _c, i in spec.rubric_for(case.grade.code).items()}
@@ -328,13 +348,9 @@ def case_precheck_decide(*, actor, case: Case, passed: bool, summary: str, opini
         decision=Precheck.Decision.PASS if passed else Precheck.Decision.RETURN, decided_at=now,
         rectification_due_at=due,
     )
-    case.stage = Stage.NOTICE if passed else Stage.RECTIFICATION
-    case.rectification_due_at = due
-    case.save(update_fields=["stage", "rectification_due_at", "updated_at"])
-    audit_record(actor=actor, action="case.precheck_pass" if passed else "case.precheck_return", target=case,
-                 before={"stage": Stage.PRECHECK}, after={"stage": case.stage, "rectification_due_at": due},
-                 reason=summary)
-    return case
+    return case_move(case, transition, actor=actor, action="case.precheck_pass" if passed else
+                     "case.precheck_return", reason=summary, fields={"rectification_due_at": due},
+                     audit_after={"rectification_due_at": due})
 
 
 @transaction.atomic
@@ -342,7 +358,7 @@ def case_rectification_missed(*, case: Case, now: dt.datetime | None = None) -> 
     """Withdraw the case if its rectification deadline passed without a resubmission (the timer's action).
     Idempotent: a case already resubmitted, closed or not yet due is left alone. Returns whether it acted."""
     now = now or timezone.now()
-    case = Case.objects.select_for_update().get(pk=case.pk)
+    case = _locked(case)
     if case.outcome != Outcome.OPEN or case.stage != Stage.RECTIFICATION or not case.rectification_due_at:
         return False
     if now < case.rectification_due_at:
@@ -350,7 +366,7 @@ def case_rectification_missed(*, case: Case, now: dt.datetime | None = None) -> 
     with translation.override(settings.LANGUAGE_CODE):
         reason = _("The rectification deadline %(due)s passed without a resubmission.") % {
             "due": timezone.localtime(case.rectification_due_at).strftime("%Y-%m-%d %H:%M")}
-    _close(case, actor=None, outcome=Outcome.RECTIFICATION_MISSED, reason=reason, action="case.rectification_missed")
+    case_move(case, "miss_rectification", actor=None, action="case.rectification_missed", reason=reason, now=now)
     return True
 
 
@@ -377,37 +393,30 @@ def approval_basis(case: Case) -> list[tuple[str, str, bool]]:
     ]
 
 
-def _need_approver(actor, case: Case) -> None:
-    if not can(actor, "certification.approve_for_bureau", case.bureau):
-        raise _refuse("case.not_the_approver", _("Only an approver of %(bureau)s decides this case.")
-                      % {"bureau": case.bureau})
-
-
 @transaction.atomic
 def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
     """The assessing bureau's approver approves on the complete five-document basis, or refuses, with
     reasons. An approved recheck assessed below the province is filed with the bureau the rules name. Of two
     approvers acting at once, one decides and the other is told the case has moved on."""
-    case = _locked(case, stages=(Stage.APPROVAL,))
-    _need_approver(actor, case)
+    now = timezone.now()
+    case = _locked(case)
+    case_may(case, "approve" if approved else "refuse_approval", actor=actor)
     reasons = _need_reason(reasons)
     if approved:
         missing = [str(name) for _code, name, complete in approval_basis(case) if not complete]
         if missing:
             raise _refuse("case.basis_incomplete", _("The basis of approval is incomplete: %(missing)s.")
                           % {"missing": pgettext("list separator", ", ").join(missing)})
-        case.stage = Stage.CERTIFICATE
-        case.outcome_reason = reasons
-        case.save(update_fields=["stage", "outcome_reason", "updated_at"])
-        audit_record(actor=actor, action="case.approve", target=case, before={"stage": Stage.APPROVAL},
-                     after={"stage": case.stage}, reason=reasons)
+        case_move(case, "approve", actor=actor, action="case.approve", reason=reasons,
+                  fields={"outcome_reason": reasons, "approval_decided_at": now})
         from .documents import documents_freeze_approval
 
         documents_freeze_approval(actor=actor, case=case)
         if case.filing_bureau_id is not None:
             audit_record(actor=actor, action="case.file", target=case, after={"filed_with": case.filing_bureau_id})
         return case
-    return _close(case, actor=actor, outcome=Outcome.APPROVAL_REFUSED, reason=reasons, action="case.refuse")
+    return case_move(case, "refuse_approval", actor=actor, action="case.refuse", reason=reasons,
+                     fields={"approval_decided_at": now}, now=now)
 
 
 def certificate_queue(user):
@@ -424,14 +433,12 @@ def certificate_queue(user):
 @transaction.atomic
 def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = None):
     """The provincial certificate officer issues the approved case's certificate; the case is certified."""
-    case = _locked(case, stages=(Stage.CERTIFICATE,))
-    if not certificate_queue(actor).filter(pk=case.pk).exists():
-        raise _refuse("case.not_the_officer", _("Only the province's certificate officer issues certificates."))
+    case = _locked(case)
+    case_may(case, "certify", actor=actor)
     certificate = issue_within(actor=actor, institution=case.institution, grade=case.grade, kind=case.kind,
                                approved_by=case.bureau, issued_on=issued_on)
-    case.stage, case.outcome = Stage.CLOSED, Outcome.CERTIFIED
-    case.save(update_fields=["stage", "outcome", "updated_at"])
-    audit_record(actor=actor, action="case.certified", target=case, after={"certificate": certificate.number})
+    case_move(case, "certify", actor=actor, action="case.certified", fields={"certificate": certificate},
+              audit_after={"certificate": certificate.number})
     from .documents import certificate_freeze_on_commit
 
     certificate_freeze_on_commit(actor=actor, certificate=certificate, case=case)

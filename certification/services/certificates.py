@@ -171,6 +171,42 @@ def certificate_transition(*, actor, certificate: Certificate, transition: str, 
     return certificate
 
 
+def recheck_settled_reasons() -> dict[str, str]:
+    with translation.override(settings.LANGUAGE_CODE):
+        return {
+            "end_recheck": _("The recheck ended without a new certificate: the grade stands until its expiry, "
+                             "and lapses then unless a recheck is declared."),
+            "fail_recheck": _("The recheck ended without a new certificate after the grade's expiry: the grade "
+                              "lapsed."),
+        }
+
+
+def certificate_recheck_settle(*, certificate: Certificate, case, now: dt.datetime | None = None) -> Certificate:
+    """A recheck ended without a new certificate (withdrawn, cancelled, refused at any stage): settle the
+    certificate it was to renew. Before the grade's expiry it is in force again (and lapses at expiry as any
+    other, with the usual reminders); after its expiry date it lapses at once. Holder and approving bureau are
+    told through the audit entry. Runs inside the transaction that ends the case; a certificate no longer
+    "recheck in progress" (suspended or revoked meanwhile) is left as it is."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a recheck is settled inside the transaction that ends its case")
+    now = now or timezone.now()
+    certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+    if certificate.status != CertificateStatus.RECHECK_IN_PROGRESS:
+        return certificate
+    today = rules.local_date(now, scheme=certificate.scheme_version.specification())
+    expired = today > certificate.valid_until  # valid through its expiry date, as the lapse sweep counts
+    transition = "fail_recheck" if expired else "end_recheck"
+    before = _snapshot(certificate)
+    getattr(CertificateLifecycle(certificate), transition)()
+    certificate.status_changed_at = now
+    certificate.status_reason = recheck_settled_reasons()[transition]
+    certificate.save(update_fields=["status", "status_changed_at", "status_reason", "updated_at"])
+    audit_record(actor=None, action="certificate.lapse" if expired else "certificate.recheck_ended",
+                 target=certificate, before=before, after={**_snapshot(certificate), "case": case.reference},
+                 reason=certificate.status_reason)
+    return certificate
+
+
 @transaction.atomic
 def certificates_lapse_due(*, now: dt.datetime | None = None) -> int:
     """Lapse every certificate in force whose validity ended before today (local to its scheme).

@@ -14,6 +14,7 @@ from ..models import Case, Grade, Notice, Objection, Outcome, Stage
 from ..permissions import require_bureau_staff
 from ..uploads import upload_refusals
 from .audit import audit_record
+from .cases import case_may, case_move
 
 
 def _refuse(code: str, message: str, satisfy: str = "", **params) -> Refusal:
@@ -105,10 +106,7 @@ def _release(case: Case, *, actor, now) -> bool:
         return False
     if case.objections.filter(status=Objection.Status.RECEIVED).exists():
         return False
-    case.stage = Stage.PANEL
-    case.save(update_fields=["stage", "updated_at"])
-    audit_record(actor=actor, action="case.notice_passed", target=case, before={"stage": Stage.NOTICE},
-                 after={"stage": Stage.PANEL})
+    case_move(case, "pass_notice", actor=actor, action="case.notice_passed", now=now)
     return True
 
 
@@ -142,7 +140,10 @@ def objection_resolve(*, actor, objection: Objection, decision: str, reason: str
     if not (reason or "").strip():
         raise RuleViolation(_refuse("objection.reason_required", _("A reason is required."),
                                     _("Both the objector and the applicant will read it.")))
-    case = Case.objects.select_for_update().select_related("grade").get(pk=objection.case_id)
+    case = Case.objects.select_for_update(of=("self",)).select_related("grade", "bureau", "institution").get(
+        pk=objection.case_id)
+    if decision == Objection.Status.UPHELD:
+        case_may(case, "uphold_objection", actor=actor)
     if decision == Objection.Status.DOWNGRADED:
         lower = Grade.objects.filter(version=case.scheme_version, code=grade).first()
         if lower is None or lower.rank >= case.grade.rank:
@@ -160,9 +161,8 @@ def objection_resolve(*, actor, objection: Objection, decision: str, reason: str
     audit_record(actor=actor, action="objection.resolve", target=objection, after={"status": decision},
                  reason=objection.resolution)
     if decision == Objection.Status.UPHELD:
-        case.stage, case.outcome, case.outcome_reason = Stage.CLOSED, Outcome.OBJECTION_UPHELD, objection.resolution
-        case.save(update_fields=["stage", "outcome", "outcome_reason", "updated_at"])
-        audit_record(actor=actor, action="case.objection_upheld", target=case, reason=objection.resolution)
+        case_move(case, "uphold_objection", actor=actor, action="case.objection_upheld",
+                  reason=objection.resolution, now=now)
     elif objection.notice.closed_at is not None:
         _release(case, actor=actor, now=now)
     return objection

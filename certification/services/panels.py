@@ -15,6 +15,7 @@ from ..models import Case, Expert, Outcome, Panel, PanelMember, ScoreSheet, Shee
 from ..permissions import require_bureau_staff
 from ..selectors import panel_candidates, system_head
 from .audit import audit_record
+from .cases import case_move
 
 
 def _pools(case: Case) -> list:
@@ -78,10 +79,8 @@ def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair:
     for pk in chosen:
         PanelMember.objects.create(panel=panel, expert_id=pk, is_chair=pk == chair_id)
         ScoreSheet.objects.create(case=case, kind=SheetKind.MEMBER, expert_id=pk)
-    case.stage = Stage.REVIEW
-    case.save(update_fields=["stage", "updated_at"])
-    audit_record(actor=actor, action="panel.form", target=case, before={"stage": Stage.PANEL}, after={
-        "stage": Stage.REVIEW, "members": chosen, "chair": chair_id, "seed": seed,
+    case_move(case, "form_panel", actor=actor, action="panel.form", now=now, audit_after={
+        "members": chosen, "chair": chair_id, "seed": seed,
         "proposed": list(proposal.members), "excluded": {str(k): v for k, v in proposal.excluded.items()},
         # the draw's inputs, so that it can be replayed later, when loads have changed
         "loads": {str(c.expert_id): c.load for c in candidates},

@@ -16,6 +16,7 @@ from .. import scoring
 from ..exceptions import Refusal, RuleViolation
 from ..models import Case, OnsiteStep, Outcome, PanelMember, Review, ScoreLine, ScoreSheet, SheetKind, Stage
 from .audit import audit_record
+from .cases import case_move
 
 
 def _refuse(code: str, message: str, satisfy: str = "", **params) -> RuleViolation:
@@ -164,15 +165,9 @@ def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None
     review.passed, review.votes_for, review.conclusion = passed, votes_for, conclusion.strip()
     review.concluded_at, review.concluded_by = timezone.now(), actor
     review.save(update_fields=["passed", "votes_for", "conclusion", "concluded_at", "concluded_by", "updated_at"])
-    before = case.stage
-    if passed:
-        case.stage = Stage.APPROVAL
-    else:
-        case.stage, case.outcome, case.outcome_reason = Stage.CLOSED, Outcome.PANEL_FAILED, review.conclusion
-    case.save(update_fields=["stage", "outcome", "outcome_reason", "updated_at"])
-    audit_record(actor=actor, action="review.conclude", target=case, before={"stage": before},
-                 after={"stage": case.stage, "passed": passed, "votes_for": votes_for,
-                        "total": panel_sheet.total if panel_sheet else None}, reason=review.conclusion)
+    case_move(case, "pass_review" if passed else "fail_review", actor=actor, action="review.conclude",
+              reason=review.conclusion, audit_after={"passed": passed, "votes_for": votes_for,
+                                                     "total": panel_sheet.total if panel_sheet else None})
     return review
 
 
@@ -181,17 +176,14 @@ def sheet_overdue(*, member: PanelMember, now=None) -> bool:
     """The scoring deadline passed and this member's sheet is not in (the timer's action): recorded, so that
     the member, the chair and the bureau are told. Idempotent: a submitted sheet, or one already recorded as
     overdue, is left alone. Returns whether it recorded anything."""
-    from ..models import AuditEntry
-
     now = now or timezone.now()
     sheet = (ScoreSheet.objects.select_for_update(of=("self",)).select_related("case__panel")
              .filter(case=member.panel.case_id, kind=SheetKind.MEMBER, expert=member.expert_id)
              .order_by("-round").first())
-    if sheet is None or sheet.locked or now < sheet.case.panel.scoring_due_at:
+    if sheet is None or sheet.locked or sheet.overdue_at is not None or now < sheet.case.panel.scoring_due_at:
         return False
-    if AuditEntry.objects.filter(action="sheet.overdue", target_type="certification.scoresheet",
-                                 target_id=str(sheet.pk)).exists():
-        return False
+    sheet.overdue_at = now
+    sheet.save(update_fields=["overdue_at", "updated_at"])
     audit_record(actor=None, action="sheet.overdue", target=sheet,
                  after={"scoring_due_at": sheet.case.panel.scoring_due_at, "expert": member.expert_id})
     return True
