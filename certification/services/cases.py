@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -29,8 +28,14 @@ from ..models import (
     SheetKind,
     Stage,
 )
-from ..permissions import can, objects_for, require_bureau_staff
-from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwarding_bureau
+from ..permissions import (
+    ACT_FOR_INSTITUTION,
+    APPROVE_FOR_BUREAU,
+    PRECHECK_FOR_BUREAU,
+    can,
+    require_bureau_staff,
+)
+from ..selectors import assessing_bureau, certificate_queue, declarant_for, filing_bureau, forwarding_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import issue_within
@@ -60,7 +65,7 @@ def case_declare(
     type and size, and the bureau that assesses is computed. All refusals are raised together, and nothing
     is stored unless the declaration is accepted. A second declaration while one is open is refused.
     """
-    if not can(actor, "certification.act_for_institution", institution):
+    if not can(actor, ACT_FOR_INSTITUTION, institution):
         raise _refuse("declaration.not_your_institution",
                       _("You may declare only for the institution you act for."))
     if kind not in Kind.values:
@@ -218,7 +223,7 @@ def case_withdraw(*, actor, case: Case, reason: str) -> Case:
     """The applicant withdraws its declaration at any stage before approval."""
     reason = _need_reason(reason)
     case = _locked(case, stages=tuple(s for s in Stage.values if s not in (Stage.CERTIFICATE, Stage.CLOSED)))
-    if not can(actor, "certification.act_for_institution", case.institution):
+    if not can(actor, ACT_FOR_INSTITUTION, case.institution):
         raise _refuse("case.not_your_institution", _("Only the applicant may withdraw its declaration."))
     return _close(case, actor=actor, outcome=Outcome.WITHDRAWN, reason=reason, action="case.withdraw")
 
@@ -234,7 +239,7 @@ def case_cancel(*, actor, case: Case, reason: str) -> Case:
 
 # --- Acceptance request and pre-check (stages 3 and 4) ----------------------------------------------------
 def _need_applicant(actor, case: Case) -> None:
-    if not can(actor, "certification.act_for_institution", case.institution):
+    if not can(actor, ACT_FOR_INSTITUTION, case.institution):
         raise _refuse("case.not_your_institution", _("Only the applicant may do this."))
 
 
@@ -296,7 +301,7 @@ def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
     """The assessing bureau designates the professional who pre-checks the case."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
     require_bureau_staff(actor, case.bureau)
-    if not can(prechecker, "certification.precheck_for_bureau", case.bureau):
+    if not can(prechecker, PRECHECK_FOR_BUREAU, case.bureau):
         raise _refuse("case.not_a_prechecker", _("%(user)s is not a pre-checker of %(bureau)s.")
                       % {"user": prechecker, "bureau": case.bureau})
     before = case.prechecker_id
@@ -378,7 +383,7 @@ def approval_basis(case: Case) -> list[tuple[str, str, bool]]:
 
 
 def _need_approver(actor, case: Case) -> None:
-    if not can(actor, "certification.approve_for_bureau", case.bureau):
+    if not can(actor, APPROVE_FOR_BUREAU, case.bureau):
         raise _refuse("case.not_the_approver", _("Only an approver of %(bureau)s decides this case.")
                       % {"bureau": case.bureau})
 
@@ -408,17 +413,6 @@ def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
             audit_record(actor=actor, action="case.file", target=case, after={"filed_with": case.filing_bureau_id})
         return case
     return _close(case, actor=actor, outcome=Outcome.APPROVAL_REFUSED, reason=reasons, action="case.refuse")
-
-
-def certificate_queue(user):
-    """Approved cases waiting for their certificate, for a provincial certificate officer."""
-    from ..models import Bureau
-
-    provinces = objects_for(user, "certification.issue_for_bureau", Bureau.objects.filter(level="province"))
-    return (Case.objects.filter(stage=Stage.CERTIFICATE, outcome=Outcome.OPEN)
-            .filter(Q(bureau__in=provinces) | Q(bureau__parent__in=provinces)
-                    | Q(bureau__parent__parent__in=provinces))
-            .select_related("institution", "grade", "bureau").order_by("updated_at"))
 
 
 @transaction.atomic
