@@ -8,4 +8,6 @@ class CertificationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        # ``tasks``: the Celery tasks are registered in every process, the web's too, as services send them by
+        # their registered name (Celery's autodiscovery runs only in its own command line: worker, beat).
+        from . import signals, tasks  # noqa: F401

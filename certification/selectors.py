@@ -1,4 +1,4 @@
-"""Reads that several places share."""
+"""Reads: what a user may see, what a page lists, what the rules read from the records."""
 
 from __future__ import annotations
 
@@ -25,7 +25,16 @@ from .models import (
     SchemeVersion,
     SummarySubmission,
 )
-from .permissions import ROLE_OBJECT_PERMISSION, has_role, objects_for
+from .permissions import (
+    ACT_FOR_INSTITUTION,
+    APPROVE_FOR_BUREAU,
+    AUDIT_BUREAU,
+    ISSUE_FOR_BUREAU,
+    ROLE_OBJECT_PERMISSION,
+    WORK_IN_BUREAU,
+    has_role,
+    objects_for,
+)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,7 @@ def cases_for_user(user):
 
     if not (user and user.is_authenticated and user.is_active):
         return Case.objects.none()
-    institutions = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    institutions = objects_for(user, ACT_FOR_INSTITUTION, Institution.objects.all())
     bureau_ids: set[int] = set()
     for role, perm in ROLE_OBJECT_PERMISSION.items():
         if role != Role.APPLICANT:
@@ -314,7 +323,7 @@ def institutions_for_user(user):
     applicants of the cases it may see."""
     if not (user and user.is_authenticated and user.is_active):
         return Institution.objects.none()
-    own = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    own = objects_for(user, ACT_FOR_INSTITUTION, Institution.objects.all())
     regions = list(Bureau.objects.filter(pk__in=bureau_ids_for_user(user)).values_list("region_id", flat=True))
     cases = cases_for_user(user).values("institution_id")
     query = Q(pk__in=own.values("pk")) | Q(pk__in=cases)
@@ -328,7 +337,7 @@ def certificates_for_user(user):
     approved."""
     if not (user and user.is_authenticated and user.is_active):
         return Certificate.objects.none()
-    own = objects_for(user, "certification.act_for_institution", Institution.objects.all())
+    own = objects_for(user, ACT_FOR_INSTITUTION, Institution.objects.all())
     bureaus = bureau_ids_for_user(user)
     return Certificate.objects.filter(Q(institution__in=own.values("pk")) | Q(issued_by__in=bureaus)
                                       | Q(approved_by__in=bureaus))
@@ -342,7 +351,7 @@ def sheets_for_user(user):
 
     if not (user and user.is_authenticated and user.is_active):
         return ScoreSheet.objects.none()
-    own = objects_for(user, "certification.act_for_institution", Institution.objects.all()).values("pk")
+    own = objects_for(user, ACT_FOR_INSTITUTION, Institution.objects.all()).values("pk")
     bureaus = bureau_ids_for_user(user)
     bureau_cases = Case.objects.filter(Q(bureau__in=bureaus) | Q(filing_bureau__in=bureaus)
                                        | Q(forwarding_bureau__in=bureaus)).values("pk")
@@ -365,7 +374,7 @@ def objections_for_user(user):
     published the notice."""
     from .models import Objection
 
-    bureaus = bureau_ids_for_user(user, ["certification.work_in_bureau", "certification.audit_bureau"])
+    bureaus = bureau_ids_for_user(user, [WORK_IN_BUREAU, AUDIT_BUREAU])
     return Objection.objects.filter(notice__bureau__in=bureaus)
 
 
@@ -400,15 +409,14 @@ def may_keep_case_file(user, case) -> bool:
     """Whether ``user`` keeps the case file for a bureau's records: the staff, approvers and auditors of the
     bureau that assessed the case or the one it is filed with."""
     bureaus = [b for b in (case.bureau, case.filing_bureau) if b is not None]
-    perms = ("certification.work_in_bureau", "certification.approve_for_bureau", "certification.audit_bureau")
+    perms = (WORK_IN_BUREAU, APPROVE_FOR_BUREAU, AUDIT_BUREAU)
     return any(objects_for(user, perm, Bureau.objects.filter(pk=b.pk)).exists() for perm in perms for b in bureaus)
 
 
 # --- The annual approvals summary (DESIGN §3.6) ------------------------------------------------------------
 
 #: The bureau roles that read a bureau's annual summaries (and, at a higher bureau, those sent to it).
-SUMMARY_READERS = ("certification.work_in_bureau", "certification.approve_for_bureau",
-                   "certification.issue_for_bureau", "certification.audit_bureau")
+SUMMARY_READERS = (WORK_IN_BUREAU, APPROVE_FOR_BUREAU, ISSUE_FOR_BUREAU, AUDIT_BUREAU)
 
 
 def summary_submissions_for_user(user):
@@ -449,7 +457,7 @@ def summaries_overview(user, *, years: list[int], today) -> dict[str, list]:
     for (each year sent or not, and whether it may be sent now); ``received``, per higher bureau it works for,
     one row per city bureau below it. A constant number of queries, whatever the number of bureaus."""
     readable = bureau_ids_for_user(user, SUMMARY_READERS)
-    staff_of = bureau_ids_for_user(user, ["certification.work_in_bureau"])
+    staff_of = bureau_ids_for_user(user, [WORK_IN_BUREAU])
     bureaus = list(Bureau.objects.filter(pk__in=readable).order_by("region__code"))
     below = list(Bureau.objects.active().filter(parent__in=readable, level=BureauLevel.CITY).order_by("region__code"))
     cities = [b for b in bureaus if b.level == BureauLevel.CITY]
@@ -466,3 +474,61 @@ def summaries_overview(user, *, years: list[int], today) -> dict[str, list]:
     received = [{"bureau": higher, "cities": [row(b) for b in below if b.parent_id == higher.pk]}
                 for higher in bureaus if any(b.parent_id == higher.pk for b in below)]
     return {"sending": [row(b) for b in cities], "received": received}
+
+
+# --- Certificates to issue, and their batches ------------------------------------------------------------
+
+def certificate_queue(user):
+    """Approved cases waiting for their certificate, for a provincial certificate officer."""
+    from .models import Case, Outcome, Stage
+
+    provinces = objects_for(user, ISSUE_FOR_BUREAU, Bureau.objects.filter(level="province"))
+    return (Case.objects.filter(stage=Stage.CERTIFICATE, outcome=Outcome.OPEN)
+            .filter(Q(bureau__in=provinces) | Q(bureau__parent__in=provinces)
+                    | Q(bureau__parent__parent__in=provinces))
+            .select_related("institution", "grade", "bureau").order_by("updated_at"))
+
+
+def issue_batch_progress(batch) -> dict:
+    """Done, failed and total of a batch (counted by the database, one query however large the batch), and
+    each failure with its reason. The items themselves are ``batch.items``, for the page to show a page at
+    a time."""
+    from .models import IssueBatchItem
+
+    Status = IssueBatchItem.Status
+    counts = batch.items.aggregate(total=Count("id"), issued=Count("id", filter=Q(status=Status.ISSUED)),
+                                   failed=Count("id", filter=Q(status=Status.FAILED)))
+    total, issued, failed = counts["total"], counts["issued"], counts["failed"]
+    done = issued + failed
+    failures = list(batch.items.filter(status=Status.FAILED).select_related("case__institution").order_by("id"))
+    return {"total": total, "issued": issued, "failed": failed, "pending": total - done, "done": done,
+            "finished": done == total, "failures": failures,
+            "percent": 100 if not total else (100 * done) // total}
+
+
+# --- Public notices (the bureau's side) ------------------------------------------------------------------
+
+def notice_candidates(user):
+    """Cases that passed the pre-check and wait for a public notice, in bureaus where the user works."""
+    from .models import Case, Outcome, Stage
+
+    bureaus = objects_for(user, WORK_IN_BUREAU, Bureau.objects.all())
+    return (Case.objects.filter(bureau__in=bureaus, stage=Stage.NOTICE, outcome=Outcome.OPEN, notices__isnull=True)
+            .select_related("institution", "grade", "bureau").order_by("updated_at"))
+
+
+# --- The review panel --------------------------------------------------------------------------------------
+
+def member_for_chair_or_404(user, pk):
+    """A panel member whom ``user`` chairs the panel of (another member, on an open panel), or 404."""
+    from django.http import Http404
+
+    from .models import PanelMember
+
+    member = (PanelMember.objects.active()
+              .filter(pk=pk, panel__memberships__is_chair=True, panel__memberships__expert__user=user,
+                      panel__memberships__archived_at__isnull=True)
+              .select_related("panel__case", "expert").first()) if user and user.is_authenticated else None
+    if member is None:
+        raise Http404
+    return member

@@ -52,7 +52,7 @@ def issue_batch_item(*, item_id: int) -> str:
     """Issue one certificate of a batch (one task per certificate, run in parallel). Idempotent: a finished
     item is left alone and a case already certified is not issued twice."""
     from .models import IssueBatchItem
-    from .services.documents import issue_batch_item_run
+    from .services.issuing import issue_batch_item_run
 
     try:
         item = issue_batch_item_run(item_id=item_id)

@@ -23,14 +23,15 @@ from certification.models import (
     PanelMember,
     ScoreSheet,
 )
-from certification.services.documents import SUMMARY_SENT_ACTION
+from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU
+from certification.services.summaries import SUMMARY_SENT_ACTION
 
 from .kinds import Kind
 from .selectors import users_holding
 from .services import Draft, as_email, local_text, notify, occurrences_record
 
-APPLICANT = "certification.act_for_institution"
-STAFF = "certification.work_in_bureau"
+APPLICANT = ACT_FOR_INSTITUTION
+STAFF = WORK_IN_BUREAU
 
 # action → (kind for the applicant, kind for the bureau's staff); None where that side is not told.
 CASE_ACTIONS: dict[str, tuple[str | None, str | None]] = {

@@ -1,5 +1,5 @@
 """Writing notifications (an outbox in the caller's transaction), recording occurrences once, sending
-e-mail, the inbox and preferences, and the chair's nudge."""
+e-mail, the inbox and preferences."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from certification.exceptions import Refusal, RuleViolation
-from certification.models import PanelMember, User
-from certification.services.audit import audit_record
+from certification.models import User
 
 from .kinds import LEGAL_KINDS, Kind
 from .models import EmailState, Notification, Occurrence, Preference
@@ -215,47 +214,3 @@ def email_preferences(user) -> dict[str, bool]:
     """Every kind with whether the user receives it by e-mail (default on)."""
     chosen = dict(Preference.objects.filter(user=user).values_list("kind", "email"))
     return {kind: kind in LEGAL_KINDS or chosen.get(kind, True) for kind in Kind.values}
-
-
-# --- The chair's nudge -----------------------------------------------------------------------------------
-def member_for_chair_or_404(user, pk) -> PanelMember:
-    """A panel member whom ``user`` chairs the panel of (another member, on an open panel), or 404."""
-    from django.http import Http404
-
-    member = (PanelMember.objects.active()
-              .filter(pk=pk, panel__memberships__is_chair=True, panel__memberships__expert__user=user,
-                      panel__memberships__archived_at__isnull=True)
-              .select_related("panel__case", "expert").first()) if user and user.is_authenticated else None
-    if member is None:
-        raise Http404
-    return member
-
-
-@transaction.atomic(durable=True)
-def panel_member_nudge(*, actor, member: PanelMember, now: dt.datetime | None = None) -> PanelMember:
-    """The chair reminds one late member to submit their scores (at most once a day per member)."""
-    from certification import rules
-    from certification.models import Outcome, SheetKind, Stage
-
-    now = now or timezone.now()
-    member = PanelMember.objects.select_for_update().select_related("panel__case", "expert").get(pk=member.pk)
-    case = member.panel.case
-    if not member.panel.memberships.filter(is_chair=True, expert__user=actor).exists():
-        raise RuleViolation(Refusal(code="nudge.not_chair", rule=_("Review panel"),
-                                    message=_("Only the chair of the panel may remind its members.")))
-    if case.outcome != Outcome.OPEN or case.stage != Stage.REVIEW:
-        raise RuleViolation(Refusal(code="nudge.not_in_review", rule=_("Review panel"),
-                                    message=_("The panel of case %(ref)s is not scoring.") % {"ref": case.reference}))
-    if member.expert.user_id is None or member.expert.user_id == actor.pk:
-        raise RuleViolation(Refusal(code="nudge.no_one_to_remind", rule=_("Review panel"),
-                                    message=_("This member cannot be reminded here.")))
-    if case.sheets.filter(kind=SheetKind.MEMBER, expert=member.expert, submitted_at__isnull=False).exists():
-        raise RuleViolation(Refusal(code="nudge.submitted", rule=_("Review panel"),
-                                    message=_("%(member)s has submitted their scores.") % {"member": member.expert}))
-    day = rules.local_date(now, scheme=case.scheme_version.specification())
-    if not occurrences_record({f"nudge:{member.pk}:{day.isoformat()}": Kind.SCORING_NUDGE}, now=now):
-        raise RuleViolation(Refusal(code="nudge.already_today", rule=_("Review panel"),
-                                    message=_("%(member)s was already reminded today.") % {"member": member.expert},
-                                    satisfy=_("Try again tomorrow.")))
-    audit_record(actor=actor, action="panel.nudge", target=member, after={"case": case.reference})
-    return member

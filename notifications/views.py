@@ -12,17 +12,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from certification.exceptions import RuleViolation
+from certification.selectors import member_for_chair_or_404
+from certification.services.panels import panel_member_nudge
 
 from .kinds import LEGAL_KINDS, Kind
 from .models import Notification
 from .selectors import inbox_for, unread_count
-from .services import (
-    email_preferences,
-    member_for_chair_or_404,
-    notification_mark_read,
-    panel_member_nudge,
-    preferences_set,
-)
+from .services import email_preferences, notification_mark_read, preferences_set
 
 
 @login_required

@@ -16,14 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, IssueBatch
 from certification.permissions import can
-from certification.selectors import certificate_get_for_user_or_404
-from certification.services.cases import case_issue_certificate, certificate_queue
+from certification.selectors import certificate_get_for_user_or_404, certificate_queue, issue_batch_progress
+from certification.services.cases import case_issue_certificate
 from certification.services.certificates import certificate_transition
-from certification.services.documents import (
-    certificate_document_freeze,
-    issue_batch_progress,
-    issue_batch_start,
-)
+from certification.services.documents import certificate_document_freeze
+from certification.services.issuing import issue_batch_start
 
 from .documents import _pdf_response
 from .engine import fire_conditions

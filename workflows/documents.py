@@ -21,7 +21,8 @@ from certification.selectors import (
     summaries_overview,
     summary_submission_get_for_user_or_404,
 )
-from certification.services.documents import case_frozen_documents, summary_submit
+from certification.services.documents import case_frozen_documents
+from certification.services.summaries import summary_submit
 
 SUMMARY_YEARS = 5  # the summaries page shows this year and the four before
 

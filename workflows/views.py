@@ -16,9 +16,10 @@ from certification.selectors import (
     case_next_step,
     case_timeline,
     cases_for_user,
+    certificate_queue,
+    notice_candidates,
     workplaces_for,
 )
-from certification.services.cases import certificate_queue
 
 
 class HomeView(TemplateView):
@@ -250,16 +251,6 @@ def case_end(request, pk: int, how: str):
 
 
 # --- Public notices (the bureau's side) ----------------------------------------------------------------------
-def notice_candidates(user):
-    """Cases that passed the pre-check and wait for a public notice, in bureaus where the user works."""
-    from certification.models import Bureau, Case, Outcome, Stage
-    from certification.permissions import objects_for
-
-    bureaus = objects_for(user, "certification.work_in_bureau", Bureau.objects.all())
-    return (Case.objects.filter(bureau__in=bureaus, stage=Stage.NOTICE, outcome=Outcome.OPEN, notices__isnull=True)
-            .select_related("institution", "grade", "bureau").order_by("updated_at"))
-
-
 @login_required
 def notice_publish(request):
     """The bureau publishes one public notice listing many cases."""

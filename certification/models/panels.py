@@ -34,6 +34,8 @@ class PanelMember(DomainModel):
     expert = models.ForeignKey(Expert, models.PROTECT, related_name="panel_memberships", verbose_name=_("expert"))
     is_chair = models.BooleanField(_("chair"), default=False)
     recusal_declared_at = models.DateTimeField(_("recusal declaration signed at"), null=True, blank=True)
+    last_nudged_on = models.DateField(_("last reminded by the chair on"), null=True, blank=True,
+                                      help_text=_("The chair reminds a member at most once a day."))
 
     class Meta:
         verbose_name = _("panel member")

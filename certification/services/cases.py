@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -29,11 +28,17 @@ from ..models import (
     SheetKind,
     Stage,
 )
-from ..permissions import can, objects_for, require_bureau_staff
+from ..permissions import (
+    ACT_FOR_INSTITUTION,
+    PRECHECK_FOR_BUREAU,
+    can,
+    require_bureau_staff,
+)
 from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwarding_bureau
 from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import certificate_recheck_settle, issue_within
+from .documents import certificate_freeze_on_commit, documents_freeze_approval
 from .late_inclusions import late_inclusion_for
 
 
@@ -60,7 +65,7 @@ def case_declare(
     type and size, and the bureau that assesses is computed. All refusals are raised together, and nothing
     is stored unless the declaration is accepted. A second declaration while one is open is refused.
     """
-    if not can(actor, "certification.act_for_institution", institution):
+    if not can(actor, ACT_FOR_INSTITUTION, institution):
         raise _refuse("declaration.not_your_institution",
                       _("You may declare only for the institution you act for."))
     if kind not in Kind.values:
@@ -316,7 +321,7 @@ def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
     """The assessing bureau designates the professional who pre-checks the case."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
     require_bureau_staff(actor, case.bureau)
-    if not can(prechecker, "certification.precheck_for_bureau", case.bureau):
+    if not can(prechecker, PRECHECK_FOR_BUREAU, case.bureau):
         raise _refuse("case.not_a_prechecker", _("%(user)s is not a pre-checker of %(bureau)s.")
                       % {"user": prechecker, "bureau": case.bureau})
     before = case.prechecker_id
@@ -409,25 +414,12 @@ def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
                           % {"missing": pgettext("list separator", ", ").join(missing)})
         case_move(case, "approve", actor=actor, action="case.approve", reason=reasons,
                   fields={"outcome_reason": reasons, "approval_decided_at": now})
-        from .documents import documents_freeze_approval
-
         documents_freeze_approval(actor=actor, case=case)
         if case.filing_bureau_id is not None:
             audit_record(actor=actor, action="case.file", target=case, after={"filed_with": case.filing_bureau_id})
         return case
     return case_move(case, "refuse_approval", actor=actor, action="case.refuse", reason=reasons,
                      fields={"approval_decided_at": now}, now=now)
-
-
-def certificate_queue(user):
-    """Approved cases waiting for their certificate, for a provincial certificate officer."""
-    from ..models import Bureau
-
-    provinces = objects_for(user, "certification.issue_for_bureau", Bureau.objects.filter(level="province"))
-    return (Case.objects.filter(stage=Stage.CERTIFICATE, outcome=Outcome.OPEN)
-            .filter(Q(bureau__in=provinces) | Q(bureau__parent__in=provinces)
-                    | Q(bureau__parent__parent__in=provinces))
-            .select_related("institution", "grade", "bureau").order_by("updated_at"))
 
 
 @transaction.atomic
@@ -439,8 +431,6 @@ def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = Non
                                approved_by=case.bureau, issued_on=issued_on)
     case_move(case, "certify", actor=actor, action="case.certified", fields={"certificate": certificate},
               audit_after={"certificate": certificate.number})
-    from .documents import certificate_freeze_on_commit
-
     certificate_freeze_on_commit(actor=actor, certificate=certificate, case=case)
     return certificate
 

@@ -20,8 +20,9 @@ from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from ..exceptions import Refusal, RuleViolation
 from ..lifecycle import CertificateLifecycle, lapse_sources
 from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution, SchemeVersion
-from ..permissions import require
+from ..permissions import ISSUE_FOR_BUREAU, require
 from .audit import audit_record, audit_record_many
+from .documents import certificate_freeze_on_commit
 
 
 def lapse_reason() -> str:
@@ -63,8 +64,6 @@ def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: st
     A promotion supersedes the holder's current certificate under the scheme; a recheck needs a recheck in
     progress for the same grade and supersedes it, renewing validity for three years from the issue date.
     """
-    from .documents import certificate_freeze_on_commit
-
     certificate = issue_within(actor=actor, institution=institution, grade=grade, kind=kind,
                                approved_by=approved_by, issued_on=issued_on)
     certificate_freeze_on_commit(actor=actor, certificate=certificate)
@@ -151,7 +150,7 @@ def certificate_transition(*, actor, certificate: Certificate, transition: str, 
         ))
     certificate = Certificate.objects.select_for_update().select_related("issued_by").get(pk=certificate.pk)
     if transition in BUREAU_TRANSITIONS:
-        require(actor, "certification.issue_for_bureau", certificate.issued_by,
+        require(actor, ISSUE_FOR_BUREAU, certificate.issued_by,
                 message=_("Only a certificate officer of %(bureau)s, which issued it, may do this.")
                 % {"bureau": certificate.issued_by})
     before = _snapshot(certificate)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from .. import rules
 from ..exceptions import NotEligible, Refusal, RuleViolation
 from ..models import Bureau, Institution, LateInclusion, Scheme
-from ..permissions import require_bureau_staff
+from ..permissions import WORK_IN_BUREAU, objects_for, require_bureau_staff
 from ..selectors import assessing_bureau
 from .audit import audit_record
 
@@ -118,8 +118,6 @@ def late_inclusion_for(institution: Institution, *, version, grade: str, kind: s
 
 def late_inclusions_for_user(user) -> QuerySet[LateInclusion]:
     """The inclusions of the bureaus ``user`` works in."""
-    from ..permissions import objects_for
-
-    bureaus = objects_for(user, "certification.work_in_bureau", Bureau.objects.all())
+    bureaus = objects_for(user, WORK_IN_BUREAU, Bureau.objects.all())
     return (LateInclusion.objects.filter(bureau__in=bureaus)
             .select_related("bureau", "institution", "granted_by", "case").order_by("-granted_at"))

@@ -1,4 +1,4 @@
-"""Forming the review panel (stage 6)."""
+"""Forming the review panel (stage 6), changing its chair, and the chair's reminder to a late member."""
 
 from __future__ import annotations
 
@@ -119,3 +119,33 @@ def panel_change_chair(*, actor, case: Case, chair: Expert, reason: str) -> Pane
                  before={"chair": old.expert_id if old else None}, after={"chair": chair.pk}, reason=reason.strip())
     new.refresh_from_db()
     return new
+
+
+@transaction.atomic(durable=True)
+def panel_member_nudge(*, actor, member: PanelMember, now: dt.datetime | None = None) -> PanelMember:
+    """The chair reminds one late member to submit their scores, at most once a day per member (the day
+    is kept on the member, checked under its row lock). The member is told through the audit entry."""
+    now = now or timezone.now()
+    member = PanelMember.objects.select_for_update().select_related("panel__case", "expert").get(pk=member.pk)
+    case = member.panel.case
+    if not member.panel.memberships.filter(is_chair=True, expert__user=actor).exists():
+        raise RuleViolation(Refusal(code="nudge.not_chair", rule=_("Review panel"),
+                                    message=_("Only the chair of the panel may remind its members.")))
+    if case.outcome != Outcome.OPEN or case.stage != Stage.REVIEW:
+        raise RuleViolation(Refusal(code="nudge.not_in_review", rule=_("Review panel"),
+                                    message=_("The panel of case %(ref)s is not scoring.") % {"ref": case.reference}))
+    if member.expert.user_id is None or member.expert.user_id == actor.pk:
+        raise RuleViolation(Refusal(code="nudge.no_one_to_remind", rule=_("Review panel"),
+                                    message=_("This member cannot be reminded here.")))
+    if case.sheets.filter(kind=SheetKind.MEMBER, expert=member.expert, submitted_at__isnull=False).exists():
+        raise RuleViolation(Refusal(code="nudge.submitted", rule=_("Review panel"),
+                                    message=_("%(member)s has submitted their scores.") % {"member": member.expert}))
+    day = rules.local_date(now, scheme=case.scheme_version.specification())
+    if member.last_nudged_on == day:
+        raise RuleViolation(Refusal(code="nudge.already_today", rule=_("Review panel"),
+                                    message=_("%(member)s was already reminded today.") % {"member": member.expert},
+                                    satisfy=_("Try again tomorrow.")))
+    member.last_nudged_on = day
+    member.save(update_fields=["last_nudged_on", "updated_at"])
+    audit_record(actor=actor, action="panel.nudge", target=member, after={"case": case.reference})
+    return member

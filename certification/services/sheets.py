@@ -10,7 +10,7 @@ from django.utils.translation import pgettext
 from .. import scoring
 from ..exceptions import Refusal, RuleViolation
 from ..models import Case, Outcome, ScoreLine, ScoreSheet, SheetKind, Stage
-from ..permissions import can
+from ..permissions import ACT_FOR_INSTITUTION, can
 from .audit import audit_record
 
 SELF_CHECK_STAGES = (Stage.PLANNED, Stage.RECTIFICATION)
@@ -23,7 +23,7 @@ def _refuse(code: str, message: str, satisfy: str = "", **params) -> RuleViolati
 
 def _may_write(actor, sheet: ScoreSheet) -> bool:
     if sheet.kind == SheetKind.SELF:
-        return can(actor, "certification.act_for_institution", sheet.case.institution)
+        return can(actor, ACT_FOR_INSTITUTION, sheet.case.institution)
     if sheet.kind == SheetKind.MEMBER:
         return bool(actor and actor.is_authenticated and sheet.expert.user_id == actor.pk)
     return False  # the panel's sheet is the chair's, with the review stage
@@ -33,7 +33,7 @@ def _may_write(actor, sheet: ScoreSheet) -> bool:
 def self_check_sheet(*, actor, case: Case) -> ScoreSheet:
     """The applicant's self-check sheet for the current round (a new round after each rectification)."""
     case = Case.objects.select_for_update().select_related("institution").get(pk=case.pk)
-    if not can(actor, "certification.act_for_institution", case.institution):
+    if not can(actor, ACT_FOR_INSTITUTION, case.institution):
         raise _refuse("sheet.not_yours", _("Only the applicant fills in its self-check."))
     if case.outcome != Outcome.OPEN or case.stage not in SELF_CHECK_STAGES:
         raise _refuse("sheet.not_open", _("The self-check is open once the declaration is in the plan, and again "

@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SH = dt.timezone(dt.timedelta(hours=8))
 
 
-def test_the_documents_print_the_dates_the_case_records(world):
+def test_the_documents_print_the_dates_the_case_records(world):  # noqa: F811
     case = _declare(world)
     _to_review(world, case)  # acceptance requested on 2026-01-12
     case.refresh_from_db()
@@ -32,7 +32,7 @@ def test_the_documents_print_the_dates_the_case_records(world):
     assert context["requested_on"] == "2026年1月20日"
 
 
-def test_a_sheet_is_marked_overdue_once_by_its_own_column(world):
+def test_a_sheet_is_marked_overdue_once_by_its_own_column(world):  # noqa: F811
     case = _declare(world)
     _to_review(world, case)
     ScoreSheet.objects.filter(case=case, kind=SheetKind.MEMBER).update(submitted_at=None, total=None)

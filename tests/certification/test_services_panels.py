@@ -8,7 +8,7 @@ from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, ConflictDeclaration, Grade, ScoreSheet, SheetKind, Stage
-from certification.services.panels import panel_form
+from certification.services.panels import panel_form, panel_member_nudge
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +102,38 @@ def test_busy_experts_are_drawn_last(ready, archives_version, regions, bureaus):
                                                                                                       flat=True))
     second = panel_form(actor=staff, case=case, now=NOW)
     assert busy.isdisjoint(second.members.values_list("pk", flat=True))
+
+
+def test_the_chair_reminds_a_late_member_at_most_once_a_day(ready):
+    case, staff, experts = ready
+    for expert in experts[:3]:
+        expert.user = UserFactory()
+        expert.save(update_fields=["user"])
+    panel = panel_form(actor=staff, case=case, members=experts[:3], chair=experts[0], now=NOW)
+    late, chair = panel.memberships.get(expert=experts[1]), experts[0].user
+
+    panel_member_nudge(actor=chair, member=late, now=NOW)
+    with pytest.raises(RuleViolation) as again:
+        panel_member_nudge(actor=chair, member=late, now=NOW + dt.timedelta(hours=14))  # 23:00, the same day
+    panel_member_nudge(actor=chair, member=late, now=NOW + dt.timedelta(hours=15))  # 00:00, the next day
+
+    assert again.value.codes == ["nudge.already_today"]
+    late.refresh_from_db()
+    assert late.last_nudged_on == dt.date(2026, 9, 11)
+    assert AuditEntry.objects.filter(action="panel.nudge", target_id=str(late.pk)).count() == 2
+
+
+def test_only_the_chair_reminds_a_member(ready):
+    case, staff, experts = ready
+    for expert in experts[:3]:
+        expert.user = UserFactory()
+        expert.save(update_fields=["user"])
+    panel = panel_form(actor=staff, case=case, members=experts[:3], chair=experts[0], now=NOW)
+    late = panel.memberships.get(expert=experts[1])
+
+    with pytest.raises(RuleViolation) as refused:
+        panel_member_nudge(actor=experts[2].user, member=late, now=NOW)
+
+    assert refused.value.codes == ["nudge.not_chair"]
+    late.refresh_from_db()
+    assert late.last_nudged_on is None

@@ -20,7 +20,8 @@ from pypdf import PdfReader
 from certification import permissions
 from certification.enums import CertificateStatus, Role
 from certification.models import Case, Certificate, IssuedDocument, Stage
-from certification.services.documents import issue_batch_progress, issue_batch_start
+from certification.selectors import issue_batch_progress
+from certification.services.issuing import issue_batch_start
 from config.celery_app import app
 from tests.documents.conftest import approved_cases
 from tests.factories import CertificateFactory, UserFactory

@@ -17,7 +17,7 @@ from certification.enums import BureauLevel, RegionLevel, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, HardDeleteRefused, SummarySubmission
 from certification.services.audit import audit_verify
-from certification.services.documents import SUMMARY_SENT_ACTION, summary_submit
+from certification.services.summaries import SUMMARY_SENT_ACTION, summary_submit
 from notifications.kinds import Kind
 from notifications.models import Notification
 from notifications.sweeps import annual_summary_send

@@ -10,13 +10,10 @@ from django.utils import timezone
 from certification import permissions
 from certification.enums import BureauLevel, CertificateStatus, RegionLevel, Role
 from certification.models import AuditEntry, Certificate, IssueBatch, IssuedDocument, Stage
+from certification.selectors import issue_batch_progress
 from certification.services.cases import case_issue_certificate
-from certification.services.documents import (
-    issue_batch_item_run,
-    issue_batch_progress,
-    issue_batch_start,
-    summary_submit,
-)
+from certification.services.issuing import issue_batch_item_run, issue_batch_start
+from certification.services.summaries import summary_submit
 from tests.documents.conftest import approved_cases, at, make_institution, run_case
 from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
 

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from certification import permissions
 from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
 from certification.models import AuditEntry, Case, Certificate, Grade, IssueBatchItem, IssuedDocument, Stage
-from certification.services.documents import issue_batch_start
+from certification.services.issuing import issue_batch_start
 from certification.tasks import issue_batch_item
 from notifications.kinds import Kind as NotificationKind
 from notifications.models import Notification, Occurrence

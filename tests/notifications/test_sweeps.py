@@ -176,7 +176,7 @@ def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(ci
 
 
 def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus, settings, tmp_path):
-    from certification.services.documents import summary_submit
+    from certification.services.summaries import summary_submit
 
     settings.MEDIA_ROOT = tmp_path / "media"
     with time_machine.travel(at(2026, 12, 10, 9)):

@@ -31,7 +31,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0015_summary_submission'),
+        ('certification', '0016_panel_member_last_nudged_on'),
     ]
 
     operations = [
