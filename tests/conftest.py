@@ -2,6 +2,7 @@ import pytest
 
 from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
 from tests.factories import bureau_tree, region_tree
+from tests.worlds import build_world
 
 
 @pytest.fixture
@@ -20,3 +21,16 @@ def regions(db):
 @pytest.fixture
 def bureaus(regions):
     return bureau_tree(regions)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploads and stored documents go to the test's own directory (a ``pathlib.Path``)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def world(archives_version, regions, bureaus):
+    """The county institution, its people and four experts: see ``tests.worlds.build_world``."""
+    return build_world(regions=regions, bureaus=bureaus)
