@@ -1,8 +1,10 @@
 import pytest
 
+from certification import permissions
+from certification.enums import InstitutionLevel, Role
 from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
-from tests.factories import bureau_tree, region_tree
-from tests.worlds import build_world
+from tests.factories import InstitutionFactory, UserFactory, bureau_tree, region_tree
+from tests.worlds import build_world, declared_case
 
 
 @pytest.fixture
@@ -34,3 +36,18 @@ def media(settings, tmp_path):
 def world(archives_version, regions, bureaus):
     """The county institution, its people and four experts: see ``tests.worlds.build_world``."""
     return build_world(regions=regions, bureaus=bureaus)
+
+
+@pytest.fixture
+def make_case(archives_version, regions, bureaus):
+    """``make(name="县财政局", region="county", bureau="county")``: a new institution of that region with its own
+    applicant user, and a case it has just declared to that bureau (``tests.worlds.declared_case``). Returns
+    (case, applicant)."""
+    def make(name="县财政局", region="county", bureau="county"):
+        institution = InstitutionFactory(name=name, region=regions[region], level=InstitutionLevel.COUNTY)
+        applicant = UserFactory()
+        permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
+        case = declared_case(version=archives_version, institution=institution, bureau=bureaus[bureau],
+                             declared_by=applicant)
+        return case, applicant
+    return make

@@ -73,6 +73,22 @@ def build_world(*, regions, bureaus):
     return institution, people, experts
 
 
+def staff_of(bureau, **fields):
+    """A new user (with these ``UserFactory`` fields) on the staff of ``bureau``."""
+    user = UserFactory(**fields)
+    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
+    return user
+
+
+def declared_case(*, version, institution, bureau, declared_by):
+    """A second-grade promotion case of 2026 just declared by ``declared_by`` (made directly, without the
+    services), its reference the next free one."""
+    return Case.objects.create(
+        institution=institution, scheme_version=version, kind=Kind.PROMOTION, year=2026, bureau=bureau,
+        grade=Grade.objects.get(version=version, code="second"), declared_at=timezone.now(), declared_by=declared_by,
+        reference=f"2026{Case.objects.count() + 1:06d}")
+
+
 def make_institution(world, name):
     """Another applicant of the county, acting through the same applicant user."""
     institution, people, _experts = world

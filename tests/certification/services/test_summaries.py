@@ -21,15 +21,9 @@ from notifications.models import Notification
 from notifications.sweeps import annual_summary_send
 from tests.certification.test_documents import pdf_text
 from tests.factories import BureauFactory, RegionFactory, UserFactory
-from tests.worlds import at, local, run_case
+from tests.worlds import at, local, run_case, staff_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
-
-
-def staff_of(bureau, **kwargs):
-    user = UserFactory(**kwargs)
-    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
-    return user
 
 
 def another_city(bureaus, n=2):
