@@ -1,7 +1,10 @@
 import pytest
 
+from certification import permissions
+from certification.enums import InstitutionLevel, Role
 from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
-from tests.factories import bureau_tree, region_tree
+from tests.factories import InstitutionFactory, UserFactory, bureau_tree, region_tree
+from tests.worlds import build_world, declared_case
 
 
 @pytest.fixture
@@ -20,3 +23,31 @@ def regions(db):
 @pytest.fixture
 def bureaus(regions):
     return bureau_tree(regions)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploads and stored documents go to the test's own directory (a ``pathlib.Path``)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def world(archives_version, regions, bureaus):
+    """The county institution, its people and four experts: see ``tests.worlds.build_world``."""
+    return build_world(regions=regions, bureaus=bureaus)
+
+
+@pytest.fixture
+def make_case(archives_version, regions, bureaus):
+    """``make(name="县财政局", region="county", bureau="county")``: a new institution of that region with its own
+    applicant user, and a case it has just declared to that bureau (``tests.worlds.declared_case``). Returns
+    (case, applicant)."""
+    def make(name="县财政局", region="county", bureau="county"):
+        institution = InstitutionFactory(name=name, region=regions[region], level=InstitutionLevel.COUNTY)
+        applicant = UserFactory()
+        permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
+        case = declared_case(version=archives_version, institution=institution, bureau=bureaus[bureau],
+                             declared_by=applicant)
+        return case, applicant
+    return make

@@ -14,15 +14,16 @@ from certification.enums import InstitutionLevel, Role
 from certification.models import Case, Outcome
 from certification.tasks import fire_due_timers
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import local
 from workflows.engine import process_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.usefixtures("media"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian's chromium is not installed"),
 ]
-SH = dt.timezone(dt.timedelta(hours=8))
 PASSWORD = "journey-pass-1"
 
 
@@ -41,11 +42,6 @@ def browser(monkeypatch):
     from django.db import connections
 
     connections.close_all()  # the ORM calls made beside Playwright's loop opened their own connection
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
 
 
 def user(username, role=None, obj=None):
@@ -96,7 +92,7 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
     evidence = tmp_path / "证明.pdf"
     evidence.write_bytes(b"%PDF-1.7\n%\xe2\xe3\n")
 
-    with time_machine.travel(dt.datetime(2026, 2, 2, 9, 0, tzinfo=SH)):
+    with time_machine.travel(local(2026, 2, 2, 9, 0)):
         applicant = Person(browser, live_server, "applicant")
         applicant.go(reverse("declare"))
         page = applicant.page
@@ -141,7 +137,7 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
         staff.page.get_by_role("button", name="发布").click()
         staff.page.wait_for_load_state()
 
-    with time_machine.travel(dt.datetime(2026, 2, 10, 0, 5, tzinfo=SH)):
+    with time_machine.travel(local(2026, 2, 10, 0, 5)):
         fire_due_timers()  # the beat task: the notice closes
         staff.open_task("组建评审组")
         staff.submit("form")

@@ -1,224 +1,167 @@
-"""A case's whole life through the services, with the clock moved: a January declaration to a certificate,
-three years later a recheck that renews it, and the lapse of a certificate whose holder declares none."""
+"""The case's lifecycle (certification/lifecycle.py, CaseLifecycle): every transition from every state, with
+the actor it names and with another. An illegal move is refused in words and changes nothing."""
 
-import datetime as dt
+import ast
+import pathlib
 
 import pytest
-import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from certification import permissions
-from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
+from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
-from certification.models import Case, Certificate, OnsiteStep, Outcome, ScoreSheet, SheetKind, Stage
-from certification.scoring import ItemEntry
-from certification.services.audit import audit_verify
-from certification.services.cases import (
-    case_acknowledge_integrity,
-    case_approve,
-    case_attach_report,
-    case_declare,
-    case_designate_prechecker,
-    case_issue_certificate,
-    case_plan_include,
-    case_precheck_decide,
-    case_request_acceptance,
-)
-from certification.services.notices import notice_close, notice_publish
-from certification.services.panels import panel_form
-from certification.services.review import panel_consolidate, review_conclude, review_record_step
-from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
-from certification.tasks import lapse_expired_certificates
-from tests.factories import CertificateFactory, ExpertFactory, InstitutionFactory, UserFactory
+from certification.lifecycle import CASE_ENDS, CaseLifecycle, CaseState, case_transitions
+from certification.models import AuditEntry, Case, Grade, Outcome, Panel, PanelMember, Stage
+from certification.services.cases import case_move
+from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
 
-pytestmark = [pytest.mark.lifecycle, pytest.mark.django_db]
-SH = dt.timezone(dt.timedelta(hours=8))
-
-
-def at(*args):
-    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
-
-
-def pdf(name):
-    return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+pytestmark = pytest.mark.django_db
+ROOT = pathlib.Path(__file__).resolve().parents[2]  # the checkout
 
 
 @pytest.fixture
-def world(archives_version, regions, bureaus):
-    county, province = bureaus["county"], bureaus["province"]
-    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
-                                                             "officer")}
-    institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY)
-    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
-    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=county)
-    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
-    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=county)
-    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=province)
-    experts = [ExpertFactory(pool=county, user=UserFactory(), term_starts_on=dt.date(2025, 1, 1),
-                             term_ends_on=dt.date(2032, 12, 31)) for _ in range(4)]
-    return institution, people, experts
+def case(archives_version, regions, bureaus):
+    institution = InstitutionFactory(name="县财政局", region=regions["county"], level=InstitutionLevel.COUNTY)
+    applicant = UserFactory()
+    permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
+    prechecker = UserFactory()
+    permissions.role_grant(user=prechecker, role=Role.PRECHECKER, obj=bureaus["county"])
+    case = Case.objects.create(
+        institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026,
+        bureau=bureaus["county"], grade=Grade.objects.get(version=archives_version, code="second"),
+        declared_at=timezone.now(), declared_by=applicant, reference="2026000001", prechecker=prechecker)
+    chair = UserFactory()
+    panel = Panel.objects.create(case=case, seed=1, formed_at=timezone.now(), formed_by=applicant,
+                                 scoring_due_at=timezone.now())
+    PanelMember.objects.create(panel=panel, expert=ExpertFactory(user=chair, pool=bureaus["county"]), is_chair=True)
+    return case
 
 
-def run_case(world, *, grade, kind, start, stop_at_approval=False):
-    """Take one declaration through every stage to its certificate."""
-    institution, people, experts = world
-    year = start[0]
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update(transfer="na", public_information="na")
-    with at(*start):
-        case = case_declare(actor=people["applicant"], institution=institution, grade=grade, kind=kind,
-                            answers=answers, evidence={c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
-        case_plan_include(actor=people["staff"], case=case)
-        sheet = self_check_sheet(actor=people["applicant"], case=case)
-        for _c, item in case.scheme_version.specification().rubrics["standard"].items():
-            sheet_record(actor=people["applicant"], sheet=sheet, item_code=item.code, entry=ItemEntry())
-        sheet_submit(actor=people["applicant"], sheet=sheet)
-        case_attach_report(actor=people["applicant"], case=case, upload=pdf("汇报材料.pdf"))
-        case_acknowledge_integrity(actor=people["applicant"], case=case)
-        case_designate_prechecker(actor=people["staff"], case=case, prechecker=people["prechecker"])
-        case_request_acceptance(actor=people["applicant"], case=case)
-        case_precheck_decide(actor=people["prechecker"], case=case, passed=True, summary="符合要求", opinions={})
-    with at(year, 3, 1, 10, 0):
-        notice = notice_publish(actor=people["staff"], bureau=case.bureau, cases=[case], title=f"{year}年公示")
-    with at(year, 3, 9, 0, 0):
-        notice_close(notice=notice)
-        panel = panel_form(actor=people["staff"], case=case, members=experts[:3], chair=experts[0])
-        for member in panel.members.all():
-            member_sheet = ScoreSheet.objects.get(case=case, kind=SheetKind.MEMBER, expert=member)
-            for _c, item in case.scheme_version.specification().rubrics["standard"].items():
-                sheet_record(actor=member.user, sheet=member_sheet, item_code=item.code, entry=ItemEntry())
-            sheet_submit(actor=member.user, sheet=member_sheet)
-        chair = experts[0].user
-        panel_consolidate(actor=chair, case=case)
-        for step in OnsiteStep.values:
-            review_record_step(actor=chair, case=case, step=step)
-        review_conclude(actor=chair, case=case, conclusion="达到标准")
-        if stop_at_approval:
-            return case
-        case_approve(actor=people["approver"], case=case, approved=True, reasons="依据齐全，同意")
-    with at(year, 4, 1, 9, 0):
-        certificate = case_issue_certificate(actor=people["officer"], case=case)
-    case.refresh_from_db()
-    assert (case.stage, case.outcome) == (Stage.CLOSED, Outcome.CERTIFIED)
-    return case, certificate
+@pytest.fixture
+def actors(case, bureaus):
+    """The user each transition's predicate names, by predicate (None: the system)."""
+    def holder(role, obj):
+        user = UserFactory()
+        permissions.role_grant(user=user, role=role, obj=obj)
+        return user
+
+    chair = PanelMember.objects.get(panel__case=case, is_chair=True).expert.user
+    return {
+        "_system": None,
+        "_applicant": case.declared_by,
+        "_bureau_staff": holder(Role.BUREAU_STAFF, bureaus["county"]),
+        "_system_or_bureau_staff": holder(Role.BUREAU_STAFF, bureaus["county"]),
+        "_prechecker": case.prechecker,
+        "_chair": chair,
+        "_approver": holder(Role.APPROVER, bureaus["county"]),
+        "_certificate_officer": holder(Role.CERTIFICATE_OFFICER, bureaus["province"]),
+    }
 
 
-def test_a_january_declaration_becomes_a_certificate_and_three_years_later_a_recheck_renews_it(world):
-    _case, first = run_case(world, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0))
-    assert (first.number, first.issued_on, first.valid_until) == (
-        "鄂档等证〔2026〕0001号", dt.date(2026, 4, 1), dt.date(2029, 3, 31))
-
-    # expiry 2029-03-31 is under 90 days after January 1, so the window opens 90 days before: 2028-12-31
-    with pytest.raises(RuleViolation) as exc:
-        run_case(world, grade="second", kind=Kind.RECHECK, start=(2028, 12, 30, 9, 0))
-    assert "recheck.window" in exc.value.codes
-
-    recheck_case, renewed = run_case(world, grade="second", kind=Kind.RECHECK, start=(2029, 1, 10, 9, 0))
-    first.refresh_from_db()
-    assert (first.status, renewed.supersedes, renewed.kind) == (CertificateStatus.SUPERSEDED, first, Kind.RECHECK)
-    assert renewed.valid_until == dt.date(2032, 3, 31)
-    assert recheck_case.renews == first
-    with at(2029, 4, 2, 0, 5):  # after the old expiry date nothing lapses: the grade was renewed
-        assert lapse_expired_certificates() == 0
-    assert audit_verify().ok
+def _put(case: Case, state: str) -> Case:
+    """Arrange: the case in ``state`` (as its columns store it)."""
+    fields = {"stage": Stage.CLOSED, "outcome": state} if state in CASE_ENDS else {"stage": state,
+                                                                                   "outcome": Outcome.OPEN}
+    Case.objects.filter(pk=case.pk).update(**fields)
+    return Case.objects.select_related("bureau", "institution").get(pk=case.pk)
 
 
-def test_a_grade_stays_in_force_while_its_recheck_runs_past_expiry(world, archives_version, bureaus):
-    institution, people, _experts = world
-    held = CertificateFactory(institution=institution, scheme_version=archives_version, grade_code="second",
-                              issued_by=bureaus["province"], approved_by=bureaus["county"],
-                              issued_on=dt.date(2023, 3, 1), valid_until=dt.date(2026, 2, 28))
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update(transfer="na", public_information="na")
-    with at(2026, 2, 20, 9, 0):
-        case_declare(actor=people["applicant"], institution=institution, grade="second", kind=Kind.RECHECK,
-                     answers=answers, evidence={c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
-    with at(2026, 3, 1, 0, 5):
-        assert lapse_expired_certificates() == 0
-    held.refresh_from_db()
-    assert held.status == CertificateStatus.RECHECK_IN_PROGRESS
+def _row(case: Case) -> tuple:
+    row = Case.objects.get(pk=case.pk)
+    return row.stage, row.outcome, row.outcome_reason, row.updated_at
 
 
-def test_without_a_recheck_declaration_the_grade_lapses_the_day_after_expiry(world, archives_version, bureaus):
-    institution, _people, _experts = world
-    held = CertificateFactory(institution=institution, scheme_version=archives_version, grade_code="first",
-                              issued_by=bureaus["province"], approved_by=bureaus["city"],
-                              issued_on=dt.date(2023, 6, 1), valid_until=dt.date(2026, 5, 31))
-    with at(2026, 5, 31, 23, 59):
-        assert lapse_expired_certificates() == 0
-    with at(2026, 6, 1, 0, 0):
-        assert lapse_expired_certificates() == 1
-    held.refresh_from_db()
-    assert held.status == CertificateStatus.LAPSED
-    assert Certificate.objects.filter(status=CertificateStatus.IN_FORCE).count() == 0
-    assert Case.objects.count() == 0
+MOVES = sorted((name, str(t.source), str(t.target), t.permission.__name__, t.custom["refusal"])
+               for name, transitions in case_transitions().items() for t in transitions)
 
 
-def test_approval_needs_an_approver_of_the_bureau_and_refusal_ends_the_case(world, bureaus):
-    _institution, people, _experts = world
-    case = run_case(world, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0), stop_at_approval=True)
-    with pytest.raises(RuleViolation) as exc:
-        case_approve(actor=people["staff"], case=case, approved=True, reasons="同意")
-    assert exc.value.codes == ["case.not_the_approver"]
-    case_approve(actor=people["approver"], case=case, approved=False, reasons="评审程序不完整")
-    case.refresh_from_db()
-    assert (case.outcome, case.outcome_reason) == (Outcome.APPROVAL_REFUSED, "评审程序不完整")
+def test_every_state_is_a_stage_or_an_end_and_every_transition_names_who_may_take_it():
+    assert {s.value for s in CaseState} == ({s.value for s in Stage if s != Stage.CLOSED}
+                                            | {o.value for o in Outcome if o != Outcome.OPEN})
+    assert all(move[3].startswith("_") and move[4] for move in MOVES)
+    assert [m for m in MOVES if m[0] == "certify"] == [
+        ("certify", "certificate", "certified", "_certificate_officer", "case.not_the_officer")]
+    assert {m[1] for m in MOVES if m[0] == "withdraw"} == {s.value for s in CaseState
+                                                          if s not in CASE_ENDS and s != CaseState.CERTIFICATE}
 
 
-def test_approval_names_what_is_missing_from_its_basis(world):
-    _institution, people, _experts = world
-    case = run_case(world, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0), stop_at_approval=True)
-    Case.objects.filter(pk=case.pk).update(integrity_acknowledged_at=None)
-    with pytest.raises(RuleViolation) as exc:
-        case_approve(actor=people["approver"], case=case, approved=True, reasons="同意")
-    assert exc.value.refusals[0].message == "审批依据不完整：廉政告知书。"
+def test_each_declared_move_takes_the_case_to_its_target_with_the_actor_it_names(case, actors):
+    wrong = []
+    for name, source, target, who, _refusal in MOVES:
+        case = _put(case, source)
+        case_move(case, name, actor=actors[who], action=f"test.{name}", reason="理由")
+        case.refresh_from_db()
+        entry = AuditEntry.objects.filter(action=f"test.{name}").latest("id")
+        if (CaseLifecycle(case).state, entry.before, entry.after) != (
+                target, {"stage": source, "outcome": "open"}, {"stage": case.stage, "outcome": case.outcome}):
+            wrong.append((name, source, CaseLifecycle(case).state))
+    assert wrong == []
 
 
-def test_only_the_provinces_officer_issues(world):
-    """(A batch going on past a failure is tested with the batch: tests/documents.)"""
-    _institution, people, _experts = world
-    case = run_case(world, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0), stop_at_approval=True)
-    case_approve(actor=people["approver"], case=case, approved=True, reasons="同意")
-    with pytest.raises(RuleViolation) as exc:
-        case_issue_certificate(actor=people["approver"], case=case)
-    assert exc.value.codes == ["case.not_the_officer"]
-    assert Case.objects.get(pk=case.pk).stage == Stage.CERTIFICATE
-
-
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_two_approvers_at_once_one_decides_and_the_other_is_told(world, bureaus):
-    import threading
-
-    from django.db import connections
-
-    _institution, people, _experts = world
-    second_approver = UserFactory(username="approver2")
-    permissions.role_grant(user=second_approver, role=Role.APPROVER, obj=bureaus["county"])
-    case = run_case(world, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0), stop_at_approval=True)
-    outcomes, barrier = [], threading.Barrier(2)
-
-    def approve(user, approved):
+def test_each_declared_move_by_anyone_else_is_refused_in_words_and_changes_nothing(case, actors):
+    stranger = UserFactory()
+    wrong = []
+    for name, source, _target, who, refusal in MOVES:
+        case = _put(case, source)
+        before = _row(case)
+        # the notice's close is the system's or the bureau's: the applicant stands for "anyone else" there
+        actor = actors["_applicant"] if who in ("_system_or_bureau_staff", "_bureau_staff") else stranger
         try:
-            barrier.wait(timeout=10)
-            case_approve(actor=user, case=case, approved=approved, reasons="审批意见")
-            outcomes.append("decided")
+            case_move(case, name, actor=actor, action=f"test.{name}", reason="理由")
         except RuleViolation as exc:
-            outcomes.append(exc.codes[0])
-        finally:
-            connections.close_all()
+            declared = next(t for t in case_transitions()[name] if str(t.source) == source)
+            if exc.codes != [refusal] or str(exc) != f"此操作只能由{declared.custom['who']}进行。" \
+                    or _row(case) != before:
+                wrong.append((name, source, exc.codes, str(exc)))
+        else:
+            wrong.append((name, source, "not refused"))
+    assert wrong == []
+    assert not AuditEntry.objects.filter(action__startswith="test.").exists()
 
-    threads = [threading.Thread(target=approve, args=(people["approver"], True)),
-               threading.Thread(target=approve, args=(second_approver, False))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["case.not_at_this_stage", "decided"]
-    case.refresh_from_db()
-    assert case.stage in (Stage.CERTIFICATE, Stage.CLOSED)
+
+ILLEGAL = sorted((name, state.value) for name, transitions in case_transitions().items() for state in CaseState
+                 if state.value not in {str(t.source) for t in transitions})
+
+
+def test_the_illegal_moves_are_every_move_from_an_end_and_the_rest():
+    names = case_transitions()
+    assert {(n, e.value) for n in names for e in CASE_ENDS} <= set(ILLEGAL)
+    assert ("withdraw", "certificate") in ILLEGAL and ("approve", "declared") in ILLEGAL
+    assert len(ILLEGAL) + len(MOVES) == len(names) * len(CaseState)
+
+
+def test_each_illegal_move_is_refused_in_words_and_changes_nothing(case, actors):
+    wrong = []
+    for name, state in ILLEGAL:
+        case = _put(case, state)
+        before = _row(case)
+        who = next(iter(case_transitions()[name])).permission.__name__
+        try:
+            case_move(case, name, actor=actors[who], action=f"test.{name}", reason="理由")
+        except RuleViolation as exc:
+            if exc.codes != ["case.not_at_this_stage"] or case.reference not in str(exc) or _row(case) != before:
+                wrong.append((name, state, exc.codes))
+        else:
+            wrong.append((name, state, "not refused"))
+    assert wrong == []
+    assert not AuditEntry.objects.filter(action__startswith="test.").exists()
+
+
+def test_no_module_assigns_a_cases_stage_or_outcome_by_hand():
+    """Only the lifecycle's setter writes ``stage`` and ``outcome``; everyone else moves a case with case_move."""
+    offenders = []
+    for path in sorted((ROOT / "certification").rglob("*.py")) + sorted((ROOT / "workflows").rglob("*.py")) \
+            + sorted((ROOT / "notifications").rglob("*.py")):
+        if "migrations" in path.parts or path.name == "lifecycle.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, (ast.AugAssign, ast.AnnAssign)) else []
+            for target in targets:
+                for element in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(element, ast.Attribute) and element.attr in ("stage", "outcome"):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update" \
+                    and any(k.arg in ("stage", "outcome") for k in node.keywords):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

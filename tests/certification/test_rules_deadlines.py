@@ -1,37 +1,35 @@
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from certification import rules
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from tests.worlds import local
 
 
 def test_rectification_deadline_is_local_midnight_after_the_last_day():
-    returned = dt.datetime(2026, 5, 10, 23, 30, tzinfo=SHANGHAI)
-    assert rules.rectification_deadline(returned) == dt.datetime(2026, 6, 10, 0, 0, tzinfo=SHANGHAI)
+    returned = local(2026, 5, 10, 23, 30)
+    assert rules.rectification_deadline(returned) == local(2026, 6, 10, 0, 0)
 
 
 def test_rectification_deadline_counts_local_days_not_utc_days():
     # 2026-05-10 17:00 UTC is already 2026-05-11 01:00 in Shanghai: day one is May 11.
     returned = dt.datetime(2026, 5, 10, 17, 0, tzinfo=dt.UTC)
-    assert rules.rectification_deadline(returned, days=1) == dt.datetime(2026, 5, 13, 0, 0, tzinfo=SHANGHAI)
+    assert rules.rectification_deadline(returned, days=1) == local(2026, 5, 13, 0, 0)
 
 
 def test_rectification_deadline_refuses_a_period_under_one_day():
     with pytest.raises(ValueError):
-        rules.rectification_deadline(dt.datetime(2026, 5, 10, tzinfo=SHANGHAI), days=0)
+        rules.rectification_deadline(local(2026, 5, 10), days=0)
 
 
 def test_panel_scoring_deadline_is_fourteen_days_by_default():
-    formed = dt.datetime(2026, 12, 25, 9, 0, tzinfo=SHANGHAI)
-    assert rules.panel_scoring_deadline(formed) == dt.datetime(2027, 1, 9, 0, 0, tzinfo=SHANGHAI)
+    formed = local(2026, 12, 25, 9, 0)
+    assert rules.panel_scoring_deadline(formed) == local(2027, 1, 9, 0, 0)
 
 
 def test_lapse_happens_at_the_start_of_the_day_after_expiry():
-    assert rules.lapses_at(dt.date(2027, 2, 28)) == dt.datetime(2027, 3, 1, 0, 0, tzinfo=SHANGHAI)
-    assert rules.lapses_at(dt.date(2028, 2, 28)) == dt.datetime(2028, 2, 29, 0, 0, tzinfo=SHANGHAI)
+    assert rules.lapses_at(dt.date(2027, 2, 28)) == local(2027, 3, 1, 0, 0)
+    assert rules.lapses_at(dt.date(2028, 2, 28)) == local(2028, 2, 29, 0, 0)
 
 
 def test_recheck_reminders_fall_at_window_opening_and_90_30_7_days_before():

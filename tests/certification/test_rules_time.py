@@ -9,14 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from certification import rules
+from tests.worlds import SHANGHAI, local
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
 SEVEN_DAYS = dt.timedelta(days=7)
-
-
-def local(*args):
-    return dt.datetime(*args, tzinfo=SHANGHAI)
 
 
 def utc(*args):

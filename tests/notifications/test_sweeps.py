@@ -2,7 +2,6 @@
 the data."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -24,20 +23,16 @@ from notifications.sweeps import (
 )
 from notifications.tasks import run_daily_sweeps
 from tests.factories import InstitutionFactory
+from tests.worlds import local
 
 pytestmark = pytest.mark.django_db
-SH = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args):
-    return dt.datetime(*args, tzinfo=SH)
 
 
 def test_the_holder_is_reminded_90_days_before_expiry_once_by_inbox_and_e_mail(holder, make_certificate):
     institution, user = holder
     certificate = make_certificate(institution, dt.date(2027, 11, 21))
 
-    with time_machine.travel(at(2027, 8, 23, 0, 15)):
+    with time_machine.travel(local(2027, 8, 23, 0, 15)):
         first = recheck_reminders_send()
         second = recheck_reminders_send()
         sent = emails_send_pending()
@@ -55,14 +50,14 @@ def test_the_holder_is_reminded_90_days_before_expiry_once_by_inbox_and_e_mail(h
 def test_every_reminder_of_the_window_comes_once_and_none_after_the_recheck_is_declared(holder, make_certificate):
     institution, user = holder
     certificate = make_certificate(institution, dt.date(2027, 11, 21))
-    days = [at(2027, 1, 1, 0, 15), at(2027, 1, 2, 0, 15), at(2027, 8, 23, 0, 15), at(2027, 10, 22, 0, 15)]
+    days = [local(2027, 1, 1, 0, 15), local(2027, 1, 2, 0, 15), local(2027, 8, 23, 0, 15), local(2027, 10, 22, 0, 15)]
 
     for moment in days:
         with time_machine.travel(moment):
             recheck_reminders_send()
     certificate.status = CertificateStatus.RECHECK_IN_PROGRESS
     certificate.save()
-    with time_machine.travel(at(2027, 11, 14, 0, 15)):
+    with time_machine.travel(local(2027, 11, 14, 0, 15)):
         after_declaration = recheck_reminders_send()
 
     keys = sorted(k.rsplit(":", 1)[1] for k in Occurrence.objects.values_list("key", flat=True))
@@ -75,7 +70,7 @@ def test_a_lapse_tells_holder_and_bureau_once(holder, city_staff, make_certifica
     institution, user = holder
     certificate = make_certificate(institution, dt.date(2027, 11, 21))
 
-    with time_machine.travel(at(2027, 11, 22, 0, 5)):
+    with time_machine.travel(local(2027, 11, 22, 0, 5)):
         lapsed = certificates_lapse_due(), certificates_lapse_due()
 
     assert lapsed == (1, 0)
@@ -103,7 +98,7 @@ def test_the_daily_sweeps_run_in_the_same_number_of_queries_for_more_certificate
             make_certificate(InstitutionFactory(region=regions["city"], level="city"),
                              dt.date(2029, 5, 1) + dt.timedelta(days=offset + i))
 
-    with time_machine.travel(at(2027, 12, 2, 0, 15)):
+    with time_machine.travel(local(2027, 12, 2, 0, 15)):
         seed(0, 0)
         run_daily_sweeps()  # warm up: caches filled, the day's annual-summary reminder recorded
         seed(3, 0)
@@ -119,14 +114,14 @@ def test_the_daily_sweeps_run_in_the_same_number_of_queries_for_more_certificate
 
 def test_rectification_reminders_7_days_and_1_day_before_the_deadline(holder, review, archives_version):
     case, _experts, _panel = review()
-    case.stage, case.rectification_due_at = "rectification", at(2026, 6, 1)
+    case.stage, case.rectification_due_at = "rectification", local(2026, 6, 1)
     case.save()
 
-    with time_machine.travel(at(2026, 5, 20, 0, 20)):
+    with time_machine.travel(local(2026, 5, 20, 0, 20)):
         too_early = rectification_reminders_send()
-    with time_machine.travel(at(2026, 5, 25, 0, 20)):
+    with time_machine.travel(local(2026, 5, 25, 0, 20)):
         week = rectification_reminders_send(), rectification_reminders_send()
-    with time_machine.travel(at(2026, 5, 31, 0, 20)):
+    with time_machine.travel(local(2026, 5, 31, 0, 20)):
         day = rectification_reminders_send()
 
     assert (too_early, week, day) == (0, (1, 0), 1)
@@ -135,19 +130,19 @@ def test_rectification_reminders_7_days_and_1_day_before_the_deadline(holder, re
 
 def test_late_members_are_reminded_3_days_and_1_day_before_and_the_chair_and_bureau_told_once_passed(
         review, city_staff):
-    with time_machine.travel(at(2026, 5, 1, 10)):
+    with time_machine.travel(local(2026, 5, 1, 10)):
         case, experts, panel = review()
-    assert panel.scoring_due_at == at(2026, 5, 16)
-    from tests.certification.test_services_review import score_all
+    assert panel.scoring_due_at == local(2026, 5, 16)
+    from tests.certification.services.test_review import score_all
 
-    with time_machine.travel(at(2026, 5, 2, 10)):
+    with time_machine.travel(local(2026, 5, 2, 10)):
         score_all(case, experts[2])  # one member is on time
 
-    with time_machine.travel(at(2026, 5, 13, 0, 25)):
+    with time_machine.travel(local(2026, 5, 13, 0, 25)):
         three_days = scoring_deadlines_send(), scoring_deadlines_send()
-    with time_machine.travel(at(2026, 5, 15, 0, 25)):
+    with time_machine.travel(local(2026, 5, 15, 0, 25)):
         one_day = scoring_deadlines_send()
-    with time_machine.travel(at(2026, 5, 16, 0, 25)):
+    with time_machine.travel(local(2026, 5, 16, 0, 25)):
         passed = scoring_deadlines_send(), scoring_deadlines_send()
 
     assert three_days == (2, 0) and one_day == 2 and passed == (1, 0)
@@ -160,13 +155,13 @@ def test_late_members_are_reminded_3_days_and_1_day_before_and_the_chair_and_bur
 
 
 def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(city_staff, province_staff, bureaus):
-    for day in (at(2026, 11, 30, 1), at(2026, 12, 1, 1), at(2026, 12, 2, 1), at(2026, 12, 15, 1)):
+    for day in (local(2026, 11, 30, 1), local(2026, 12, 1, 1), local(2026, 12, 2, 1), local(2026, 12, 15, 1)):
         with time_machine.travel(day):
             annual_summary_send()
     reminders = Notification.objects.filter(kind=Kind.SUMMARY_REMINDER)
     assert list(reminders.values_list("recipient", flat=True)) == [city_staff.pk, city_staff.pk]
 
-    with time_machine.travel(at(2026, 12, 21, 1)):
+    with time_machine.travel(local(2026, 12, 21, 1)):
         overdue = annual_summary_send(), annual_summary_send()
 
     assert overdue == (1, 0)
@@ -175,13 +170,13 @@ def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(ci
     assert bureaus["city"].name in flagged.text
 
 
-def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus, settings, tmp_path):
+@pytest.mark.usefixtures("media")
+def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus):
     from certification.services.summaries import summary_submit
 
-    settings.MEDIA_ROOT = tmp_path / "media"
-    with time_machine.travel(at(2026, 12, 10, 9)):
+    with time_machine.travel(local(2026, 12, 10, 9)):
         summary_submit(actor=city_staff, bureau=bureaus["city"], year=2026)
-    with time_machine.travel(at(2026, 12, 21, 1)):
+    with time_machine.travel(local(2026, 12, 21, 1)):
         assert annual_summary_send() == 0
     assert AuditEntry.objects.filter(action="annual_summary.send").count() == 1
     assert not Notification.objects.filter(kind=Kind.SUMMARY_OVERDUE).exists()

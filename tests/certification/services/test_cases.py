@@ -1,7 +1,6 @@
 import datetime as dt
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from certification import permissions
 from certification.enums import CertificateStatus, Kind, Role
@@ -9,27 +8,11 @@ from certification.exceptions import NotEligible, RuleViolation
 from certification.models import AuditEntry, Case, CasePrerequisite, Stage
 from certification.services.cases import case_declare
 from tests.factories import CertificateFactory, InstitutionFactory, UserFactory
+from tests.worlds import PDF, all_conditions, local, pdf
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
-IN_WINDOW = dt.datetime(2026, 2, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"
-
-
-def pdf(name="evidence.pdf", content=PDF):
-    return SimpleUploadedFile(name, content, content_type="application/pdf")
-
-
-def all_conditions():
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update({"transfer": "na", "public_information": "na"})
-    evidence = {c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"}
-    return answers, evidence
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+IN_WINDOW = local(2026, 2, 10, 10, 0)
 
 
 def declare(applicant, grade="second", kind=Kind.PROMOTION, now=IN_WINDOW, **kwargs):

@@ -1,8 +1,9 @@
-"""A case taken through every stage with the services, for the documents it produces."""
+"""The test world shared by the suite: the Asia/Shanghai clock, an uploaded PDF, and a case taken through every
+stage with the services. The fixtures that build the world (``world``, ``media``) are in tests/conftest.py."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
-import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -27,31 +28,37 @@ from certification.services.review import panel_consolidate, review_conclude, re
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
 
-SH = dt.timezone(dt.timedelta(hours=8))
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"
 RARE = "𠮷龘叕"
 LONG_NAME = "湖北省某某市某某区人民政府办公室机关档案室与信息化管理中心联合办公室" * 2 + RARE
+PEOPLE = ("applicant", "staff", "prechecker", "approver", "officer")
+
+
+def local(*args) -> dt.datetime:
+    """An aware datetime on the Asia/Shanghai clock: ``local(2026, 3, 1, 9, 0)``."""
+    return dt.datetime(*args, tzinfo=SHANGHAI)
 
 
 def at(*args):
-    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
+    """The clock stopped at that Asia/Shanghai time: ``with at(2026, 3, 1, 9, 0): ...``."""
+    return time_machine.travel(local(*args), tick=False)
 
 
-def pdf(name):
-    return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
+def pdf(name="evidence.pdf", content=PDF):
+    """An uploaded PDF."""
+    return SimpleUploadedFile(name, content, content_type="application/pdf")
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def world(archives_version, regions, bureaus):
+def build_world(*, regions, bureaus):
+    """A county institution (县民政局) and its people, each with one role: the applicant; the county bureau's
+    staff, prechecker and approver; the province's certificate officer; four experts of the county's pool
+    (users ``expert0`` to ``expert3``, the first one's name with rare characters). Returns (institution,
+    people, experts)."""
     county, province = bureaus["county"], bureaus["province"]
     county.supervision_phone = "027-12345678"
     county.save()
-    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
-                                                             "officer")}
+    people = {name: UserFactory(username=name) for name in PEOPLE}
     institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY,
                                      head="张三", contact_name="李四", contact_phone="0710-1234567")
     permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
@@ -59,10 +66,27 @@ def world(archives_version, regions, bureaus):
     permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
     permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=county)
     permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=province)
-    experts = [ExpertFactory(pool=county, user=UserFactory(), name=f"专家{n}{RARE if n == 0 else ''}",
+    experts = [ExpertFactory(pool=county, user=UserFactory(username=f"expert{n}"),
+                             name=f"专家{n}{RARE if n == 0 else ''}",
                              term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2032, 12, 31))
                for n in range(4)]
     return institution, people, experts
+
+
+def staff_of(bureau, **fields):
+    """A new user (with these ``UserFactory`` fields) on the staff of ``bureau``."""
+    user = UserFactory(**fields)
+    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
+    return user
+
+
+def declared_case(*, version, institution, bureau, declared_by):
+    """A second-grade promotion case of 2026 just declared by ``declared_by`` (made directly, without the
+    services), its reference the next free one."""
+    return Case.objects.create(
+        institution=institution, scheme_version=version, kind=Kind.PROMOTION, year=2026, bureau=bureau,
+        grade=Grade.objects.get(version=version, code="second"), declared_at=timezone.now(), declared_by=declared_by,
+        reference=f"2026{Case.objects.count() + 1:06d}")
 
 
 def make_institution(world, name):
@@ -73,6 +97,15 @@ def make_institution(world, name):
     return other
 
 
+def all_conditions():
+    """The answers to every condition of a declaration (four met, two not applicable) and the evidence of each
+    one met."""
+    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
+    answers.update(transfer="na", public_information="na")
+    evidence = {c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"}
+    return answers, evidence
+
+
 def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, start=(2026, 1, 15, 9, 0),
              approve=True):
     """Take one declaration through every stage up to (and with ``approve``, through) approval. The self-check
@@ -80,11 +113,10 @@ def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, st
     default, people, experts = world
     institution = institution or default
     year = start[0]
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update(transfer="na", public_information="na")
     with at(*start):
+        answers, evidence = all_conditions()
         case = case_declare(actor=people["applicant"], institution=institution, grade=grade, kind=kind,
-                            answers=answers, evidence={c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
+                            answers=answers, evidence=evidence)
         case_plan_include(actor=people["staff"], case=case)
         sheet = self_check_sheet(actor=people["applicant"], case=case)
         items = [i for _c, i in case.scheme_version.specification().rubrics["standard"].items()]

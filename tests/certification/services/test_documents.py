@@ -17,10 +17,10 @@ from certification.services.audit import audit_verify
 from certification.services.cases import case_issue_certificate
 from certification.services.documents import document_freeze
 from tests.certification.test_documents import drawn_glyphs, pdf_text
-from tests.documents.conftest import LONG_NAME, RARE, at, make_institution, run_case
 from tests.factories import CertificateFactory
+from tests.worlds import LONG_NAME, RARE, at, make_institution, run_case
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 LIVE_KINDS = [k for k in documents.CASE_DOCUMENTS if k != "confirmation_letter"]
 

@@ -5,35 +5,21 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from certification import permissions
-from certification.enums import InstitutionLevel, Role
+from certification.enums import Role
 from certification.models import Bureau, Case, Objection, OnsiteStep, Outcome, PanelMember, Stage
 from certification.services.cases import case_issue_certificate
 from certification.services.notices import objection_file
 from certification.tasks import fire_due_timers
-from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import all_conditions, at, local, pdf
 from workflows.engine import process_for
 
-pytestmark = [pytest.mark.django_db]
-SH = dt.timezone(dt.timedelta(hours=8))
-
-
-def at(*args):
-    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
-
-
-def pdf(name):
-    return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture(autouse=True)
@@ -41,23 +27,6 @@ def clock():
     """Inside the declaration window unless a test moves the clock itself."""
     with at(2026, 2, 1, 9, 0):
         yield
-
-
-@pytest.fixture
-def world(archives_version, regions, bureaus):
-    county, province = bureaus["county"], bureaus["province"]
-    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
-                                                             "officer")}
-    institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY)
-    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
-    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=county)
-    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
-    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=county)
-    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=province)
-    experts = [ExpertFactory(pool=county, user=UserFactory(username=f"expert{n}"),
-                             term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2032, 12, 31))
-               for n in range(4)]
-    return institution, people, experts
 
 
 class Driver:
@@ -99,11 +68,10 @@ def rubric_codes(case):
 def declare(client, world, grade="second", kind="promotion"):
     institution, people, _experts = world
     client.force_login(people["applicant"])
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update(transfer="na", public_information="na")
+    answers, evidence = all_conditions()
     data = {"institution": institution.pk, "grade": grade, "kind": kind}
     data.update({f"answer_{c}": a for c, a in answers.items()})
-    data.update({f"evidence_{c}": pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
+    data.update({f"evidence_{c}": upload for c, upload in evidence.items()})
     response = client.post(reverse("declare"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     return Driver(client, Case.objects.get(institution=institution, outcome=Outcome.OPEN))
@@ -384,11 +352,11 @@ def through_the_flow(client, world, *, kind, declared, notice_closed):
 
 @pytest.mark.lifecycle
 def test_through_the_flow_a_january_certificate_is_renewed_by_a_recheck_three_years_on(client, world):
-    first = through_the_flow(client, world, kind="promotion", declared=dt.datetime(2026, 1, 6, 9, 0, tzinfo=SH),
-                             notice_closed=dt.datetime(2026, 1, 14, 9, 0, tzinfo=SH))
+    first = through_the_flow(client, world, kind="promotion", declared=local(2026, 1, 6, 9, 0),
+                             notice_closed=local(2026, 1, 14, 9, 0))
     assert (first.issued_on, first.valid_until) == (dt.date(2026, 1, 14), dt.date(2029, 1, 13))
-    renewed = through_the_flow(client, world, kind="recheck", declared=dt.datetime(2029, 1, 2, 9, 0, tzinfo=SH),
-                               notice_closed=dt.datetime(2029, 1, 10, 9, 0, tzinfo=SH))
+    renewed = through_the_flow(client, world, kind="recheck", declared=local(2029, 1, 2, 9, 0),
+                               notice_closed=local(2029, 1, 10, 9, 0))
     first.refresh_from_db()
     assert renewed.kind == "recheck" and renewed.valid_until == dt.date(2032, 1, 9)
     assert first.status != "in_force"  # the renewed certificate replaces it

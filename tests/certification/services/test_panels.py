@@ -10,9 +10,10 @@ from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, ConflictDeclaration, Grade, ScoreSheet, SheetKind, Stage
 from certification.services.panels import panel_form, panel_member_nudge
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import local
 
 pytestmark = pytest.mark.django_db
-NOW = dt.datetime(2026, 9, 10, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+NOW = local(2026, 9, 10, 9, 0)
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_the_proposed_panel_is_formed_with_a_chair_a_deadline_and_a_sheet_per_me
     members = list(panel.memberships.order_by("pk"))
     assert len(members) == 3  # same level: 3 to 5
     assert [m.is_chair for m in members].count(True) == 1
-    assert panel.scoring_due_at == dt.datetime(2026, 9, 25, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert panel.scoring_due_at == local(2026, 9, 25, 0, 0)
     assert ScoreSheet.objects.filter(case=case, kind=SheetKind.MEMBER).count() == 3
     case.refresh_from_db()
     assert case.stage == Stage.REVIEW

@@ -1,32 +1,24 @@
 """The bureau's page for late declarations, and what the applicant sees of an inclusion: on the declaration
 page, and on its case once declared. Only a bureau's staff reach the page; bad input changes nothing."""
 
-import datetime as dt
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Role
 from certification.models import AuditEntry, LateInclusion
-from tests.certification.test_services_cases import all_conditions
 from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import all_conditions, at
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
-SH = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture(autouse=True)
 def april():
-    with time_machine.travel(dt.datetime(2026, 4, 5, 10, 0, tzinfo=SH), tick=False):
+    with at(2026, 4, 5, 10, 0):
         yield
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
 
 
 @pytest.fixture

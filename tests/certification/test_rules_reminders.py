@@ -1,11 +1,9 @@
 """The reminder time rules: pure functions of dates."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from certification import rules
-
-SH = ZoneInfo("Asia/Shanghai")
+from tests.worlds import local
 
 
 def test_recheck_reminders_fall_on_the_window_opening_and_90_30_7_days_before_expiry():
@@ -43,12 +41,12 @@ def test_the_expiry_ranges_cover_every_certificate_with_a_reminder_due():
 
 
 def test_deadline_reminders_3_days_and_1_day_before_a_midnight_deadline():
-    due_at = dt.datetime(2026, 5, 15, tzinfo=SH)  # the last day is May 14
+    due_at = local(2026, 5, 15)  # the last day is May 14
 
-    assert rules.deadline_reminders_due(due_at, dt.datetime(2026, 5, 11, 23, tzinfo=SH), (3, 1)) == []
-    assert rules.deadline_reminders_due(due_at, dt.datetime(2026, 5, 12, 0, 30, tzinfo=SH), (3, 1)) == ["before_3"]
-    assert rules.deadline_reminders_due(due_at, dt.datetime(2026, 5, 14, 0, 30, tzinfo=SH), (3, 1)) == ["before_1"]
-    assert rules.deadline_reminders_due(due_at, dt.datetime(2026, 5, 15, 0, 30, tzinfo=SH), (3, 1)) == []
+    assert rules.deadline_reminders_due(due_at, local(2026, 5, 11, 23), (3, 1)) == []
+    assert rules.deadline_reminders_due(due_at, local(2026, 5, 12, 0, 30), (3, 1)) == ["before_3"]
+    assert rules.deadline_reminders_due(due_at, local(2026, 5, 14, 0, 30), (3, 1)) == ["before_1"]
+    assert rules.deadline_reminders_due(due_at, local(2026, 5, 15, 0, 30), (3, 1)) == []
 
 
 def test_annual_summary_reminders_on_december_1_and_15_and_overdue_after_the_20th():

@@ -3,7 +3,6 @@ import io
 from collections import Counter
 
 import pytest
-import time_machine
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -28,11 +27,11 @@ from certification.permissions import ROLE_OBJECT_PERMISSION, can, has_role
 from certification.services.certificates import lapse_reason
 from certification.services.demo import DEMO_PASSWORD, demo_logins, demo_seed
 from certification.validators import validate_uscc
+from tests.worlds import at
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date(2026, 11, 23)
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture
@@ -208,7 +207,7 @@ def test_seed_on_a_later_day_creates_nothing_new(demo):
 
 def test_seed_without_today_uses_the_local_date():
     # 2026-03-14 18:00 UTC is already 2026-03-15 in Shanghai.
-    with time_machine.travel(dt.datetime(2026, 3, 15, 2, 0, tzinfo=SHANGHAI), tick=False):
+    with at(2026, 3, 15, 2, 0):
         demo_seed()
     expiring = Certificate.objects.get(institution__name="湖北省统计局")
     assert expiring.valid_until == dt.date(2026, 3, 15) + dt.timedelta(days=60)

@@ -7,11 +7,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from certification import permissions
-from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
+from certification.enums import CertificateStatus, Kind
 from certification.models import AuditEntry, Case, Objection, OnsiteStep, Outcome, ScoreSheet, SheetKind
 from certification.scoring import ItemEntry
 from certification.selectors import certificate_public
@@ -35,53 +32,18 @@ from certification.services.review import panel_consolidate, review_conclude, re
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 from certification.tasks import lapse_expired_certificates
 from notifications.models import Notification
-from tests.factories import CertificateFactory, ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import all_conditions, at, pdf
 
-pytestmark = [pytest.mark.lifecycle, pytest.mark.django_db]
-SH = dt.timezone(dt.timedelta(hours=8))
-EXPIRY = dt.date(2026, 3, 31)
+pytestmark = [pytest.mark.lifecycle, pytest.mark.django_db, pytest.mark.usefixtures("media")]
+EXPIRY = dt.date(2026, 3, 31)  # of the certificate the ``recheck`` fixture (tests/certification/conftest.py) holds
 LAST_DAY, DAY_AFTER = (2026, 3, 31, 10, 0), (2026, 4, 1, 10, 0)
 
 
-def at(*args):
-    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
-
-
-def pdf(name):
-    return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
-@pytest.fixture
-def world(archives_version, regions, bureaus):
-    county, province = bureaus["county"], bureaus["province"]
-    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
-                                                             "officer")}
-    institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY)
-    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
-    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=county)
-    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
-    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=county)
-    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=province)
-    experts = [ExpertFactory(pool=county, user=UserFactory(), term_starts_on=dt.date(2025, 1, 1),
-                             term_ends_on=dt.date(2032, 12, 31)) for _ in range(3)]
-    held = CertificateFactory(institution=institution, scheme_version=archives_version, grade_code="second",
-                              issued_by=province, approved_by=county, issued_on=dt.date(2023, 4, 1),
-                              valid_until=EXPIRY)
-    return {"institution": institution, "people": people, "experts": experts, "held": held}
-
-
 def _declare(world) -> Case:
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update(transfer="na", public_information="na")
+    answers, evidence = all_conditions()
     with at(2026, 1, 10, 9, 0):
         return case_declare(actor=world["people"]["applicant"], institution=world["institution"], grade="second",
-                            kind=Kind.RECHECK, answers=answers,
-                            evidence={c: pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"})
+                            kind=Kind.RECHECK, answers=answers, evidence=evidence)
 
 
 def _to_precheck(world, case):
@@ -196,7 +158,8 @@ def _told(held, kind) -> list[str]:
 
 
 @pytest.mark.parametrize("end", list(ENDS), ids=lambda f: f.__name__)
-def test_a_recheck_ended_on_the_last_day_of_validity_leaves_the_grade_in_force_until_it_lapses(world, end):
+def test_a_recheck_ended_on_the_last_day_of_validity_leaves_the_grade_in_force_until_it_lapses(recheck, end):
+    world = recheck
     held = world["held"]
     case = _declare(world)
     held.refresh_from_db()
@@ -220,7 +183,8 @@ def test_a_recheck_ended_on_the_last_day_of_validity_leaves_the_grade_in_force_u
 
 
 @pytest.mark.parametrize("end", list(ENDS), ids=lambda f: f.__name__)
-def test_a_recheck_ended_after_the_expiry_date_lapses_the_grade_at_once(world, end):
+def test_a_recheck_ended_after_the_expiry_date_lapses_the_grade_at_once(recheck, end):
+    world = recheck
     held = world["held"]
     case = _declare(world)
     with at(2026, 4, 1, 0, 5):  # the day after expiry, the recheck still running: the grade stands
@@ -242,10 +206,11 @@ def test_a_recheck_ended_after_the_expiry_date_lapses_the_grade_at_once(world, e
     assert not AuditEntry.objects.filter(action="certificate.recheck_ended").exists()
 
 
-def test_a_recheck_certified_supersedes_the_grade_and_settles_nothing_else(world):
+def test_a_recheck_certified_supersedes_the_grade_and_settles_nothing_else(recheck):
     """The other way a recheck ends, for contrast: its certificate replaces the one rechecked."""
     from certification.services.cases import case_issue_certificate
 
+    world = recheck
     held = world["held"]
     case = _declare(world)
     _to_review(world, case)

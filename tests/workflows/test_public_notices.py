@@ -12,10 +12,10 @@ from django.utils import timezone
 from certification.enums import InstitutionLevel, Kind
 from certification.models import Case, Grade, Notice, Objection, Stage
 from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import local
 
 pytestmark = pytest.mark.django_db
-SH = dt.timezone(dt.timedelta(hours=8))
-NOW = dt.datetime(2026, 9, 3, 10, 0, tzinfo=SH)
+NOW = local(2026, 9, 3, 10, 0)
 
 
 @pytest.fixture(autouse=True)

@@ -23,12 +23,7 @@ from tests.factories import InstitutionFactory, UserFactory
 from tests.processes import PrivateRedis, Workers, client, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.postgresql,
-              pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
+              pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture

@@ -1,34 +1,13 @@
 import pytest
 from django.urls import get_resolver, reverse
-from django.utils import timezone
 
 from certification import permissions
-from certification.enums import InstitutionLevel, Kind, Role
-from certification.models import Case, Grade
+from certification.enums import Role
 from certification.services.cases import case_plan_include
 from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import staff_of
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def make_case(archives_version, regions, bureaus):
-    def make(name="县财政局"):
-        institution = InstitutionFactory(name=name, region=regions["county"], level=InstitutionLevel.COUNTY)
-        applicant = UserFactory()
-        permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
-        case = Case.objects.create(
-            institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026,
-            bureau=bureaus["county"], grade=Grade.objects.get(version=archives_version, code="second"),
-            declared_at=timezone.now(), declared_by=applicant, reference=f"2026{Case.objects.count() + 1:06d}")
-        return case, applicant
-    return make
-
-
-def staff_of(bureau):
-    user = UserFactory()
-    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
-    return user
 
 
 def test_the_applicant_sees_where_its_case_stands_and_what_is_next(client, make_case, bureaus):
@@ -88,7 +67,7 @@ def _url(name, case, route_kwargs):
     return reverse(name, kwargs={"pk": case.pk, **{k: v for k, v in route_kwargs.items() if k in params}})
 
 
-# Pages that exist only at some moment of a case (tested where that moment is: test_flow.py).
+# Pages that exist only at some moment of a case (tested where that moment is: test_flows.py).
 EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair"}
 
 

@@ -13,19 +13,14 @@ from certification.services.cases import case_withdraw
 from certification.services.late_inclusions import late_inclusion_grant, late_inclusion_withdraw
 from notifications.kinds import Kind as NotificationKind
 from notifications.models import Notification
-from tests.certification.test_services_cases import declare
+from tests.certification.services.test_cases import declare
 from tests.factories import CertificateFactory, InstitutionFactory, RegionFactory, UserFactory
+from tests.worlds import local
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
-SH = dt.timezone(dt.timedelta(hours=8))
-APRIL_5 = dt.datetime(2026, 4, 5, 10, 0, tzinfo=SH)
-APRIL_10 = dt.datetime(2026, 4, 10, 10, 0, tzinfo=SH)
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+APRIL_5 = local(2026, 4, 5, 10, 0)
+APRIL_10 = local(2026, 4, 10, 10, 0)
 
 
 @pytest.fixture
@@ -59,14 +54,14 @@ def test_a_late_declaration_the_bureau_included_is_accepted_once(applicant, staf
     assert told.text == "县档案局已将乡政府的逾期申报列入计划，理由：单位搬迁，档案整理延误。请于2026-04-30前申报。"
     case_withdraw(actor=user, case=case, reason="材料不全，明年再报")
     with pytest.raises(NotEligible) as again:
-        declare(applicant, now=dt.datetime(2026, 4, 12, 10, 0, tzinfo=SH))
+        declare(applicant, now=local(2026, 4, 12, 10, 0))
     assert again.value.codes == ["declaration.window"]  # used once: a second declaration is late again
 
 
 def test_after_the_day_set_the_inclusion_no_longer_counts(applicant, staff, bureaus):
     grant(staff["county"], bureaus["county"], applicant[1])
     with pytest.raises(NotEligible) as exc:
-        declare(applicant, now=dt.datetime(2026, 5, 1, 9, 0, tzinfo=SH))
+        declare(applicant, now=local(2026, 5, 1, 9, 0))
     assert exc.value.codes == ["declaration.window"]
     assert Case.objects.count() == 0
     assert LateInclusion.objects.get().case is None
@@ -83,7 +78,7 @@ def test_an_inclusion_by_a_bureau_that_does_not_assess_the_grade_does_not_count(
 def test_a_declaration_inside_the_window_or_a_recheck_leaves_the_inclusion_unused(applicant, staff, bureaus,
                                                                                   archives_version):
     _user, institution = applicant
-    inclusion = grant(staff["county"], bureaus["county"], institution, now=dt.datetime(2026, 3, 20, 9, 0, tzinfo=SH),
+    inclusion = grant(staff["county"], bureaus["county"], institution, now=local(2026, 3, 20, 9, 0),
                       declare_by=dt.date(2026, 4, 30))
     CertificateFactory(institution=institution, scheme_version=archives_version, grade_code="second",
                        issued_by=bureaus["province"], approved_by=bureaus["county"], issued_on=dt.date(2023, 5, 4),

@@ -208,7 +208,7 @@ def test_the_schema_and_its_documentation_page_are_served(client):
 @pytest.mark.parametrize("path", ["/api/v1/cases/", "/api/v1/institutions/", "/api/v1/certificates/",
                                   "/api/v1/sheets/", "/api/v1/notices/", "/api/v1/objections/"])
 def test_a_list_costs_the_same_queries_for_one_row_and_for_three(world, archives_version, path):
-    from tests.api.conftest import client_for as make
+    from tests.workflows.api.conftest import client_for as make
 
     client = make(world["users"]["bureau_staff"])
     with CaptureQueriesContext(connection) as one:

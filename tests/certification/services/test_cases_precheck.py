@@ -1,4 +1,3 @@
-import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,14 +18,9 @@ from certification.services.cases import (
 )
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import local
 
-pytestmark = pytest.mark.django_db
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture
@@ -102,14 +96,14 @@ def test_a_return_sets_the_deadline_and_a_resubmission_goes_back_to_precheck(set
     case, applicant, staff, prechecker = setting
     case_designate_prechecker(actor=staff, case=case, prechecker=prechecker)
     submit_acceptance(case, applicant)
-    returned_at = dt.datetime(2026, 5, 10, 15, 0, tzinfo=SHANGHAI)
+    returned_at = local(2026, 5, 10, 15, 0)
     case_precheck_decide(actor=prechecker, case=case, passed=False, summary="归档范围表未经审批",
                          opinions={"8": "请报档案局审批归档范围和保管期限表"}, now=returned_at)
     case.refresh_from_db()
     assert (case.stage, case.rectification_due_at) == (Stage.RECTIFICATION,
-                                                       dt.datetime(2026, 6, 10, 0, 0, tzinfo=SHANGHAI))
+                                                       local(2026, 6, 10, 0, 0))
     complete_self_check(case, applicant)  # round 2
-    case_request_acceptance(actor=applicant, case=case, now=dt.datetime(2026, 6, 9, 23, 59, tzinfo=SHANGHAI))
+    case_request_acceptance(actor=applicant, case=case, now=local(2026, 6, 9, 23, 59))
     case.refresh_from_db()
     assert case.stage == Stage.PRECHECK
     assert list(Precheck.objects.filter(case=case).values_list("round", "decision")) == [(1, "return")]
@@ -121,10 +115,10 @@ def test_the_deadline_passing_withdraws_the_case_once(setting):
     case_designate_prechecker(actor=staff, case=case, prechecker=prechecker)
     submit_acceptance(case, applicant)
     case_precheck_decide(actor=prechecker, case=case, passed=False, summary="需整改", opinions={},
-                         now=dt.datetime(2026, 5, 10, 15, 0, tzinfo=SHANGHAI), days=10)
-    assert case_rectification_missed(case=case, now=dt.datetime(2026, 5, 20, 23, 59, tzinfo=SHANGHAI)) is False
-    assert case_rectification_missed(case=case, now=dt.datetime(2026, 5, 21, 0, 0, tzinfo=SHANGHAI)) is True
-    assert case_rectification_missed(case=case, now=dt.datetime(2026, 5, 22, 0, 0, tzinfo=SHANGHAI)) is False
+                         now=local(2026, 5, 10, 15, 0), days=10)
+    assert case_rectification_missed(case=case, now=local(2026, 5, 20, 23, 59)) is False
+    assert case_rectification_missed(case=case, now=local(2026, 5, 21, 0, 0)) is True
+    assert case_rectification_missed(case=case, now=local(2026, 5, 22, 0, 0)) is False
     case.refresh_from_db()
     assert (case.outcome, case.stage) == (Outcome.RECTIFICATION_MISSED, Stage.CLOSED)
     assert "2026-05-21 00:00" in case.outcome_reason
@@ -136,10 +130,10 @@ def test_a_resubmission_after_the_deadline_is_refused(setting):
     case_designate_prechecker(actor=staff, case=case, prechecker=prechecker)
     submit_acceptance(case, applicant)
     case_precheck_decide(actor=prechecker, case=case, passed=False, summary="需整改", opinions={},
-                         now=dt.datetime(2026, 5, 10, 15, 0, tzinfo=SHANGHAI), days=10)
+                         now=local(2026, 5, 10, 15, 0), days=10)
     complete_self_check(case, applicant)
     with pytest.raises(RuleViolation) as exc:
-        case_request_acceptance(actor=applicant, case=case, now=dt.datetime(2026, 5, 21, 0, 0, tzinfo=SHANGHAI))
+        case_request_acceptance(actor=applicant, case=case, now=local(2026, 5, 21, 0, 0))
     assert exc.value.codes == ["case.rectification_overdue"]
 
 
@@ -160,8 +154,8 @@ def test_the_sweep_withdraws_cases_past_their_rectification_deadline_once(settin
     case_designate_prechecker(actor=staff, case=case, prechecker=prechecker)
     submit_acceptance(case, applicant)
     case_precheck_decide(actor=prechecker, case=case, passed=False, summary="需整改", opinions={},
-                         now=dt.datetime(2026, 5, 10, 15, 0, tzinfo=SHANGHAI), days=10)
-    assert cases_withdraw_missed_rectifications(now=dt.datetime(2026, 5, 20, 12, 0, tzinfo=SHANGHAI)) == 0
-    assert cases_withdraw_missed_rectifications(now=dt.datetime(2026, 5, 21, 0, 1, tzinfo=SHANGHAI)) == 1
-    assert cases_withdraw_missed_rectifications(now=dt.datetime(2026, 5, 22, 0, 1, tzinfo=SHANGHAI)) == 0
+                         now=local(2026, 5, 10, 15, 0), days=10)
+    assert cases_withdraw_missed_rectifications(now=local(2026, 5, 20, 12, 0)) == 0
+    assert cases_withdraw_missed_rectifications(now=local(2026, 5, 21, 0, 1)) == 1
+    assert cases_withdraw_missed_rectifications(now=local(2026, 5, 22, 0, 1)) == 0
     assert Case.objects.get(pk=case.pk).outcome == Outcome.RECTIFICATION_MISSED

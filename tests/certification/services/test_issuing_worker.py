@@ -23,11 +23,12 @@ from certification.models import Case, Certificate, IssuedDocument, Stage
 from certification.selectors import issue_batch_progress
 from certification.services.issuing import issue_batch_start
 from config.celery_app import app
-from tests.documents.conftest import approved_cases
 from tests.factories import CertificateFactory, UserFactory
 from tests.processes import Workers, wait_until
+from tests.worlds import approved_cases
 
-pytestmark = [pytest.mark.worker, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.worker, pytest.mark.postgresql, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture
@@ -36,11 +37,6 @@ def workers():
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING",
                       shutdown_timeout=30):
         yield
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def test_a_batch_runs_as_parallel_tasks_and_one_failure_does_not_stop_the_others(workers, archives_version,

@@ -7,10 +7,10 @@ from django.utils import timezone
 from certification.enums import CertificateStatus
 from certification.services.certificates import certificates_lapse_due
 from tests.factories import CertificateFactory, InstitutionFactory
+from tests.worlds import at
 
 pytestmark = pytest.mark.django_db
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def expiring(archives_version, regions, bureaus):
 
 
 def test_nothing_lapses_on_the_last_day_of_validity(expiring):
-    with time_machine.travel(dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=SHANGHAI), tick=False):
+    with at(2026, 6, 30, 23, 59, 59):
         assert certificates_lapse_due() == 0
     expiring[0].refresh_from_db()
     assert expiring[0].status == CertificateStatus.IN_FORCE
@@ -45,7 +45,7 @@ def test_lapses_at_the_start_of_the_day_after_expiry_local_time(expiring):
 
 
 def test_lapsing_twice_lapses_nothing_twice(expiring):
-    with time_machine.travel(dt.datetime(2026, 7, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+    with at(2026, 7, 2, 9, 0):
         assert certificates_lapse_due() == 1
         assert certificates_lapse_due() == 0
 
@@ -54,7 +54,7 @@ def test_each_lapse_is_audited_and_the_chain_holds(expiring):
     from certification.models import AuditEntry
     from certification.services.audit import audit_verify
 
-    with time_machine.travel(dt.datetime(2026, 7, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+    with at(2026, 7, 2, 9, 0):
         certificates_lapse_due()
     entry = AuditEntry.objects.get(action="certificate.lapse")
     assert (entry.target_id, entry.actor, entry.after) == (str(expiring[0].pk), None, {"status": "lapsed"})

@@ -15,11 +15,12 @@ from certification.services.notices import (
     objection_resolve,
 )
 from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import local
 
 pytestmark = pytest.mark.django_db
-SH = dt.timezone(dt.timedelta(hours=8))
-PUBLISHED = dt.datetime(2026, 9, 1, 10, 30, tzinfo=SH)
-CLOSES = dt.datetime(2026, 9, 9, 0, 0, tzinfo=SH)
+PUBLISHED = local(2026, 9, 1, 10, 30)
+CLOSES = local(2026, 9, 9, 0, 0)
+OBJECTED = local(2026, 9, 5, 9, 0)
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def notice(staff, bureaus, waiting):
                           now=PUBLISHED), cases
 
 
-def objection(notice_, case, at=dt.datetime(2026, 9, 5, 9, 0, tzinfo=SH), **fields):
+def objection(notice_, case, at=OBJECTED, **fields):
     values = {"name": "张三", "contact": "13800000000", "grounds": "该单位档案库房不符合要求", **fields}
     return objection_file(notice=notice_, case=case, now=at, **values)
 

@@ -12,27 +12,29 @@ import pytest
 from certification import documents
 from certification.models import AuditEntry, Case, PanelMember, ScoreSheet, SheetKind
 from certification.services.review import sheet_overdue
-from tests.certification.test_recheck_ends import _declare, _to_review, at, media, world  # noqa: F401
+from tests.certification.services.test_cases_recheck_ends import _declare, _to_review
+from tests.worlds import SHANGHAI, at
 
-pytestmark = pytest.mark.django_db
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SH = dt.timezone(dt.timedelta(hours=8))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
-def test_the_documents_print_the_dates_the_case_records(world):  # noqa: F811
+def test_the_documents_print_the_dates_the_case_records(recheck):
+    world = recheck
     case = _declare(world)
     _to_review(world, case)  # acceptance requested on 2026-01-12
     case.refresh_from_db()
-    assert case.acceptance_requested_at == dt.datetime(2026, 1, 12, 9, 0, tzinfo=SH)
+    assert case.acceptance_requested_at == dt.datetime(2026, 1, 12, 9, 0, tzinfo=SHANGHAI)
     # a date of record corrected on the case (the audit entry, evidence, keeps the day it happened): the
     # document prints the case's date
-    Case.objects.filter(pk=case.pk).update(acceptance_requested_at=dt.datetime(2026, 1, 20, 9, 0, tzinfo=SH))
+    Case.objects.filter(pk=case.pk).update(acceptance_requested_at=dt.datetime(2026, 1, 20, 9, 0, tzinfo=SHANGHAI))
     case.refresh_from_db()
     _template, _html, context = documents.case_document_render("acceptance_request", case)
     assert context["requested_on"] == "2026年1月20日"
 
 
-def test_a_sheet_is_marked_overdue_once_by_its_own_column(world):  # noqa: F811
+def test_a_sheet_is_marked_overdue_once_by_its_own_column(recheck):
+    world = recheck
     case = _declare(world)
     _to_review(world, case)
     ScoreSheet.objects.filter(case=case, kind=SheetKind.MEMBER).update(submitted_at=None, total=None)
@@ -41,7 +43,7 @@ def test_a_sheet_is_marked_overdue_once_by_its_own_column(world):  # noqa: F811
         assert sheet_overdue(member=member) is True
         assert sheet_overdue(member=member) is False
     sheet = ScoreSheet.objects.get(case=case, kind=SheetKind.MEMBER, expert=member.expert)
-    assert sheet.overdue_at == dt.datetime(2026, 3, 1, 9, 0, tzinfo=SH)
+    assert sheet.overdue_at == dt.datetime(2026, 3, 1, 9, 0, tzinfo=SHANGHAI)
     assert AuditEntry.objects.filter(action="sheet.overdue").count() == 1
 
 

@@ -2,12 +2,10 @@
 SHA-256, the audit entry, the province told, the overdue sweep, corrections, and every refusal changing
 nothing; the summaries page for the city and for the province."""
 
-import datetime as dt
 import hashlib
 import re
 
 import pytest
-import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -22,20 +20,10 @@ from notifications.kinds import Kind
 from notifications.models import Notification
 from notifications.sweeps import annual_summary_send
 from tests.certification.test_documents import pdf_text
-from tests.documents.conftest import SH, run_case
 from tests.factories import BureauFactory, RegionFactory, UserFactory
+from tests.worlds import at, local, run_case, staff_of
 
-pytestmark = pytest.mark.django_db
-
-
-def at(*args):
-    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
-
-
-def staff_of(bureau, **kwargs):
-    user = UserFactory(**kwargs)
-    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
-    return user
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def another_city(bureaus, n=2):
@@ -82,7 +70,7 @@ def test_the_city_staff_send_the_summary_frozen_with_its_hash_audited_and_told_t
     assert f"{bureaus['city'].name}2026年机关档案工作目标管理等级考评审批情况汇总表" in text
     assert case.institution.name in text and "2026年12月10日" in text
     assert (sent.bureau, sent.year, sent.sent_by, sent.archived_at) == (bureaus["city"], 2026, city, None)
-    assert sent.sent_at == dt.datetime(2026, 12, 10, 9, 30, tzinfo=SH)
+    assert sent.sent_at == local(2026, 12, 10, 9, 30)
     assert [row[1] for row in sent.rows] == [case.institution.name]
     assert bureaus["city"].name in sent.html
     entry = AuditEntry.objects.get(action=SUMMARY_SENT_ACTION)
@@ -111,7 +99,7 @@ def test_a_corrected_send_needs_a_reason_and_archives_the_copy_sent_before(world
         second = summary_submit(actor=city, bureau=bureaus["city"], year=2026, reason="补报3月20日审批的一件")
 
     first.refresh_from_db()
-    assert first.archived_at == dt.datetime(2026, 12, 10, 9, 0, tzinfo=SH)
+    assert first.archived_at == local(2026, 12, 10, 9, 0)
     assert (second.archived_at, second.reason, len(second.rows)) == (None, "补报3月20日审批的一件", 1)
     assert SummarySubmission.objects.active().get(bureau=bureaus["city"], year=2026) == second
     assert first.file.read()[:5] == b"%PDF-"  # the copy sent before is kept

@@ -2,12 +2,10 @@
 as the task pages (same validation and refusals), 409 when no longer open, 404 for another's."""
 
 import pytest
-from django.utils import timezone
 
-from certification import permissions
-from certification.enums import InstitutionLevel, Kind, Role
-from certification.models import Case, Grade, Stage
-from tests.factories import InstitutionFactory, UserFactory
+from certification.models import Stage
+from tests.factories import UserFactory
+from tests.worlds import staff_of
 from workflows.engine import case_start_process
 
 from .conftest import client_for
@@ -16,30 +14,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def declared(archives_version, regions, bureaus):
-    def make(name="县财政局", region="county", bureau="county"):
-        institution = InstitutionFactory(name=name, region=regions[region], level=InstitutionLevel.COUNTY)
-        applicant = UserFactory()
-        permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
-        case = Case.objects.create(
-            institution=institution, scheme_version=archives_version, kind=Kind.PROMOTION, year=2026,
-            bureau=bureaus[bureau], grade=Grade.objects.get(version=archives_version, code="second"),
-            declared_at=timezone.now(), declared_by=applicant, reference=f"2026{Case.objects.count() + 1:06d}")
+def declared(make_case):
+    """``make_case`` with the case's process started."""
+    def make(*args, **kwargs):
+        case, applicant = make_case(*args, **kwargs)
         case_start_process(case)
         return case, applicant
     return make
 
 
-def staff(bureau):
-    user = UserFactory()
-    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
-    return user
-
-
 def test_the_bureau_lists_its_tasks_and_completes_one_as_on_the_page(declared, bureaus):
     case, applicant = declared()
     declared("市财政局", region="city", bureau="city")  # another bureau's case: not listed
-    api = client_for(staff(bureaus["county"]))
+    api = client_for(staff_of(bureaus["county"]))
     tasks = api.get("/api/v1/tasks/").json()
     assert tasks["count"] == 1
     task = tasks["results"][0]
@@ -75,9 +62,9 @@ def test_the_bureau_lists_its_tasks_and_completes_one_as_on_the_page(declared, b
 
 def test_another_users_task_answers_404_and_someone_elses_409(declared, bureaus, regions):
     case, applicant = declared()
-    api = client_for(staff(bureaus["county"]))
+    api = client_for(staff_of(bureaus["county"]))
     task_id = api.get("/api/v1/tasks/").json()["results"][0]["id"]
-    for outsider in (staff(bureaus["city"]), UserFactory()):
+    for outsider in (staff_of(bureaus["city"]), UserFactory()):
         assert client_for(outsider).get(f"/api/v1/tasks/{task_id}/").status_code == 404
         assert client_for(outsider).post(f"/api/v1/tasks/{task_id}/complete/",
                                          {"action": "plan", "data": {"decision": "include"}},

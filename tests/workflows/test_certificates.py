@@ -10,14 +10,13 @@ from django.utils import timezone
 from certification import permissions
 from certification.enums import BureauLevel, CertificateStatus, RegionLevel, Role
 from certification.models import AuditEntry, Certificate, IssueBatch, IssuedDocument, Stage
-from certification.selectors import issue_batch_progress
 from certification.services.cases import case_issue_certificate
-from certification.services.issuing import issue_batch_item_run, issue_batch_start
+from certification.services.issuing import issue_batch_start
 from certification.services.summaries import summary_submit
-from tests.documents.conftest import approved_cases, at, make_institution, run_case
 from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
+from tests.worlds import approved_cases, at, run_case
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def _named_urls(namespace):
@@ -176,43 +175,6 @@ def test_the_holder_sees_its_certificate_but_may_not_change_it(client, world, is
     assert pdf.content.startswith(b"%PDF-")
     assert client.post(reverse("certificates:transition", args=[certificate.pk]),
                        {"transition": "revoke", "reason": "x"}).status_code == 404
-
-
-def test_a_batch_issues_each_case_once_and_reports_a_failure_without_stopping(world, archives_version, bureaus,
-                                                                             django_capture_on_commit_callbacks):
-    from tests.factories import CertificateFactory
-
-    institution, people, _experts = world
-    cases = [run_case(world)]
-    suspended_holder = make_institution(world, "县财政局")
-    cases.append(run_case(world, institution=suspended_holder))
-    cases.append(run_case(world, institution=make_institution(world, "县教育局")))
-    CertificateFactory(institution=suspended_holder, scheme_version=archives_version, grade_code="second",
-                       issued_by=bureaus["province"], approved_by=bureaus["county"],
-                       status=CertificateStatus.SUSPENDED)
-    batch = issue_batch_start(actor=people["officer"], case_ids=[c.pk for c in cases])
-
-    with at(2026, 4, 1, 9, 0):
-        for item in batch.items.order_by("id"):
-            issue_batch_item_run(item_id=item.pk)
-            issue_batch_item_run(item_id=item.pk)  # a redelivered task changes nothing
-    progress = issue_batch_progress(batch)
-
-    assert (progress["total"], progress["issued"], progress["failed"], progress["finished"]) == (3, 2, 1, True)
-    assert progress["failures"][0].case == cases[1]
-    assert "暂停" in progress["failures"][0].error
-    assert Certificate.objects.filter(institution=institution).count() == 1
-
-
-def test_a_case_already_certified_is_not_issued_twice_by_a_batch(world):
-    _institution, people, _experts = world
-    case = run_case(world)
-    batch = issue_batch_start(actor=people["officer"], case_ids=[case.pk])
-    with at(2026, 4, 1, 9, 0):
-        certificate = case_issue_certificate(actor=people["officer"], case=case)
-        item = issue_batch_item_run(item_id=batch.items.get().pk)
-    assert (item.status, item.certificate) == ("issued", certificate)
-    assert Certificate.objects.filter(institution=case.institution).count() == 1
 
 
 def test_the_progress_page_refreshes_itself_until_done_and_shows_each_failure(client, world):
