@@ -5,7 +5,7 @@ the actor and the rules and moves the case; the flow's gateways only read where 
 (``case.stage``, ``case.outcome``) to choose the next task. Deadlines are Viewflow database timers, fired every
 minute by Celery beat (``certification.fire_due_timers``). Withdrawal by the applicant and cancellation by the
 bureau can happen at any stage: they end the case through the service and cancel the process
-(``workflows.engine.case_end``).
+(``workflows.actions.case_withdraw`` / ``case_cancel``).
 """
 
 from django.utils import timezone
@@ -14,15 +14,21 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 
 from certification.models import Case, Outcome, PanelMember, Stage
+from certification.permissions import (
+    ACT_FOR_INSTITUTION,
+    APPROVE_FOR_BUREAU,
+    PRECHECK_FOR_BUREAU,
+    WORK_IN_BUREAU,
+)
 
 from . import task_views as views
 from .models import CaseProcess
 from .nodes import SplitEach
 
-BUREAU = "certification.work_in_bureau"
-APPLICANT = "certification.act_for_institution"
-PRECHECKER = "certification.precheck_for_bureau"
-APPROVER = "certification.approve_for_bureau"
+BUREAU = WORK_IN_BUREAU
+APPLICANT = ACT_FOR_INSTITUTION
+PRECHECKER = PRECHECK_FOR_BUREAU
+APPROVER = APPROVE_FOR_BUREAU
 
 
 def _case(activation) -> Case:
@@ -86,7 +92,7 @@ class CaseFlow(flow.Flow):
     process_title = _("Certification case")
     process_description = _("From an institution's declaration to its certificate, or to the case's end.")
 
-    # 1. Declaration (the declaration view calls certification.services.cases.case_declare, then starts this)
+    # 1. Declaration (workflows.actions.case_declare calls the service, then starts this, in one transaction)
     start = flow.StartHandle(this.start_case).Annotation(title=_("Declared")).Next(this.needs_forwarding)
     needs_forwarding = (
         flow.If(lambda a: _case(a).forwarding_bureau_id is not None and _case(a).forwarded_at is None)
