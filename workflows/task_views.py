@@ -129,9 +129,9 @@ class TaskView(TemplateView):
 
     def act(self, action):
         """The posted action, through the one write path the API also takes (``workflows.actions.task_act``)."""
-        from .actions import task_act
+        from . import actions
 
-        return task_act(user=self.request.user, case=self.case, task=self.task, action=action,
+        return actions.task_act(user=self.request.user, case=self.case, task=self.task, action=action,
                         data=self.request.POST, files=self.request.FILES)
 
     def complete(self):

@@ -106,7 +106,7 @@ def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
     return frozen
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def certificate_document_freeze(*, actor, certificate: Certificate, case: Case | None = None) -> IssuedDocument:
     """Store the certificate's PDF (idempotent: a certificate already stored is returned as stored)."""
     certificate = Certificate.objects.select_related("institution", "grade", "issued_by").get(pk=certificate.pk)
@@ -246,7 +246,7 @@ def _as_stored(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def summary_submit(*, actor, bureau: Bureau, year: int, reason: str = "",
                    now: dt.datetime | None = None) -> SummarySubmission:
     """A city bureau's staff send the province the bureau's approvals summary of ``year``: printed from the

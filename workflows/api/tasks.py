@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from ..actions import TaskActionUnknown, task_act
+from .. import actions
 from ..engine import inbox
 from ..views import case_task_or_404
 
@@ -82,9 +82,9 @@ class TaskViewSet(viewsets.GenericViewSet):
         case, _process, task = case_task_or_404(request.user, task.process.artifact_object_id, task.pk)
         act, data = body.validated_data["action"], body.validated_data["data"]
         try:
-            outcome = task_act(user=request.user, case=case, task=task, action=act, data=self._posted(act, data),
-                               files=request.FILES)
-        except TaskActionUnknown as exc:
+            outcome = actions.task_act(user=request.user, case=case, task=task, action=act,
+                                       data=self._posted(act, data), files=request.FILES)
+        except actions.TaskActionUnknown as exc:
             raise ValidationError({exc.field: [exc.message]}) from exc
         if outcome.closed:
             return Response({"detail": outcome.closed}, status=status.HTTP_409_CONFLICT)
