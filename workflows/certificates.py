@@ -15,15 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, IssueBatch
-from certification.permissions import can
+from certification.permissions import ISSUE_FOR_BUREAU, can
 from certification.selectors import certificate_get_for_user_or_404, certificate_queue, issue_batch_progress
-from certification.services.cases import case_issue_certificate
 from certification.services.certificates import certificate_transition
 from certification.services.documents import certificate_document_freeze
 from certification.services.issuing import issue_batch_start
 
+from . import actions
 from .documents import _pdf_response
-from .engine import fire_conditions
 
 REFRESH_SECONDS = 3
 BATCH_PAGE = 50
@@ -49,7 +48,7 @@ class TransitionForm(forms.Form):
 
 
 def _is_officer(user, certificate) -> bool:
-    return can(user, "certification.issue_for_bureau", certificate.issued_by)
+    return can(user, ISSUE_FOR_BUREAU, certificate.issued_by)
 
 
 @login_required
@@ -72,8 +71,8 @@ def queue(request):
         chosen = list(form.cleaned_data["cases"])
         try:
             if "issue" in request.POST and len(chosen) == 1:
-                certificate = case_issue_certificate(actor=request.user, case=chosen[0])
-                fire_conditions(chosen[0])  # the case's process ends now rather than at the next minute
+                # the case's process ends now rather than at the next minute
+                certificate = actions.case_issue_certificate(actor=request.user, case=chosen[0])
                 messages.success(request, _("Certificate %(number)s issued.") % {"number": certificate.number})
                 return redirect("certificates:detail", pk=certificate.pk)
             batch = issue_batch_start(actor=request.user, case_ids=[c.pk for c in chosen])

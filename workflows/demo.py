@@ -1,28 +1,26 @@
 """Demo cases in progress, so that each demo login finds work in its task inbox: the bureau a declaration to
-plan, the applicant its self-check, the pre-checker a case to pre-check. Driven through the same services and
-the same flow as real cases; idempotent."""
+plan, the applicant its self-check, the pre-checker a case to pre-check. Driven through the same actions
+(``workflows.actions``: a service and its process step in one transaction) as real cases; idempotent."""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.utils import timezone
-from viewflow.workflow.models import Task
 
 from certification import rules
 from certification.enums import Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import Case, Institution, Outcome, Scheme, User
-from certification.permissions import role_grant
+from certification.permissions import ACT_FOR_INSTITUTION, role_grant
 from certification.scoring import ItemEntry
 from certification.services import cases as case_services
 from certification.services import sheets as sheet_services
 from certification.services.demo import refuse_in_production
 
-from .engine import case_start_process, process_for
-from .flows import CaseFlow
+from . import actions
 
 # (institution, grade, how far the case goes: the node whose task waits for a demo login). The demo
 # applicant's own institution holds the second grade since about 13 months: it declares for the first grade
@@ -38,26 +36,14 @@ def _pdf(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
 
 
-def _complete(case: Case, node: str, user) -> None:
-    """Finish the open task of ``node`` (its service already called) so that the flow goes on."""
-    task = Task.objects.get(process=process_for(case), flow_task_type="HUMAN", status__in=["NEW", "ASSIGNED"],
-                            flow_task=getattr(CaseFlow, node))
-    with CaseFlow.lock(task.process_id):
-        activation = task.flow_task.activation_class(task)
-        if task.owner_id is None:
-            activation.assign(user)
-        activation.start(None)
-        activation.execute()
-
-
 def _declarer(institution: Institution):
-    return User.objects.filter(userobjectpermission__permission__codename="act_for_institution",
+    return User.objects.filter(userobjectpermission__permission__codename=ACT_FOR_INSTITUTION.partition(".")[2],
                                userobjectpermission__object_pk=str(institution.pk)).first()
 
 
-@transaction.atomic
 def demo_cases() -> list[str]:
-    """Declare the demo cases that are missing and take each to its stage. Returns what was created."""
+    """Declare the demo cases that are missing and take each to its stage, each step one action (its own
+    transaction). Returns what was created."""
     refuse_in_production()
     spec = Scheme.objects.get(code="archives").current_version().specification()
     year = rules.local_date(timezone.now(), scheme=spec).year
@@ -81,27 +67,29 @@ def demo_cases() -> list[str]:
             role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
         answers = {p.code: ("na" if p.na_allowed else "yes") for p in spec.prerequisites}
         try:
-            case = case_services.case_declare(
+            case = actions.case_declare(
                 actor=applicant, institution=institution, grade=grade, kind=Kind.PROMOTION, answers=answers,
                 evidence={c: _pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"}, now=declared_at)
         except RuleViolation:
             continue
-        case_start_process(case)
         created.append(f"{case.reference} {name}")
         if goal == "plan":
             continue
-        case_services.case_plan_include(actor=staff, case=case)
-        _complete(case, "plan", staff)
+        actions.task_complete(user=staff, case=case, node="plan",
+                              work=partial(case_services.case_plan_include, actor=staff, case=case))
         if goal == "self_check":
             continue
-        sheet = sheet_services.self_check_sheet(actor=applicant, case=case)
-        for _c, item in spec.rubric_for(grade).items():
-            sheet_services.sheet_record(actor=applicant, sheet=sheet, item_code=item.code, entry=ItemEntry())
-        sheet_services.sheet_submit(actor=applicant, sheet=sheet)
-        case_services.case_attach_report(actor=applicant, case=case, upload=_pdf("汇报材料.pdf"))
-        case_services.case_acknowledge_integrity(actor=applicant, case=case)
-        case_services.case_request_acceptance(actor=applicant, case=case, now=declared_at)
-        _complete(case, "self_check", applicant)
-        case_services.case_designate_prechecker(actor=staff, case=case, prechecker=prechecker)
-        _complete(case, "designate", staff)
+
+        def self_check(case=case, applicant=applicant, grade=grade):
+            sheet = sheet_services.self_check_sheet(actor=applicant, case=case)
+            for _c, item in spec.rubric_for(grade).items():
+                sheet_services.sheet_record(actor=applicant, sheet=sheet, item_code=item.code, entry=ItemEntry())
+            sheet_services.sheet_submit(actor=applicant, sheet=sheet)
+            case_services.case_attach_report(actor=applicant, case=case, upload=_pdf("汇报材料.pdf"))
+            case_services.case_acknowledge_integrity(actor=applicant, case=case)
+            case_services.case_request_acceptance(actor=applicant, case=case, now=declared_at)
+
+        actions.task_complete(user=applicant, case=case, node="self_check", work=self_check)
+        actions.task_complete(user=staff, case=case, node="designate", work=partial(
+            case_services.case_designate_prechecker, actor=staff, case=case, prechecker=prechecker))
     return created

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from certification import documents, rules
 from certification.exceptions import RuleViolation
 from certification.models import Bureau, DocumentKind
-from certification.permissions import get_for_user_or_404, objects_for
+from certification.permissions import WORK_IN_BUREAU, get_for_user_or_404, objects_for
 from certification.selectors import (
     SUMMARY_READERS,
     case_get_for_user_or_404,
@@ -116,7 +116,7 @@ def summaries(request):
 @require_POST
 def summary_send(request, bureau: int, year: int):
     """The bureau's staff send the province its summary of ``year`` (again, with a reason, to correct it)."""
-    bureau = get_for_user_or_404(request.user, "certification.work_in_bureau", Bureau.objects.all(), pk=bureau)
+    bureau = get_for_user_or_404(request.user, WORK_IN_BUREAU, Bureau.objects.all(), pk=bureau)
     try:
         summary_submit(actor=request.user, bureau=bureau, year=year, reason=request.POST.get("reason", ""))
     except RuleViolation as exc:

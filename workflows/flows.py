@@ -5,7 +5,8 @@ the actor and the rules and moves the case through its state machine (``certific
 CaseLifecycle``); the flow's gateways only read that state to choose the next task. Viewflow owns the tasks
 and the timers: deadlines are database timers, fired every minute by Celery beat
 (``certification.fire_due_timers``). Withdrawal by the applicant and cancellation by the bureau can happen at
-any stage: they end the case through the service and cancel the process (``workflows.engine.case_end_process``).
+any stage: they end the case through the service and cancel the process (``workflows.actions.case_withdraw`` /
+``case_cancel``).
 """
 
 from django.utils import timezone
@@ -15,15 +16,21 @@ from viewflow.workflow import flow, lock
 
 from certification.lifecycle import CaseLifecycle, CaseState
 from certification.models import Case, PanelMember
+from certification.permissions import (
+    ACT_FOR_INSTITUTION,
+    APPROVE_FOR_BUREAU,
+    PRECHECK_FOR_BUREAU,
+    WORK_IN_BUREAU,
+)
 
 from . import task_views as views
 from .models import CaseProcess
 from .nodes import SplitEach
 
-BUREAU = "certification.work_in_bureau"
-APPLICANT = "certification.act_for_institution"
-PRECHECKER = "certification.precheck_for_bureau"
-APPROVER = "certification.approve_for_bureau"
+BUREAU = WORK_IN_BUREAU
+APPLICANT = ACT_FOR_INSTITUTION
+PRECHECKER = PRECHECK_FOR_BUREAU
+APPROVER = APPROVE_FOR_BUREAU
 
 
 def _case(activation) -> Case:
@@ -88,7 +95,7 @@ class CaseFlow(flow.Flow):
     process_title = _("Certification case")
     process_description = _("From an institution's declaration to its certificate, or to the case's end.")
 
-    # 1. Declaration (the declaration view calls certification.services.cases.case_declare, then starts this)
+    # 1. Declaration (workflows.actions.case_declare calls the service, then starts this, in one transaction)
     start = flow.StartHandle(this.start_case).Annotation(title=_("Declared")).Next(this.needs_forwarding)
     needs_forwarding = (
         flow.If(lambda a: _case(a).forwarding_bureau_id is not None and _case(a).forwarded_at is None)

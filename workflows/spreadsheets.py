@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from certification import documents
 from certification.exceptions import RuleViolation
 from certification.models import Bureau
-from certification.permissions import objects_for
+from certification.permissions import WORK_IN_BUREAU, objects_for
 from certification.selectors import bureau_ids_for_user, cases_for_user
 from certification.services import spreadsheets
 
@@ -52,7 +52,7 @@ class ImportForm(forms.Form):
 
 
 def _staff_bureaus(user):
-    return list(objects_for(user, "certification.work_in_bureau", Bureau.objects.order_by("region__code")))
+    return list(objects_for(user, WORK_IN_BUREAU, Bureau.objects.order_by("region__code")))
 
 
 def _xlsx(content: bytes, filename: str) -> HttpResponse:

@@ -2,8 +2,9 @@
 the service has moved the case, completes the task so that the flow goes on. A refusal is shown on the form
 in the user's language and changes nothing.
 
-They run inside ``workflows.views.task`` — which finds the task among the case's, checks that the user may work
-on it, and, for a POST, holds the process's row lock and one transaction — with ``request.activation`` set.
+They run inside ``workflows.views.task`` — which finds the task among the case's and checks that the user may work
+on it — with ``request.activation`` set. A POST goes through ``workflows.actions.task_act``, which holds the
+process's row lock and one transaction around the form, the service and the task's completion.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from certification.models import (
     ScoreSheet,
     SheetKind,
 )
+from certification.permissions import PRECHECK_FOR_BUREAU
 from certification.services import cases as case_services
 from certification.services import notices as notice_services
 from certification.services import panels as panel_services
@@ -112,14 +114,25 @@ class TaskView(TemplateView):
         action = request.POST.get("action", "")
         if action not in self.actions:
             return HttpResponseBadRequest(_("Unknown action."))
-        form, done, refusal = self.perform(action)
-        if form.is_valid() and refusal is None:
-            if done:
+        outcome = self.act(action)
+        if outcome.closed:
+            from .views import _closed_task_response
+
+            return _closed_task_response(request, self.case, self.task, outcome.closed)
+        if outcome.ok:
+            if outcome.done:
                 messages.success(request, _("Done: %(task)s.") % {"task": self.title()})
                 return HttpResponseRedirect(reverse("case_detail", args=[self.case.pk]))
             messages.success(request, _("Saved."))
             return HttpResponseRedirect(request.path)
-        return self.render_to_response(self.get_context_data(bound={action: form}))
+        return self.render_to_response(self.get_context_data(bound={action: outcome.form}))
+
+    def act(self, action):
+        """The posted action, through the one write path the API also takes (``workflows.actions.task_act``)."""
+        from . import actions
+
+        return actions.task_act(user=self.request.user, case=self.case, task=self.task, action=action,
+                        data=self.request.POST, files=self.request.FILES)
 
     def complete(self):
         """The service has moved the case: finish this task and let the flow go on."""
@@ -268,7 +281,7 @@ class DesignateView(TaskView):
 
     def form_kwargs(self, action):
         users = get_user_model().objects.filter(
-            userobjectpermission__permission__codename="precheck_for_bureau",
+            userobjectpermission__permission__codename=PRECHECK_FOR_BUREAU.partition(".")[2],
             userobjectpermission__object_pk=str(self.case.bureau_id), is_active=True).distinct()
         return {"candidates": users}
 
@@ -557,6 +570,11 @@ class ReopenedSheetView(ScoreView):
 
     def title(self) -> str:
         return _("My reopened score sheet")
+
+    def act(self, action):
+        from .actions import reopened_sheet_act
+
+        return reopened_sheet_act(user=self.request.user, case=self.case, action=action, data=self.request.POST)
 
     def complete(self):
         """Nothing to complete: the member's task was done before the chair reopened the sheet."""

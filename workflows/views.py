@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -9,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import DetailView, ListView, TemplateView
 
 from certification.models import Bureau
-from certification.permissions import objects_for
+from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, objects_for
 from certification.selectors import (
     action_label,
     case_get_for_user_or_404,
@@ -20,6 +19,8 @@ from certification.selectors import (
     notice_candidates,
     workplaces_for,
 )
+
+from . import actions
 
 
 class HomeView(TemplateView):
@@ -66,8 +67,8 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["tasks"] = [(task, may_work_on(user, task)) for task in open_tasks(case)]
         context["process"] = process_for(case)
         is_open = case.outcome == Outcome.OPEN
-        context["can_withdraw"] = is_open and can(user, "certification.act_for_institution", case.institution)
-        context["can_cancel"] = is_open and can(user, "certification.work_in_bureau", case.bureau)
+        context["can_withdraw"] = is_open and can(user, ACT_FOR_INSTITUTION, case.institution)
+        context["can_cancel"] = is_open and can(user, WORK_IN_BUREAU, case.bureau)
         from certification.selectors import may_keep_case_file
 
         context["can_archive"] = may_keep_case_file(user, case)
@@ -92,7 +93,7 @@ class InboxView(LoginRequiredMixin, TemplateView):
         context["tasks"] = [(task, case, case_next_step(case)) for task, case in inbox(self.request.user)]
         context["awaiting_notice"] = notice_candidates(self.request.user)
         context["certificate_queue"] = certificate_queue(self.request.user).count()
-        context["bureau_staff"] = objects_for(self.request.user, "certification.work_in_bureau",
+        context["bureau_staff"] = objects_for(self.request.user, WORK_IN_BUREAU,
                                               Bureau.objects.all()).exists()
         return context
 
@@ -134,27 +135,15 @@ def task_closed_message(user, task) -> str:
 def task(request, pk: int, task_pk: int):
     """Open or act on one task of a case. The case must be one the user may see (else 404), the task one of
     its tasks (else 404); a task that is done, cancelled or someone else's says so and changes nothing.
-    A POST holds the process's row lock in one transaction with the service it calls."""
-    from .flows import CaseFlow
-
-    case, process, task = case_task_or_404(request.user, pk, task_pk)
+    A POST goes through ``workflows.actions.task_act`` (the row lock, the service and the task's completion in
+    one transaction), as the API's does."""
+    case, _process, task = case_task_or_404(request.user, pk, task_pk)
     message = task_closed_message(request.user, task)
     if message:
         return _closed_task_response(request, case, task, message)
     node = task.flow_task
-    if request.method != "POST":
-        request.activation = node.activation_class(task)
-        return node.view(request, pk=pk, task_pk=task_pk)
-    with CaseFlow.lock(process.pk), transaction.atomic():
-        task.refresh_from_db()
-        message = task_closed_message(request.user, task)
-        if message:
-            return _closed_task_response(request, case, task, message)
-        request.activation = node.activation_class(task)
-        response = node.view(request, pk=pk, task_pk=task_pk)
-        if hasattr(response, "render"):
-            response.render()  # render inside the transaction, while the lock is held
-        return response
+    request.activation = node.activation_class(task)
+    return node.view(request, pk=pk, task_pk=task_pk)
 
 
 # --- Declaration, withdrawal, cancellation -------------------------------------------------------------------
@@ -167,7 +156,7 @@ class DeclareView(LoginRequiredMixin, TemplateView):
         from certification.models import Institution
         from certification.permissions import objects_for
 
-        return objects_for(self.request.user, "certification.act_for_institution", Institution.objects.all())
+        return objects_for(self.request.user, ACT_FOR_INSTITUTION, Institution.objects.all())
 
     def form(self, data=None, files=None):
         from .forms import DeclarationForm
@@ -191,9 +180,7 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         from certification.exceptions import RuleViolation
-        from certification.services.cases import case_declare
 
-        from .engine import case_start_process
         from .task_views import refusal_text
 
         if not self.institutions().exists():
@@ -202,11 +189,9 @@ class DeclareView(LoginRequiredMixin, TemplateView):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                with transaction.atomic():
-                    case = case_declare(actor=request.user, institution=data["institution"], grade=data["grade"],
-                                        kind=data["kind"], answers=form.answers(), evidence=form.evidence(),
-                                        gates=form.gates())
-                    case_start_process(case)
+                case = actions.case_declare(actor=request.user, institution=data["institution"],
+                                            grade=data["grade"], kind=data["kind"], answers=form.answers(),
+                                            evidence=form.evidence(), gates=form.gates())
             except RuleViolation as exc:
                 for text in refusal_text(exc):
                     form.add_error(None, text)
@@ -222,25 +207,21 @@ def case_end(request, pk: int, how: str):
     """The applicant withdraws its case, or the bureau cancels it, with a reason; the process is cancelled."""
     from certification.exceptions import RuleViolation
     from certification.permissions import can
-    from certification.services.cases import case_cancel, case_withdraw
 
-    from .engine import case_end_process
     from .forms import ReasonForm
     from .task_views import refusal_text
 
     case = case_get_for_user_or_404(request.user, pk)
-    service = {"withdraw": case_withdraw, "cancel": case_cancel}.get(how)
+    action = {"withdraw": actions.case_withdraw, "cancel": actions.case_cancel}.get(how)
     # the applicant withdraws, the assessing bureau's staff cancel; to anyone else the page does not exist
-    allowed = (can(request.user, "certification.act_for_institution", case.institution) if how == "withdraw"
-               else can(request.user, "certification.work_in_bureau", case.bureau))
-    if service is None or not allowed:
+    allowed = (can(request.user, ACT_FOR_INSTITUTION, case.institution) if how == "withdraw"
+               else can(request.user, WORK_IN_BUREAU, case.bureau))
+    if action is None or not allowed:
         raise Http404
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                service(actor=request.user, case=case, reason=form.cleaned_data["reason"])
-                case_end_process(case)
+            action(actor=request.user, case=case, reason=form.cleaned_data["reason"])
         except RuleViolation as exc:
             for text in refusal_text(exc):
                 form.add_error(None, text)
@@ -255,9 +236,7 @@ def case_end(request, pk: int, how: str):
 def notice_publish(request):
     """The bureau publishes one public notice listing many cases."""
     from certification.exceptions import RuleViolation
-    from certification.services.notices import notice_publish as publish
 
-    from .engine import fire_conditions
     from .forms import NoticeForm
     from .task_views import refusal_text
 
@@ -272,11 +251,8 @@ def notice_publish(request):
             form.add_error("cases", _("One notice lists the cases of one bureau."))
         else:
             try:
-                with transaction.atomic():
-                    notice = publish(actor=request.user, bureau=chosen[0].bureau, cases=chosen,
-                                     title=form.cleaned_data["title"])
-                    for case in chosen:
-                        fire_conditions(case)
+                notice = actions.notice_publish(actor=request.user, bureau=chosen[0].bureau, cases=chosen,
+                                                title=form.cleaned_data["title"])
             except RuleViolation as exc:
                 for text in refusal_text(exc):
                     form.add_error(None, text)
@@ -288,7 +264,7 @@ def notice_publish(request):
     from certification.permissions import objects_for
 
     open_notices = Notice.objects.filter(
-        bureau__in=objects_for(request.user, "certification.work_in_bureau", Bureau.objects.all()),
+        bureau__in=objects_for(request.user, WORK_IN_BUREAU, Bureau.objects.all()),
         closed_at__isnull=True).order_by("closes_at")
     return render(request, "workflows/notice_publish.html", {"form": form, "candidates": candidates,
                                                               "open_notices": open_notices})
@@ -306,7 +282,7 @@ def notice_extend(request, pk: int):
     from .forms import NoticeExtendForm
     from .task_views import refusal_text
 
-    bureaus = objects_for(request.user, "certification.work_in_bureau", Bureau.objects.all())
+    bureaus = objects_for(request.user, WORK_IN_BUREAU, Bureau.objects.all())
     notice = Notice.objects.filter(pk=pk, bureau__in=bureaus).first()
     if notice is None:
         raise Http404
@@ -342,7 +318,7 @@ def late_inclusions(request):
     from .forms import LateInclusionForm, ReasonForm
     from .task_views import refusal_text
 
-    bureaus = objects_for(request.user, "certification.work_in_bureau", Bureau.objects.all()).order_by("pk")
+    bureaus = objects_for(request.user, WORK_IN_BUREAU, Bureau.objects.all()).order_by("pk")
     if not bureaus.exists():
         raise Http404
     form = LateInclusionForm(request.POST if "grant" in request.POST else None, bureaus=bureaus,
@@ -404,15 +380,12 @@ def change_chair(request, pk: int):
     from certification.exceptions import RuleViolation
     from certification.models import Expert, PanelMember
     from certification.permissions import can
-    from certification.services.panels import panel_change_chair
 
-    from .engine import chair_tasks_follow
-    from .flows import CaseFlow
     from .forms import REASON
     from .task_views import refusal_text
 
     case = case_get_for_user_or_404(request.user, pk)
-    if not (can(request.user, "certification.work_in_bureau", case.bureau) and hasattr(case, "panel")):
+    if not (can(request.user, WORK_IN_BUREAU, case.bureau) and hasattr(case, "panel")):
         raise Http404
 
     class ChairForm(dj_forms.Form):
@@ -422,14 +395,9 @@ def change_chair(request, pk: int):
 
     form = ChairForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        from .engine import process_for
-
-        process = process_for(case)
         try:
-            with CaseFlow.lock(process.pk), transaction.atomic():
-                member = panel_change_chair(actor=request.user, case=case, chair=form.cleaned_data["chair"],
-                                            reason=form.cleaned_data["reason"])
-                chair_tasks_follow(case, member.expert.user)
+            member = actions.panel_change_chair(actor=request.user, case=case, chair=form.cleaned_data["chair"],
+                                                reason=form.cleaned_data["reason"])
         except RuleViolation as exc:
             for text in refusal_text(exc):
                 form.add_error(None, text)

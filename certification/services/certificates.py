@@ -56,7 +56,7 @@ def _province_of(bureau: Bureau) -> Bureau:
     return bureau
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: str, approved_by: Bureau,
                       issued_on: dt.date | None = None) -> Certificate:
     """Issue a certificate; the province issues it, whichever bureau approved.
@@ -137,7 +137,7 @@ _NEEDS_REASON = {"fail_recheck", "suspend", "reinstate", "revoke"}
 BUREAU_TRANSITIONS = ("suspend", "reinstate", "revoke")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def certificate_transition(*, actor, certificate: Certificate, transition: str, reason: str = "") -> Certificate:
     """Move a certificate through one transition of its lifecycle (a reason where the rule asks one)."""
     if transition not in _VERBS:

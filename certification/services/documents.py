@@ -93,7 +93,7 @@ def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
     return frozen
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def certificate_document_freeze(*, actor, certificate: Certificate, case: Case | None = None) -> IssuedDocument:
     """Store the certificate's PDF (idempotent: a certificate already stored is returned as stored)."""
     certificate = Certificate.objects.select_related("institution", "grade", "issued_by").get(pk=certificate.pk)

@@ -43,7 +43,7 @@ def default_declare_by(today: dt.date) -> dt.date:
     return min(today + dt.timedelta(days=DEFAULT_DAYS), dt.date(today.year, 12, 31))
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, reason: str,
                          declare_by: dt.date | None = None, scheme: str = "archives",
                          now: dt.datetime | None = None) -> LateInclusion:
@@ -80,7 +80,7 @@ def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, rea
     return inclusion
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def late_inclusion_withdraw(*, actor, inclusion: LateInclusion, reason: str) -> LateInclusion:
     """The bureau withdraws an inclusion not yet used, with a reason; it is archived, never deleted."""
     inclusion = LateInclusion.objects.select_for_update().select_related("bureau").get(pk=inclusion.pk)

@@ -49,7 +49,7 @@ def notice_publish(*, actor, bureau, cases: list[Case], title: str, now: dt.date
     return notice
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def notice_extend(*, actor, notice: Notice, closes_at: dt.datetime, reason: str) -> Notice:
     """Extend an open notice, with a reason. No one can shorten a notice."""
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
@@ -71,7 +71,7 @@ def notice_extend(*, actor, notice: Notice, closes_at: dt.datetime, reason: str)
     return notice
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def objection_file(*, notice: Notice, case: Case, name: str, contact: str, grounds: str, attachment=None,
                    now: dt.datetime | None = None) -> Objection:
     """A member of the public objects to a case on an open notice; a receipt number is given at once."""

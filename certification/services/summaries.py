@@ -35,7 +35,7 @@ def _as_stored(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def summary_submit(*, actor, bureau: Bureau, year: int, reason: str = "",
                    now: dt.datetime | None = None) -> SummarySubmission:
     """A city bureau's staff send the province the bureau's approvals summary of ``year``: printed from the

@@ -1,19 +1,18 @@
-"""The caller's open tasks, and completing one, through the same task views (forms and services) as the
-web pages: the same validation, the same refusals, the same row lock on the process."""
+"""The caller's open tasks, and completing one through the same action as the web pages
+(``workflows.actions.task_act``): the same forms, the same refusals, the same row lock on the process."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import QueryDict
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from .. import actions
 from ..engine import inbox
-from ..views import case_task_or_404, task_closed_message
+from ..views import case_task_or_404
 
 
 class TaskSerializer(serializers.Serializer):
@@ -75,40 +74,29 @@ class TaskViewSet(viewsets.GenericViewSet):
     def complete(self, request, pk=None):
         from viewflow.workflow.models import Task
 
-        from ..flows import CaseFlow
-
         body = TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         task = Task.objects.filter(pk=pk, flow_task_type="HUMAN").select_related("process").first()
         if task is None:
             raise NotFound
-        case, process, task = case_task_or_404(request.user, task.process.artifact_object_id, task.pk)
+        case, _process, task = case_task_or_404(request.user, task.process.artifact_object_id, task.pk)
         act, data = body.validated_data["action"], body.validated_data["data"]
-        with CaseFlow.lock(process.pk), transaction.atomic():
-            task.refresh_from_db()
-            message = task_closed_message(request.user, task)
-            if message:
-                return Response({"detail": message}, status=status.HTTP_409_CONFLICT)
-            node = task.flow_task
-            view = node.view.view_class(**node.view.view_initkwargs)
-            if act not in view.actions:
-                raise ValidationError({"action": [_("Unknown action.")]})
-            django_request = request._request
-            django_request._post = self._posted(act, data)
-            django_request._files = request.FILES
-            django_request.activation = node.activation_class(task)
-            view.setup(django_request, pk=case.pk, task_pk=task.pk)
-            if act == "item" and view.item(str(data.get("item", ""))) is None:
-                raise ValidationError({"item": [_("There is no such item in this rubric.")]})
-            form, done, refusal = view.perform(act)
-            if refusal is not None:
-                raise refusal
-            if not form.is_valid():
-                prefix = f"{form.prefix}-" if form.prefix else ""
-                raise ValidationError({k.removeprefix(prefix): [e["message"] for e in v]
-                                       for k, v in form.errors.get_json_data().items()})
+        try:
+            outcome = actions.task_act(user=request.user, case=case, task=task, action=act,
+                                       data=self._posted(act, data), files=request.FILES)
+        except actions.TaskActionUnknown as exc:
+            raise ValidationError({exc.field: [exc.message]}) from exc
+        if outcome.closed:
+            return Response({"detail": outcome.closed}, status=status.HTTP_409_CONFLICT)
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        form = outcome.form
+        if not form.is_valid():
+            prefix = f"{form.prefix}-" if form.prefix else ""
+            raise ValidationError({k.removeprefix(prefix): [e["message"] for e in v]
+                                   for k, v in form.errors.get_json_data().items()})
         case.refresh_from_db()
-        return Response(TaskResultSerializer({"done": done, "case": case.pk, "stage": case.stage,
+        return Response(TaskResultSerializer({"done": outcome.done, "case": case.pk, "stage": case.stage,
                                               "outcome": case.outcome}).data)
 
     @staticmethod

@@ -27,9 +27,10 @@ from certification.selectors import (
     objections_for_user,
     sheets_for_user,
 )
-from certification.services.notices import objection_file, objection_resolve
+from certification.services.notices import objection_file
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 
+from .. import actions
 from . import filters, serializers
 
 
@@ -163,13 +164,14 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
                    filters=False)
     @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request, pk=None):
-        """Resolve after verifying: dismiss, set aside, downgrade the grade, or uphold."""
+        """Resolve after verifying: dismiss, set aside, downgrade the grade, or uphold. With the case's last
+        pending objection resolved, the bureau's "resolve the objections" task is completed, as on its page."""
         data = serializers.ObjectionResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        objection = objection_resolve(actor=request.user, objection=self.get_object(),
-                                      decision=data.validated_data["decision"],
-                                      reason=data.validated_data["reason"],
-                                      grade=data.validated_data.get("grade") or None)
+        objection = actions.objection_resolve(actor=request.user, objection=self.get_object(),
+                                              decision=data.validated_data["decision"],
+                                              reason=data.validated_data["reason"],
+                                              grade=data.validated_data.get("grade") or None)
         return Response(serializers.ObjectionSerializer(objection).data)
 
 
