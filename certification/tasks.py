@@ -45,18 +45,3 @@ def withdraw_missed_rectifications() -> int:
     from .services.cases import cases_withdraw_missed_rectifications
 
     return cases_withdraw_missed_rectifications()
-
-
-@shared_task(name="certification.issue_batch_item", acks_late=True, reject_on_worker_lost=True)
-def issue_batch_item(*, item_id: int) -> str:
-    """Issue one certificate of a batch (one task per certificate, run in parallel). Idempotent: a finished
-    item is left alone and a case already certified is not issued twice."""
-    from .models import IssueBatchItem
-    from .services.issuing import issue_batch_item_run
-
-    try:
-        item = issue_batch_item_run(item_id=item_id)
-    except IssueBatchItem.DoesNotExist:
-        logger.warning("batch item %s is gone", item_id)
-        return "missing"
-    return item.status

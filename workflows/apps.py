@@ -11,3 +11,5 @@ class WorkflowsConfig(AppConfig):
         from .flows import CaseFlow
 
         CaseFlow.instance  # noqa: B018
+        # the tasks that move a case, registered in every process (the web's sends them by name)
+        from . import tasks  # noqa: F401

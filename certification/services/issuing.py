@@ -83,10 +83,11 @@ def _finish(item_id: int, *, certificate: Certificate | None = None, error: str 
     return item
 
 
-def issue_batch_item_run(*, item_id: int) -> IssueBatchItem:
-    """Issue one case's certificate for its batch. Idempotent: an item already finished is left alone, and a
-    case already certified is not issued twice (the item records its certificate). A refusal is recorded as
-    the item's failure; the other items go on."""
+def issue_batch_item_run(*, item_id: int, issue=case_issue_certificate) -> IssueBatchItem:
+    """Issue one case's certificate for its batch, with ``issue`` (the case's write path: the Celery task
+    passes the action that also ends the case's process). Idempotent: an item already finished is left alone,
+    and a case already certified is not issued twice (the item records its certificate). A refusal is
+    recorded as the item's failure; the other items go on."""
     item = IssueBatchItem.objects.select_related("batch__created_by", "case").get(pk=item_id)
     if item.status != IssueBatchItem.Status.PENDING:
         return item
@@ -94,7 +95,7 @@ def issue_batch_item_run(*, item_id: int) -> IssueBatchItem:
     if case.outcome == Outcome.CERTIFIED:
         return _certified_meanwhile(item_id, actor=item.batch.created_by, case=case)
     try:
-        certificate = case_issue_certificate(actor=item.batch.created_by, case=case)
+        certificate = issue(actor=item.batch.created_by, case=case)
     except RuleViolation as exc:
         case = Case.objects.get(pk=case.pk)
         if case.outcome == Outcome.CERTIFIED:  # issued meanwhile (a redelivered task, or one by one)

@@ -97,7 +97,7 @@ def test_the_graph_sees_relative_function_level_and_package_imports():
     assert "certification.services.audit" in graph["certification.services.documents"]  # from .audit import
     assert "certification.documents" in graph["certification.services.documents"]  # from .. import documents
     assert "certification.models" in graph["certification.services.cases"]  # from ..models import Case
-    assert "certification.services.issuing" in graph["certification.tasks"]  # inside the task's function
+    assert "certification.services.certificates" in graph["certification.tasks"]  # inside the task's function
 
 
 def test_freezing_documents_imports_no_other_service_but_the_audit_log():

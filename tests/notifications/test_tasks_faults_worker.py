@@ -16,11 +16,11 @@ from certification import permissions
 from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
 from certification.models import AuditEntry, Case, Certificate, Grade, IssueBatchItem, IssuedDocument, Stage
 from certification.services.issuing import issue_batch_start
-from certification.tasks import issue_batch_item
 from notifications.kinds import Kind as NotificationKind
 from notifications.models import Notification, Occurrence
 from tests.factories import InstitutionFactory, UserFactory
 from tests.processes import PrivateRedis, Workers, client, wait_until
+from workflows.tasks import issue_batch_item
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.postgresql,
               pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media")]

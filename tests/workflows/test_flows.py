@@ -332,6 +332,28 @@ def test_a_review_below_the_pass_line_ends_the_case_as_failed(client, world):
     assert "end_panel_failed" in {t.flow_task.name for t in Task.objects.filter(process=process_for(d.case))}
 
 
+def test_a_certificate_issued_in_a_batch_ends_the_cases_process_at_once(client, world):
+    """The batch's Celery task issues through the case's action: the process ends with the issue, without
+    waiting for the beat's next sweep of conditions."""
+    from certification.services.issuing import issue_batch_start
+    from workflows.tasks import issue_batch_item
+
+    _institution, people, experts = world
+    with at(2026, 1, 15, 9, 0):
+        d = declare(client, world)
+        to_notice(d, world)
+    with at(2026, 1, 23, 0, 1):
+        fire_due_timers()
+        to_review(d, world)
+        d.post(experts[0].user, "conclude", "consolidate", {}, expect=302)
+        d.post(experts[0].user, "conclude", "conclude", {"conclusion": "达到二级标准"})
+        d.post(people["approver"], "approve", "decide", {"decision": "approve", "reasons": "依据齐全，同意"})
+        batch = issue_batch_start(actor=people["officer"], case_ids=[d.case.pk])
+        assert issue_batch_item(item_id=batch.items.get().pk) == "issued"  # the task, run in this process
+    assert state(d.case) == (Stage.CLOSED, Outcome.CERTIFIED)
+    assert process_status(d.case) == PROCESS.DONE
+
+
 def through_the_flow(client, world, *, kind, declared, notice_closed):
     """Declare and take the case through every task to its certificate; returns the certificate."""
     _institution, people, experts = world
