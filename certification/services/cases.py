@@ -1,4 +1,6 @@
-"""Cases: each stage of DESIGN §4 as a service. The case's Viewflow process calls them; they hold the rules."""
+"""Cases: each stage of DESIGN §4 as a service, holding its rules. The case's actions (``workflows.actions``)
+call them with the process's step; every change of stage or end goes through :func:`case_move`, the one
+place where the case's state machine (``certification.lifecycle.CaseLifecycle``) is moved."""
 
 from __future__ import annotations
 
