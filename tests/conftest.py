@@ -7,6 +7,17 @@ from tests.factories import InstitutionFactory, UserFactory, bureau_tree, region
 from tests.worlds import build_world, declared_case
 
 
+@pytest.fixture(autouse=True)
+def site_language(settings):
+    """Every test starts in the site's language (Chinese): a request made by an earlier test in another
+    language leaves that language active in the thread (LocaleMiddleware does not restore it)."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def archives_version(db):
     """The shipped archives scheme, loaded into the database as a version."""
