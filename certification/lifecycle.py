@@ -3,8 +3,8 @@
 The certificate:
 
 in force ──recheck declared──▶ recheck in progress ──recheck passed──▶ superseded (by the recheck certificate)
-    │                                   └──recheck failed──▶ lapsed
-    │                                   └──recheck ended without a decision──▶ in force (lapsed if expired)
+    │                                   ├──recheck ended without a certificate, on or before expiry──▶ in force
+    │                                   └──recheck ended without a certificate, after expiry──▶ lapsed
     ├──expired without a recheck──▶ lapsed
     ├──promoted──▶ superseded (by the higher grade's certificate)
     ├──suspended──▶ suspended ──reinstated──▶ in force
@@ -49,8 +49,8 @@ class CertificateLifecycle:
 
     @status.transition(source=S.RECHECK_IN_PROGRESS, target=S.IN_FORCE)
     def end_recheck(self):
-        """The recheck ended without a new certificate before the grade's expiry: the grade stands until it
-        expires, and then lapses as any other."""
+        """The recheck ended without a new certificate on or before the grade's expiry date: the grade stands
+        until it expires, and then lapses as any other."""
 
     @status.transition(source=S.IN_FORCE, target=S.LAPSED)
     def lapse(self):
