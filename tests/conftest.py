@@ -1,3 +1,5 @@
+import functools
+
 import pytest
 
 from certification import permissions
@@ -18,12 +20,18 @@ def site_language(settings):
     translation.deactivate()
 
 
+@functools.cache
+def archives_spec():
+    """The shipped archives scheme file, parsed once per test run (a parsed scheme is frozen)."""
+    return load_scheme_file(DEFAULT_SCHEME_FILE)
+
+
 @pytest.fixture
 def archives_version(db):
     """The shipped archives scheme, loaded into the database as a version."""
     from certification.services.schemes import scheme_load
 
-    return scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE), source=DEFAULT_SCHEME_FILE.name).version
+    return scheme_load(spec=archives_spec(), source=DEFAULT_SCHEME_FILE.name).version
 
 
 @pytest.fixture

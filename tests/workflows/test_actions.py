@@ -1,14 +1,11 @@
 """workflows.actions: each case action runs its service and its process step in one transaction — both or
 neither — and every caller (the pages, the API, the demo) goes through them."""
 
-import datetime as dt
 import re
 from pathlib import Path
 from unittest import mock
 
 import pytest
-import time_machine
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
@@ -17,27 +14,18 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from certification import permissions
-from certification.enums import InstitutionLevel, Kind, Role
+from certification.enums import Kind
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, Objection, Outcome, Stage
 from certification.services.notices import objection_file
 from certification.tasks import fire_due_timers
-from tests.factories import InstitutionFactory, UserFactory
+from tests.factories import UserFactory
+from tests.worlds import all_conditions, at, pdf
 from workflows import actions, engine
 from workflows.models import CaseProcess
 
-pytestmark = [pytest.mark.django_db]
-SH = dt.timezone(dt.timedelta(hours=8))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
-
-
-def at(*args):
-    return time_machine.travel(dt.datetime(*args, tzinfo=SH), tick=False)
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
 
 
 @pytest.fixture(autouse=True)
@@ -47,23 +35,10 @@ def clock():
         yield
 
 
-@pytest.fixture
-def world(archives_version, regions, bureaus):
-    county = bureaus["county"]
-    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker")}
-    institution = InstitutionFactory(name="县民政局", region=regions["county"], level=InstitutionLevel.COUNTY)
-    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
-    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=county)
-    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=county)
-    return institution, people
-
-
 def declare(world, actor=None) -> Case:
-    institution, people = world
-    answers = {c: "yes" for c in ("registration", "central_management", "no_safety_incident", "electronic_records")}
-    answers.update(transfer="na", public_information="na")
-    evidence = {c: SimpleUploadedFile(f"{c}.pdf", b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
-                for c, a in answers.items() if a == "yes"}
+    """The shared county world's institution declares for the second grade, through the action."""
+    institution, people, _experts = world
+    answers, evidence = all_conditions()
     return actions.case_declare(actor=actor or people["applicant"], institution=institution, grade="second",
                                 kind=Kind.PROMOTION, answers=answers, evidence=evidence)
 
@@ -120,7 +95,7 @@ def test_a_process_that_fails_to_start_leaves_no_declaration(world):
 
 # --- Withdrawal and cancellation ------------------------------------------------------------------------------
 def test_a_withdrawal_closes_the_case_and_cancels_its_process_in_one_go(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
 
     actions.case_withdraw(actor=people["applicant"], case=case, reason="暂不申报")
@@ -131,7 +106,7 @@ def test_a_withdrawal_closes_the_case_and_cancels_its_process_in_one_go(world):
 
 
 def test_a_cancellation_closes_the_case_and_cancels_its_process(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
 
     actions.case_cancel(actor=people["staff"], case=case, reason="申报单位已撤并")
@@ -141,7 +116,7 @@ def test_a_cancellation_closes_the_case_and_cancels_its_process(world):
 
 
 def test_a_process_that_fails_to_cancel_leaves_the_case_open(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
 
     with mock.patch.object(engine, "case_end_process", side_effect=RuntimeError("the flow is broken")), \
@@ -153,7 +128,7 @@ def test_a_process_that_fails_to_cancel_leaves_the_case_open(world):
 
 
 def test_a_refused_withdrawal_leaves_the_process_running(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
 
     with pytest.raises(RuleViolation):
@@ -165,7 +140,7 @@ def test_a_refused_withdrawal_leaves_the_process_running(world):
 
 # --- Tasks ----------------------------------------------------------------------------------------------------
 def test_a_task_action_calls_the_service_and_completes_the_task(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
 
     outcome = act(people["staff"], case, "plan", "plan", decision="include")
@@ -176,7 +151,7 @@ def test_a_task_action_calls_the_service_and_completes_the_task(world):
 
 
 def test_a_task_that_fails_to_complete_rolls_back_its_service(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
 
     with mock.patch("workflows.task_views.TaskView.complete", side_effect=RuntimeError("the flow is broken")), \
@@ -189,7 +164,7 @@ def test_a_task_that_fails_to_complete_rolls_back_its_service(world):
 
 
 def test_a_refused_task_action_changes_nothing_and_says_why(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
     task = open_task(case, "plan")
 
@@ -203,7 +178,7 @@ def test_a_refused_task_action_changes_nothing_and_says_why(world):
 
 
 def test_a_task_already_done_is_closed_and_nothing_moves(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
     task = open_task(case, "plan")
     act(people["staff"], case, "plan", "plan", decision="include")
@@ -216,7 +191,7 @@ def test_a_task_already_done_is_closed_and_nothing_moves(world):
 
 
 def test_the_page_and_the_api_complete_a_task_through_the_same_action(client, world):
-    _institution, people = world
+    _institution, people, _experts = world
     case = declare(world)
     with mock.patch.object(actions, "task_act", wraps=actions.task_act) as task_act:
         client.force_login(people["staff"])
@@ -239,7 +214,7 @@ def test_the_page_and_the_api_complete_a_task_through_the_same_action(client, wo
 # --- The notice and its objections ----------------------------------------------------------------------------
 def to_notice(world):
     """A case declared, planned, self-checked, pre-checked and published on 2026-03-01 (closes 03-10)."""
-    _institution, people = world
+    _institution, people, _experts = world
     with at(2026, 3, 1, 9, 0):
         case = declare(world)
         act(people["staff"], case, "plan", "plan", decision="include")
@@ -249,7 +224,7 @@ def to_notice(world):
             data.update({"action": "item", "item": item.code})
             assert actions.task_act(user=applicant, case=case, task=open_task(case, "self_check"), action="item",
                                     data=data).ok
-        report = SimpleUploadedFile("汇报材料.pdf", b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
+        report = pdf("汇报材料.pdf")
         assert act(applicant, case, "self_check", "report", files=MultiValueDict({"report-report": [report]})).ok
         assert act(applicant, case, "self_check", "integrity", acknowledged="on").ok
         assert act(applicant, case, "self_check", "submit").done
@@ -263,7 +238,7 @@ def to_notice(world):
 
 
 def test_the_apis_objection_resolve_completes_the_bureaus_resolve_task(world):
-    _institution, people = world
+    _institution, people, _experts = world
     case, notice = to_notice(world)
     with at(2026, 3, 5, 9, 0):
         objection_file(notice=notice, case=case, name="张三", contact="13800000000", grounds="档案库房未达标")
