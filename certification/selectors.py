@@ -283,6 +283,34 @@ def _action_labels() -> dict:
     }
 
 
+def _certificate_action_labels() -> dict:
+    from django.utils.translation import gettext_lazy as _
+
+    return {
+        "certificate.issue": _("Certificate issued"),
+        "certificate.supersede": _("Superseded"),
+        "certificate.recheck_declared": _("Recheck declared"),
+        "certificate.recheck_ended": _("Recheck ended without a new certificate"),
+        "certificate.recheck_failed": _("Lapsed"),
+        "certificate.lapse": _("Lapsed"),
+        "certificate.suspend": _("Suspended"),
+        "certificate.reinstate": _("Reinstated"),
+        "certificate.revoke": _("Revoked"),
+        "document.issue": _("Document issued"),
+    }
+
+
+def certificate_history(certificate) -> list:
+    """Every audited event of the certificate, oldest first, with its label in the reader's language:
+    [(entry, label)]."""
+    from .models import AuditEntry
+
+    labels = _certificate_action_labels()
+    entries = (AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
+               .select_related("actor").order_by("id"))
+    return [(entry, str(labels.get(entry.action, entry.action))) for entry in entries]
+
+
 def action_label(action: str) -> str:
     return str(_action_labels().get(action, action))
 

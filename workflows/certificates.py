@@ -14,9 +14,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from certification.exceptions import RuleViolation
-from certification.models import AuditEntry, IssueBatch
+from certification.models import IssueBatch
 from certification.permissions import ISSUE_FOR_BUREAU, can
-from certification.selectors import certificate_get_for_user_or_404, certificate_queue, issue_batch_progress
+from certification.selectors import (
+    certificate_get_for_user_or_404,
+    certificate_history,
+    certificate_queue,
+    issue_batch_progress,
+)
 from certification.services.certificates import certificate_transition
 from certification.services.documents import certificate_document_freeze
 from certification.services.issuing import issue_batch_start
@@ -105,8 +110,7 @@ def batch(request, pk: int):
 @require_GET
 def detail(request, pk: int):
     certificate = certificate_get_for_user_or_404(request.user, pk)
-    history = (AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
-               .select_related("actor").order_by("id"))
+    history = certificate_history(certificate)
     officer = _is_officer(request.user, certificate)
     return render(request, "certificates/detail.html", {
         "certificate": certificate, "history": history, "officer": officer,
@@ -131,8 +135,7 @@ def transition(request, pk: int):
         else:
             messages.success(request, _("Certificate %(number)s: done.") % {"number": certificate.number})
             return redirect("certificates:detail", pk=certificate.pk)
-    history = (AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
-               .select_related("actor").order_by("id"))
+    history = certificate_history(certificate)
     return render(request, "certificates/detail.html", {
         "certificate": certificate, "history": history, "officer": True, "form": form,
         "document": certificate.documents.filter(kind="certificate").first()}, status=400)

@@ -161,6 +161,10 @@ def test_suspend_needs_a_reason_and_changes_nothing_without_one(client, world, i
     assert reinstated.status_code == 302
     certificate.refresh_from_db()
     assert certificate.status == CertificateStatus.IN_FORCE
+    # the history reads in Chinese, each change with its reason (never an internal action code)
+    history = client.get(reverse("certificates:detail", args=[certificate.pk])).content.decode()
+    assert "<td>暂停</td><td>抽查发现严重问题</td>" in history and "<td>已恢复</td><td>整改到位</td>" in history
+    assert not re.search(r">certificate\.[a-z_]+<", history)
 
 
 def test_the_holder_sees_its_certificate_but_may_not_change_it(client, world, issued):
