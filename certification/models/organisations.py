@@ -98,6 +98,15 @@ class Bureau(DomainModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def province(self) -> "Bureau":
+        """The provincial bureau at the top of this bureau's line (itself, for the province): the only one
+        that issues certificates."""
+        bureau = self
+        while bureau.parent_id is not None:
+            bureau = bureau.parent
+        return bureau
+
     def clean(self) -> None:
         errors = {}
         if self.region_id and self.region.level != self.level:

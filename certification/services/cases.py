@@ -156,9 +156,10 @@ def _not_at_this_stage(case: Case) -> RuleViolation:
     ))
 
 
-def case_may(case: Case, transition: str, *, actor) -> None:
+def case_may(case: Case, transition: str, *, actor) -> CaseLifecycle:
     """Refuse, changing nothing, unless ``actor`` may take ``transition`` of the case's lifecycle now: the
-    case is in one of the transition's source states, and the actor is who the transition names."""
+    case is in one of the transition's source states, and the actor is who the transition names. Returns the
+    case's lifecycle, ready to move."""
     lifecycle = CaseLifecycle(case)
     move = getattr(lifecycle, transition)
     if not move.can_proceed():
@@ -167,6 +168,7 @@ def case_may(case: Case, transition: str, *, actor) -> None:
         declared = next(t for t in move.get_transitions() if t.source == lifecycle.state)
         raise RuleViolation(Refusal(code=declared.custom["refusal"], rule=_("Case"),
                                     message=_("Only %(who)s may do this.") % {"who": declared.custom["who"]}))
+    return lifecycle
 
 
 def case_move(case: Case, transition: str, *, actor, action: str, reason: str = "",
@@ -178,8 +180,7 @@ def case_move(case: Case, transition: str, *, actor, action: str, reason: str = 
     ends without its certificate (every end but certified) settles the certificate a recheck renews."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("a case moves inside the transaction that locked it")
-    case_may(case, transition, actor=actor)
-    lifecycle = CaseLifecycle(case)
+    lifecycle = case_may(case, transition, actor=actor)
     before = {"stage": case.stage, "outcome": case.outcome}
     getattr(lifecycle, transition)()
     fields = dict(fields or {})

@@ -50,12 +50,6 @@ def certificate_next_serial(year: int) -> int:
     return counter.last
 
 
-def _province_of(bureau: Bureau) -> Bureau:
-    while bureau.parent_id is not None:
-        bureau = bureau.parent
-    return bureau
-
-
 @transaction.atomic(durable=True)
 def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: str, approved_by: Bureau,
                       issued_on: dt.date | None = None) -> Certificate:
@@ -103,7 +97,7 @@ def issue_within(*, actor, institution: Institution, grade: Grade, kind: str, ap
     certificate = Certificate(
         number=Certificate.format_number(issued_on.year, serial), year=issued_on.year, serial=serial,
         institution=institution, grade=grade, kind=kind, issued_on=issued_on,
-        valid_until=rules.valid_until(issued_on, scheme=spec), issued_by=_province_of(approved_by),
+        valid_until=rules.valid_until(issued_on, scheme=spec), issued_by=approved_by.province,
         approved_by=approved_by, supersedes=None,
     )
     if current is not None:
