@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from .enums import Role
 
@@ -59,11 +59,56 @@ def grant(user, perm: str, obj: Model) -> None:
         raise ValueError("an object permission is granted on a saved object, never globally")
     _model_of(perm)
     assign_perm(perm, user, obj)
+    _forget_grants(user)
 
 
 def revoke(user, perm: str, obj: Model) -> None:
     _model_of(perm)
     remove_perm(perm, user, obj)
+    _forget_grants(user)
+
+
+# --- Reading the grants: one query per user and request ---------------------------------------------------
+_GRANTS = "_certification_grants"
+
+
+def _forget_grants(user) -> None:
+    if user is not None and hasattr(user, _GRANTS):
+        delattr(user, _GRANTS)
+
+
+def grants(user) -> dict[str, frozenset[int]]:
+    """Every object permission of this product that ``user`` holds, directly or through a group, as the
+    primary keys of the objects, by permission: one query, whatever the number of grants.
+
+    Like Django's own permission cache, the answer is kept on the user object, which lives for one request
+    (a page, an API call, a task); ``grant`` and ``revoke`` clear it. Every list and check of this module
+    reads it, so a page asks the database once who the user works for, not once per row or per check."""
+    if not (user and user.is_authenticated and user.is_active):
+        return {}
+    found = getattr(user, _GRANTS, None)
+    if found is None:
+        from guardian.models import GroupObjectPermission, UserObjectPermission
+
+        codenames = sorted(perm.split(".", 1)[1] for perm in OBJECT_PERMISSIONS)
+        common = {"permission__content_type__app_label": "certification", "permission__codename__in": codenames}
+        direct = UserObjectPermission.objects.filter(user=user, **common)
+        through_groups = GroupObjectPermission.objects.filter(group__user=user, **common)
+        pairs: dict[str, set[int]] = {}
+        for codename, object_pk in direct.values_list("permission__codename", "object_pk").union(
+                through_groups.values_list("permission__codename", "object_pk")):
+            pairs.setdefault(f"certification.{codename}", set()).add(int(object_pk))
+        found = {perm: frozenset(pks) for perm, pks in pairs.items()}
+        setattr(user, _GRANTS, found)
+    return found
+
+
+def granted(user, *perms: str) -> frozenset[int]:
+    """The primary keys of the objects on which ``user`` holds any of ``perms``."""
+    for perm in perms:
+        _model_of(perm)
+    held = grants(user)
+    return frozenset().union(*(held.get(perm, frozenset()) for perm in perms))
 
 
 def role_grant(*, user, role: str, obj: Model) -> None:
@@ -75,19 +120,17 @@ def role_grant(*, user, role: str, obj: Model) -> None:
 
 
 def can(user, perm: str, obj: Model) -> bool:
-    """Whether ``user`` holds ``perm`` on ``obj`` itself (global permissions never count)."""
+    """Whether ``user`` holds ``perm`` on ``obj`` itself (global permissions and the superuser flag never
+    count: guardian's own checker would answer yes to any superuser)."""
     if obj is None or obj.pk is None:
         return False
-    # The same lookup as objects_for(): guardian's checker would answer yes to any superuser.
-    return objects_for(user, perm, type(obj)._default_manager.filter(pk=obj.pk)).exists()
+    return obj.pk in granted(user, perm)
 
 
 def objects_for(user, perm: str, queryset: QuerySet) -> QuerySet:
     """The objects of ``queryset`` on which ``user`` holds ``perm``."""
-    if not (user and user.is_authenticated and user.is_active):
-        return queryset.none()
-    _model_of(perm)
-    return get_objects_for_user(user, perm, klass=queryset, accept_global_perms=False, with_superuser=False)
+    pks = granted(user, perm)
+    return queryset.filter(pk__in=sorted(pks)) if pks else queryset.none()
 
 
 def get_for_user_or_404(user, perm: str, queryset: QuerySet, **lookup) -> Model:
@@ -115,5 +158,5 @@ def require(user, perm: str, obj: Model, *, message: str) -> None:
 def require_bureau_staff(user, bureau) -> None:
     from django.utils.translation import gettext as _
 
-    require(user, "certification.work_in_bureau", bureau,
+    require(user, WORK_IN_BUREAU, bureau,
             message=_("Only the staff of %(bureau)s may do this.") % {"bureau": bureau})

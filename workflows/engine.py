@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from certification.models import Case
-from certification.selectors import cases_for_user
+from certification.permissions import granted
+from certification.selectors import case_visibility
 
 from .models import CaseProcess
 
@@ -33,34 +35,69 @@ def case_start_process(case: Case) -> CaseProcess:
     return _flow().start.run(case=case)
 
 
-def open_tasks(case: Case):
-    """The human tasks of the case waiting for someone."""
-    process = process_for(case)
+def open_tasks(case: Case, *, process: CaseProcess | None = None):
+    """The human tasks of the case waiting for someone (``process``: the case's, when the caller has it)."""
+    process = process or process_for(case)
     if process is None:
         return Task.objects.none()
     return (Task.objects.filter(process=process, flow_task_type="HUMAN", status__in=OPEN)
             .select_related("owner").order_by("created"))
 
 
+def _claim_rules() -> dict[tuple[str, str], list]:
+    """The flow's human nodes that a user may take while nobody owns them, grouped by what the node's
+    ``.Permission(perm, obj=...)`` asks: ``(permission, the case's field)`` -> nodes. Read from the flow's own
+    declarations, so that the inbox's query and the task page's check are the same rule."""
+    rules: dict[tuple[str, str], list] = {}
+    for node in _flow().instance.nodes():
+        field = getattr(getattr(node, "_owner_permission_obj", None), "case_field", None)
+        perm = getattr(node, "_owner_permission", None)
+        if field and isinstance(perm, str):
+            rules.setdefault((perm, field), []).append(node)
+    return rules
+
+
+def workable_tasks(user) -> QuerySet:
+    """The open human tasks ``user`` may work on, as one query: the tasks it owns on cases it may see, and
+    the tasks nobody owns yet whose node's permission it holds on the case's bureau or institution (the
+    grant itself makes the case visible). Global permissions and the superuser flag never count, as
+    everywhere in this product."""
+    if not (user and user.is_authenticated and user.is_active):
+        return Task.objects.none()
+    cases = Case.objects.filter(pk=OuterRef("process__artifact_object_id"))
+    claimable = Q(pk__in=[])
+    for (perm, field), nodes in _claim_rules().items():
+        ids = sorted(granted(user, perm))
+        if ids:
+            claimable |= Q(flow_task__in=nodes) & Exists(cases.filter(**{f"{field}_id__in": ids}))
+    return (Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN,
+                                process__artifact_content_type=ContentType.objects.get_for_model(Case))
+            .filter(Q(owner=user) & Exists(cases.filter(case_visibility(user)))
+                    | Q(owner__isnull=True) & claimable))
+
+
 def may_work_on(user, task: Task) -> bool:
-    """The task's owner, or, for a task nobody has taken, a user the node's permission admits."""
+    """The task's owner (on a case it may see), or, for a task nobody has taken, a user the node's
+    permission admits: the same rule as :func:`workable_tasks`, for one task."""
     if not (user and user.is_authenticated) or task.status not in OPEN:
         return False
-    if task.owner_id is not None:
-        return task.owner_id == user.pk
-    return task.flow_task.can_assign(user, task)
+    if task.owner_id is not None and task.owner_id != user.pk:
+        return False
+    return workable_tasks(user).filter(pk=task.pk).exists()
 
 
-def inbox(user) -> list[tuple[Task, Case]]:
-    """Every open task, of the cases the user may see, that the user may work on."""
-    cases = {c.pk: c for c in cases_for_user(user).select_related("institution", "grade", "bureau")}
-    if not cases:
-        return []
-    ct = ContentType.objects.get_for_model(Case)
-    tasks = (Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN, process__artifact_content_type=ct,
-                                 process__artifact_object_id__in=list(cases))
-             .select_related("process", "owner").order_by("created"))
-    return [(task, cases[task.process.artifact_object_id]) for task in tasks if may_work_on(user, task)]
+def with_cases(tasks) -> list[tuple[Task, Case]]:
+    """Each task with its case, in two queries for the whole page."""
+    tasks = list(tasks)
+    cases = Case.objects.select_related("institution", "grade", "bureau", "panel").in_bulk(
+        {task.process.artifact_object_id for task in tasks})
+    return [(task, cases[task.process.artifact_object_id]) for task in tasks]
+
+
+def inbox(user) -> QuerySet:
+    """The open tasks the user may work on, oldest first (a queryset: the pages show it a page at a time;
+    :func:`with_cases` joins each page's cases)."""
+    return workable_tasks(user).select_related("process", "owner").order_by("created", "pk")
 
 
 def fire_conditions(case: Case) -> int:

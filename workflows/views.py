@@ -5,10 +5,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.generic import DetailView, ListView, TemplateView
+from django.views.generic import DetailView, TemplateView
 
 from certification.models import Bureau
-from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, objects_for
+from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, granted, objects_for
 from certification.selectors import (
     action_label,
     case_get_for_user_or_404,
@@ -32,16 +32,21 @@ class HomeView(TemplateView):
         return context
 
 
-class CaseListView(LoginRequiredMixin, ListView):
-    """The cases the signed-in user may see."""
+class CaseListView(LoginRequiredMixin, TemplateView):
+    """The cases the signed-in user may see, newest first, fifty a page (keyset pages: see ``paging``)."""
 
     template_name = "workflows/case_list.html"
-    context_object_name = "cases"
     paginate_by = 50
 
-    def get_queryset(self):
-        return cases_for_user(self.request.user).select_related("institution", "grade", "bureau").order_by(
-            "-declared_at")
+    def get_context_data(self, **kwargs):
+        from .paging import newest_first_page
+
+        context = super().get_context_data(**kwargs)
+        cases = cases_for_user(self.request.user).select_related("institution", "grade", "bureau")
+        page = newest_first_page(cases, after=self.request.GET.get("after"), size=self.paginate_by)
+        context["page"] = page
+        context["cases"] = page.object_list
+        return context
 
 
 class CaseDetailView(LoginRequiredMixin, DetailView):
@@ -55,28 +60,26 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         return case_get_for_user_or_404(self.request.user, self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["next_step"] = case_next_step(self.object)
-        context["timeline"] = [(entry, action_label(entry.action)) for entry in case_timeline(self.object)]
-        from certification.models import Outcome
-        from certification.permissions import can
-
-        from .engine import may_work_on, open_tasks, process_for
-
-        user, case = self.request.user, self.object
-        context["tasks"] = [(task, may_work_on(user, task)) for task in open_tasks(case)]
-        context["process"] = process_for(case)
-        is_open = case.outcome == Outcome.OPEN
-        context["can_withdraw"] = is_open and can(user, ACT_FOR_INSTITUTION, case.institution)
-        context["can_cancel"] = is_open and can(user, WORK_IN_BUREAU, case.bureau)
+        from certification.models import Outcome, ScoreSheet, SheetKind, Stage
         from certification.selectors import may_keep_case_file
 
-        context["can_archive"] = may_keep_case_file(user, case)
-        from certification.models import ScoreSheet, SheetKind, Stage
+        from .engine import open_tasks, process_for, workable_tasks
 
-        context["reopened_sheet"] = case.stage == Stage.REVIEW and ScoreSheet.objects.filter(
-            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists() and not any(
-            mine for _task, mine in context["tasks"])
+        context = super().get_context_data(**kwargs)
+        user, case = self.request.user, self.object
+        context["next_step"] = case_next_step(case)
+        context["timeline"] = [(entry, action_label(entry.action)) for entry in case_timeline(case)]
+        process = context["process"] = process_for(case)
+        tasks = list(open_tasks(case, process=process))
+        mine = set(workable_tasks(user).filter(pk__in=[t.pk for t in tasks]).values_list("pk", flat=True)) \
+            if tasks else set()
+        context["tasks"] = [(task, task.pk in mine) for task in tasks]
+        is_open = case.outcome == Outcome.OPEN
+        context["can_withdraw"] = is_open and case.institution_id in granted(user, ACT_FOR_INSTITUTION)
+        context["can_cancel"] = is_open and case.bureau_id in granted(user, WORK_IN_BUREAU)
+        context["can_archive"] = may_keep_case_file(user, case)
+        context["reopened_sheet"] = case.stage == Stage.REVIEW and not mine and ScoreSheet.objects.filter(
+            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists()
         return context
 
 
@@ -86,15 +89,21 @@ class InboxView(LoginRequiredMixin, TemplateView):
 
     template_name = "workflows/inbox.html"
 
+    paginate_by = 50
+
     def get_context_data(self, **kwargs):
-        from .engine import inbox
+        from django.core.paginator import Paginator
+
+        from .engine import inbox, with_cases
 
         context = super().get_context_data(**kwargs)
-        context["tasks"] = [(task, case, case_next_step(case)) for task, case in inbox(self.request.user)]
-        context["awaiting_notice"] = notice_candidates(self.request.user)
-        context["certificate_queue"] = certificate_queue(self.request.user).count()
-        context["bureau_staff"] = objects_for(self.request.user, WORK_IN_BUREAU,
-                                              Bureau.objects.all()).exists()
+        user = self.request.user
+        page = Paginator(inbox(user), self.paginate_by).get_page(self.request.GET.get("page"))
+        context["page_obj"] = page
+        context["tasks"] = [(task, case, case_next_step(case)) for task, case in with_cases(page.object_list)]
+        context["awaiting_notice"] = notice_candidates(user).count()
+        context["certificate_queue"] = certificate_queue(user).count()
+        context["bureau_staff"] = bool(granted(user, WORK_IN_BUREAU))
         return context
 
 

@@ -99,7 +99,11 @@ class Case(DomainModel):
             models.UniqueConstraint(fields=["reference"], condition=~Q(reference=""), name="case_reference_unique"),
             models.CheckConstraint(condition=Q(outcome="open") | Q(stage="closed"), name="an_ended_case_is_closed"),
         ]
-        indexes = [models.Index(fields=["bureau", "outcome", "stage"], name="case_bureau_queue")]
+        indexes = [
+            models.Index(fields=["bureau", "outcome", "stage"], name="case_bureau_queue"),
+            # Every case list is newest first, a keyset page at a time (workflows.paging).
+            models.Index(fields=["-declared_at", "-id"], name="case_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return self.reference or f"{self.institution} {self.grade}"

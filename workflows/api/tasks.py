@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from .. import actions
-from ..engine import inbox
+from ..engine import inbox, with_cases
 from ..views import case_task_or_404
 
 
@@ -56,18 +56,16 @@ class TaskViewSet(viewsets.GenericViewSet):
     filter_backends: list = []
     lookup_value_regex = r"\d+"
 
-    def _rows(self):
-        return [_row(task, case) for task, case in inbox(self.request.user)]
-
     def list(self, request):
-        page = self.paginate_queryset(self._rows())
-        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+        page = self.paginate_queryset(inbox(request.user))
+        rows = [_row(task, case) for task, case in with_cases(page)]
+        return self.get_paginated_response(TaskSerializer(rows, many=True).data)
 
     def retrieve(self, request, pk=None):
-        row = next((r for r in self._rows() if str(r["id"]) == str(pk)), None)
-        if row is None:
+        found = with_cases(inbox(request.user).filter(pk=pk))
+        if not found:
             raise NotFound
-        return Response(TaskSerializer(row).data)
+        return Response(TaskSerializer(_row(*found[0])).data)
 
     @extend_schema(request=TaskCompleteSerializer, responses=TaskResultSerializer)
     @action(detail=True, methods=["post"])

@@ -335,4 +335,4 @@ def test_the_province_page_takes_the_same_queries_for_1_or_3_cities(client, bure
             page = client.get(reverse("documents:summaries")).content.decode()
 
     assert page.count('data-state="sent"') == cities
-    assert len(queries) == 12, [q["sql"] for q in queries]
+    assert len(queries) == 8, [q["sql"] for q in queries]
