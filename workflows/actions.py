@@ -146,7 +146,10 @@ def task_act(*, user, case: Case, task: Task, action: str, data: QueryDict,
             return TaskOutcome(closed=message)
         node = task.flow_task
         view = node.view.view_class(**node.view.view_initkwargs)
-        view.setup(_posting(user, data, files, task), pk=case.pk, task_pk=task.pk)
+        request = _posting(user, data, files, task)
+        case.refresh_from_db()  # as it stands under the lock
+        request.case = case
+        view.setup(request, pk=case.pk, task_pk=task.pk)
         return _perform(view, action)
 
 

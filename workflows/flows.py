@@ -34,8 +34,12 @@ APPROVER = APPROVE_FOR_BUREAU
 
 
 def _case(activation) -> Case:
-    """The case as it is now (a service may just have moved it; the process's cached artifact may be stale)."""
-    return Case.objects.get(pk=activation.process.artifact_object_id)
+    """The case as it is now (a service may just have moved it; the process's cached artifact may be stale),
+    read once per node's activation."""
+    case = activation.__dict__.get("_fresh_case")
+    if case is None:
+        case = activation.__dict__["_fresh_case"] = Case.objects.get(pk=activation.process.artifact_object_id)
+    return case
 
 
 def _of_case(field: str):
@@ -70,13 +74,20 @@ def _chair_user(activation):
 
 
 def _member_user(activation):
-    member = PanelMember.objects.select_related("expert__user").get(pk=activation.task.data["member"])
-    return member.expert.user
+    """The user of the member whose scoring task this is (read with the whole panel by ``_members``)."""
+    pk = activation.task.data["member"]
+    users = getattr(activation.process, "_member_users", {})
+    if pk not in users:
+        users[pk] = PanelMember.objects.select_related("expert__user").get(pk=pk).expert.user
+    return users[pk]
 
 
 def _members(activation):
-    return [{"member": pk} for pk in PanelMember.objects.filter(panel__case=_case(activation))
-            .order_by("pk").values_list("pk", flat=True)]
+    """One scoring task's data per member of the panel; their users are read in the same query, for the
+    tasks' assignment."""
+    members = PanelMember.objects.filter(panel__case=_case(activation)).select_related("expert__user").order_by("pk")
+    activation.process._member_users = {m.pk: m.expert.user for m in members}
+    return [{"member": pk} for pk in activation.process._member_users]
 
 
 def _notice_closes_at(activation):

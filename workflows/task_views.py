@@ -56,8 +56,9 @@ class TaskView(TemplateView):
         super().setup(request, *args, **kwargs)
         self.activation = request.activation
         self.task = self.activation.task
-        self.case = Case.objects.select_related("institution", "grade", "bureau", "scheme_version").get(
-            pk=self.task.process.artifact_object_id)
+        # Acting, the case read under the process's lock (workflows.actions.task_act); showing, read here.
+        self.case = getattr(request, "case", None) or Case.objects.select_related(
+            "institution", "grade", "bureau", "scheme_version").get(pk=self.task.process.artifact_object_id)
 
     # --- forms -------------------------------------------------------------------------------------------
     def form_class(self, action):

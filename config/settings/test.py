@@ -21,3 +21,23 @@ CELERY_TASK_ALWAYS_EAGER = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = str(BASE_DIR / "var" / "test-media")  # noqa: F405
+
+# N+1 detection (django-zeal): every request of the test suite runs in a zeal context, and a relation loaded
+# row by row (the same relation, from the same line, twice or more) fails the test with the line to fix.
+INSTALLED_APPS = [*INSTALLED_APPS, "zeal"]  # noqa: F405
+MIDDLEWARE = ["zeal.middleware.zeal_middleware", *MIDDLEWARE]  # noqa: F405
+ZEAL_RAISE = True
+ZEAL_SHOW_ALL_CALLERS = False
+# Explicit reads by primary key that repeat by design, a bounded number of times per request (never per row
+# of a list): every lazy relation load of every model stays checked.
+ZEAL_ALLOWLIST = [
+    # The audit chain's head is locked once per entry appended (certification.services.audit).
+    {"model": "certification.AuditHead", "field": "get()"},
+    # Each node of the flow reads the case as the node before it left it (workflows.flows._case).
+    {"model": "certification.Case", "field": "get()"},
+    # The bureau at each level above an institution (assessing, forwarding, filing: three at most).
+    {"model": "certification.Bureau", "field": "get()"},
+    # Viewflow's own engine walks its tasks' processes and links as it creates and joins them; the task lists
+    # of this product are held to a constant number of queries by tests/workflows/test_scale.py.
+    {"model": "viewflow.*"},
+]
