@@ -206,8 +206,11 @@ def preferences_set(*, actor, email_by_kind: dict[str, bool]) -> None:
             code="notifications.legal_always_mailed", rule=_("Notifications"),
             message=_("“%(kind)s” tells of a legal deadline: its e-mail cannot be turned off.")
             % {"kind": Kind(k).label}, params={"kind": k}) for k in refused])
-    for kind, on in email_by_kind.items():
-        Preference.objects.update_or_create(user=actor, kind=kind, defaults={"email": bool(on)})
+    # One statement for every kind (an upsert on the one-preference-per-kind constraint).
+    now = timezone.now()
+    Preference.objects.bulk_create(
+        [Preference(user=actor, kind=kind, email=bool(on), updated_at=now) for kind, on in email_by_kind.items()],
+        update_conflicts=True, unique_fields=["user", "kind"], update_fields=["email", "updated_at"])
 
 
 def email_preferences(user) -> dict[str, bool]:
