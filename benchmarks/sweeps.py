@@ -1,6 +1,6 @@
 """The daily sweeps at 30,000 and at 300,000 certificates, with the same number due in both.
 
-Seeds a throwaway database (a test database of the configured engine, destroyed afterwards) with certificates
+Seeds a throwaway database (a test database, on PostgreSQL by default, destroyed afterwards) with certificates
 in force whose expiry dates lie outside every reminder window, plus the same due set at each size: 500
 certificates that lapse today and 2,000 recheck reminders (500 each at the window's opening 90 days before,
 30, and 7 days before, and 500 caught up from a day missed), each due holder with one user. Then runs every
