@@ -6,9 +6,9 @@ certificates that lapse today and 2,000 recheck reminders (500 each at the windo
 30, and 7 days before, and 500 caught up from a day missed), each due holder with one user. Then runs every
 daily sweep (lapses, recheck, rectification and scoring reminders, annual summary) and times them.
 
-Runs on PostgreSQL by default, as ``benchmarks.pages`` does (``benchmarks.use_postgresql``: a configured
-PostgreSQL database, else ``BENCH_DATABASE_URL`` or the local default), and counts the statements with
-``benchmarks.count_queries``.
+Runs on PostgreSQL by default, as ``benchmarks.pages`` does (``benchmarks.use_postgresql``:
+``BENCH_DATABASE_URL`` if set, else the configured database if it is PostgreSQL, else the local default), and
+counts the statements with ``benchmarks.count_queries``.
 
 Keys: ``seconds_30k``, ``seconds_300k``, ``ratio`` (300k over 30k), ``queries_30k``, ``queries_300k``,
 ``lapsed`` and ``reminded`` (per size), ``engine``. Targets: ``ratio`` <= 3 and ``seconds_300k`` < 10 — the
