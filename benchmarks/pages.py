@@ -13,7 +13,7 @@ afterwards) and:
    and the cases' audit entries; the demo's city bureau assesses 15% of the cases;
 3. times the same pages again, for the same users and the same case, certificate and notice.
 
-Each page is requested once to warm, then ``BENCH_REPEAT`` (15) times: p50 and p95 in milliseconds, their
+Each page is requested once to warm, then ``BENCH_REPEAT`` times (15; 5 below ``BENCH_SCALE=0.5``): p50 and p95 in milliseconds, their
 ratio to the p50 of the floor (a signed-in page rendering the base template and nothing else, measured in the
 same run at the same size), the statements per request (counted with ``benchmarks.count_queries``), and the
 status. Targets: p50 within 3 and p95 within 5 times the floor at the province's size; ``failing`` names the
@@ -48,6 +48,7 @@ from . import count_queries, use_postgresql
 
 TARGET_P50, TARGET_P95 = 3, 5
 REPEAT = 15
+QUICK_REPEAT = 5  # a quick run (BENCH_SCALE below 0.5) is a check that everything answers, not a measurement
 FLOOR = "/__floor__/"
 
 # A province's ten years, at BENCH_SCALE=1 (the demo's bureaus, institutions and experts count towards it).
@@ -335,7 +336,7 @@ def benchmark(scale: float, *, repeat: int = REPEAT) -> dict:
 
 def run() -> dict:
     scale = float(os.environ.get("BENCH_SCALE", "1"))
-    repeat = int(os.environ.get("BENCH_REPEAT", str(REPEAT)))
+    repeat = int(os.environ.get("BENCH_REPEAT", str(REPEAT if scale >= 0.5 else QUICK_REPEAT)))
     use_postgresql()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     media = tempfile.TemporaryDirectory(prefix="bench-pages-")
