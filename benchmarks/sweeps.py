@@ -1,10 +1,14 @@
 """The daily sweeps at 30,000 and at 300,000 certificates, with the same number due in both.
 
-Seeds a throwaway database (a test database of the configured engine, destroyed afterwards) with certificates
+Seeds a throwaway database (a test database, on PostgreSQL by default, destroyed afterwards) with certificates
 in force whose expiry dates lie outside every reminder window, plus the same due set at each size: 500
 certificates that lapse today and 2,000 recheck reminders (500 each at the window's opening 90 days before,
 30, and 7 days before, and 500 caught up from a day missed), each due holder with one user. Then runs every
 daily sweep (lapses, recheck, rectification and scoring reminders, annual summary) and times them.
+
+Runs on PostgreSQL by default, as ``benchmarks.pages`` does (``benchmarks.use_postgresql``:
+``BENCH_DATABASE_URL`` if set, else the configured database if it is PostgreSQL, else the local default), and
+counts the statements with ``benchmarks.count_queries``.
 
 Keys: ``seconds_30k``, ``seconds_300k``, ``ratio`` (300k over 30k), ``queries_30k``, ``queries_300k``,
 ``lapsed`` and ``reminded`` (per size), ``engine``. Targets: ``ratio`` <= 3 and ``seconds_300k`` < 10 — the
@@ -19,8 +23,9 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+
+from . import count_queries, use_postgresql
 
 DUE_LAPSES = 500
 DUE_REMINDERS_PER_OFFSET = 500
@@ -106,7 +111,7 @@ def _sweep(now: dt.datetime) -> tuple[float, int, dict]:
         scoring_deadlines_send,
     )
 
-    with CaptureQueriesContext(connection) as queries:
+    with count_queries() as queries:
         start = time.perf_counter()
         counts = {
             "lapsed": certificates_lapse_due(now=now),
@@ -116,12 +121,13 @@ def _sweep(now: dt.datetime) -> tuple[float, int, dict]:
             "summary": annual_summary_send(now=now),
         }
         seconds = time.perf_counter() - start
-    return seconds, len(queries), counts
+    return seconds, queries.count, counts
 
 
 def run() -> dict:
     from certification import rules
 
+    use_postgresql()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     if connection.vendor != "sqlite":  # its own database, beside the test suite's
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_sweeps_{connection.settings_dict['NAME']}"
