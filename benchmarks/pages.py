@@ -20,7 +20,8 @@ status. Targets: p50 within 3 and p95 within 5 times the floor at the province's
 pages that miss them, ``errors`` those that did not answer 200.
 
 Environment: ``BENCH_SCALE`` (default 1.0) scales the province's counts (0.05 runs in about a minute);
-``BENCH_REPEAT`` the timed requests per page; ``BENCH_DATABASE_URL`` the PostgreSQL server to use. Without it,
+``BENCH_REPEAT`` the timed requests per page; ``BENCH_KEEP=1`` keeps the database afterwards (to run
+``EXPLAIN ANALYZE`` on it); ``BENCH_DATABASE_URL`` the PostgreSQL server to use. Without it,
 a configured PostgreSQL database is used, and any other engine is replaced by
 ``postgres://certification:certification@127.0.0.1:5432/certification`` (``benchmarks.use_postgresql``).
 
@@ -346,5 +347,6 @@ def run() -> dict:
     try:
         return benchmark(scale, repeat=repeat)
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if os.environ.get("BENCH_KEEP") != "1":  # BENCH_KEEP=1 keeps the database, to EXPLAIN its queries
+            connection.creation.destroy_test_db(old_name, verbosity=0)
         media.cleanup()
