@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-AVAILABLE = ("scoring", "certificate_pdf", "sweeps")
+AVAILABLE = ("scoring", "certificate_pdf", "sweeps", "writes")
 
 
 def main(argv: list[str]) -> int:
