@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-AVAILABLE = ("scoring", "certificate_pdf", "sweeps", "pages")
+AVAILABLE = ("scoring", "certificate_pdf", "sweeps", "pages", "writes")
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ status. Targets: p50 within 3 and p95 within 5 times the floor at the province's
 pages that miss them, ``errors`` those that did not answer 200.
 
 Environment: ``BENCH_SCALE`` (default 1.0) scales the province's counts (0.05 runs in about a minute);
-``BENCH_REPEAT`` the timed requests per page; ``BENCH_KEEP=1`` keeps the database afterwards (to run
+``BENCH_REPEAT`` the timed requests per page; ``BENCH_WRITES=0`` skips the writes; ``BENCH_KEEP=1`` keeps the database afterwards (to run
 ``EXPLAIN ANALYZE`` on it); ``BENCH_DATABASE_URL`` the PostgreSQL server to use. Without it,
 a configured PostgreSQL database is used, and any other engine is replaced by
 ``postgres://certification:certification@127.0.0.1:5432/certification`` (``benchmarks.use_postgresql``).
@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
@@ -168,9 +169,9 @@ def pick_targets() -> Targets:
         if role in (Role.BUREAU_STAFF, Role.AUDITOR):
             objection = objections_for_user(user).order_by("pk").first()
             found["objection"] = objection.pk if objection else 0
-        tasks = inbox(user)
-        if tasks:
-            found["task"] = tasks[0][0].pk
+        task = inbox(user).first()
+        if task is not None:
+            found["task"] = task.pk
         targets.objects[str(role)] = found
     notice = notices_public(state="open").order_by("-published_at").first() or notices_public().first()
     certificate = Certificate.objects.filter(status="in_force").order_by("pk").first()
@@ -183,8 +184,14 @@ def pages_for(role: str, objects: dict, user) -> list[tuple[str, str]]:
     from certification.enums import Role
     from certification.selectors import cases_for_user
 
-    last_page = max(1, math.ceil(cases_for_user(user).count() / 50))
-    pages = [("home", "/"), ("inbox", "/tasks/"), ("cases", "/cases/"), ("cases deep", f"/cases/?page={last_page}")]
+    visible = cases_for_user(user).order_by("-declared_at", "-pk")
+    count = visible.count()
+    last_page = max(1, math.ceil(count / 50))
+    # The list pages by keyset: its last page starts after the case 50 rows from the end.
+    deep = visible[max(0, count - 51)] if count > 1 else None
+    after = f"?after={quote(f'{deep.declared_at.isoformat()}_{deep.pk}')}" if deep else ""
+    pages = [("home", "/"), ("inbox", "/tasks/"), ("cases", "/cases/"), ("cases deep", f"/cases/{after}"),
+             ("api cases deep", f"/api/v1/cases/?page={last_page}")]
     if "case" in objects:
         pages += [("case", f"/cases/{objects['case']}/"), ("documents", f"/cases/{objects['case']}/documents/")]
     if "certificate" in objects:
@@ -303,7 +310,7 @@ def report(demo: dict, province: dict, *, sizes_demo: dict, sizes_province: dict
 
 def writes_result() -> dict | None:
     """The write benchmark's result, if ``benchmarks/writes.py`` is there with a ``measure()``."""
-    if importlib.util.find_spec("benchmarks.writes") is None:
+    if os.environ.get("BENCH_WRITES") == "0" or importlib.util.find_spec("benchmarks.writes") is None:
         return None
     module = importlib.import_module("benchmarks.writes")
     if not hasattr(module, "measure"):

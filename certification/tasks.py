@@ -45,3 +45,22 @@ def withdraw_missed_rectifications() -> int:
     from .services.cases import cases_withdraw_missed_rectifications
 
     return cases_withdraw_missed_rectifications()
+
+
+@shared_task(name="certification.document_draw", acks_late=True, reject_on_worker_lost=True)
+def document_draw(*, document_id: int) -> str:
+    """Draw a frozen document's PDF from its stored HTML (sent once the transaction that froze it commits).
+    Idempotent: a document already drawn is left alone, and of two runs at once one file is stored. A document
+    whose HTML no longer matches its hash is refused (logged, not retried)."""
+    from .models import IssuedDocument
+    from .services.documents import DocumentIntegrityError
+    from .services.documents import document_draw as draw
+
+    try:
+        document = draw(document_id=document_id)
+    except IssuedDocument.DoesNotExist:
+        logger.warning("document %s is gone", document_id)
+        return "missing"
+    except DocumentIntegrityError:
+        return "refused"
+    return document.sha256

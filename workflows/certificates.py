@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -27,7 +28,7 @@ from certification.services.documents import certificate_document_freeze
 from certification.services.issuing import issue_batch_start
 
 from . import actions
-from .documents import _pdf_response
+from .documents import frozen_pdf_response
 
 REFRESH_SECONDS = 3
 BATCH_PAGE = 50
@@ -144,10 +145,11 @@ def transition(request, pk: int):
 @login_required
 @require_GET
 def pdf(request, pk: int):
-    """The certificate's PDF as stored when it was issued (stored now if that failed then)."""
+    """The certificate's PDF as frozen when it was issued (frozen now if it was issued without), served as
+    every frozen document is: once drawn, with both hashes holding (``workflows.documents.frozen_pdf_response``)."""
     certificate = certificate_get_for_user_or_404(request.user, pk)
     document = certificate.documents.filter(kind="certificate").first()
     if document is None:
         document = certificate_document_freeze(actor=None, certificate=certificate)
-    with document.file.open("rb") as stored:
-        return _pdf_response(stored.read(), f"{certificate.number}.pdf", sha256=document.sha256)
+    return frozen_pdf_response(request, document, f"{certificate.number}.pdf",
+                               back=reverse("certificates:detail", args=[certificate.pk]))

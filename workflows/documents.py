@@ -1,12 +1,16 @@
 """A case's documents as HTML and PDF, and the annual approvals summary: printed from the records, and sent
 by a city bureau to the province. Every download looks the case (or the bureau, or the summary sent) up for
 the signed-in user first: another user's answers 404. A frozen document is served from its stored file,
-with its SHA-256; the others are rendered from the records as they stand."""
+with its SHA-256, once its PDF is drawn and both hashes hold; the others are rendered from the records as they
+stand. A frozen document whose PDF the worker has not drawn yet answers 202 with a page that refreshes itself
+(for ``DOCUMENT_DRAW_GRACE`` after its issue; later the download draws it itself); one whose stored HTML or PDF
+no longer matches its hash answers 409 and is never served."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +25,13 @@ from certification.selectors import (
     summaries_overview,
     summary_submission_get_for_user_or_404,
 )
-from certification.services.documents import case_frozen_documents
+from certification.services.documents import (
+    DocumentIntegrityError,
+    DocumentNotReady,
+    case_frozen_documents,
+    document_html,
+    document_pdf,
+)
 from certification.services.summaries import summary_submit
 
 SUMMARY_YEARS = 5  # the summaries page shows this year and the four before
@@ -32,6 +42,31 @@ def _pdf_response(content: bytes, filename: str, *, sha256: str = "") -> HttpRes
     response["Content-Disposition"] = f"inline; filename*=UTF-8''{_quote(filename)}"
     if sha256:
         response["X-Content-SHA256"] = sha256
+    return response
+
+
+PREPARING_REFRESH_SECONDS = 3
+
+
+def frozen_pdf_response(request, document, filename: str, *, back: str = "") -> HttpResponse:
+    """A frozen document's PDF as :func:`document_pdf` gives it; 202 with a self-refreshing page while the worker
+    draws it, 409 if a hash no longer holds."""
+    try:
+        return _pdf_response(document_pdf(document), filename, sha256=document.sha256)
+    except (DocumentNotReady, DocumentIntegrityError) as exc:
+        return not_served(request, exc, back=back)
+
+
+def not_served(request, exc: Exception, *, back: str = "") -> HttpResponse:
+    """The page of a frozen document that cannot be served now: being prepared (202, refreshes itself) or
+    failing its hash (409)."""
+    preparing = isinstance(exc, DocumentNotReady)
+    response = render(request, "documents/not_served.html", {
+        "title": _("Document being prepared") if preparing else _("Document failed its integrity check"),
+        "refresh": PREPARING_REFRESH_SECONDS if preparing else 0, "back": back},
+        status=202 if preparing else 409)
+    if preparing:
+        response["Retry-After"] = str(PREPARING_REFRESH_SECONDS)
     return response
 
 
@@ -72,7 +107,12 @@ def _case_document(request, pk: int, kind: str):
 @require_GET
 def case_document_html(request, pk: int, kind: str):
     case, frozen = _case_document(request, pk, kind)
-    html = frozen.html if frozen else documents.case_document_render(kind, case)[1]
+    if frozen is None:
+        return HttpResponse(documents.case_document_render(kind, case)[1], content_type="text/html; charset=utf-8")
+    try:
+        html = document_html(frozen)
+    except DocumentIntegrityError as exc:
+        return not_served(request, exc, back=reverse("documents:case_documents", args=[case.pk]))
     return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
@@ -82,8 +122,8 @@ def case_document_pdf(request, pk: int, kind: str):
     case, frozen = _case_document(request, pk, kind)
     filename = f"{case.reference}-{kind}.pdf"
     if frozen is not None:
-        with frozen.file.open("rb") as stored:
-            return _pdf_response(stored.read(), filename, sha256=frozen.sha256)
+        return frozen_pdf_response(request, frozen, filename,
+                                   back=reverse("documents:case_documents", args=[case.pk]))
     _template, html, _context = documents.case_document_render(kind, case)
     return _pdf_response(documents.html_to_pdf(html), filename)
 
@@ -181,6 +221,10 @@ def case_archive_download(request, pk: int):
     case = case_get_for_user_or_404(request.user, pk)
     if not may_keep_case_file(request.user, case):
         raise Http404
-    response = HttpResponse(case_archive(case), content_type="application/zip")
+    try:
+        archive = case_archive(case)
+    except (DocumentNotReady, DocumentIntegrityError) as exc:
+        return not_served(request, exc, back=reverse("documents:case_documents", args=[case.pk]))
+    response = HttpResponse(archive, content_type="application/zip")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(case.reference + '-案卷.zip')}"
     return response

@@ -1,8 +1,10 @@
 """Issued documents (frozen when they count), batches of certificates issued by Celery tasks, and the annual
 approvals summaries the city bureaus send the province.
 
-An issued document is stored once, as the PDF and the HTML it was printed from, with the PDF's SHA-256:
-a later change of a template never alters it. Documents that form the approval basis and the
+An issued document is frozen once, as the HTML it is printed from with that HTML's SHA-256
+(``content_sha256``): a later change of a template never alters it. Its PDF is drawn from that HTML by a
+Celery task after the freezing transaction commits (``file``, ``sha256``, ``size`` and ``drawn_at`` are empty
+until then), and is served only once drawn, with the HTML still matching its hash. Documents that form the approval basis and the
 confirmation letter are frozen at approval; the certificate when it is issued; a city bureau's annual
 summary when its staff send it to the province.
 """
@@ -44,10 +46,13 @@ class IssuedDocument(DomainModel):
     certificate = models.ForeignKey(Certificate, models.PROTECT, null=True, blank=True, related_name="documents",
                                     verbose_name=_("certificate"))
     number = models.CharField(_("document number"), max_length=60, blank=True)
-    file = models.FileField(_("PDF"), upload_to=document_path, max_length=255)
     html = models.TextField(_("HTML it was printed from"))
-    sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64)
-    size = models.PositiveIntegerField(_("size in bytes"))
+    content_sha256 = models.CharField(_("SHA-256 of the HTML"), max_length=64)
+    # The PDF, drawn from ``html`` after the freezing transaction commits: empty until then.
+    file = models.FileField(_("PDF"), upload_to=document_path, max_length=255, blank=True)
+    sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64, blank=True)
+    size = models.PositiveIntegerField(_("size in bytes"), null=True, blank=True)
+    drawn_at = models.DateTimeField(_("PDF drawn at"), null=True, blank=True)
     template = models.CharField(_("template"), max_length=100)
     issued_at = models.DateTimeField(_("issued at"))
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
@@ -64,10 +69,18 @@ class IssuedDocument(DomainModel):
                                     name="one_frozen_document_per_certificate_and_kind"),
             models.CheckConstraint(condition=Q(case__isnull=False) | Q(certificate__isnull=False),
                                    name="document_belongs_to_a_case_or_certificate"),
+            models.CheckConstraint(
+                condition=Q(drawn_at__isnull=True, file="", sha256="", size__isnull=True)
+                | (Q(drawn_at__isnull=False, size__isnull=False) & ~Q(file="") & ~Q(sha256="")),
+                name="document_drawn_with_its_file_hash_and_size"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number or self.case or self.certificate}"
+
+    @property
+    def is_drawn(self) -> bool:
+        return self.drawn_at is not None
 
 
 class LetterSerial(models.Model):

@@ -40,7 +40,7 @@ from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwardi
 from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import certificate_recheck_settle, issue_within
-from .documents import certificate_freeze_on_commit, documents_freeze_approval
+from .documents import certificate_document_freeze_within, documents_freeze_approval
 from .late_inclusions import late_inclusion_for
 
 
@@ -434,7 +434,7 @@ def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = Non
                                approved_by=case.bureau, issued_on=issued_on)
     case_move(case, "certify", actor=actor, action="case.certified", fields={"certificate": certificate},
               audit_after={"certificate": certificate.number})
-    certificate_freeze_on_commit(actor=actor, certificate=certificate, case=case)
+    certificate_document_freeze_within(actor=actor, certificate=certificate, case=case)
     return certificate
 
 

@@ -22,7 +22,7 @@ from ..lifecycle import CertificateLifecycle, lapse_sources
 from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution, SchemeVersion
 from ..permissions import ISSUE_FOR_BUREAU, require
 from .audit import audit_record, audit_record_many
-from .documents import certificate_freeze_on_commit
+from .documents import certificate_document_freeze_within
 
 
 def lapse_reason() -> str:
@@ -60,7 +60,7 @@ def certificate_issue(*, actor, institution: Institution, grade: Grade, kind: st
     """
     certificate = issue_within(actor=actor, institution=institution, grade=grade, kind=kind,
                                approved_by=approved_by, issued_on=issued_on)
-    certificate_freeze_on_commit(actor=actor, certificate=certificate)
+    certificate_document_freeze_within(actor=actor, certificate=certificate)
     return certificate
 
 

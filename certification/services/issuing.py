@@ -1,6 +1,6 @@
 """The batch issue of certificates: the officer chooses cases of the queue, and one Celery task per case
-issues its certificate (through :func:`~certification.services.cases.case_issue_certificate`) and stores
-its PDF. Each item records its outcome; a refusal fails that item only. The batch's progress is a read:
+issues its certificate (through :func:`~certification.services.cases.case_issue_certificate`), which freezes
+its document and sends the task that draws its PDF. Each item records its outcome; a refusal fails that item only. The batch's progress is a read:
 :func:`certification.selectors.issue_batch_progress`.
 """
 
@@ -18,7 +18,7 @@ from ..models import Case, Certificate, IssueBatch, IssueBatchItem, Outcome
 from ..selectors import certificate_queue
 from .audit import audit_record
 from .cases import case_issue_certificate
-from .documents import certificate_document_freeze
+from .documents import certificate_document_freeze, document_draw_send
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +61,15 @@ def issue_batch_start(*, actor, case_ids: list[int]) -> IssueBatch:
 
 def _certified_meanwhile(item_id: int, *, actor, case: Case) -> IssueBatchItem:
     """The item of a case certified before this run (a redelivered task, or one issued one by one): record
-    its certificate, and store the certificate's PDF should the run that issued it have stopped before (a
-    worker killed while drawing it). Storing is idempotent; a failure is logged: the first download stores it."""
+    its certificate, and send the drawing of the certificate's PDF again should it not be drawn yet (the run that
+    issued it may have stopped before sending it). Freezing and drawing are idempotent; a failure is logged: the
+    first download draws it."""
     certificate = Case.objects.select_related("certificate").get(pk=case.pk).certificate
     if certificate is not None:
         try:
-            certificate_document_freeze(actor=actor, certificate=certificate, case=case)
+            document = certificate_document_freeze(actor=actor, certificate=certificate, case=case)
+            if not document.is_drawn:
+                document_draw_send(document_id=document.pk)
         except Exception:
             logger.exception("could not store the PDF of certificate %s; its first download will", certificate.pk)
     return _finish(item_id, certificate=certificate)

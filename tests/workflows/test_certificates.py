@@ -99,10 +99,70 @@ def test_a_frozen_document_is_served_from_its_stored_file_with_its_hash(client, 
     listing = client.get(reverse("documents:case_documents", args=[case.pk])).content.decode()
     html = client.get(reverse("documents:case_document_html", args=[case.pk, "application_form"]))
 
+    stored.refresh_from_db()  # drawn by that download: no worker ran, and the worker's grace is long past
     assert response.content == stored.file.read()
     assert response["X-Content-SHA256"] == stored.sha256
     assert stored.sha256 in listing and "申报审批表" in listing and "确认函" in listing
     assert html.content.decode() == stored.html
+
+
+def test_a_document_not_drawn_yet_is_being_prepared_then_drawn_by_a_late_download(client, world):
+    _institution, people, _experts = world
+    case = run_case(world)  # approved at 2026-03-20 10:00; no worker draws the PDFs here
+    pdf_url = reverse("documents:case_document_pdf", args=[case.pk, "application_form"])
+    client.force_login(people["applicant"])
+
+    with at(2026, 3, 20, 10, 0, 5):
+        early = client.get(pdf_url)
+        client.force_login(people["staff"])
+        archive = client.get(reverse("documents:case_archive", args=[case.pk]))
+        client.force_login(people["applicant"])
+    with at(2026, 3, 20, 10, 1, 0):
+        late = client.get(pdf_url)
+        again = client.get(pdf_url)
+
+    page = early.content.decode()
+    assert (early.status_code, early["Retry-After"]) == (202, "3")
+    assert "文件正在生成" in page and 'http-equiv="refresh"' in page and "%PDF" not in page
+    assert archive.status_code == 202 and "文件正在生成" in archive.content.decode()
+    stored = IssuedDocument.objects.get(case=case, kind="application_form")
+    assert late.status_code == 200 and late.content.startswith(b"%PDF-")
+    assert late["X-Content-SHA256"] == stored.sha256 and late.content == stored.file.read()
+    assert again.content == late.content  # served as stored, not drawn again
+    assert IssuedDocument.objects.filter(case=case, drawn_at__isnull=True).count() == 5
+
+
+def test_a_document_whose_html_or_pdf_no_longer_matches_its_hash_is_never_served(client, world):
+    from certification.tasks import document_draw
+
+    _institution, people, _experts = world
+    case = run_case(world)
+    form = IssuedDocument.objects.get(case=case, kind="application_form")
+    document_draw(document_id=form.pk)
+    IssuedDocument.objects.filter(pk=form.pk).update(html=form.html.replace("县民政局", "县财政局"))
+    letter = IssuedDocument.objects.get(case=case, kind="confirmation_letter")  # not drawn yet
+    IssuedDocument.objects.filter(pk=letter.pk).update(html=letter.html + "<p>补充</p>")
+    form_pdf = reverse("documents:case_document_pdf", args=[case.pk, "application_form"])
+    client.force_login(people["applicant"])
+
+    responses = [client.get(form_pdf),
+                 client.get(reverse("documents:case_document_html", args=[case.pk, "application_form"])),
+                 client.get(reverse("documents:case_document_pdf", args=[case.pk, "confirmation_letter"]))]
+    client.force_login(people["staff"])
+    responses.append(client.get(reverse("documents:case_archive", args=[case.pk])))
+
+    for response in responses:
+        assert response.status_code == 409
+        assert "文件校验未通过" in response.content.decode() and "县财政局" not in response.content.decode()
+    letter.refresh_from_db()
+    assert letter.drawn_at is None and letter.file.name == ""
+    # the PDF itself changed on disk after it was drawn: refused as well
+    IssuedDocument.objects.filter(pk=form.pk).update(html=form.html)
+    form.refresh_from_db()
+    with open(form.file.path, "ab") as stored:
+        stored.write(b"%")
+    client.force_login(people["applicant"])
+    assert client.get(form_pdf).status_code == 409
 
 
 def test_an_unknown_or_not_yet_printable_document_answers_404(client, world):

@@ -2,6 +2,7 @@
 clock moved and the database timers fired by the beat task's function. Every branch of the flow."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 import time_machine
@@ -11,7 +12,16 @@ from viewflow.workflow.status import PROCESS, STATUS
 
 from certification import permissions
 from certification.enums import Role
-from certification.models import Bureau, Case, Objection, OnsiteStep, Outcome, PanelMember, Stage
+from certification.models import (
+    Bureau,
+    Case,
+    IssuedDocument,
+    Objection,
+    OnsiteStep,
+    Outcome,
+    PanelMember,
+    Stage,
+)
 from certification.services.cases import case_issue_certificate
 from certification.services.notices import objection_file
 from certification.tasks import fire_due_timers
@@ -145,8 +155,11 @@ def test_a_declaration_goes_through_every_task_to_its_certificate(client, world)
         d.post(chair, "conclude", "consolidate", {}, expect=302)
         d.post(chair, "conclude", "conclude", {"conclusion": "达到二级标准"})
         assert state(d.case) == (Stage.APPROVAL, Outcome.OPEN)
-        d.post(people["approver"], "approve", "decide", {"decision": "approve", "reasons": "依据齐全，同意"})
+        # the approval's request freezes the documents' data; their PDFs are drawn after it, by a task
+        with mock.patch("certification.documents.html_to_pdf", side_effect=AssertionError("drawn in the request")):
+            d.post(people["approver"], "approve", "decide", {"decision": "approve", "reasons": "依据齐全，同意"})
         assert state(d.case) == (Stage.CERTIFICATE, Outcome.OPEN)
+        assert IssuedDocument.objects.filter(case=d.case, file="").count() == 6
         case_issue_certificate(actor=people["officer"], case=d.case)
         fire_due_timers()  # the beat task also fires the conditions that now hold
     assert state(d.case) == (Stage.CLOSED, Outcome.CERTIFIED)

@@ -1,9 +1,13 @@
 """Every document of a case as PDF, read back: names, grade, dates, numbers; rare characters drawn; the
-approval basis, the confirmation letter and the certificate frozen with their SHA-256."""
+approval basis, the confirmation letter and the certificate frozen with their HTML's SHA-256 in the transaction
+that issues them, their PDFs drawn afterwards by the task (called here as the worker would; a real worker in
+test_documents_worker.py)."""
 
 import datetime as dt
 import hashlib
 import io
+from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.db import transaction
@@ -15,7 +19,13 @@ from certification.enums import Kind
 from certification.models import AuditEntry, Case, IssuedDocument, Stage
 from certification.services.audit import audit_verify
 from certification.services.cases import case_issue_certificate
-from certification.services.documents import document_freeze
+from certification.services.documents import (
+    DocumentIntegrityError,
+    content_hash,
+    document_freeze,
+    document_pdf,
+)
+from certification.tasks import document_draw
 from tests.certification.test_documents import drawn_glyphs, pdf_text
 from tests.factories import CertificateFactory
 from tests.worlds import LONG_NAME, RARE, at, make_institution, run_case
@@ -26,20 +36,70 @@ LIVE_KINDS = [k for k in documents.CASE_DOCUMENTS if k != "confirmation_letter"]
 
 
 def frozen(case, kind):
-    return IssuedDocument.objects.get(case=case, kind=kind, certificate__isnull=True)
+    """The case's frozen document, its PDF drawn by the task's function (as the worker would)."""
+    document = IssuedDocument.objects.get(case=case, kind=kind, certificate__isnull=True)
+    document_draw(document_id=document.pk)
+    document.refresh_from_db()
+    return document
 
 
-def test_approval_freezes_the_five_documents_of_the_basis_and_the_letter_with_their_hash(world):
+def test_approval_freezes_the_documents_data_and_draws_no_pdf_in_its_transaction(world):
+    with mock.patch.object(documents, "html_to_pdf", side_effect=AssertionError("a PDF drawn in the approval")):
+        case = run_case(world)
+
+    stored = list(IssuedDocument.objects.filter(case=case))
+    assert {d.kind for d in stored} == {*documents.BASIS_DOCUMENTS, "confirmation_letter"}
+    for document in stored:
+        assert (document.file.name, document.sha256, document.size, document.drawn_at) == ("", "", None, None)
+        assert document.content_sha256 == hashlib.sha256(document.html.encode()).hexdigest()
+    issued = {e.after["document"]: e.after for e in AuditEntry.objects.filter(action="document.issue")}
+    assert {pk: after["content_sha256"] for pk, after in issued.items()} == {d.pk: d.content_sha256 for d in stored}
+
+
+def test_the_task_draws_each_pdf_from_the_frozen_html_with_its_hash(world):
     case = run_case(world)
 
-    kinds = set(IssuedDocument.objects.filter(case=case).values_list("kind", flat=True))
-    assert kinds == {*documents.BASIS_DOCUMENTS, "confirmation_letter"}
+    results = [document_draw(document_id=d.pk) for d in IssuedDocument.objects.filter(case=case)]
+
+    assert len(results) == 6
     for document in IssuedDocument.objects.filter(case=case):
         stored = document.file.read()
-        assert hashlib.sha256(stored).hexdigest() == document.sha256
+        assert hashlib.sha256(stored).hexdigest() == document.sha256 and document.drawn_at is not None
         assert (document.size, stored[:5]) == (len(stored), b"%PDF-")
+    assert "县民政局" in pdf_text(frozen(case, "application_form").file.read())
+    drawn = {e.target_id: e.after for e in AuditEntry.objects.filter(action="document.draw")}
+    assert {int(pk): after["sha256"] for pk, after in drawn.items()} == dict(
+        IssuedDocument.objects.filter(case=case).values_list("pk", "sha256"))
     assert AuditEntry.objects.filter(action="document.issue").count() == 6
     assert audit_verify().ok
+
+
+def test_the_task_run_twice_stores_one_file(world, media):
+    case = run_case(world)
+    letter = IssuedDocument.objects.get(case=case, kind="confirmation_letter")
+
+    first = document_draw(document_id=letter.pk)
+    second = document_draw(document_id=letter.pk)
+
+    letter.refresh_from_db()
+    assert first == second == letter.sha256
+    assert [p.name for p in Path(media).rglob("confirmation_letter-*.pdf")] == [Path(letter.file.name).name]
+    assert AuditEntry.objects.filter(action="document.draw", target_id=str(letter.pk)).count() == 1
+
+
+def test_a_frozen_html_changed_afterwards_is_refused_by_the_task(world, media):
+    case = run_case(world)
+    letter = IssuedDocument.objects.get(case=case, kind="confirmation_letter")
+    IssuedDocument.objects.filter(pk=letter.pk).update(html=letter.html + "<p>此函作废</p>")
+
+    assert document_draw(document_id=letter.pk) == "refused"
+
+    letter.refresh_from_db()
+    assert (letter.file.name, letter.drawn_at) == ("", None)
+    assert list(Path(media, "documents").rglob("*.pdf")) == []
+    with pytest.raises(DocumentIntegrityError):
+        document_pdf(letter)
+    assert content_hash(letter.html) != letter.content_sha256
 
 
 def test_the_application_form_shows_the_unit_and_the_three_opinions(world):
@@ -125,12 +185,16 @@ def test_freezing_twice_returns_the_stored_document(world):
     assert IssuedDocument.objects.filter(case=case, kind="application_form").count() == 1
 
 
-def test_the_certificate_is_frozen_when_issued_and_names_the_case(world, django_capture_on_commit_callbacks):
+def test_the_certificate_is_frozen_when_issued_and_drawn_by_the_task_naming_the_case(world, django_capture_on_commit_callbacks):
     _institution, people, _experts = world
     case = run_case(world)
 
     with at(2026, 4, 1, 9, 0), django_capture_on_commit_callbacks(execute=True):
         certificate = case_issue_certificate(actor=people["officer"], case=case)
+    issued = IssuedDocument.objects.get(kind="certificate", certificate=certificate)
+    assert (issued.file.name, issued.content_sha256) == ("", content_hash(issued.html))
+
+    document_draw(document_id=issued.pk)
 
     document = IssuedDocument.objects.get(kind="certificate", certificate=certificate)
     stored = document.file.read()

@@ -121,6 +121,8 @@ def test_the_officer_issues_500_certificates_in_one_batch_and_watches_the_progre
     assert Case.objects.get(pk=failing.pk).stage == Stage.CERTIFICATE  # still waiting in the queue
     documents = IssuedDocument.objects.filter(kind="certificate").select_related("certificate__institution")
     assert documents.count() == BATCH - 1
+    # each certificate's PDF is drawn by its own task, sent when its issue committed
+    wait_until(lambda: not documents.filter(drawn_at__isnull=True).exists(), seconds=900, what="the PDFs")
     assert len({d.certificate_id for d in documents}) == BATCH - 1
     for document in (documents.first(), documents.last()):
         with document.file.open("rb") as stored:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0017_case_dates_of_record'),
+        ('certification', '0018_issued_document_drawn_later'),
     ]
 
     operations = [
