@@ -168,7 +168,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # drawing certificates (CPU-bound, WeasyPrint), sending e-mail (waits on the mail server), the sweeps and
 # reminders sent by beat. Every queue is declared here, so a worker started without -Q consumes all of them.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "documents", "mail", "sweeps")]
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("celery", "documents", "mail", "sweeps")]
 CELERY_TASK_ROUTES = {
     "certification.issue_batch_item": {"queue": "documents"},
     "notifications.send_pending_email": {"queue": "mail"},
