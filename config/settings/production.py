@@ -37,7 +37,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
     "default": MEDIA_STORAGE,  # noqa: F405 - this host's disk, or the shared S3 bucket (base.py)
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},  # WhiteNoise's, see config/storage.py
 }
 # Static files are served by WhiteNoise from the collected STATIC_ROOT (manage.py collectstatic).
 MIDDLEWARE = [MIDDLEWARE[0], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
