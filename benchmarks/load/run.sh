@@ -15,7 +15,9 @@
 #    users posted (benchmarks/load/check.py) and prints one JSON report (also in var/load/report.json);
 # 5. stops gunicorn and the worker, drops the database and removes the run's files (logs stay in var/load/).
 #
-# Exit status: 0 when the check found nothing lost or duplicated and Locust saw no error, 1 otherwise.
+# Exit status: 0 when the check found nothing lost or duplicated, the users did post scores and start the
+# batch, and Locust saw no error; 1 otherwise. On a small machine 60 s may not get past the 220 logins (each
+# hashes the password, as production does): LOAD_RUN_TIME=300s gives the experts time to score.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib.sh
