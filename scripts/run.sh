@@ -152,7 +152,7 @@ say "Starting the web server on $HOST:$PORT"
 start_child web .venv/bin/python manage.py runserver "$HOST:$PORT" --noreload
 if [ "$MODE" = celery ]; then
     say "Starting the Celery worker and Celery beat"
-    start_child worker .venv/bin/celery -A config worker -l info --concurrency 2
+    start_child worker .venv/bin/celery -A config worker -l info --concurrency 2 -Q celery,documents,mail,sweeps
     rm -f var/celerybeat.pid # a stale pidfile would stop beat from starting
     start_child beat .venv/bin/celery -A config beat -l info --pidfile var/celerybeat.pid
 else

@@ -86,7 +86,7 @@ class Workers:
         with (self.directory / f"worker-{len(self.processes)}.log").open("w") as log:
             process = subprocess.Popen(  # noqa: S603 - fixed arguments, no outside input
                 [sys.executable, "-m", "tests.worker_process", "worker", f"--pool={self.pool}",
-                 f"--concurrency={self.concurrency}", "-Q", "celery", "--loglevel=WARNING", "--without-mingle",
+                 f"--concurrency={self.concurrency}", "-Q", "celery,documents,mail,sweeps", "--loglevel=WARNING", "--without-mingle",
                  "--without-gossip", "--without-heartbeat", "-n", f"test{len(self.processes)}@%h"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)

@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -75,6 +76,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a writer instead of failing at once when the worker, beat and web write together.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# A streaming replica (optional): only reads marked .using(config.db_router.read_replica()) go to it.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication and object permissions --------------------------------------------------------------
@@ -108,8 +114,24 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Uploads and issued documents: on this host's disk, or, with MEDIA_S3_BUCKET, in an S3-compatible bucket
+# shared by every web and worker host (needs the "s3" extra; credentials from AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY). The bucket stays private: downloads go through the application's permission checks.
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    MEDIA_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": MEDIA_S3_BUCKET,
+        "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),
+        "region_name": env("MEDIA_S3_REGION", default=None),
+        "location": env("MEDIA_S3_PREFIX", default="media"),
+        "default_acl": "private",
+        "file_overwrite": False,
+        "querystring_auth": True,
+    }}
+else:
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -142,6 +164,23 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues by kind, so that each kind can have workers of its own on its own hosts (README, "Scaling out"):
+# drawing certificates (CPU-bound, WeasyPrint), sending e-mail (waits on the mail server), the sweeps and
+# reminders sent by beat. Every queue is declared here, so a worker started without -Q consumes all of them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("celery", "documents", "mail", "sweeps")]
+CELERY_TASK_ROUTES = {
+    "certification.issue_batch_item": {"queue": "documents"},
+    "notifications.send_pending_email": {"queue": "mail"},
+    "certification.fire_due_timers": {"queue": "sweeps"},
+    "certification.close_due_notices": {"queue": "sweeps"},
+    "certification.withdraw_missed_rectifications": {"queue": "sweeps"},
+    "certification.lapse_expired_certificates": {"queue": "sweeps"},
+    "notifications.send_recheck_reminders": {"queue": "sweeps"},
+    "notifications.send_rectification_reminders": {"queue": "sweeps"},
+    "notifications.send_scoring_reminders": {"queue": "sweeps"},
+    "notifications.send_annual_summary_reminders": {"queue": "sweeps"},
+}
 CELERY_BEAT_SCHEDULE = {
     # Viewflow's database-backed timers (flow.Timer, .OnTimeout) fire from here, every minute.
     "fire-due-timers": {
