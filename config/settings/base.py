@@ -171,6 +171,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("celery", "documents", "mail", "sweeps")]
 CELERY_TASK_ROUTES = {
     "certification.issue_batch_item": {"queue": "documents"},
+    "certification.document_draw": {"queue": "documents"},
     "notifications.send_pending_email": {"queue": "mail"},
     "certification.fire_due_timers": {"queue": "sweeps"},
     "certification.close_due_notices": {"queue": "sweeps"},
