@@ -278,6 +278,9 @@ class DeclarationForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["institution"].queryset = institutions
+        if self.data.get("institution"):  # as written on a form or a letter: upper case, spaces ignored
+            self.data = self.data.copy()
+            self.data["institution"] = "".join(self.data["institution"].split()).upper()
         self.fields["kind"].choices = Kind.choices
         self.fields["kind"].initial = Kind.PROMOTION
         version = Scheme.objects.get(code=scheme).current_version()
@@ -317,7 +320,12 @@ class LateInclusionForm(forms.Form):
     last day to declare and the reason. The service checks the territory, the day and the rest."""
 
     bureau = forms.ModelChoiceField(label=_("Bureau"), queryset=None, empty_label=None)
-    institution = forms.ModelChoiceField(label=_("Institution"), queryset=None)
+    # By its code, not from a list: a city bureau's territory holds thousands of institutions.
+    institution = forms.ModelChoiceField(
+        label=_("Unified social credit code"), queryset=None, to_field_name="uscc",
+        widget=forms.TextInput(attrs={"maxlength": 18, "autocomplete": "off", "spellcheck": "false"}),
+        error_messages={"invalid_choice": _("No institution with this unified social credit code is in your "
+                                            "bureau's territory.")})
     declare_by = forms.DateField(label=_("Last day to declare"),
                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reason = REASON
@@ -326,6 +334,9 @@ class LateInclusionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["bureau"].queryset = bureaus
         self.fields["institution"].queryset = institutions
+        if self.data.get("institution"):  # as written on a form or a letter: upper case, spaces ignored
+            self.data = self.data.copy()
+            self.data["institution"] = "".join(self.data["institution"].split()).upper()
         if bureaus is not None and bureaus.count() == 1:
             self.fields["bureau"].widget = forms.HiddenInput()
             self.fields["bureau"].initial = bureaus.first().pk

@@ -34,14 +34,14 @@ def people(archives_version, regions, bureaus):
 def include(client, people, bureaus, **data):
     client.force_login(people["staff"])
     return client.post(reverse("late_inclusions"), {
-        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].pk,
+        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].uscc,
         "declare_by": "2026-04-30", "reason": "单位搬迁，档案整理延误", **data})
 
 
 def test_the_bureau_includes_a_late_declaration_and_the_applicant_declares_by_the_day(client, people, bureaus):
     client.force_login(people["staff"])
     page = client.get(reverse("late_inclusions")).content.decode()
-    assert "列入逾期申报" in page and "乡政府" in page  # the institution is offered
+    assert "列入逾期申报" in page and 'name="institution"' in page  # the institution by its code
     assert 'type="date" name="declare_by" value="2026-05-05"' in page  # 30 days on, as the browser reads it
     inbox = client.get(reverse("inbox")).content.decode()  # the bureau's pages are reached from the inbox
     for url in (reverse("late_inclusions"), reverse("documents:summaries"), reverse("spreadsheets")):
@@ -72,7 +72,8 @@ def test_the_bureau_includes_a_late_declaration_and_the_applicant_declares_by_th
     ({"reason": ""}, "该字段是必填项。"),
     ({"declare_by": "2026-04-01"}, "申报的最后一天须在今天至本年年底之间"),
     ({"declare_by": "not a day"}, "输入一个有效的日期。"),
-    ({"institution": "999999"}, "选择一个有效的选项"),
+    ({"institution": "999999"}, "您所在档案局辖区内没有此统一社会信用代码的机关"),
+    ({"institution": "91110000100000000X"}, "您所在档案局辖区内没有此统一社会信用代码的机关"),
 ])
 def test_bad_input_is_told_in_chinese_and_includes_nothing(client, people, bureaus, data, expected):
     response = include(client, people, bureaus, **data)
@@ -98,7 +99,7 @@ def test_only_a_bureaus_staff_reach_the_page_and_each_bureau_only_its_own(client
                            {"withdraw": "1", "inclusion": made_up, "reason": "伪造"}).status_code == 404
     # nor may it include for a bureau it does not work in
     refused = client.post(reverse("late_inclusions"), {
-        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].pk,
+        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].uscc,
         "declare_by": "2026-04-30", "reason": "越权"})
     assert refused.status_code == 400
     inclusion.refresh_from_db()
@@ -120,3 +121,15 @@ def test_the_bureau_withdraws_an_unused_inclusion_with_a_reason(client, people, 
     assert "已撤回" in client.get(reverse("late_inclusions")).content.decode()
     client.force_login(people["applicant"])
     assert "逾期申报列入计划" not in client.get(reverse("declare")).content.decode()
+
+
+def test_the_institution_is_given_by_its_code_as_written_not_chosen_from_thousands(client, people, bureaus):
+    client.force_login(people["staff"])
+    page = client.get(reverse("late_inclusions")).content.decode()
+    assert '<select name="institution"' not in page and "乡政府" not in page  # no list of the territory
+
+    uscc = people["institution"].uscc
+    response = include(client, people, bureaus, institution=f" {uscc[:6].lower()} {uscc[6:].lower()} ")
+
+    assert response.status_code == 302
+    assert LateInclusion.objects.get().institution == people["institution"]
