@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from .. import actions
 from ..engine import inbox, with_cases
 from ..views import case_task_or_404
+from .pagination import OldestFirst
 
 
 class TaskSerializer(serializers.Serializer):
@@ -54,6 +55,7 @@ class TaskViewSet(viewsets.GenericViewSet):
 
     serializer_class = TaskSerializer
     filter_backends: list = []
+    pagination_class = OldestFirst
     lookup_value_regex = r"\d+"
 
     def list(self, request):

@@ -32,6 +32,7 @@ from certification.services.sheets import self_check_sheet, sheet_record, sheet_
 
 from .. import actions
 from . import filters, serializers
+from .pagination import InOrderOfRecord
 
 
 class InstitutionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -62,9 +63,9 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, pk=None):
         """Every audited event of the case, oldest first (who, when, what, why)."""
-        entries = case_timeline(self.get_object())
-        page = self.paginate_queryset(entries)
-        return self.get_paginated_response(serializers.TimelineEntrySerializer(page, many=True).data)
+        paginator = InOrderOfRecord()
+        page = paginator.paginate_queryset(case_timeline(self.get_object()), request, view=self)
+        return paginator.get_paginated_response(serializers.TimelineEntrySerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={201: serializers.ScoreSheetSerializer}, filters=False)
     @action(detail=True, methods=["post"], url_path="self-check", filter_backends=[])

@@ -49,7 +49,7 @@ def test_each_role_sees_its_own_objects_and_gets_404_for_the_others(world, role,
 
     assert listed.status_code == 200
     assert {ids[row["id"]] for row in listed.json()["results"] if row["id"] in ids} == expected
-    assert listed.json()["count"] == len(expected)
+    assert len(listed.json()["results"]) == len(expected)
     for name in CANDIDATES[endpoint]:
         detail = client.get(f"/api/v1/{endpoint}/{objects[name].pk}/")
         assert (name, detail.status_code) == (name, 200 if name in expected else 404)
