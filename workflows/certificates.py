@@ -32,6 +32,7 @@ from .documents import frozen_pdf_response
 
 REFRESH_SECONDS = 3
 BATCH_PAGE = 50
+QUEUE_PAGE = 50
 
 
 class IssueForm(forms.Form):
@@ -85,10 +86,13 @@ def queue(request):
             return redirect("certificates:batch", pk=batch.pk)
         except RuleViolation as exc:
             error = str(exc)
-    cases = list(certificate_queue(request.user))
+    # Fifty a page, oldest approval first; "issue all" takes every case waiting, on whatever page.
+    waiting = certificate_queue(request.user).order_by("updated_at", "pk")
+    page = Paginator(waiting, QUEUE_PAGE).get_page(request.GET.get("page"))
     status = 400 if request.method == "POST" else 200
-    return render(request, "certificates/queue.html", {"cases": cases, "form": form, "error": error},
-                  status=status)
+    return render(request, "certificates/queue.html", {
+        "cases": page.object_list, "page": page, "waiting": page.paginator.count, "form": form, "error": error},
+        status=status)
 
 
 @login_required

@@ -37,6 +37,8 @@ ZEAL_ALLOWLIST = [
     {"model": "certification.Case", "field": "get()"},
     # The bureau at each level above an institution (assessing, forwarding, filing: three at most).
     {"model": "certification.Bureau", "field": "get()"},
+    # A document not yet drawn is drawn on its first download, each read afresh (the case file: seven at most).
+    {"model": "certification.IssuedDocument", "field": "get()"},
     # Viewflow's own engine walks its tasks' processes and links as it creates and joins them; the task lists
     # of this product are held to a constant number of queries by tests/workflows/test_scale.py.
     {"model": "viewflow.*"},

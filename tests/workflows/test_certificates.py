@@ -275,6 +275,9 @@ def test_issue_all_takes_every_waiting_case_and_the_progress_page_shows_them_fif
     response = client.post(reverse("certificates:queue"), {"all": "1"})
 
     assert "颁发全部 60 张待发证书" in queue
+    # the queue shows fifty a page (the oldest approvals first); "issue all" takes the sixty
+    assert queue.count('name="cases"') == 50 and "第 1 页，共 2 页" in queue
+    assert client.get(reverse("certificates:queue"), {"page": 2}).content.decode().count('name="cases"') == 10
     batch = IssueBatch.objects.get()
     assert response.status_code == 302 and response.url == reverse("certificates:batch", args=[batch.pk])
     assert sorted(batch.items.values_list("case", flat=True)) == sorted(c.pk for c in cases)
