@@ -27,8 +27,10 @@ def audit_record(*, actor, action: str, target: models.Model, before: Any = None
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record runs inside the transaction of the change it records")
-    AuditHead.objects.get_or_create(id=1)
-    head = AuditHead.objects.select_for_update().get(id=1)
+    head = AuditHead.objects.select_for_update().filter(id=1).first()
+    if head is None:  # the first entry ever
+        AuditHead.objects.get_or_create(id=1)
+        head = AuditHead.objects.select_for_update().get(id=1)
     entry = AuditEntry(
         actor=actor if actor is not None and actor.pk else None,
         action=action,
@@ -54,8 +56,10 @@ def audit_record_many(*, actor, action: str, targets: list[models.Model], before
         return 0
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record_many runs inside the transaction of the change it records")
-    AuditHead.objects.get_or_create(id=1)
-    head = AuditHead.objects.select_for_update().get(id=1)
+    head = AuditHead.objects.select_for_update().filter(id=1).first()
+    if head is None:  # the first entry ever
+        AuditHead.objects.get_or_create(id=1)
+        head = AuditHead.objects.select_for_update().get(id=1)
     previous, entries = head.last_hash, []
     for target in targets:
         entry = AuditEntry(
