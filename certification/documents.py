@@ -10,6 +10,7 @@ import functools
 import logging
 import mimetypes
 import posixpath
+from contextlib import contextmanager
 from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import unquote, urljoin, urlsplit, uses_netloc, uses_relative
@@ -271,6 +272,37 @@ def declaration_type(case) -> str:
     return "升级" if held else "初次"
 
 
+# --- Reads shared by the documents of one case ------------------------------------------------------------
+_SHARED = "_document_reads"
+
+
+@contextmanager
+def shared_reads(case):
+    """Within this block, the documents of ``case`` rendered together (the approval's six) read its records
+    once: the case's heading, the sheets and their lines, the pre-check, the review and the panel. Outside
+    it every render reads the records as they stand."""
+    setattr(case, _SHARED, {})
+    try:
+        yield case
+    finally:
+        delattr(case, _SHARED)
+
+
+def _once_per_case(fn):
+    """Read once per :func:`shared_reads` block (keyed by the function and its keyword arguments)."""
+    @functools.wraps(fn)
+    def read(case, **kwargs):
+        memo = getattr(case, _SHARED, None)
+        if memo is None:
+            return fn(case, **kwargs)
+        key = (fn.__name__, tuple(sorted(kwargs.items())))
+        if key not in memo:
+            memo[key] = fn(case, **kwargs)
+        return memo[key]
+    return read
+
+
+@_once_per_case
 def _held_certificate(case):
     from .enums import CERTIFICATE_STATUSES_CURRENT
     from .models import Certificate
@@ -296,6 +328,7 @@ def _deducted(entry: dict):
     return sum(points, Decimal(0)) if points else None
 
 
+@_once_per_case
 def case_context(case) -> dict:
     """What every document of a case prints about the case, the applicant and the assessing bureau."""
     institution = case.institution
@@ -329,6 +362,7 @@ def case_context(case) -> dict:
     }
 
 
+@_once_per_case
 def _item_rows(case, *, with_panel: bool) -> tuple[list[dict], dict]:
     """One row per rubric item: maximum, self-score with the deductions' reasons, and (with_panel) the panel's
     score with its reasons — the departure reason of the consolidation and the members' deduction reasons."""
@@ -375,18 +409,21 @@ def _item_rows(case, *, with_panel: bool) -> tuple[list[dict], dict]:
     return rows, totals
 
 
+@_once_per_case
 def _precheck(case):
     from .models import Precheck
 
     return case.prechecks.filter(decision=Precheck.Decision.PASS).order_by("-round").first()
 
 
+@_once_per_case
 def _review(case):
     from .models import Review
 
     return Review.objects.filter(case=case).first()
 
 
+@_once_per_case
 def _panel_members(case):
     from .models import PanelMember
 

@@ -123,12 +123,13 @@ def letter_next_number(*, bureau, year: int) -> str:
 
 def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
     """At approval: freeze the five documents of the basis and issue the confirmation letter (附件5). Their
-    PDFs are drawn after the approval commits."""
-    frozen = [document_freeze(actor=actor, case=case, kind=kind) for kind in documents.BASIS_DOCUMENTS]
-    if _frozen(kind=DocumentKind.CONFIRMATION_LETTER, case=case) is None:
-        number = letter_next_number(bureau=case.bureau, year=timezone.localdate().year)
-        frozen.append(document_freeze(actor=actor, case=case, kind=DocumentKind.CONFIRMATION_LETTER,
-                                      number=number))
+    PDFs are drawn after the approval commits; the six read the case's records once."""
+    with documents.shared_reads(case):
+        frozen = [document_freeze(actor=actor, case=case, kind=kind) for kind in documents.BASIS_DOCUMENTS]
+        if _frozen(kind=DocumentKind.CONFIRMATION_LETTER, case=case) is None:
+            number = letter_next_number(bureau=case.bureau, year=timezone.localdate().year)
+            frozen.append(document_freeze(actor=actor, case=case, kind=DocumentKind.CONFIRMATION_LETTER,
+                                          number=number))
     return frozen
 
 

@@ -270,3 +270,20 @@ def test_a_recheck_letter_says_the_grade_is_kept(world, archives_version, bureau
     text = pdf_text(frozen(case, "confirmation_letter").file.read())
     assert "复查合格，保持湖北省机关档案工作目标管理省二级标准" in text
     assert "复查" in pdf_text(frozen(case, "application_form").file.read())
+
+
+def test_the_approvals_six_documents_read_the_cases_records_once(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from certification.services.cases import case_approve
+
+    case = run_case(world, approve=False)
+    _institution, people, _experts = world
+    with at(2026, 3, 20, 10, 0), CaptureQueriesContext(connection) as captured:
+        case_approve(actor=people["approver"], case=case, approved=True, reasons="依据齐全，同意")
+
+    reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    assert IssuedDocument.objects.filter(case=case).count() == 6
+    assert sum('FROM "certification_review"' in sql for sql in reads) <= 2  # the service's and the documents'
+    assert sum('FROM "certification_scoreline"' in sql and '"kind" = \'member\'' in sql for sql in reads) == 1
