@@ -61,7 +61,11 @@ class Certificate(DomainModel):
             models.CheckConstraint(condition=Q(status__in=list(CertificateStatus.values)),
                                    name="certificate_status_known"),
         ]
-        indexes = [models.Index(fields=["status", "valid_until"], name="certificate_status_expiry")]
+        indexes = [
+            models.Index(fields=["status", "valid_until"], name="certificate_status_expiry"),
+            # The lists of certificates (the API's, a province's 50,000) are newest first, a keyset page at a time.
+            models.Index(fields=["-issued_on", "-id"], name="certificate_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return self.number
