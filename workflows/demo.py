@@ -36,6 +36,18 @@ def _pdf(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, b"%PDF-1.7\n%\xe2\xe3\n", content_type="application/pdf")
 
 
+def self_check_in_full(*, case: Case, applicant, spec, now) -> None:
+    """The applicant's self-check as a clean one (every item in full), the report, the integrity notice
+    and the acceptance request: what the demo and the load run's seed do for a case they move on."""
+    sheet = sheet_services.self_check_sheet(actor=applicant, case=case)
+    for _c, item in spec.rubric_for(case.grade.code).items():
+        sheet_services.sheet_record(actor=applicant, sheet=sheet, item_code=item.code, entry=ItemEntry())
+    sheet_services.sheet_submit(actor=applicant, sheet=sheet)
+    case_services.case_attach_report(actor=applicant, case=case, upload=_pdf("汇报材料.pdf"))
+    case_services.case_acknowledge_integrity(actor=applicant, case=case)
+    case_services.case_request_acceptance(actor=applicant, case=case, now=now)
+
+
 def _declarer(institution: Institution):
     return User.objects.filter(userobjectpermission__permission__codename=ACT_FOR_INSTITUTION.partition(".")[2],
                                userobjectpermission__object_pk=str(institution.pk)).first()
@@ -80,16 +92,8 @@ def demo_cases() -> list[str]:
         if goal == "self_check":
             continue
 
-        def self_check(case=case, applicant=applicant, grade=grade):
-            sheet = sheet_services.self_check_sheet(actor=applicant, case=case)
-            for _c, item in spec.rubric_for(grade).items():
-                sheet_services.sheet_record(actor=applicant, sheet=sheet, item_code=item.code, entry=ItemEntry())
-            sheet_services.sheet_submit(actor=applicant, sheet=sheet)
-            case_services.case_attach_report(actor=applicant, case=case, upload=_pdf("汇报材料.pdf"))
-            case_services.case_acknowledge_integrity(actor=applicant, case=case)
-            case_services.case_request_acceptance(actor=applicant, case=case, now=declared_at)
-
-        actions.task_complete(user=applicant, case=case, node="self_check", work=self_check)
+        actions.task_complete(user=applicant, case=case, node="self_check", work=partial(
+            self_check_in_full, case=case, applicant=applicant, spec=spec, now=declared_at))
         actions.task_complete(user=staff, case=case, node="designate", work=partial(
             case_services.case_designate_prechecker, actor=staff, case=case, prechecker=prechecker))
     return created

@@ -124,24 +124,15 @@ def _people():
 
 def _to_notice(case, *, applicant, staff, prechecker, spec, declared_at):
     """Plan, self-check and acceptance request, designation, pre-check passed: each one action."""
-    from certification.scoring import ItemEntry
     from certification.services import cases as case_services
-    from certification.services import sheets as sheet_services
     from workflows import actions
+    from workflows.demo import self_check_in_full
 
     actions.task_complete(user=staff, case=case, node="plan",
                           work=partial(case_services.case_plan_include, actor=staff, case=case))
 
-    def self_check():
-        sheet = sheet_services.self_check_sheet(actor=applicant, case=case)
-        for _c, item in spec.rubric_for(case.grade.code).items():
-            sheet_services.sheet_record(actor=applicant, sheet=sheet, item_code=item.code, entry=ItemEntry())
-        sheet_services.sheet_submit(actor=applicant, sheet=sheet)
-        case_services.case_attach_report(actor=applicant, case=case, upload=_pdf("汇报材料.pdf"))
-        case_services.case_acknowledge_integrity(actor=applicant, case=case)
-        case_services.case_request_acceptance(actor=applicant, case=case, now=declared_at)
-
-    actions.task_complete(user=applicant, case=case, node="self_check", work=self_check)
+    actions.task_complete(user=applicant, case=case, node="self_check", work=partial(
+        self_check_in_full, case=case, applicant=applicant, spec=spec, now=declared_at))
     actions.task_complete(user=staff, case=case, node="designate", work=partial(
         case_services.case_designate_prechecker, actor=staff, case=case, prechecker=prechecker))
     actions.task_complete(user=prechecker, case=case, node="precheck", work=partial(
