@@ -343,6 +343,7 @@ def benchmark(scale: float, *, repeat: int = REPEAT) -> dict:
 
 
 def run() -> dict:
+    settings.DEBUG = False  # measured as served in production: no query log kept per request
     scale = float(os.environ.get("BENCH_SCALE", "1"))
     repeat = int(os.environ.get("BENCH_REPEAT", str(REPEAT if scale >= 0.5 else QUICK_REPEAT)))
     use_postgresql()

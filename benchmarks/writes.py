@@ -435,6 +435,9 @@ def _use_postgres() -> None:
 
 
 def run() -> dict:
+    from django.conf import settings
+
+    settings.DEBUG = False  # measured as served in production: no query log kept per request
     from django.db import connections
 
     _use_postgres()
