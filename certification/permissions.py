@@ -35,6 +35,8 @@ ROLE_OBJECT_PERMISSION: dict[str, str] = {
 }
 # Experts act through the panels they sit on (a predicate over foreign keys), not an object permission.
 OBJECT_PERMISSIONS = frozenset(ROLE_OBJECT_PERMISSION.values())
+# The model each object permission is held on (its primary keys are what ``grants`` returns).
+PERMISSION_MODEL = {perm: ("institution" if perm == ACT_FOR_INSTITUTION else "bureau") for perm in OBJECT_PERMISSIONS}
 
 
 def ensure_roles() -> list[Group]:
@@ -124,13 +126,21 @@ def can(user, perm: str, obj: Model) -> bool:
     count: guardian's own checker would answer yes to any superuser)."""
     if obj is None or obj.pk is None:
         return False
+    _held_on(perm, type(obj))
     return obj.pk in granted(user, perm)
 
 
 def objects_for(user, perm: str, queryset: QuerySet) -> QuerySet:
     """The objects of ``queryset`` on which ``user`` holds ``perm``."""
+    _held_on(perm, queryset.model)
     pks = granted(user, perm)
     return queryset.filter(pk__in=sorted(pks)) if pks else queryset.none()
+
+
+def _held_on(perm: str, model) -> None:
+    """A permission is asked of the model it is held on (a bureau's key is never an institution's)."""
+    if PERMISSION_MODEL.get(perm) != model._meta.model_name:
+        raise ValueError(f"{perm} is held on a {PERMISSION_MODEL.get(perm)}, not a {model._meta.model_name}")
 
 
 def get_for_user_or_404(user, perm: str, queryset: QuerySet, **lookup) -> Model:

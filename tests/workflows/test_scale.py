@@ -177,3 +177,12 @@ def test_case_visibility_needs_no_join_and_no_distinct(world):
     sql = str(cases_for_user(people["staff"]).query).upper()
 
     assert "JOIN" not in sql and "DISTINCT" not in sql
+
+
+def test_a_permission_is_asked_only_of_the_model_it_is_held_on(world, bureaus):
+    institution, people, _experts = world
+
+    with pytest.raises(ValueError):
+        permissions.can(people["staff"], WORK_IN_BUREAU, institution)
+    with pytest.raises(ValueError):
+        permissions.objects_for(people["staff"], WORK_IN_BUREAU, Case.objects.all())
