@@ -62,6 +62,10 @@ def test_a_batch_runs_as_parallel_tasks_and_one_failure_does_not_stop_the_others
     assert serials == list(range(1, 12))
     assert IssuedDocument.objects.filter(kind="certificate").count() == 11
     assert Case.objects.filter(outcome="certified").count() == 11
+    # each certificate's PDF is drawn by its own task, sent when its issue committed; the test ends only
+    # once the workers have drawn them all (none is left writing while the database is emptied)
+    wait_until(lambda: not IssuedDocument.objects.filter(kind="certificate", drawn_at__isnull=True).exists(),
+               seconds=300, what="the PDFs")
 
 
 BATCH = 500
