@@ -178,6 +178,11 @@ def filing_bureau(institution: Institution, *, grade: str, kind: str, version: S
 BUREAU_PERMISSIONS = tuple(perm for role, perm in ROLE_OBJECT_PERMISSION.items() if role != Role.APPLICANT)
 
 
+def bureau_cases(bureaus) -> Q:
+    """The cases of ``bureaus`` (keys): those they assess, those filed with them, those they forward."""
+    return Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
+
+
 def case_visibility(user) -> Q:
     """The condition a case meets when ``user`` may see it: its institutions' cases (applicant), its
     bureaus' (staff, pre-checker, approver, officer, auditor: assessed, filed with, or forwarded by the
@@ -197,7 +202,7 @@ def case_visibility(user) -> Q:
     if institutions:
         query |= Q(institution_id__in=institutions)
     if bureaus:
-        query |= Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
+        query |= bureau_cases(bureaus)
     if panels:
         query |= Q(pk__in=panels)
     return query
@@ -412,8 +417,7 @@ def sheets_for_user(user):
     first, *rest = [part.values("pk") for part in parts]
     visible = Q(pk__in=first.union(*rest))
     if bureaus:
-        visible |= submitted & Q(case__in=Case.objects.filter(
-            Q(bureau__in=bureaus) | Q(filing_bureau__in=bureaus) | Q(forwarding_bureau__in=bureaus)).values("pk"))
+        visible |= submitted & Q(case__in=Case.objects.filter(bureau_cases(bureaus)).values("pk"))
     return ScoreSheet.objects.filter(visible)
 
 
