@@ -2,6 +2,7 @@
 stage with the services. The fixtures that build the world (``world``, ``media``) are in tests/conftest.py."""
 
 import datetime as dt
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -71,6 +72,57 @@ def build_world(*, regions, bureaus):
                              term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2032, 12, 31))
                for n in range(4)]
     return institution, people, experts
+
+
+class _Errors(HTMLParser):
+    """The errors of a page as Django renders them: ``<ul class="errorlist" id="id_<field>_error">`` beside
+    a field, ``<ul class="errorlist nonfield">`` (or a page's ``<p class="error">``) above the form."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: dict[str, list[str]] = {}
+        self._field: str | None = None
+        self._in_item = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "p" and "error" in classes:  # a page's own error paragraph, above its form
+            self._field = "__all__"
+            self._in_item = True
+            self.found.setdefault("__all__", []).append("")
+        elif tag == "ul" and "errorlist" in classes:
+            ident = attrs.get("id") or ""
+            self._field = "__all__" if "nonfield" in classes or not ident else \
+                ident.removeprefix("id_").removesuffix("_error")
+            self.found.setdefault(self._field, [])
+        elif tag == "li" and self._field is not None:
+            self._in_item = True
+            self.found[self._field].append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("ul", "p"):
+            self._field = None
+            self._in_item = False
+        elif tag == "li":
+            self._in_item = False
+
+    def handle_data(self, data):
+        if self._in_item and self._field is not None:
+            self.found[self._field][-1] += data.strip()
+
+
+def page_errors(response, field: str = "__all__") -> list[str]:
+    """The errors a page shows for one field (beside it), or above the form (``__all__``), as the user reads
+    them."""
+    parser = _Errors()
+    parser.feed(response.content.decode())
+    return parser.found.get(field, [])
+
+
+def field_error(response, field: str) -> list[str]:
+    """The errors the page shows beside ``field``."""
+    return page_errors(response, field)
 
 
 def staff_of(bureau, **fields):

@@ -14,7 +14,7 @@ from certification.services.cases import case_issue_certificate
 from certification.services.issuing import issue_batch_start
 from certification.services.summaries import summary_submit
 from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
-from tests.worlds import approved_cases, at, run_case
+from tests.worlds import approved_cases, at, page_errors, run_case
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -197,7 +197,7 @@ def test_a_case_not_in_the_queue_is_refused_in_chinese_and_nothing_starts(client
     response = client.post(reverse("certificates:queue"), {"cases": [case.pk], "batch": "1"})
 
     assert response.status_code == 400
-    assert "不是可用的选项" in response.content.decode() or "有效的选项" in response.content.decode()
+    assert page_errors(response) == [f"选择一个有效的选项。 {case.pk} 不在可用的选项中。"]
     assert IssueBatch.objects.count() == 0
 
 

@@ -34,7 +34,8 @@ def test_a_batch_issues_each_case_once_and_reports_a_failure_without_stopping(wo
 
     assert (progress["total"], progress["issued"], progress["failed"], progress["finished"]) == (3, 2, 1, True)
     assert progress["failures"][0].case == cases[1]
-    assert "暂停" in progress["failures"][0].error
+    suspended = Certificate.objects.get(institution=suspended_holder, status=CertificateStatus.SUSPENDED)
+    assert progress["failures"][0].error == f"该单位的证书{suspended.number}已被暂停。 请先恢复或撤销该证书。"
     assert Certificate.objects.filter(institution=institution).count() == 1
 
 
