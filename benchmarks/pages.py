@@ -197,11 +197,12 @@ def pages_for(role: str, objects: dict, user) -> list[tuple[str, str]]:
     if "certificate" in objects:
         pages.append(("certificate", f"/certificates/{objects['certificate']}/"))
     if role == Role.BUREAU_STAFF:
-        pages += [("bureau notices", "/bureau/notices/publish/"), ("late declarations", "/bureau/late-declarations/")]
+        pages += [("bureau notices", "/bureau/notices/publish/"), ("late declarations", "/bureau/late-declarations/"),
+                  ("filings", "/filings/")]
     if role == Role.CERTIFICATE_OFFICER:
         pages.append(("certificate queue", "/certificates/queue/"))
     api = [("cases", "case"), ("tasks", "task"), ("sheets", "sheet"), ("certificates", "certificate"),
-           ("institutions", "institution")]
+           ("institutions", "institution"), ("filings", "filing")]
     if "objection" in objects:
         api.append(("objections", "objection"))
     for endpoint, kind in api:

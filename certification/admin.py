@@ -257,3 +257,15 @@ class SummarySubmissionAdmin(ReadOnlyAdmin):
     search_fields = ("bureau__name", "sha256")
     date_hierarchy = "sent_at"
     readonly_fields = [f.name for f in models.SummarySubmission._meta.fields]
+
+
+@admin.register(models.Filing)
+class FilingAdmin(ReadOnlyAdmin):
+    """Approved rechecks filed with the bureau the scheme names (备案), with the documents as filed."""
+
+    list_display = ("case", "bureau", "filed_at", "filed_by")
+    list_filter = ("bureau",)
+    list_select_related = ("case", "bureau", "filed_by")
+    search_fields = ("case__reference", "case__institution__name", "bureau__name")
+    date_hierarchy = "filed_at"
+    readonly_fields = [f.name for f in models.Filing._meta.fields]

@@ -679,14 +679,14 @@ def approvals_summary_pdf(bureau, year: int) -> bytes:
 
 
 def approvals_summary_xlsx(bureau, year: int) -> bytes:
-    """The same summary as an .xlsx workbook (one sheet: title, headers, one row per approval)."""
-    import io
-
-    from openpyxl import Workbook
+    """The same summary as an .xlsx workbook (one sheet: title, headers, one row per approval), written by the
+    one .xlsx writer: text typed by users (an institution's name) is never a formula."""
     from openpyxl.styles import Alignment, Font
 
+    from .xlsx import new_workbook, workbook_bytes
+
     summary = approvals_summary(bureau, year)
-    book = Workbook()
+    book = new_workbook()
     sheet = book.active
     sheet.title = f"{year}"
     sheet.append([summary["title"]])
@@ -697,17 +697,8 @@ def approvals_summary_xlsx(bureau, year: int) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in summary["rows"]:
-        sheet.append([_xlsx_safe(v) for v in row])
+        sheet.append(list(row))
     for column, width in zip("ABCDEFGHI", (6, 40, 10, 8, 10, 24, 22, 16, 24), strict=True):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A3"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _xlsx_safe(value):
-    """A cell never starts a formula: text typed by users is written as text (CSV/formula injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    return workbook_bytes(book)

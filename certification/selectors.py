@@ -586,3 +586,30 @@ def member_for_chair_or_404(user, pk):
     if member is None:
         raise Http404
     return member
+
+
+# --- Filings (备案) ------------------------------------------------------------------------------------------
+
+#: The bureau roles that read a bureau's filings (and, at a higher bureau, those of the bureaus below it).
+FILING_READERS = SUMMARY_READERS
+
+
+def filing_bureaus_for_user(user):
+    """The bureaus whose filings ``user`` may read: those it works for (staff, approver, certificate officer,
+    auditor) and the bureaus below them (regions are four levels deep)."""
+    ids = sorted(bureau_ids_for_user(user, FILING_READERS))
+    if not ids:
+        return Bureau.objects.none()
+    return Bureau.objects.filter(Q(pk__in=ids) | Q(parent__in=ids) | Q(parent__parent__in=ids)
+                                 | Q(parent__parent__parent__in=ids))
+
+
+def filings_for_user(user):
+    """The filings ``user`` may read: those filed with its bureaus or with a bureau below them."""
+    from .models import Filing
+
+    ids = sorted(bureau_ids_for_user(user, FILING_READERS))
+    if not ids:
+        return Filing.objects.none()
+    return Filing.objects.filter(Q(bureau__in=ids) | Q(bureau__parent__in=ids) | Q(bureau__parent__parent__in=ids)
+                                 | Q(bureau__parent__parent__parent__in=ids))

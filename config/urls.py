@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include("workflows.api.urls")),
     path("notices/", include("workflows.public_notices")),
     path("spreadsheets/", include("workflows.spreadsheets")),
+    path("filings/", include("workflows.filings")),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -16,6 +16,7 @@ from certification.models import (
     Bureau,
     Case,
     Certificate,
+    Filing,
     Institution,
     LateInclusion,
     Notice,
@@ -180,6 +181,51 @@ def _lapsed(entries: list, kind: str = Kind.CERTIFICATE_LAPSED) -> list[Draft]:
     return drafts
 
 
+# The issuing bureau's decisions on a certificate, each told to the holder and the approving bureau's staff.
+CERTIFICATE_STATUS_ACTIONS = {
+    "certificate.suspend": Kind.CERTIFICATE_SUSPENDED,
+    "certificate.reinstate": Kind.CERTIFICATE_REINSTATED,
+    "certificate.revoke": Kind.CERTIFICATE_REVOKED,
+}
+
+
+def _certificate_status(action: str, entries: list) -> list[Draft]:
+    """A certificate suspended, reinstated or revoked (by the issuing bureau's officer, with a reason): the
+    holder institution's users and the staff of the bureau that approved it are told, with the reason, and
+    by e-mail whatever their preferences. The officer who acted is not told of their own act."""
+    kind = CERTIFICATE_STATUS_ACTIONS[action]
+    certificates = Certificate.objects.select_related("institution", "grade", "issued_by").in_bulk(
+        {int(e.target_id) for e in entries})
+    holders = users_holding(APPLICANT, Institution, {c.institution_id for c in certificates.values()})
+    staff = users_holding(STAFF, Bureau, {c.approved_by_id for c in certificates.values()})
+    drafts = []
+    for entry in entries:
+        c = certificates[int(entry.target_id)]
+        params = {"number": c.number, "institution": c.institution.name, "grade": c.grade.name,
+                  "bureau": c.issued_by.name, "reason": entry.reason}
+        told = (holders.get(c.institution_id, set()) | staff.get(c.approved_by_id, set())) - {entry.actor_id}
+        drafts += [Draft(_key(entry, kind, u), kind, u, params=params) for u in sorted(told)]
+    return drafts
+
+
+def _filed(entries: list) -> list[Draft]:
+    """An approved recheck was filed with a higher bureau (备案): that bureau's staff are told, with the
+    filing record's link on their filings page."""
+    filings = {f.case_id: f for f in Filing.objects.select_related(
+        "case__institution", "case__grade", "case__bureau").filter(case__in={int(e.target_id) for e in entries})}
+    staff = users_holding(STAFF, Bureau, {f.bureau_id for f in filings.values()})
+    drafts = []
+    for entry in entries:
+        filing = filings.get(int(entry.target_id))
+        if filing is None:
+            continue
+        case = filing.case
+        params = {**_case_params(case, entry), "bureau": case.bureau.name, "documents": len(filing.documents)}
+        drafts += [Draft(_key(entry, Kind.CASE_FILED, u), Kind.CASE_FILED, u, params=params, case_id=case.pk)
+                   for u in sorted(staff.get(filing.bureau_id, ()))]
+    return drafts
+
+
 def _summary_sent(entries: list) -> list[Draft]:
     """A city bureau sent its annual summary: the province's staff (the bureau's parent) are told."""
     bureaus = Bureau.objects.in_bulk({int(e.target_id) for e in entries})
@@ -240,6 +286,10 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _lapsed(group, kind=Kind.RECHECK_ENDED)
         elif action == SUMMARY_SENT_ACTION:
             drafts += _summary_sent(group)
+        elif action in CERTIFICATE_STATUS_ACTIONS:
+            drafts += _certificate_status(action, group)
+        elif action == "case.file":
+            drafts += _filed(group)
         elif action == "late_inclusion.grant":
             drafts += _late_included(group)
     notify(drafts)

@@ -48,6 +48,10 @@ class Kind(models.TextChoices):
     SUMMARY_OVERDUE = "summary_overdue", _("Annual summary overdue")
     SUMMARY_RECEIVED = "summary_received", _("Annual summary received")
     SUMMARY_CORRECTED = "summary_corrected", _("Corrected annual summary received")
+    CERTIFICATE_SUSPENDED = "certificate_suspended", _("Certificate suspended")
+    CERTIFICATE_REINSTATED = "certificate_reinstated", _("Certificate reinstated")
+    CERTIFICATE_REVOKED = "certificate_revoked", _("Certificate revoked")
+    CASE_FILED = "case_filed", _("Recheck filed with your bureau")
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,14 @@ TEXTS: dict[str, Text] = {
     Kind.SUMMARY_RECEIVED: Text(_("%(bureau)s sent its approvals summary of %(year)s (%(approvals)s approvals).")),
     Kind.SUMMARY_CORRECTED: Text(_("%(bureau)s sent a corrected approvals summary of %(year)s (%(approvals)s "
                                    "approvals): %(reason)s")),
+    Kind.CERTIFICATE_SUSPENDED: Text(_("Certificate %(number)s (%(grade)s) of %(institution)s was suspended by "
+                                       "%(bureau)s: %(reason)s"), legal=True),
+    Kind.CERTIFICATE_REINSTATED: Text(_("Certificate %(number)s (%(grade)s) of %(institution)s was reinstated by "
+                                        "%(bureau)s and is in force again: %(reason)s"), legal=True),
+    Kind.CERTIFICATE_REVOKED: Text(_("Certificate %(number)s (%(grade)s) of %(institution)s was revoked by "
+                                     "%(bureau)s: %(reason)s"), legal=True),
+    Kind.CASE_FILED: Text(_("The recheck of %(institution)s for %(grade)s (case %(reference)s), approved by "
+                            "%(bureau)s, is filed with your bureau with its %(documents)s approval documents.")),
 }
 
 LEGAL_KINDS = frozenset(kind for kind, text in TEXTS.items() if text.legal)

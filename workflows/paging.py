@@ -27,8 +27,8 @@ class KeysetPage:
         return urlencode({"after": self.next_after}) if self.next_after else ""
 
 
-def _cursor(row) -> str:
-    return f"{row.declared_at.isoformat()}_{row.pk}"
+def _cursor(row, field: str = "declared_at") -> str:
+    return f"{getattr(row, field).isoformat()}_{row.pk}"
 
 
 def _parse(after: str | None) -> tuple[dt.datetime, int] | None:
@@ -45,17 +45,19 @@ def _parse(after: str | None) -> tuple[dt.datetime, int] | None:
     return moment, number
 
 
-def newest_first_page(queryset: QuerySet, *, after: str | None, size: int = 50) -> KeysetPage:
-    """One page of ``queryset`` newest first by ``(declared_at, id)``, starting after the cursor ``after``."""
+def newest_first_page(queryset: QuerySet, *, after: str | None, size: int = 50,
+                      field: str = "declared_at") -> KeysetPage:
+    """One page of ``queryset`` newest first by ``(field, id)`` (``declared_at`` for cases, ``filed_at`` for
+    filings), starting after the cursor ``after``."""
     position = _parse(after)
-    rows = queryset.order_by("-declared_at", "-id")
+    rows = queryset.order_by(f"-{field}", "-id")
     if position is not None:
         moment, pk = position
         # The redundant bound lets the database start its index scan at the cursor.
-        rows = rows.filter(declared_at__lte=moment).filter(Q(declared_at__lt=moment) | Q(declared_at=moment,
-                                                                                        pk__lt=pk))
+        rows = rows.filter(**{f"{field}__lte": moment}).filter(Q(**{f"{field}__lt": moment})
+                                                               | Q(**{field: moment, "pk__lt": pk}))
     found = list(rows[:size + 1])
     more = len(found) > size
     found = found[:size]
-    return KeysetPage(object_list=found, next_after=_cursor(found[-1]) if more else "",
+    return KeysetPage(object_list=found, next_after=_cursor(found[-1], field) if more else "",
                       is_first=position is None)

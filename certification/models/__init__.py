@@ -11,6 +11,7 @@ from .documents import (
     SummarySubmission,
 )
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
+from .filings import Filing
 from .notices import Notice, Objection
 from .organisations import (
     Bureau,
@@ -41,6 +42,7 @@ __all__ = [
     "DomainModel",
     "Expert",
     "ExpertEmployment",
+    "Filing",
     "Grade",
     "HardDeleteRefused",
     "Institution",

@@ -41,6 +41,7 @@ from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import certificate_recheck_settle, issue_within
 from .documents import certificate_document_freeze_within, documents_freeze_approval
+from .filings import case_file_within
 from .late_inclusions import late_inclusion_for
 
 
@@ -418,8 +419,7 @@ def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
         case_move(case, "approve", actor=actor, action="case.approve", reason=reasons,
                   fields={"outcome_reason": reasons, "approval_decided_at": now})
         documents_freeze_approval(actor=actor, case=case)
-        if case.filing_bureau_id is not None:
-            audit_record(actor=actor, action="case.file", target=case, after={"filed_with": case.filing_bureau_id})
+        case_file_within(actor=actor, case=case)  # a recheck the scheme files (备案): record, audit, told
         return case
     return case_move(case, "refuse_approval", actor=actor, action="case.refuse", reason=reasons,
                      fields={"approval_decided_at": now}, now=now)

@@ -9,7 +9,6 @@ and reports the others. Either way the import is one transaction with its audit 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -36,6 +35,8 @@ from ..models import (
     User,
 )
 from ..permissions import require_bureau_staff, role_grant
+from ..xlsx import new_workbook
+from ..xlsx import workbook_bytes as xlsx_bytes
 from .audit import audit_record_many
 
 MAX_ROWS = 5000
@@ -436,10 +437,8 @@ def import_dispatch(kind: str):
 # --- Writing workbooks ----------------------------------------------------------------------------------
 
 
-def workbook_bytes(*, title: str, headers: Iterable, rows: Iterable[Iterable]) -> bytes:
-    """One worksheet with a bold header row, frozen below it, columns wide enough for Chinese text."""
-    book = Workbook()
-    sheet = book.active
+def table_sheet(sheet, *, title: str, headers: Iterable, rows: Iterable[Iterable]) -> None:
+    """Fill ``sheet``: a bold header row, frozen below it, columns wide enough for Chinese text."""
     sheet.title = title[:31]
     headers = [str(h) for h in headers]
     sheet.append(headers)
@@ -453,25 +452,27 @@ def workbook_bytes(*, title: str, headers: Iterable, rows: Iterable[Iterable]) -
         widths = [max(w, len(str(v or ""))) for w, v in zip(widths, row, strict=False)]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(60, 2 * width + 4)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+
+
+def table_workbook(*, title: str, headers: Iterable, rows: Iterable[Iterable]) -> bytes:
+    """One worksheet (see :func:`table_sheet`), written by the one .xlsx writer (no cell is a formula)."""
+    book = new_workbook()
+    table_sheet(book.active, title=title, headers=headers, rows=rows)
+    return xlsx_bytes(book)
 
 
 def import_template(kind: str) -> bytes:
     """The template of an import, in the current language: the header row and one row of hints."""
     columns = KINDS[kind]
     headers = [str(c.label) + (" *" if c.required else "") for c in columns]
-    body = workbook_bytes(title=str(_("Institutions") if kind == "institutions" else _("Experts")),
-                          headers=[str(c.label) for c in columns], rows=[])
-    book = load_workbook(io.BytesIO(body))
+    book = new_workbook()
+    table_sheet(book.active, title=str(_("Institutions") if kind == "institutions" else _("Experts")),
+                headers=[str(c.label) for c in columns], rows=[])
     notes = book.create_sheet(str(_("Instructions")))
     notes.append([str(_("Column")), str(_("Required")), str(_("What to write"))])
     for column, header in zip(columns, headers, strict=True):
         notes.append([header, str(_("yes")) if column.required else "", str(column.hint)])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return xlsx_bytes(book)
 
 
 def _local(moment) -> str:
@@ -485,7 +486,7 @@ def cases_workbook(cases) -> bytes:
     rows = ([c.reference, c.institution.name, c.institution.uscc, c.grade.name, c.get_kind_display(), c.year,
              c.bureau.name, c.get_stage_display(), c.get_outcome_display(), _local(c.declared_at)]
             for c in cases.select_related("institution", "grade", "bureau").order_by("-declared_at", "-pk"))
-    return workbook_bytes(title=str(_("Cases")), headers=headers, rows=rows)
+    return table_workbook(title=str(_("Cases")), headers=headers, rows=rows)
 
 
 @dataclass(frozen=True)
@@ -522,4 +523,4 @@ def ranking_workbook(cases) -> bytes:
                _("Self-score")]
     rows = ([r.rank, r.case.reference, r.case.institution.name, r.case.grade.name, r.case.bureau.name,
              r.panel_total, r.self_total] for r in score_ranking(cases))
-    return workbook_bytes(title=str(_("Score ranking")), headers=headers, rows=rows)
+    return table_workbook(title=str(_("Score ranking")), headers=headers, rows=rows)

@@ -9,6 +9,7 @@ from certification.enums import CertificateStatus, InstitutionLevel, Kind
 from certification.models import (
     Case,
     Certificate,
+    Filing,
     Institution,
     Notice,
     Objection,
@@ -90,3 +91,13 @@ class CertificateFilter(django_filters.FilterSet):
     class Meta:
         model = Certificate
         fields = ["status", "kind", "year", "grade", "institution"]
+
+
+class FilingFilter(django_filters.FilterSet):
+    bureau = django_filters.NumberFilter(field_name="bureau_id", min_value=1, max_value=2**62,
+                                         label=_("filed with (bureau id)"))
+    case = django_filters.NumberFilter(field_name="case_id", min_value=1, max_value=2**62)
+
+    class Meta:
+        model = Filing
+        fields = ["bureau", "case"]

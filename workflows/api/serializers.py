@@ -11,6 +11,7 @@ from certification.models import (
     Bureau,
     Case,
     Certificate,
+    Filing,
     Institution,
     LateInclusion,
     Notice,
@@ -229,3 +230,34 @@ class CertificatePublicSerializer(serializers.ModelSerializer):
         fields = ["number", "holder", "grade_name", "kind", "issued_by_name", "issued_on", "valid_until",
                   "status", "status_display"]
         read_only_fields = fields
+
+
+class FiledDocumentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    number = serializers.CharField(allow_blank=True)
+    sha256 = serializers.CharField()
+
+
+class FilingSerializer(serializers.ModelSerializer):
+    """A case filed with a bureau (备案): when, by whom, and the approval documents as they were filed."""
+
+    reference = serializers.CharField(source="case.reference", read_only=True)
+    institution = serializers.IntegerField(source="case.institution_id", read_only=True)
+    institution_name = serializers.CharField(source="case.institution.name", read_only=True)
+    grade = serializers.CharField(source="case.grade.code", read_only=True)
+    grade_name = serializers.CharField(source="case.grade.name", read_only=True)
+    bureau_name = serializers.CharField(source="bureau.name", read_only=True)
+    approved_by = serializers.IntegerField(source="case.bureau_id", read_only=True)
+    approved_by_name = serializers.CharField(source="case.bureau.name", read_only=True)
+    filed_by_name = serializers.SerializerMethodField()
+    documents = FiledDocumentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Filing
+        fields = ["id", "case", "reference", "institution", "institution_name", "grade", "grade_name", "bureau",
+                  "bureau_name", "approved_by", "approved_by_name", "filed_at", "filed_by_name", "documents"]
+        read_only_fields = fields
+
+    def get_filed_by_name(self, filing) -> str:
+        return str(filing.filed_by or "")

@@ -14,6 +14,7 @@ router.register("sheets", views.ScoreSheetViewSet, basename="sheet")
 router.register("notices", views.NoticeViewSet, basename="notice")
 router.register("objections", views.ObjectionViewSet, basename="objection")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
+router.register("filings", views.FilingViewSet, basename="filing")
 router.register("tasks", TaskViewSet, basename="task")
 
 app_name = "api"

@@ -22,6 +22,7 @@ from certification.selectors import (
     cases_for_user,
     certificate_public,
     certificates_for_user,
+    filings_for_user,
     institutions_for_user,
     notices_public,
     objections_for_user,
@@ -186,6 +187,19 @@ class CertificateViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return certificates_for_user(self.request.user).select_related("institution", "grade", "issued_by")
+
+
+class FilingViewSet(viewsets.ReadOnlyModelViewSet):
+    """Filings (备案): the approved rechecks filed with the caller's bureaus or with the bureaus below them."""
+
+    serializer_class = serializers.FilingSerializer
+    filterset_class = filters.FilingFilter
+    ordering_fields = ["id", "filed_at"]
+    ordering = ["-filed_at", "-id"]
+
+    def get_queryset(self):
+        return filings_for_user(self.request.user).select_related(
+            "bureau", "filed_by", "case__institution", "case__grade", "case__bureau")
 
 
 class VerifyView(PublicThrottleMixin, APIView):

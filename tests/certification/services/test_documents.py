@@ -254,8 +254,9 @@ def test_the_annual_summary_lists_the_years_approvals_as_pdf_and_xlsx(world, bur
     assert "省二级" in text and frozen(case, "confirmation_letter").number in text and "待发证" in text
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[1] == tuple(documents.SUMMARY_HEADERS)
-    assert rows[2] == (1, "'=HYPERLINK(\"http://x\")" + RARE, "省二级", "晋升", "99.00", case.bureau.name,
+    assert rows[2] == (1, "=HYPERLINK(\"http://x\")" + RARE, "省二级", "晋升", "99.00", case.bureau.name,
                        frozen(case, "confirmation_letter").number, "2026年3月20日", "待发证")
+    assert book.active["B3"].data_type == "s"  # the text as typed, never a formula
     assert len(rows) == 3
     assert pdf_text(documents.approvals_summary_pdf(bureaus["city"], 2025)).count("本年度无审批事项") == 1
 
