@@ -15,6 +15,7 @@ router.register("notices", views.NoticeViewSet, basename="notice")
 router.register("objections", views.ObjectionViewSet, basename="objection")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("panel-seats", views.PanelSeatViewSet, basename="panel-seat")
 
 app_name = "api"
 urlpatterns = [
