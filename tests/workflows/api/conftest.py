@@ -11,7 +11,17 @@ from rest_framework.test import APIClient
 
 from certification import permissions
 from certification.enums import BureauLevel, InstitutionLevel, Kind, RegionLevel, Role
-from certification.models import Case, Grade, Notice, Objection, Panel, PanelMember, ScoreSheet, SheetKind, Stage
+from certification.models import (
+    Case,
+    Grade,
+    Notice,
+    Objection,
+    Panel,
+    PanelMember,
+    ScoreSheet,
+    SheetKind,
+    Stage,
+)
 from tests.factories import (
     BureauFactory,
     CertificateFactory,
