@@ -427,7 +427,8 @@ def _review(case):
 def _panel_members(case):
     from .models import PanelMember
 
-    return list(PanelMember.objects.filter(panel__case=case).select_related("expert__employer")
+    # the members who sit on the panel: not one who gave up their seat for a declared conflict
+    return list(PanelMember.objects.filter(panel__case=case).active().select_related("expert__employer")
                 .order_by("-is_chair", "expert__name"))
 
 
@@ -536,9 +537,10 @@ def panel_roster_context(case) -> dict:
     members = [{
         "name": m.expert.name, "employer": m.expert.employer.name if m.expert.employer else "",
         "title": m.expert.title, "level": m.expert.get_reviewer_level_display(), "chair": m.is_chair,
-        "recusal_on": _cn(m.recusal_declared_at) if m.recusal_declared_at else "",
+        "recusal_on": timezone_text(m.recusal_declared_at) if m.recusal_declared_at else "",
     } for m in _panel_members(case)]
-    return {**case_context(case), "title": "考评组人员名单及回避声明", "members": members,
+    years = case.scheme_version.specification().panel.conflict_employment_years
+    return {**case_context(case), "title": "考评组人员名单及回避声明", "members": members, "window_years": years,
             "formed_on": _cn(panel.formed_at) if panel else "",
             "scoring_due": timezone_text(panel.scoring_due_at) if panel else ""}
 

@@ -495,13 +495,26 @@ class Candidate:
 
     expert_id: int
     user_id: int | None = None
-    employer_id: int | None = None
-    system_id: int | None = None  # the head institution of the expert's system
+    employer_id: int | None = None  # the current employer
+    system_id: int | None = None  # the head institution of the system the expert declares they belong to
     past_employers: tuple[tuple[int, dt.date | None], ...] = ()  # (institution, ended on; None = still there)
     declared_conflicts: frozenset[int] = frozenset()
     term: tuple[dt.date, dt.date] | None = None
     grades: tuple[str, ...] = ()  # grades the expert may review; empty = every grade
     load: int = 0  # panels the expert sits on that are not decided yet
+    name: str = ""
+    tier: int = 0  # whose pool: 0 the assessing bureau's, 1 its higher bureau's, 2 the one above...
+
+
+# How an institution stands to the applicant, within the applicant's system (its chain of parent and
+# subordinate institutions, ``Institution.parent``, from the top of that chain down).
+SELF, PARENT, SUBORDINATE, SYSTEM = "self", "parent", "subordinate", "system"
+
+
+@dataclass(frozen=True)
+class SystemUnit:
+    relation: str  # SELF, PARENT (an ancestor), SUBORDINATE (a descendant) or SYSTEM (elsewhere in the system)
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -509,40 +522,81 @@ class PanelCase:
     """What the panel rules need to know of the case."""
 
     institution_id: int
-    system_id: int | None  # the head institution of the applicant's system (itself if it heads one)
+    system_id: int | None  # the head institution of the applicant's system (the top of its chain)
     grade: str
     prechecker_user_id: int | None = None
+    # every institution of the applicant's system, the applicant included, with how it stands to the
+    # applicant; empty: only the applicant and the system's head are known
+    units: Mapping[int, SystemUnit] = field(default_factory=dict)
+
+    def system_units(self) -> Mapping[int, SystemUnit]:
+        if self.units:
+            return self.units
+        units = {self.institution_id: SystemUnit(SELF)}
+        if self.system_id is not None and self.system_id != self.institution_id:
+            units[self.system_id] = SystemUnit(SYSTEM)
+        return units
+
+
+def _relation_text(relation: str) -> str:
+    return {SELF: _("the applicant itself"), PARENT: _("a parent unit of the applicant"),
+            SUBORDINATE: _("a subordinate unit of the applicant"),
+            SYSTEM: _("a unit of the applicant's system")}[relation]
 
 
 def expert_conflicts(candidate: Candidate, case: PanelCase, *, today: dt.date,
                      scheme: SchemeSpec | None = None) -> list[Refusal]:
-    """Every reason this expert may not sit on this case's panel; empty when they may (回避 is enforced)."""
+    """Every reason this expert may not sit on this case's panel; empty when they may (回避 is enforced).
+
+    An expert employed now, or within the scheme's window (``panel.conflict_employment_years``), by the
+    applicant, one of its parent units, one of its subordinate units or any other unit of its system is
+    recused; so is one who declares they belong to that system, declared a conflict with the applicant,
+    pre-checked the case, is outside their appointment or not appointed for the grade."""
     scheme = _scheme(scheme)
     out: list[Refusal] = []
     rule = _("Recusal")
+    expert = candidate.name or f"#{candidate.expert_id}"
 
     def refuse(code: str, message: str) -> None:
         out.append(Refusal(code=f"panel.{code}", rule=rule, message=message,
                            satisfy=_("Choose another expert from the pool."), params={"expert": candidate.expert_id}))
 
-    if candidate.employer_id == case.institution_id:
-        refuse("own_institution", _("The expert works for the applicant."))
+    units = case.system_units()
     window = scheme.panel.conflict_employment_years
+    codes = {SELF: "own_institution", PARENT: "parent_unit", SUBORDINATE: "subordinate_unit", SYSTEM: "same_system"}
+    seen: set[tuple[str, int]] = set()
+    if candidate.employer_id in units:
+        unit = units[candidate.employer_id]
+        seen.add((codes[unit.relation], candidate.employer_id))
+        refuse(codes[unit.relation], _("%(expert)s works for %(unit)s (%(relation)s).") % {
+            "expert": expert, "unit": unit.name or _("the applicant"), "relation": _relation_text(unit.relation)})
     for institution_id, ended_on in candidate.past_employers:
-        if institution_id == case.institution_id and (ended_on is None or add_years(ended_on, window) > today):
-            refuse("recent_employment", _("The expert worked for the applicant within the last %(years)d years.")
-                   % {"years": window})
-            break
-    if case.system_id is not None and case.system_id in (candidate.system_id, candidate.employer_id):
-        refuse("same_system", _("The expert belongs to the applicant's system."))
+        unit = units.get(institution_id)
+        if unit is None or not (ended_on is None or add_years(ended_on, window) > today):
+            continue
+        code = "recent_employment" if unit.relation == SELF else codes[unit.relation]
+        if (code, institution_id) in seen or (codes[unit.relation], institution_id) in seen:
+            continue
+        seen.add((code, institution_id))
+        params = {"expert": expert, "unit": unit.name or _("the applicant"), "relation": _relation_text(unit.relation),
+                  "years": window}
+        if ended_on is None:
+            refuse(code, _("%(expert)s works for %(unit)s (%(relation)s).") % params)
+        else:
+            refuse(code, _("%(expert)s worked for %(unit)s (%(relation)s) until %(until)s, within the last "
+                           "%(years)d years.") % {**params, "until": ended_on.isoformat()})
+    if candidate.system_id is not None and candidate.system_id in units and not any(
+            code == "same_system" for code, _unit in seen):
+        refuse("same_system", _("%(expert)s belongs to the applicant's system.") % {"expert": expert})
     if case.institution_id in candidate.declared_conflicts:
-        refuse("declared_conflict", _("The expert declared a conflict of interest with the applicant."))
+        refuse("declared_conflict", _("%(expert)s declared a conflict of interest with the applicant.")
+               % {"expert": expert})
     if case.prechecker_user_id is not None and candidate.user_id == case.prechecker_user_id:
-        refuse("prechecker", _("The expert pre-checked this case."))
+        refuse("prechecker", _("%(expert)s pre-checked this case.") % {"expert": expert})
     if candidate.term is not None and not candidate.term[0] <= today <= candidate.term[1]:
-        refuse("out_of_term", _("The expert's appointment does not cover today."))
+        refuse("out_of_term", _("The appointment of %(expert)s does not cover today.") % {"expert": expert})
     if candidate.grades and case.grade not in candidate.grades:
-        refuse("grade", _("The expert is not appointed to review this grade."))
+        refuse("grade", _("%(expert)s is not appointed to review this grade.") % {"expert": expert})
     return out
 
 
@@ -556,9 +610,10 @@ class PanelProposal:
 def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_level: str, institution_level: str,
                   seed: int, today: dt.date, size: int | None = None,
                   scheme: SchemeSpec | None = None) -> PanelProposal:
-    """Draw a panel from the qualified pool: no conflicted expert, the least loaded first, ties broken by a
-    random draw from ``seed`` (recorded, so the draw can be replayed). ``size`` defaults to the rule's
-    minimum; a pool too small for the minimum is refused."""
+    """Draw a panel from the qualified pools: no conflicted expert; the assessing bureau's own pool first, and
+    a higher bureau's pool only for the seats the pools below it cannot fill; within a pool the least loaded
+    first, ties broken by a random draw from ``seed`` (recorded, so the draw can be replayed). ``size``
+    defaults to the rule's minimum; pools too small for the minimum are refused."""
     import random
 
     scheme = _scheme(scheme)
@@ -587,9 +642,32 @@ def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_le
             params={"eligible": len(eligible), "size": size},
         ))
     draw = random.Random(seed)  # noqa: S311 - a recorded, replayable draw, not a secret
-    keyed = [(c.load, draw.random(), c.expert_id) for c in eligible]
-    chosen = [expert_id for _load, _r, expert_id in sorted(keyed)[:size]]
+    keyed = [(c.tier, c.load, draw.random(), c.expert_id) for c in eligible]
+    chosen = [expert_id for _tier, _load, _r, expert_id in sorted(keyed)[:size]]
     return PanelProposal(members=tuple(chosen), seed=seed, excluded=excluded)
+
+
+def pool_order_refusals(chosen: Iterable[Candidate], eligible: Iterable[Candidate]) -> list[Refusal]:
+    """A panel chosen by hand keeps the pools' order: it takes from a higher bureau's pool no more experts than
+    the pools below it cannot provide (their eligible experts not chosen leave that many seats to them)."""
+    chosen, eligible = list(chosen), list(eligible)
+    size = len(chosen)
+    out: list[Refusal] = []
+    for tier in sorted({c.tier for c in chosen if c.tier > 0}):
+        nearer = sum(1 for c in eligible if c.tier < tier)
+        allowed = max(0, size - nearer)
+        farther = [c for c in chosen if c.tier >= tier]
+        if len(farther) > allowed:
+            out.append(Refusal(
+                code="panel.pool_order", rule=_("Expert pools"),
+                message=_("%(experts)s come from a higher bureau's pool, but the nearer pools have %(n)d eligible "
+                          "experts for the %(size)d seats: a higher bureau's pool is drawn from only when the "
+                          "nearer pools are too small.")
+                % {"experts": "、".join(c.name or f"#{c.expert_id}" for c in farther), "n": nearer, "size": size},
+                satisfy=_("Choose the experts of the assessing bureau's own pool first."),
+                params={"eligible_nearer": nearer, "size": size, "tier": tier}))
+            break
+    return out
 
 
 # --- Reminders (§3.6): when each reminder falls due -----------------------------------------------------------

@@ -111,10 +111,42 @@ def system_head(institution: Institution) -> Institution | None:
     return None
 
 
+def institution_system(institution: Institution) -> dict[int, rules.SystemUnit]:
+    """Every institution of ``institution``'s system — the tree of ``Institution.parent`` from the top of its
+    chain down — with how it stands to ``institution``: itself, a parent unit (an ancestor), a subordinate
+    unit (a descendant), or another unit of the same system. One query per level of the tree."""
+    chain = [institution]
+    while chain[-1].parent_id is not None:
+        chain.append(Institution.objects.only("pk", "name", "parent_id").get(pk=chain[-1].parent_id))
+    units = {node.pk: rules.SystemUnit(rules.PARENT, node.name) for node in chain[1:]}
+    units[institution.pk] = rules.SystemUnit(rules.SELF, institution.name)
+    # down from the top; a unit is a subordinate of the applicant when its parent is the applicant or one
+    units_below = {institution.pk}
+    level = [chain[-1].pk]
+    seen = {chain[-1].pk}
+    while level:
+        children = [row for row in Institution.objects.filter(parent_id__in=level).values_list(
+            "pk", "name", "parent_id") if row[0] not in seen]
+        for pk, name, parent_id in children:
+            seen.add(pk)
+            if pk in units:  # the applicant, or one of its parents: already placed
+                continue
+            if parent_id in units_below:
+                units_below.add(pk)
+                units[pk] = rules.SystemUnit(rules.SUBORDINATE, name)
+            else:
+                units[pk] = rules.SystemUnit(rules.SYSTEM, name)
+        level = [pk for pk, _name, _parent in children]
+    return units
+
+
 def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
-    """The experts of these pools, as the panel rules see them, in a fixed number of queries."""
-    open_panels = Count("panel_memberships", filter=Q(panel_memberships__panel__case__outcome="open"),
-                        distinct=True)
+    """The experts of these pools, as the panel rules see them, in a fixed number of queries. ``pools`` are
+    in the order they are drawn from (the assessing bureau's first): each expert's ``tier`` is its pool's
+    place in that order."""
+    open_panels = Count("panel_memberships", filter=Q(panel_memberships__panel__case__outcome="open",
+                                                      panel_memberships__archived_at__isnull=True), distinct=True)
+    tiers = {bureau.pk: n for n, bureau in enumerate(pools)}
     experts = (
         Expert.objects.active()
         .filter(pool__in=pools)
@@ -136,6 +168,8 @@ def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
             term=(e.term_starts_on, e.term_ends_on),
             grades=tuple(e.grades or ()),
             load=e.open_panels,
+            name=e.name,
+            tier=tiers[e.pool_id],
         )
         for e in experts
     ]
@@ -183,21 +217,57 @@ def bureau_cases(bureaus) -> Q:
     return Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
 
 
-def case_visibility(user) -> Q:
+def panel_seats_signed(user):
+    """The user's seats on panels (as an expert) whose recusal declaration they have signed: only these open
+    the case to them. A seat not signed yet shows its member the declaration alone; a seat given up for a
+    declared conflict (archived) shows nothing."""
+    from .models import PanelMember
+
+    return PanelMember.objects.active().filter(expert__user=user, recusal_declared_at__isnull=False)
+
+
+def panel_seats_for_user(user):
+    """The user's seats on panels (as an expert), signed or not; not those given up for a declared conflict."""
+    from .models import PanelMember
+
+    if not (user and user.is_authenticated and user.is_active):
+        return PanelMember.objects.none()
+    return PanelMember.objects.active().filter(expert__user=user)
+
+
+def panel_seat_awaiting_declaration(user, case_pk):
+    """The user's seat on the panel of case ``case_pk`` whose recusal declaration they have not signed yet,
+    or None."""
+    from .models import PanelMember
+
+    if not (user and user.is_authenticated and user.is_active):
+        return None
+    return (PanelMember.objects.active().filter(panel__case_id=case_pk, expert__user=user,
+                                                recusal_declared_at__isnull=True)
+            .select_related("panel__case__institution", "panel__case__grade", "panel__case__scheme_version",
+                            "expert").first())
+
+
+def case_visibility(user, *, unsigned_seats: bool = False) -> Q:
     """The condition a case meets when ``user`` may see it: its institutions' cases (applicant), its
     bureaus' (staff, pre-checker, approver, officer, auditor: assessed, filed with, or forwarded by the
-    bureau), and the cases of the panels the user sits on (expert).
+    bureau), and the cases of the panels the user sits on and has signed the recusal declaration of
+    (expert).
 
     Built from the user's grants (one query) and panel seats (one query) as lists of keys, so that the
     database answers it from the indexes on each column (a bitmap OR) without a join or a DISTINCT,
-    however many cases there are. A user who may see nothing gets a condition no case meets."""
+    however many cases there are. A user who may see nothing gets a condition no case meets.
+
+    ``unsigned_seats``: also the cases of the seats whose declaration the user has not signed yet (for the
+    inbox, which lists the member's task; its page shows the declaration alone)."""
     from .models import PanelMember
 
     if not (user and user.is_authenticated and user.is_active):
         return Q(pk__in=[])
     institutions = sorted(granted(user, ACT_FOR_INSTITUTION))
     bureaus = sorted(granted(user, *BUREAU_PERMISSIONS))
-    panels = sorted(PanelMember.objects.filter(expert__user=user).values_list("panel__case_id", flat=True))
+    seats = PanelMember.objects.active().filter(expert__user=user) if unsigned_seats else panel_seats_signed(user)
+    panels = sorted(seats.values_list("panel__case_id", flat=True))
     query = Q(pk__in=[])
     if institutions:
         query |= Q(institution_id__in=institutions)
@@ -293,6 +363,9 @@ def _action_labels() -> dict:
         "case.objection_upheld": _("Objection upheld"),
         "panel.form": _("Review panel formed"),
         "panel.change_chair": _("Another chair named"),
+        "panel.recusal_sign": _("Recusal declaration signed"),
+        "panel.recusal_conflict": _("A member declared a conflict of interest"),
+        "panel.replace_member": _("A member replaced"),
         "review.step": _("On-site step recorded"),
         "review.consolidate": _("Panel score consolidated"),
         "review.conclude": _("Review concluded"),
@@ -392,7 +465,7 @@ def sheets_for_user(user):
     """The score sheets the user may see. The applicant: its self-checks and, once submitted, the panel's
     score. The bureau: every submitted sheet of its cases. A panel member: their own sheet, and the others'
     submitted sheets once their own is submitted (as ``member_sheets_visible``); the chair: the panel's."""
-    from .models import Case, PanelMember, ScoreSheet, SheetKind
+    from .models import Case, ScoreSheet, SheetKind
 
     if not (user and user.is_authenticated and user.is_active):
         return ScoreSheet.objects.none()
@@ -403,12 +476,13 @@ def sheets_for_user(user):
     # One part per reason to see a sheet, each answered from its own index, and their union: an OR of them
     # across joins made the database scan every sheet of the province for an applicant's three. A bureau's
     # sheets (tens of thousands) stay a condition, which the database checks as it walks the list's order.
+    seats = panel_seats_signed(user)  # a member sees nothing of a case before signing its declaration
     parts = [
-        sheets.filter(kind=SheetKind.MEMBER, expert__user=user),
+        sheets.filter(kind=SheetKind.MEMBER, expert__user=user, case__in=seats.values("panel__case_id")),
         sheets.filter(submitted, kind=SheetKind.MEMBER, case__in=ScoreSheet.objects.filter(
-            submitted, kind=SheetKind.MEMBER, expert__user=user).values("case_id")),
-        sheets.filter(kind=SheetKind.PANEL, case__in=PanelMember.objects.filter(
-            expert__user=user, is_chair=True).values("panel__case_id")),
+            submitted, kind=SheetKind.MEMBER, expert__user=user, case__in=seats.values("panel__case_id"))
+            .values("case_id")),
+        sheets.filter(kind=SheetKind.PANEL, case__in=seats.filter(is_chair=True).values("panel__case_id")),
     ]
     if own:
         own_cases = Case.objects.filter(institution_id__in=own).values("pk")

@@ -24,7 +24,7 @@ from certification.services.cases import (
     case_request_acceptance,
 )
 from certification.services.notices import notice_close, notice_publish
-from certification.services.panels import panel_form
+from certification.services.panels import panel_form, panel_member_sign_recusal
 from certification.services.review import panel_consolidate, review_conclude, review_record_step
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
@@ -187,6 +187,8 @@ def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, st
     with at(year, 3, 9, 0, 0):
         notice_close(notice=notice)
         panel = panel_form(actor=people["staff"], case=case, members=experts[:3], chair=experts[0])
+        for seat in panel.memberships.select_related("expert__user"):  # each signs before seeing the case
+            panel_member_sign_recusal(actor=seat.expert.user, member=seat)
         for m, member in enumerate(panel.members.order_by("pk")):
             member_sheet = ScoreSheet.objects.get(case=case, kind=SheetKind.MEMBER, expert=member)
             for item in items:

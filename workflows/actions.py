@@ -211,6 +211,31 @@ def panel_change_chair(*, actor, case: Case, chair: Expert, reason: str) -> Pane
     return member
 
 
+def panel_sign_recusal(*, actor, member: PanelMember) -> PanelMember:
+    """A member signs the recusal declaration of their seat (nothing of the process changes)."""
+    with transaction.atomic(durable=True):
+        return panel_services.panel_member_sign_recusal(actor=actor, member=member)
+
+
+def panel_declare_conflict(*, actor, member: PanelMember, reason: str) -> PanelMember:
+    """A member declares a conflict of interest instead of signing: the seat is given up; its scoring task
+    waits, out of the member's inbox, for the replacement the bureau names."""
+    case = member.panel.case
+    with transaction.atomic(durable=True), _lock(case):
+        return panel_services.panel_member_declare_conflict(actor=actor, member=member, reason=reason)
+
+
+def panel_replace_member(*, actor, case: Case, member: PanelMember, expert: Expert) -> PanelMember:
+    """The bureau names the replacement of a member who declared a conflict; the seat's scoring task (and the
+    chair's tasks, if the replacement takes the chair) go to the replacement."""
+    with transaction.atomic(durable=True), _lock(case):
+        new = panel_services.panel_replace_member(actor=actor, case=case, member=member, expert=expert)
+        engine.seat_tasks_follow(case, old_member=member.pk, new_member=new)
+        if new.is_chair:
+            engine.chair_tasks_follow(case, expert.user)
+    return new
+
+
 # --- The certificate ------------------------------------------------------------------------------------------
 def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = None) -> Certificate:
     """Issue the approved case's certificate and fire its "certificate issued" event, so that the case's

@@ -70,7 +70,9 @@ def workable_tasks(user) -> QuerySet:
         return Task.objects.none()
     waiting = Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN,
                                   process__artifact_content_type=ContentType.objects.get_for_model(Case)).order_by()
-    visible = Case.objects.filter(case_visibility(user), pk=OuterRef("process__artifact_object_id"))
+    # a panel member's own task shows in the inbox before they sign the recusal declaration (its page shows
+    # the declaration alone); the case itself opens to them once they have signed
+    visible = Case.objects.filter(case_visibility(user, unsigned_seats=True), pk=OuterRef("process__artifact_object_id"))
     parts = [waiting.filter(Exists(visible), owner=user).values("pk")]
     open_cases = Case.objects.filter(outcome=Outcome.OPEN)
     for (perm, field), nodes in _claim_rules().items():
@@ -143,5 +145,21 @@ def chair_tasks_follow(case: Case, user) -> int:
     for task in Task.objects.filter(process=process, flow_task_type="HUMAN", status__in=OPEN):
         if task.flow_task.name in ("onsite", "conclude") and task.owner_id != user.pk:
             task.flow_task.activation_class(task).reassign(user=user)
+            moved += 1
+    return moved
+
+
+def seat_tasks_follow(case: Case, *, old_member: int, new_member) -> int:
+    """A member replaced after declaring a conflict: their open scoring task goes to the replacement (the task
+    now names the new seat, and is assigned to the replacement's user)."""
+    process = process_for(case)
+    if process is None:
+        return 0
+    moved = 0
+    for task in Task.objects.filter(process=process, flow_task_type="HUMAN", status__in=OPEN):
+        if task.flow_task.name == "score" and (task.data or {}).get("member") == old_member:
+            task.data = {**task.data, "member": new_member.pk}
+            task.save(update_fields=["data"])
+            task.flow_task.activation_class(task).reassign(user=new_member.expert.user)
             moved += 1
     return moved

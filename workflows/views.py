@@ -17,6 +17,7 @@ from certification.selectors import (
     cases_for_user,
     certificate_queue,
     notice_candidates,
+    panel_seat_awaiting_declaration,
     workplaces_for,
 )
 
@@ -56,11 +57,16 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
     template_name = "workflows/case_detail.html"
     context_object_name = "case"
 
+    def get(self, request, *args, **kwargs):
+        if panel_seat_awaiting_declaration(request.user, kwargs["pk"]) is not None:
+            return redirect("case_recusal", pk=kwargs["pk"])
+        return super().get(request, *args, **kwargs)
+
     def get_object(self, queryset=None):
         return case_get_for_user_or_404(self.request.user, self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
-        from certification.models import Outcome, ScoreSheet, SheetKind, Stage
+        from certification.models import Outcome, PanelMember, ScoreSheet, SheetKind, Stage
         from certification.selectors import may_keep_case_file
 
         from .engine import open_tasks, process_for, workable_tasks
@@ -78,6 +84,9 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["can_withdraw"] = is_open and case.institution_id in granted(user, ACT_FOR_INSTITUTION)
         context["can_cancel"] = is_open and case.bureau_id in granted(user, WORK_IN_BUREAU)
         context["can_archive"] = may_keep_case_file(user, case)
+        context["to_replace"] = list(PanelMember.objects.filter(
+            panel__case=case, conflict_declared_at__isnull=False, replaced_by__isnull=True).select_related(
+            "expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
         context["reopened_sheet"] = case.stage == Stage.REVIEW and not mine and ScoreSheet.objects.filter(
             case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists()
         return context
@@ -146,6 +155,8 @@ def task(request, pk: int, task_pk: int):
     its tasks (else 404); a task that is done, cancelled or someone else's says so and changes nothing.
     A POST goes through ``workflows.actions.task_act`` (the row lock, the service and the task's completion in
     one transaction), as the API's does."""
+    if panel_seat_awaiting_declaration(request.user, pk) is not None:
+        return redirect("case_recusal", pk=pk)  # a member sees nothing of the case before signing
     case, _process, task = case_task_or_404(request.user, pk, task_pk)
     message = task_closed_message(request.user, task)
     if message:
@@ -415,3 +426,87 @@ def change_chair(request, pk: int):
             return redirect("case_detail", pk=case.pk)
     return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "chair",
                                                         "title": _("Name another chair")})
+
+
+# --- The recusal declaration and the replacement of a member ------------------------------------------------
+@login_required
+def recusal(request, pk: int):
+    """A panel member's recusal declaration (回避声明) for the case: the declaration's text and the applicant,
+    nothing else of the case; the member signs it, or declares a conflict of interest with a reason. Only a
+    member whose declaration is still to be made reaches it (anyone else: 404)."""
+    from django import forms as dj_forms
+
+    from certification.exceptions import RuleViolation
+
+    from .forms import REASON
+    from .task_views import refusal_text
+
+    seat = panel_seat_awaiting_declaration(request.user, pk)
+    if seat is None:
+        raise Http404
+    case = seat.panel.case
+
+    class ConflictForm(dj_forms.Form):
+        reason = REASON
+
+    conflict_form = ConflictForm(request.POST if request.POST.get("action") == "conflict" else None,
+                                 prefix="conflict")
+    errors = []
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "sign":
+                actions.panel_sign_recusal(actor=request.user, member=seat)
+                messages.success(request, _("Recusal declaration signed."))
+                return redirect("case_detail", pk=case.pk)
+            if request.POST.get("action") == "conflict" and conflict_form.is_valid():
+                actions.panel_declare_conflict(actor=request.user, member=seat,
+                                               reason=conflict_form.cleaned_data["reason"])
+                messages.success(request, _("Your conflict of interest is recorded: the bureau names another "
+                                            "member in your place."))
+                return redirect("inbox")
+        except RuleViolation as exc:
+            errors = refusal_text(exc)
+    years = case.scheme_version.specification().panel.conflict_employment_years
+    return render(request, "workflows/recusal.html", {
+        "case": case, "seat": seat, "conflict_form": conflict_form, "errors": errors, "years": years,
+        "title": _("Recusal declaration")})
+
+
+@login_required
+def replace_member(request, pk: int):
+    """The bureau names the replacement of a member who declared a conflict of interest."""
+    from django import forms as dj_forms
+
+    from certification.exceptions import RuleViolation
+    from certification.models import Expert, PanelMember
+    from certification.permissions import can
+    from certification.services.panels import panel_candidates_for
+
+    from .task_views import refusal_text
+
+    case = case_get_for_user_or_404(request.user, pk)
+    if not (can(request.user, WORK_IN_BUREAU, case.bureau) and hasattr(case, "panel")):
+        raise Http404
+    recused = PanelMember.objects.filter(panel__case=case, conflict_declared_at__isnull=False,
+                                         replaced_by__isnull=True).select_related("expert")
+
+    class ReplaceForm(dj_forms.Form):
+        member = dj_forms.ModelChoiceField(label=_("Member who declared a conflict"), queryset=recused,
+                                           empty_label=None)
+        expert = dj_forms.ModelChoiceField(label=_("Replacement"), queryset=Expert.objects.filter(
+            pk__in=[c.expert_id for c in panel_candidates_for(case)]).exclude(
+            pk__in=PanelMember.objects.filter(panel__case=case).values("expert_id")).order_by("pool", "name"))
+
+    form = ReplaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = actions.panel_replace_member(actor=request.user, case=case, member=form.cleaned_data["member"],
+                                               expert=form.cleaned_data["expert"])
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("%(expert)s now sits on the panel.") % {"expert": new.expert})
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "replace",
+                                                        "title": _("Replace a member who declared a conflict")})

@@ -34,7 +34,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0020_certificate_newest_first'),
+        ('certification', '0022_panel_recusal_declaration'),
     ]
 
     operations = [

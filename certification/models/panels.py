@@ -33,7 +33,15 @@ class PanelMember(DomainModel):
     panel = models.ForeignKey(Panel, models.PROTECT, related_name="memberships", verbose_name=_("panel"))
     expert = models.ForeignKey(Expert, models.PROTECT, related_name="panel_memberships", verbose_name=_("expert"))
     is_chair = models.BooleanField(_("chair"), default=False)
-    recusal_declared_at = models.DateTimeField(_("recusal declaration signed at"), null=True, blank=True)
+    recusal_declared_at = models.DateTimeField(_("recusal declaration signed at"), null=True, blank=True,
+                                               help_text=_("When the member signed online that no conflict "
+                                                           "of interest bars them from this case (回避声明)."))
+    conflict_declared_at = models.DateTimeField(
+        _("conflict declared at"), null=True, blank=True,
+        help_text=_("When the member declared a conflict of interest instead of signing; the seat is then "
+                    "archived and the bureau names a replacement."))
+    replaced_by = models.OneToOneField("self", models.PROTECT, null=True, blank=True, related_name="replaces",
+                                       verbose_name=_("replaced by"))
     last_nudged_on = models.DateField(_("last reminded by the chair on"), null=True, blank=True,
                                       help_text=_("The chair reminds a member at most once a day."))
 
@@ -43,6 +51,8 @@ class PanelMember(DomainModel):
         constraints = [
             models.UniqueConstraint(fields=["panel", "expert"], name="one_seat_per_expert"),
             models.UniqueConstraint(fields=["panel"], condition=Q(is_chair=True), name="one_chair_per_panel"),
+            models.CheckConstraint(condition=Q(recusal_declared_at__isnull=True) | Q(conflict_declared_at__isnull=True),
+                                   name="member_signs_or_declares_a_conflict"),
         ]
 
     def __str__(self) -> str:

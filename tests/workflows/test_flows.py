@@ -115,10 +115,18 @@ def noticed(client, world):
     return d
 
 
+def sign_recusal(client, case, user):
+    """The member signs the case's recusal declaration on its page, before seeing anything of the case."""
+    client.force_login(user)
+    response = client.post(reverse("case_recusal", args=[case.pk]), {"action": "sign"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+
+
 def to_review(d, world):
     _institution, people, experts = world
     d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]], "chair": experts[0].pk})
     for expert in experts[:3]:
+        sign_recusal(d.client, d.case, expert.user)
         for code in rubric_codes(d.case):
             d.item(expert.user, "score", code)
         d.post(expert.user, "score", "submit")

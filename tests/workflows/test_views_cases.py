@@ -82,7 +82,7 @@ def _url(name, case, route_kwargs):
 
 
 # Pages that exist only at some moment of a case (tested where that moment is: test_flows.py).
-EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair"}
+EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair", "case_recusal", "case_replace_member"}
 
 
 def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, regions):

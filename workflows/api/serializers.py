@@ -16,6 +16,7 @@ from certification.models import (
     LateInclusion,
     Notice,
     Objection,
+    PanelMember,
     ScoreLine,
     ScoreSheet,
 )
@@ -261,3 +262,19 @@ class FilingSerializer(serializers.ModelSerializer):
 
     def get_filed_by_name(self, filing) -> str:
         return str(filing.filed_by or "")
+class PanelSeatSerializer(serializers.ModelSerializer):
+    """A panel member's seat: the case and applicant it is for, and where its recusal declaration stands."""
+
+    case = serializers.IntegerField(source="panel.case_id", read_only=True)
+    case_reference = serializers.CharField(source="panel.case.reference", read_only=True)
+    institution = serializers.CharField(source="panel.case.institution.name", read_only=True)
+    expert = serializers.CharField(source="expert.name", read_only=True)
+
+    class Meta:
+        model = PanelMember
+        fields = ["id", "case", "case_reference", "institution", "expert", "is_chair", "recusal_declared_at",
+                  "conflict_declared_at"]
+
+
+class ConflictInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text=_("Why the member has a conflict of interest."))

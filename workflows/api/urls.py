@@ -16,6 +16,7 @@ router.register("objections", views.ObjectionViewSet, basename="objection")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
 router.register("filings", views.FilingViewSet, basename="filing")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("panel-seats", views.PanelSeatViewSet, basename="panel-seat")
 
 app_name = "api"
 urlpatterns = [

@@ -26,6 +26,7 @@ from certification.selectors import (
     institutions_for_user,
     notices_public,
     objections_for_user,
+    panel_seats_for_user,
     sheets_for_user,
 )
 from certification.services.notices import objection_file
@@ -110,6 +111,36 @@ class ScoreSheetViewSet(viewsets.ReadOnlyModelViewSet):
         """Submit a complete sheet: it is locked and its total kept."""
         sheet = sheet_submit(actor=request.user, sheet=self.get_object())
         return Response(serializers.ScoreSheetSerializer(self.get_queryset().get(pk=sheet.pk)).data)
+
+
+class PanelSeatViewSet(viewsets.ReadOnlyModelViewSet):
+    """The caller's seats on review panels. Before seeing anything else of a case, a member signs its recusal
+    declaration (回避声明) here or on the web page, or declares a conflict of interest, which gives the seat up
+    for the bureau to fill."""
+
+    serializer_class = serializers.PanelSeatSerializer
+    filter_backends: list = []
+    ordering = ["id"]
+
+    def get_queryset(self):
+        return panel_seats_for_user(self.request.user).select_related("panel__case__institution", "expert")
+
+    @extend_schema(request=None, responses=serializers.PanelSeatSerializer)
+    @action(detail=True, methods=["post"])
+    def sign(self, request, pk=None):
+        """Sign the recusal declaration: the case's materials and the member's sheet open to them."""
+        seat = actions.panel_sign_recusal(actor=request.user, member=self.get_object())
+        return Response(serializers.PanelSeatSerializer(self.get_queryset().get(pk=seat.pk)).data)
+
+    @extend_schema(request=serializers.ConflictInputSerializer, responses=serializers.PanelSeatSerializer)
+    @action(detail=True, methods=["post"], url_path="declare-conflict")
+    def declare_conflict(self, request, pk=None):
+        """Declare a conflict of interest instead of signing, with the reason: the bureau names a replacement."""
+        data = serializers.ConflictInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        seat = actions.panel_declare_conflict(actor=request.user, member=self.get_object(),
+                                              reason=data.validated_data["reason"])
+        return Response(serializers.PanelSeatSerializer(seat).data)
 
 
 class PublicThrottleMixin:

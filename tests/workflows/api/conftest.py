@@ -11,7 +11,17 @@ from rest_framework.test import APIClient
 
 from certification import permissions
 from certification.enums import BureauLevel, InstitutionLevel, Kind, RegionLevel, Role
-from certification.models import Case, Grade, Notice, Objection, ScoreSheet, SheetKind, Stage
+from certification.models import (
+    Case,
+    Grade,
+    Notice,
+    Objection,
+    Panel,
+    PanelMember,
+    ScoreSheet,
+    SheetKind,
+    Stage,
+)
 from tests.factories import (
     BureauFactory,
     CertificateFactory,
@@ -66,6 +76,10 @@ def world(archives_version, regions, bureaus):
             expert = ExpertFactory(user=user, pool=bureaus["city"])
             objects["member_sheet_a"] = ScoreSheet.objects.create(case=objects["case_a"], kind=SheetKind.MEMBER,
                                                                   expert=expert)
+            # the expert sits on case a's panel and has signed its recusal declaration
+            panel = Panel.objects.create(case=objects["case_a"], seed=1, formed_at=now, formed_by=UserFactory(),
+                                         scoring_due_at=now + dt.timedelta(days=14))
+            PanelMember.objects.create(panel=panel, expert=expert, is_chair=True, recusal_declared_at=now)
         else:
             permissions.role_grant(user=user, role=role, obj=bureaus["city"])
         users[role] = user

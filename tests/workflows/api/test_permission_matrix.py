@@ -23,8 +23,9 @@ EXPECTED = {
     # the city bureaus.
     "certificate_officer": {"institutions": {"institution_a", "institution_b"}, "cases": set(), "sheets": set(),
                             "objections": set(), "certificates": {"certificate_a", "certificate_b"}},
-    # An expert sees their own member's sheet, nothing else until their panels' cases are opened to them.
-    "expert": {"institutions": set(), "cases": set(), "sheets": {"member_sheet_a"}, "objections": set(),
+    # An expert sees the case of the panel they sit on (and its applicant) and their own member's sheet, once
+    # they have signed the case's recusal declaration; nothing else.
+    "expert": {"institutions": {"institution_a"}, "cases": {"case_a"}, "sheets": {"member_sheet_a"}, "objections": set(),
                "certificates": set()},
 }
 CANDIDATES = {
