@@ -21,7 +21,7 @@ from .organisations import (
     SafetyIncident,
 )
 from .panels import Panel, PanelMember
-from .reviews import OnsiteStep, Review
+from .reviews import ItemAssignment, OnsiteStep, Review
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from .sheets import ScoreLine, ScoreSheet, SheetKind
 from .users import User
@@ -45,6 +45,7 @@ __all__ = [
     "HardDeleteRefused",
     "Institution",
     "IssueBatch",
+    "ItemAssignment",
     "IssueBatchItem",
     "IssuedDocument",
     "LateInclusion",
