@@ -294,6 +294,7 @@ def _action_labels() -> dict:
         "panel.form": _("Review panel formed"),
         "panel.change_chair": _("Another chair named"),
         "review.step": _("On-site step recorded"),
+        "review.assign": _("Items assigned to the members"),
         "review.consolidate": _("Panel score consolidated"),
         "review.conclude": _("Review concluded"),
         "review.draw_units": _("Subordinate units drawn for a visit"),
