@@ -275,3 +275,15 @@ def test_the_on_site_steps_are_recorded_in_their_order_and_all_six_close_the_rec
     for step in OnsiteStep.values[1:]:
         review_record_step(actor=chair, case=case, step=step)
     assert review_onsite_done(actor=chair, case=case).steps.keys() == set(OnsiteStep.values)
+
+
+def test_the_reason_for_a_sub_criterion_not_met_reaches_the_scoring_form_and_the_rectification_list(review):
+    from certification.documents import _item_rows
+
+    case, experts = review()
+    for expert in experts:
+        score(case, expert, UNMET_5B)
+    panel_consolidate(actor=experts[0].user, case=case)
+    rows, _totals = _item_rows(case, with_panel=True)
+    row = next(r for r in rows if r["code"] == "5")
+    assert (row["panel_score"], row["panel_reasons"]) == ("5.00", ["库房与办公室合用，未做到三分开"])
