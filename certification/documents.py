@@ -320,7 +320,10 @@ def _latest_sheet(case, kind):
 
 
 def _reasons(entry: dict) -> list[str]:
-    return [d["reason"] for d in entry.get("deductions", []) if d.get("reason")]
+    """The reasons written on a self-check or member line: each deduction's, and the item's own (the reason for
+    sub-criteria not met)."""
+    reasons = [d["reason"] for d in entry.get("deductions", []) if d.get("reason")]
+    return reasons + [entry["reason"]] if entry.get("reason") and entry["reason"] not in reasons else reasons
 
 
 def _deducted(entry: dict):
@@ -383,7 +386,7 @@ def _item_rows(case, *, with_panel: bool) -> tuple[list[dict], dict]:
         own = self_lines.get(item.code)
         panel = panel_lines.get(item.code)
         panel_reasons = ([panel.entry.get("reason")] if panel and panel.entry.get("reason") else [])
-        panel_reasons += [r for r in member_reasons.get(item.code, []) if r not in panel_reasons]
+        panel_reasons = list(dict.fromkeys(panel_reasons + member_reasons.get(item.code, [])))  # each once
         rows.append({
             "category": category.name if category.code != category_code else "",
             "category_max": _points(category.max_points) if category.code != category_code else "",

@@ -335,6 +335,8 @@ class Panel(_Spec):
     conflict_employment_years: int = Field(default=3, ge=0)
     onsite_majority: Share = Decimal(2) / Decimal(3)
     onsite_sample_units: int = Field(default=3, ge=1)
+    # each member scores every item (no split by the chair); otherwise the system proposes a split by category
+    every_member_scores_every_item: bool = False
 
     @field_validator("onsite_majority", mode="before")
     @classmethod

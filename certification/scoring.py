@@ -57,6 +57,8 @@ class ItemEntry:
     unmet: frozenset[str] = frozenset()  # sub_criteria: sub-criteria not met at all
     bonus: Decimal = ZERO  # extra points claimed for merit
     veto: bool = False  # the item's veto condition is confirmed
+    reason: str = ""  # why points are lost beyond the deduction lines (e.g. sub-criteria not met)
+    veto_reason: str = ""  # why the veto condition is confirmed
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class ItemScore:
     clamps: tuple[Clamp, ...] = ()
     key: bool = False
     veto: bool = False
+    failed_key_subs: tuple[str, ...] = ()  # key (★) sub-criteria not met, or whose points were all deducted
 
     @property
     def clamped(self) -> bool:
@@ -109,7 +112,8 @@ class CategoryScore:
 class GradeResult:
     grade: str
     passed: bool
-    reasons: tuple[str, ...] = ()  # codes: pass_line, key_item_zero:<item>, category_floor:<cat>, veto:<item>
+    # codes: pass_line, key_item_zero:<item>, key_sub_criterion:<item>.<sub>, category_floor:<cat>, veto:<item>
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class Assessment:
     vetoes: tuple[str, ...] = ()
     failed_by_veto: bool = False
     unscored: tuple[str, ...] = field(default=())
+    failed_key_subs: tuple[str, ...] = ()  # "<item>.<sub>" of every key sub-criterion failed
 
     def passes(self, grade: str) -> bool:
         return self.grades[grade].passed
@@ -223,6 +228,21 @@ def _raw_points(item: Item, entry: ItemEntry) -> tuple[Decimal, list[Clamp], Dec
     raise AssertionError(f"rule kind {rule.kind} not handled")  # the scheme validates kinds
 
 
+def failed_key_sub_criteria(item: Item, entry: ItemEntry | None) -> tuple[str, ...]:
+    """The item's key (★) sub-criteria that count as failed: not met at all, or with deductions that take all
+    of its points. A failed key sub-criterion blocks the grades whose ``key_item_zero_blocks`` is set."""
+    if entry is None or item.rule.kind != "sub_criteria":
+        return ()
+    failed = []
+    for sub in item.sub_criteria:
+        if not sub.key:
+            continue
+        lost = sum((_decimal(d.points or 0, "points") for d in entry.deductions if d.element == sub.code), ZERO)
+        if sub.code in entry.unmet or lost >= sub.points:
+            failed.append(sub.code)
+    return tuple(failed)
+
+
 def score_item(item: Item, entry: ItemEntry | None = None, *, category: Category | None = None) -> ItemScore:
     """An item's score from what was recorded, clamped to its bounds with every clamp reported."""
     entry = entry or ItemEntry()
@@ -265,6 +285,7 @@ def score_item(item: Item, entry: ItemEntry | None = None, *, category: Category
         clamps=tuple(clamps),
         key=item.key,
         veto=entry.veto and item.veto is not None,
+        failed_key_subs=failed_key_sub_criteria(item, entry),
     )
 
 
@@ -295,15 +316,22 @@ def assess(
                    unscored=tuple(code for code in items if code not in entries))
 
 
+def key_sub_criteria(rubric: Rubric) -> list[tuple[Item, str]]:
+    """Every key (★) sub-criterion of a rubric: (item, sub-criterion code), in the rubric's order."""
+    return [(item, sub.code) for _c, item in rubric.items() for sub in item.sub_criteria if sub.key]
+
+
 def assess_points(
     points: Mapping[str, Decimal],
     *,
     vetoes: Iterable[str] = (),
+    failed_key_subs: Iterable[str] = (),
     rubric: str | None = None,
     scheme: SchemeSpec | None = None,
 ) -> Assessment:
-    """Decide from item points the panel recorded directly (its consolidated score per item) and the
-    vetoes it confirmed, by the same rules as :func:`assess`."""
+    """Decide from item points the panel recorded directly (its consolidated score per item), the vetoes it
+    confirmed and the key sub-criteria it found failed (``"<item>.<sub>"``), by the same rules as
+    :func:`assess`."""
     scheme = scheme or default_scheme()
     rubric_code = rubric or scheme.grades_by_rank()[0].rubric
     spec: Rubric = scheme.rubrics[rubric_code]
@@ -311,13 +339,19 @@ def assess_points(
     stray = sorted((set(points) | vetoes) - {item.code for _c, item in spec.items()})
     if stray:
         raise ValueError(f"no such item(s) in rubric {rubric_code}: {stray}")
+    known_keys = {f"{item.code}.{sub}" for item, sub in key_sub_criteria(spec)}
+    failed = set(failed_key_subs)
+    if failed - known_keys:
+        raise ValueError(f"no such key sub-criterion in rubric {rubric_code}: {sorted(failed - known_keys)}")
     items: dict[str, ItemScore] = {}
     for _category, item in spec.items():
         value = q(_decimal(points.get(item.code, ZERO), "points"))
         if value < 0:
             raise ValueError(f"item {item.code}: points cannot be negative")
         items[item.code] = ItemScore(code=item.code, max_points=item.max_points, points=value, raw=value,
-                                     key=item.key, veto=item.code in vetoes and item.veto is not None)
+                                     key=item.key, veto=item.code in vetoes and item.veto is not None,
+                                     failed_key_subs=tuple(s.code for s in item.sub_criteria
+                                                           if f"{item.code}.{s.code}" in failed))
     return _decide(items, rubric_code=rubric_code, scheme=scheme,
                    unscored=tuple(code for code in items if code not in points))
 
@@ -351,6 +385,7 @@ def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec
     fail_veto = any(spec.item(code).veto.scope == "fail" for code in vetoes)
     tier_vetoed = {g for code in vetoes if spec.item(code).veto.scope == "tier" for g in spec.item(code).veto.grades}
     zero_keys = [code for code, s in items.items() if s.key and s.points == ZERO]
+    failed_subs = [f"{code}.{sub}" for code, s in items.items() for sub in s.failed_key_subs]
 
     grades: dict[str, GradeResult] = {}
     for grade in scheme.grades_by_rank():
@@ -361,6 +396,7 @@ def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec
             reasons.append("pass_line")
         if grade.key_item_zero_blocks:
             reasons += [f"key_item_zero:{code}" for code in zero_keys]
+            reasons += [f"key_sub_criterion:{code}" for code in failed_subs]
         if grade.category_floor_share is not None:
             reasons += [
                 f"category_floor:{c.code}"
@@ -385,13 +421,18 @@ def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec
         vetoes=tuple(vetoes),
         failed_by_veto=fail_veto,
         unscored=unscored,
+        failed_key_subs=tuple(failed_subs),
     )
 
 
 # --- Panel consolidation and aggregation -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Consolidation:
-    prefill: Decimal  # the mean of the members' proposals, the chair's starting point
+    """One item's proposals brought together. ``prefill`` is the chair's starting point under ``consensus``
+    (the mean) and the panel's score under ``mean`` or ``trimmed_mean`` (the formula, on this item's
+    proposals: the highest and lowest dropped when ``trimmed_mean_min_scores`` members or more scored it)."""
+
+    prefill: Decimal
     spread: Decimal
     flagged: bool  # proposals further apart than the scheme's share of the item's maximum
 
@@ -403,8 +444,9 @@ def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, schem
         raise ValueError("no proposals to consolidate")
     scheme = scheme or default_scheme()
     spread = max(values) - min(values)
+    method = "mean" if scheme.panel.aggregation == "consensus" else scheme.panel.aggregation
     return Consolidation(
-        prefill=q(sum(values, ZERO) / len(values)),
+        prefill=aggregate_totals(values, method=method, scheme=scheme),
         spread=q(spread),
         flagged=spread > max_points * scheme.panel.discrepancy_share,
     )
@@ -424,6 +466,40 @@ def aggregate_totals(totals: Iterable[Decimal], *, method: str | None = None, sc
     elif method not in ("mean", "trimmed_mean"):
         raise ValueError(f"aggregation {method!r} has no formula; the chair records the panel's score")
     return q(sum(values, ZERO) / len(values))
+
+
+def propose_assignment(rubric: Rubric, members: Iterable, *, every_member_scores_every_item: bool = False
+                       ) -> dict:
+    """The system's split of a rubric's items among the panel's members (DESIGN §3.5: by category, balanced by
+    points). With ``every_member_scores_every_item`` each member has every item.
+
+    Categories are the units handed out; while there are fewer units than members, the largest unit of several
+    items is split into its items. The units then go, largest first (rubric order breaks ties), each to the
+    member with the fewest points so far (the first such member in ``members`` order). Every item goes to
+    exactly one member; a member may get nothing only when the rubric has fewer items than the panel has
+    members. Returns ``{member: [item codes in rubric order]}`` for every member given."""
+    members = list(members)
+    if not members:
+        raise ValueError("a panel has at least one member")
+    order = {item.code: n for n, (_c, item) in enumerate(rubric.items())}
+    if every_member_scores_every_item:
+        return {m: list(order) for m in members}
+    units = [[(i.code, i.max_points) for i in c.items] for c in rubric.categories]
+    while len(units) < len(members):
+        splittable = [u for u in units if len(u) > 1]
+        if not splittable:
+            break
+        largest = max(splittable, key=lambda u: (sum(p for _c, p in u), -order[u[0][0]]))
+        at = units.index(largest)
+        units[at:at + 1] = [[part] for part in largest]
+    units.sort(key=lambda u: (-sum(p for _c, p in u), order[u[0][0]]))
+    load = {n: ZERO for n in range(len(members))}
+    given: dict[int, list[str]] = {n: [] for n in range(len(members))}
+    for unit in units:
+        n = min(load, key=lambda k: (load[k], k))
+        load[n] += sum(p for _c, p in unit)
+        given[n] += [code for code, _p in unit]
+    return {members[n]: sorted(codes, key=order.__getitem__) for n, codes in given.items()}
 
 
 def onsite_passes(votes_for: int, members: int, *, scheme: SchemeSpec | None = None) -> bool:
@@ -455,6 +531,7 @@ def entry_from_dict(data: Mapping) -> ItemEntry:
         deductions=deductions, units=dec(data.get("units")), achieved=dec(data.get("achieved")),
         rate=dec(data.get("rate")), defective=None if data.get("defective") is None else int(data["defective"]),
         unmet=frozenset(data.get("unmet", ())), bonus=dec(data.get("bonus")) or ZERO, veto=bool(data.get("veto")),
+        reason=data.get("reason") or "", veto_reason=data.get("veto_reason") or "",
     )
 
 
@@ -479,4 +556,8 @@ def entry_to_dict(entry: ItemEntry) -> dict:
         out["bonus"] = str(entry.bonus)
     if entry.veto:
         out["veto"] = True
+    if entry.reason:
+        out["reason"] = entry.reason
+    if entry.veto_reason:
+        out["veto_reason"] = entry.veto_reason
     return out

@@ -367,6 +367,7 @@ def _action_labels() -> dict:
         "panel.recusal_conflict": _("A member declared a conflict of interest"),
         "panel.replace_member": _("A member replaced"),
         "review.step": _("On-site step recorded"),
+        "review.assign": _("Items assigned to the members"),
         "review.consolidate": _("Panel score consolidated"),
         "review.conclude": _("Review concluded"),
         "review.draw_units": _("Subordinate units drawn for a visit"),

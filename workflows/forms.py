@@ -60,7 +60,8 @@ class ItemForm(forms.Form):
         if rule.kind == "sub_criteria":
             self.fields["unmet"] = forms.MultipleChoiceField(
                 label=_("Sub-criteria not met"), required=False, widget=forms.CheckboxSelectMultiple,
-                choices=[(s.code, f"{s.code}. {s.text}（{s.points}）") for s in item.sub_criteria])
+                choices=[(s.code, f"{s.code}. {s.text}（{s.points}）{' ★' if s.key else ''}")
+                         for s in item.sub_criteria])
         elif rule.kind == "per_missing" and rule.elements:
             self.fields["missing"] = forms.MultipleChoiceField(
                 label=_("Elements missing"), required=False, widget=forms.CheckboxSelectMultiple,
@@ -82,15 +83,14 @@ class ItemForm(forms.Form):
         if item.bonus is not None:
             self.fields["bonus"] = forms.DecimalField(label=_("Extra points claimed"), min_value=0, required=False)
         if item.veto is not None:
-            self.fields["veto"] = forms.BooleanField(label=_("The veto condition is confirmed"), required=False)
-
-    def clean(self):
-        data = super().clean()
-        lost = bool(data.get("deduction")) or bool(data.get("unmet")) or bool(data.get("missing")) or any(
-            data.get(name) for name in self.fields if name.startswith("count_"))
-        if lost and not (data.get("reason") or "").strip():
-            self.add_error("reason", _("Every deduction needs its reason."))
-        return data
+            self.fields["veto"] = forms.BooleanField(
+                label=_("The veto condition is confirmed"), required=False,
+                help_text=item.veto.text)
+            self.fields["veto_reason"] = forms.CharField(
+                label=_("What confirms the veto"), max_length=1000, required=False,
+                widget=forms.Textarea(attrs={"rows": 2}))
+    # The rules on what an entry needs (a reason for every point lost, a reason for a veto) are the service's
+    # (services.sheets.sheet_entry_refusals): its refusal is shown beside the field it names.
 
     def entry(self) -> scoring.ItemEntry:
         data, reason = self.cleaned_data, (self.cleaned_data.get("reason") or "").strip()
@@ -103,14 +103,16 @@ class ItemForm(forms.Form):
         return scoring.ItemEntry(
             deductions=tuple(deductions), units=data.get("units"), achieved=data.get("achieved"),
             rate=data.get("rate"), defective=data.get("defective"), unmet=frozenset(data.get("unmet") or ()),
-            bonus=data.get("bonus") or Decimal(0), veto=bool(data.get("veto")))
+            bonus=data.get("bonus") or Decimal(0), veto=bool(data.get("veto")),
+            reason=reason if data.get("unmet") else "", veto_reason=(data.get("veto_reason") or "").strip())
 
     @staticmethod
     def initial_from(entry: dict) -> dict:
         e = scoring.entry_from_dict(entry)
         free = [d for d in e.deductions if d.points is not None and not d.element and not d.occurrence]
         initial = {"deduction": sum((d.points for d in free), Decimal(0)) or None,
-                   "reason": next((d.reason for d in e.deductions if d.reason), ""),
+                   "reason": e.reason or next((d.reason for d in e.deductions if d.reason), ""),
+                   "veto_reason": e.veto_reason,
                    "unmet": sorted(e.unmet), "missing": [d.element for d in e.deductions if d.element],
                    "units": e.units, "achieved": e.achieved, "rate": e.rate, "defective": e.defective,
                    "bonus": e.bonus or None, "veto": e.veto}
@@ -203,13 +205,21 @@ class OnsiteStepForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ConsolidateForm(forms.Form):
-    """The panel's score per item: prefilled with the members' mean; a departure needs its reason."""
+def _findings_text(findings) -> str:
+    return "；".join(f"{f.member}：{f.reason or '—'}" for f in findings)
 
-    def __init__(self, *args, rows=(), vetoes=(), **kwargs):
+
+class ConsolidateForm(forms.Form):
+    """The panel's score per item, prefilled from the members' proposals (a departure needs its reason; under a
+    formula aggregation there is nothing to change); the vetoes and failed key sub-criteria the members
+    recorded, each kept unless the chair drops it with a reason; others the chair adds with a reason. An
+    untouched form keeps every prefill."""
+
+    def __init__(self, *args, rows=(), formula=False, vetoes=(), keys=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.rows = list(rows)
-        for row in self.rows:
+        self.formula = formula
+        for row in self.rows if not formula else ():
             self.fields[f"score_{row.code}"] = forms.DecimalField(
                 label=f"{row.code} {row.name}", min_value=Decimal(0) if row.max_points > 0 else None,
                 max_value=row.max_points if row.max_points > 0 else Decimal(0), decimal_places=2, max_digits=6,
@@ -217,10 +227,24 @@ class ConsolidateForm(forms.Form):
                 % {"mean": row.prefill} + (" ⚠" if row.flagged else ""))
             self.fields[f"reason_{row.code}"] = forms.CharField(label=_("Reason for a departure"),
                                                                 required=False, max_length=1000)
-        if vetoes:
-            self.fields["vetoes"] = forms.MultipleChoiceField(
-                label=_("Vetoes confirmed"), required=False, widget=forms.CheckboxSelectMultiple,
-                choices=[(code, label) for code, label in vetoes])
+        self.veto_prefill = [code for code, _label, findings in vetoes if findings]
+        self.key_prefill = [code for code, _label, findings in keys if findings]
+        self.veto_codes, self.key_codes = [c for c, _l, _f in vetoes], [c for c, _l, _f in keys]
+        for group, entries, reason_label in (
+                ("veto", vetoes, _("Reason (needed to drop or add a veto)")),
+                ("key", keys, _("Reason (needed to change the members' finding)"))):
+            for code, label, findings in entries:
+                if findings:
+                    self.fields[f"{group}_drop_{code}"] = forms.BooleanField(
+                        required=False, help_text=_("Recorded by %(members)s") % {"members": _findings_text(findings)},
+                        label=(_("Drop the veto on %(item)s") if group == "veto"
+                               else _("Pass the key sub-criterion %(item)s")) % {"item": label})
+                else:
+                    self.fields[f"{group}_add_{code}"] = forms.BooleanField(
+                        required=False, label=(_("Confirm the veto on %(item)s") if group == "veto"
+                                               else _("Fail the key sub-criterion %(item)s")) % {"item": label})
+                self.fields[f"{group}_reason_{code}"] = forms.CharField(label=reason_label, required=False,
+                                                                        max_length=1000)
 
     def scores(self):
         return {r.code: self.cleaned_data[f"score_{r.code}"] for r in self.rows
@@ -229,6 +253,46 @@ class ConsolidateForm(forms.Form):
     def reasons(self):
         return {r.code: self.cleaned_data[f"reason_{r.code}"].strip() for r in self.rows
                 if (self.cleaned_data.get(f"reason_{r.code}") or "").strip()}
+
+    def _chosen(self, group, codes, prefill):
+        data = self.cleaned_data
+        return [c for c in codes if (c in prefill and not data.get(f"{group}_drop_{c}"))
+                or (c not in prefill and data.get(f"{group}_add_{c}"))]
+
+    def _reasons(self, group, codes):
+        return {c: self.cleaned_data[f"{group}_reason_{c}"].strip() for c in codes
+                if (self.cleaned_data.get(f"{group}_reason_{c}") or "").strip()}
+
+    def vetoes(self):
+        return self._chosen("veto", self.veto_codes, self.veto_prefill)
+
+    def veto_reasons(self):
+        return self._reasons("veto", self.veto_codes)
+
+    def key_failures(self):
+        return self._chosen("key", self.key_codes, self.key_prefill)
+
+    def key_reasons(self):
+        return self._reasons("key", self.key_codes)
+
+
+class AssignForm(forms.Form):
+    """Which items each member scores: prefilled with the split in force, or the system's proposal."""
+
+    def __init__(self, *args, members=(), items=(), current=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = current or {}
+        self.member_pks = [pk for pk, _name in members]
+        choices = [(i.code, f"{i.code} {i.name}（{i.max_points}）") for i in items]
+        for pk, name in members:
+            self.fields[f"items_{pk}"] = forms.MultipleChoiceField(
+                label=name, required=False, choices=choices, initial=current.get(pk, []),
+                widget=forms.CheckboxSelectMultiple(attrs={"class": "assign"}))
+
+    def items(self):
+        """Expert id → item codes; ``None`` when every box is empty (then the system's proposal is taken)."""
+        chosen = {pk: list(self.cleaned_data.get(f"items_{pk}") or ()) for pk in self.member_pks}
+        return chosen if any(chosen.values()) else None
 
 
 class ConcludeForm(forms.Form):

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
+from certification import scoring
 from certification.exceptions import RuleViolation
 from certification.models import (
     Case,
@@ -28,6 +29,7 @@ from certification.models import (
     SheetKind,
 )
 from certification.permissions import PRECHECK_FOR_BUREAU
+from certification.services import assignments as assignment_services
 from certification.services import cases as case_services
 from certification.services import notices as notice_services
 from certification.services import panels as panel_services
@@ -39,6 +41,17 @@ from . import forms
 
 def refusal_text(exc: RuleViolation) -> list[str]:
     return [f"{r.rule}：{r}" if r.rule else str(r) for r in exc.refusals]
+
+
+def add_refusals(form, exc: RuleViolation) -> None:
+    """A service's refusals on the form: beside the field a refusal names (``params["field"]``) where the form
+    has it, otherwise above the form. The text is the refusal's own, as the API gives it."""
+    for refusal in exc.refusals:
+        field = refusal.params.get("field")
+        if field and field in form.fields:
+            form.add_error(field, str(refusal))
+        else:
+            form.add_error(None, f"{refusal.rule}：{refusal}" if refusal.rule else str(refusal))
 
 
 class TaskView(TemplateView):
@@ -104,8 +117,7 @@ class TaskView(TemplateView):
         try:
             done = getattr(self, f"do_{action}")(form)
         except RuleViolation as exc:
-            for text in refusal_text(exc):
-                form.add_error(None, text)
+            add_refusals(form, exc)
             return form, False, exc
         if done:
             self.complete()
@@ -203,11 +215,18 @@ class SheetTaskView(TaskView):
             return HttpResponseBadRequest(_("There is no such item in this rubric."))
         return super().post(request, *args, **kwargs)
 
+    def shown_items(self):
+        """The items this page lists (all of the rubric's, or a member's share)."""
+        return self.items()
+
     def rows(self, sheet, bound):
         lines = {line.item_code: line for line in sheet.lines.all()}
         bound_item = bound.get("item")
         rows = []
-        for item in self.items():
+        shown = self.shown_items()
+        if bound_item is not None and bound_item.item not in shown:
+            shown = [bound_item.item, *shown]  # an item posted that is not this page's: its refusal is shown
+        for item in shown:
             line = lines.get(item.code)
             if bound_item is not None and bound_item.item.code == item.code:
                 form = bound_item
@@ -397,7 +416,13 @@ class ScoreView(SheetTaskView):
         return {"item": _("Save the item"), "submit": _("Submit my sheet")}
 
     def member(self) -> PanelMember:
-        return PanelMember.objects.select_related("expert").get(pk=self.task.data["member"])
+        # kept on the case, which the page's view shares with the action's (workflows.actions.task_act), so that
+        # a refused action re-rendered on the page does not read the membership again
+        members = self.case.__dict__.setdefault("_score_members", {})
+        pk = self.task.data["member"]
+        if pk not in members:
+            members[pk] = PanelMember.objects.select_related("expert").get(pk=pk)
+        return members[pk]
 
     def title(self) -> str:
         return str(self.task.flow_task.task_title)
@@ -409,11 +434,20 @@ class ScoreView(SheetTaskView):
     def visible_actions(self):
         return ("submit",)
 
+    def shown_items(self):
+        """The member's share of the items (every item while the chair has not split them); another item
+        posted is refused by the service, as through the API."""
+        mine = set(assignment_services.member_items(self.case, self.member().expert_id))
+        return [item for item in self.items() if item.code in mine]
+
     def get_context_data(self, **kwargs):
         bound = kwargs.get("bound", {})
         context = super().get_context_data(**kwargs)
         sheet = self.sheet()
+        shown = self.shown_items()
         context.update(sheet=sheet, rows=self.rows(sheet, bound), assessment=sheet_services.sheet_assessment(sheet),
+                       split=assignment_services.assignment_stored(self.case) is not None,
+                       assigned_points=sum((i.max_points for i in shown), 0), assigned_count=len(shown),
                        others=[s for s in review_services.member_sheets_visible(self.request.user, self.case)
                                if s.pk != sheet.pk],
                        self_sheet=self.case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False)
@@ -429,12 +463,12 @@ class OnsiteView(TaskView):
     """The chair records the six on-site steps (and, for the special grade, the draw of units to visit)."""
 
     part_template = "workflows/parts/onsite.html"
-    actions = ("draw", "step", "done")
+    actions = ("assign", "draw", "step", "done")
 
     @property
     def action_labels(self):
-        return {"draw": _("Draw the subordinate units to visit"), "step": _("Record the step"),
-                "done": _("All six steps are recorded")}
+        return {"assign": _("Assign the items"), "draw": _("Draw the subordinate units to visit"),
+                "step": _("Record the step"), "done": _("All six steps are recorded")}
 
     def onsite(self) -> bool:
         return self.case.scheme_version.specification().grade(self.case.grade.code).decision == "onsite"
@@ -442,14 +476,32 @@ class OnsiteView(TaskView):
     def visible_actions(self):
         review = getattr(self.case, "review", None)
         drawn = bool(review and review.units_drawn)
-        return tuple(a for a in self.actions if a != "draw" or (self.onsite() and not drawn))
+        spec = self.case.scheme_version.specification()
+        return tuple(a for a in self.actions if (a != "draw" or (self.onsite() and not drawn))
+                     and (a != "assign" or (not self.onsite() and not spec.panel.every_member_scores_every_item)))
 
     def do_draw(self, form):
         review_services.review_draw_units(actor=self.request.user, case=self.case)
         return False
 
     def form_class(self, action):
-        return forms.OnsiteStepForm if action == "step" else forms.ConfirmForm
+        return {"step": forms.OnsiteStepForm, "assign": forms.AssignForm}.get(action, forms.ConfirmForm)
+
+    def form_kwargs(self, action):
+        if action != "assign":
+            return {}
+        spec = self.case.scheme_version.specification()
+        stored = assignment_services.assignment_stored(self.case)
+        current = (assignment_services.assignment_current(self.case) if stored
+                   else assignment_services.assignment_proposal(self.case))
+        members = [(m.expert_id, m.expert.name) for m in PanelMember.objects.filter(panel__case=self.case)
+                   .select_related("expert").order_by("pk")]
+        return {"members": members, "items": [i for _c, i in spec.rubric_for(self.case.grade.code).items()],
+                "current": current}
+
+    def do_assign(self, form):
+        assignment_services.assignment_set(actor=self.request.user, case=self.case, items=form.items())
+        return False
 
     def extra_context_data(self):
         from certification.models import Institution
@@ -460,9 +512,18 @@ class OnsiteView(TaskView):
         sheets = {s.expert_id: s for s in self.case.sheets.filter(kind=SheetKind.MEMBER)}
         members = [(m, sheets.get(m.expert_id)) for m in PanelMember.objects.filter(panel__case=self.case)
                    .select_related("expert").order_by("pk")]
+        spec = self.case.scheme_version.specification()
+        points = {i.code: i.max_points for _c, i in spec.rubric_for(self.case.grade.code).items()}
+        stored = assignment_services.assignment_stored(self.case)
+        split = assignment_services.assignment_current(self.case)
+        proposal = assignment_services.assignment_proposal(self.case)
+        shares = [(m, split.get(m.expert_id, []), sum((points[c] for c in split.get(m.expert_id, [])), 0),
+                   proposal.get(m.expert_id, [])) for m, _sheet in members]
         return {"steps": [(s, recorded.get(s.value)) for s in OnsiteStep], "units_drawn": drawn,
                 "units": Institution.objects.filter(pk__in=drawn.get("units", ())).order_by("pk"),
-                "members": members, "scoring_due_at": self.case.panel.scoring_due_at}
+                "members": members, "scoring_due_at": self.case.panel.scoring_due_at,
+                "assignment": stored, "shares": shares,
+                "every_member_every_item": spec.panel.every_member_scores_every_item}
 
     def do_step(self, form):
         review_services.review_record_step(actor=self.request.user, case=self.case,
@@ -470,11 +531,7 @@ class OnsiteView(TaskView):
         return False
 
     def do_done(self, form):
-        review = getattr(Case.objects.get(pk=self.case.pk), "review", None)
-        missing = [s.label for s in OnsiteStep if not review or s.value not in review.steps]
-        if missing:
-            raise RuleViolation(_refusal(_("Record the on-site steps first: %(steps)s.")
-                                         % {"steps": "、".join(str(m) for m in missing)}))
+        review_services.review_onsite_done(actor=self.request.user, case=self.case)
         return True
 
 
@@ -497,10 +554,18 @@ class ConcludeView(TaskView):
         if action != "consolidate":
             return {}
         spec = self.case.scheme_version.specification()
-        vetoes = [(item.code, f"{item.code} {item.name}") for _c, item in spec.rubric_for(self.case.grade.code)
-                  .items() if item.veto is not None]
         return {"rows": [r for r in review_services.consolidation_preview(self.case) if r.prefill is not None],
-                "vetoes": vetoes}
+                "formula": spec.panel.aggregation in ("mean", "trimmed_mean"), **self.findings()}
+
+    def findings(self) -> dict:
+        """Per item with a veto and per key sub-criterion: (code, label, the members who recorded it)."""
+        rubric = self.case.scheme_version.specification().rubric_for(self.case.grade.code)
+        vetoes, keys = review_services.member_findings(self.case)
+        return {
+            "vetoes": [(i.code, f"{i.code} {i.name}", vetoes.get(i.code, [])) for _c, i in rubric.items()
+                       if i.veto is not None],
+            "keys": [(f"{i.code}.{sub}", f"{i.code}.{sub} " + next(s.text for s in i.sub_criteria if s.code == sub),
+                      keys.get(f"{i.code}.{sub}", [])) for i, sub in scoring.key_sub_criteria(rubric)]}
 
     def visible_actions(self):
         consolidated = self.case.sheets.filter(kind=SheetKind.PANEL).exists()
@@ -508,9 +573,25 @@ class ConcludeView(TaskView):
         return ("conclude",) if consolidated or onsite else ("consolidate", "conclude")
 
     def extra_context_data(self):
+        spec = self.case.scheme_version.specification()
+        rubric = spec.rubric_for(self.case.grade.code)
+        panel_sheet = self.case.sheets.filter(kind=SheetKind.PANEL).first()
+        review = getattr(self.case, "review", None)
+        result = None
+        if panel_sheet is not None and spec.grade(self.case.grade.code).decision == "score":
+            assessment = scoring.assess_points(
+                {line.item_code: line.points for line in panel_sheet.lines.all()}, vetoes=review.vetoes,
+                failed_key_subs=review.key_failures, rubric=spec.grade(self.case.grade.code).rubric, scheme=spec)
+            grade = assessment.grades[self.case.grade.code]
+            result = {"passed": grade.passed,
+                      "reasons": [review_services.reason_text(r, rubric) for r in grade.reasons]}
+        findings = self.findings()
         return {"rows": review_services.consolidation_preview(self.case),
                 "member_sheets": self.case.sheets.filter(kind=SheetKind.MEMBER).select_related("expert"),
-                "panel_sheet": self.case.sheets.filter(kind=SheetKind.PANEL).first(),
+                "panel_sheet": panel_sheet, "review": review, "result": result,
+                "aggregation": review_services.aggregation_label(spec),
+                "veto_findings": [(c, label, f) for c, label, f in findings["vetoes"] if f],
+                "key_findings": [(c, label, f) for c, label, f in findings["keys"] if f],
                 "reopen_form": forms.ReopenForm(prefix="reopen")}
 
     def do_reopen(self, form):
@@ -522,7 +603,9 @@ class ConcludeView(TaskView):
 
     def do_consolidate(self, form):
         review_services.panel_consolidate(actor=self.request.user, case=self.case, scores=form.scores(),
-                                          reasons=form.reasons(), vetoes=form.cleaned_data.get("vetoes") or ())
+                                          reasons=form.reasons(), vetoes=form.vetoes(),
+                                          veto_reasons=form.veto_reasons(), key_failures=form.key_failures(),
+                                          key_reasons=form.key_reasons())
         return False
 
     def do_conclude(self, form):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0020_certificate_newest_first'),
+        ('certification', '0021_review_assignment_key_failures'),
     ]
 
     operations = [

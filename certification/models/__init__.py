@@ -22,7 +22,7 @@ from .organisations import (
     SafetyIncident,
 )
 from .panels import Panel, PanelMember
-from .reviews import OnsiteStep, Review
+from .reviews import ItemAssignment, OnsiteStep, Review
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from .sheets import ScoreLine, ScoreSheet, SheetKind
 from .users import User
@@ -47,6 +47,7 @@ __all__ = [
     "HardDeleteRefused",
     "Institution",
     "IssueBatch",
+    "ItemAssignment",
     "IssueBatchItem",
     "IssuedDocument",
     "LateInclusion",

@@ -23,6 +23,9 @@ class Review(DomainModel):
     case = models.OneToOneField(Case, models.PROTECT, related_name="review", verbose_name=_("case"))
     steps = models.JSONField(_("on-site steps recorded"), default=dict, blank=True)
     vetoes = models.JSONField(_("vetoes confirmed"), default=list, blank=True)
+    key_failures = models.JSONField(_("key sub-criteria failed"), default=list, blank=True,
+                                    help_text=_("The key (★) sub-criteria the panel found failed, as "
+                                                "\"item.sub-criterion\"."))
     units_drawn = models.JSONField(_("subordinate units drawn for a visit"), default=dict, blank=True,
                                    help_text=_("Special grade: the seed, the units drawn and the units drawn from."))
     votes_for = models.PositiveSmallIntegerField(_("votes for"), null=True, blank=True)
@@ -38,3 +41,25 @@ class Review(DomainModel):
 
     def __str__(self) -> str:
         return f"{self.case} {_('review')}"
+
+
+class ItemAssignment(DomainModel):
+    """Which rubric items each member of a panel scores (DESIGN §3.5), as the chair confirmed it: the system
+    proposes a split by category, balanced by points; the chair may change it. Without one, every member
+    scores every item."""
+
+    panel = models.OneToOneField("certification.Panel", models.PROTECT, related_name="assignment",
+                                 verbose_name=_("panel"))
+    items = models.JSONField(_("items per member"), default=dict,
+                             help_text=_("Expert id → the codes of the items that member scores."))
+    proposed = models.JSONField(_("split proposed by the system"), default=dict)
+    assigned_at = models.DateTimeField(_("assigned at"))
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                    verbose_name=_("assigned by"))
+
+    class Meta:
+        verbose_name = _("item assignment")
+        verbose_name_plural = _("item assignments")
+
+    def __str__(self) -> str:
+        return f"{self.panel} {_('item assignment')}"

@@ -66,14 +66,36 @@ def sheet_reopen(*, actor, sheet: ScoreSheet, reason: str) -> ScoreSheet:
     return sheet
 
 
+def review_steps_missing(case: Case) -> list:
+    """The on-site steps not yet recorded, in their order (the one place that says what "all six" means)."""
+    review = Review.objects.filter(case=case).first()
+    recorded = review.steps if review else {}
+    return [s for s in OnsiteStep if s.value not in recorded]
+
+
+def _refuse_missing_steps(case: Case) -> None:
+    missing = review_steps_missing(case)
+    if missing:
+        raise _refuse("review.steps_missing", _("Record the on-site steps first: %(steps)s.")
+                      % {"steps": pgettext("list separator", ", ").join(str(m.label) for m in missing)},
+                      steps=[m.value for m in missing])
+
+
 @transaction.atomic
 def review_record_step(*, actor, case: Case, step: str, note: str = "") -> Review:
-    """The chair records one of the six on-site steps."""
+    """The chair records one of the six on-site steps, in their order (第十条 四 (三)): a step is recorded once
+    the steps before it are. A step already recorded may be recorded again (its note corrected)."""
     case = _case_in_review(case)
     _need_chair(actor, case)
     if step not in OnsiteStep.values:
-        raise ValueError(f"unknown step {step!r}")
+        raise _refuse("review.unknown_step", _("There is no such on-site step."), step=step, field="step")
     review, _created = Review.objects.get_or_create(case=case)
+    earlier = list(OnsiteStep)[:OnsiteStep.values.index(step)]
+    skipped = [s for s in earlier if s.value not in review.steps]
+    if skipped:
+        raise _refuse("review.steps_out_of_order", _("Record the on-site steps in their order: first %(steps)s.")
+                      % {"steps": pgettext("list separator", ", ").join(str(s.label) for s in skipped)},
+                      steps=[s.value for s in skipped], field="step")
     review.steps = {**review.steps, step: {"at": timezone.now().isoformat(), "note": note.strip()}}
     review.save(update_fields=["steps", "updated_at"])
     audit_record(actor=actor, action="review.step", target=case, after={"step": step, "note": note.strip()})
@@ -81,11 +103,88 @@ def review_record_step(*, actor, case: Case, step: str, note: str = "") -> Revie
 
 
 @transaction.atomic
+def review_onsite_done(*, actor, case: Case) -> Review:
+    """The chair closes the on-site record: refused until the six steps are recorded."""
+    case = _case_in_review(case)
+    _need_chair(actor, case)
+    _refuse_missing_steps(case)
+    return Review.objects.get(case=case)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One member's veto or failed key sub-criterion, as the chair sees it: who, and why."""
+
+    member: str
+    reason: str
+
+
+def _member_lines(case: Case):
+    """The lines of the submitted member sheets (each member's latest round), with the member's name."""
+    return (ScoreLine.objects.filter(sheet__case=case, sheet__kind=SheetKind.MEMBER,
+                                     sheet__submitted_at__isnull=False)
+            .select_related("sheet__expert").order_by("sheet_id", "pk"))
+
+
+def member_findings(case: Case) -> tuple[dict[str, list[Finding]], dict[str, list[Finding]]]:
+    """What the members recorded that the chair's consolidation starts from: per item with a veto, the members
+    who confirmed it and why; per key sub-criterion (``"<item>.<sub>"``), the members who found it failed and
+    why. The panel's prefill is their union."""
+    rubric = case.scheme_version.specification().rubric_for(case.grade.code)
+    items = {item.code: item for _c, item in rubric.items()}
+    vetoes: dict[str, list[Finding]] = {}
+    keys: dict[str, list[Finding]] = {}
+    for line in _member_lines(case):
+        item = items.get(line.item_code)
+        if item is None:
+            continue
+        entry = scoring.entry_from_dict(line.entry)
+        name = line.sheet.expert.name
+        if entry.veto and item.veto is not None:
+            vetoes.setdefault(item.code, []).append(Finding(name, entry.veto_reason))
+        for sub in scoring.failed_key_sub_criteria(item, entry):
+            why = entry.reason or next((d.reason for d in entry.deductions if d.element == sub and d.reason), "")
+            keys.setdefault(f"{item.code}.{sub}", []).append(Finding(name, why))
+    return vetoes, keys
+
+
+def _explained_choice(*, chosen: Iterable[str] | None, prefill: Iterable[str], known: Iterable[str],
+                      reasons: Mapping[str, str], field: str, code: str, message_drop: str, message_add: str,
+                      findings: Mapping[str, list[Finding]]) -> tuple[list[str], dict[str, str], list[Refusal]]:
+    """The chair's set against the members' prefill: every addition and every removal needs its reason."""
+    prefill = set(prefill)
+    chosen_set = set(prefill if chosen is None else chosen)
+    order = {c: n for n, c in enumerate(known)}
+    stray = sorted(chosen_set - set(order))
+    if stray:
+        raise _refuse("review.bad_score", _("A score or veto is out of range."), detail=f"unknown: {stray}")
+    departures, refusals = {}, []
+    for c in sorted(chosen_set ^ prefill, key=order.__getitem__):
+        why = (reasons.get(c) or "").strip()
+        if why:
+            departures[c] = why
+            continue
+        if c in prefill:
+            who = pgettext("list separator", ", ").join(f.member for f in findings.get(c, ()))
+            message = message_drop % {"code": c, "members": who}
+        else:
+            message = message_add % {"code": c}
+        refusals.append(Refusal(code=code, rule=_("Review"), message=message,
+                                params={"item": c, "field": f"{field}_{c}"}))
+    return sorted(chosen_set, key=order.__getitem__), departures, refusals
+
+
+@transaction.atomic
 def panel_consolidate(*, actor, case: Case, scores: Mapping[str, Decimal] | None = None,
-                      reasons: Mapping[str, str] | None = None, vetoes: Iterable[str] = ()) -> ScoreSheet:
-    """The chair records the panel's score per item (合议). Each item is prefilled with the mean of the
-    members' proposals; items whose proposals differ by more than the scheme's share of the item's maximum
-    are flagged; every departure from the prefill needs a reason. The panel's sheet is then locked."""
+                      reasons: Mapping[str, str] | None = None, vetoes: Iterable[str] | None = None,
+                      veto_reasons: Mapping[str, str] | None = None, key_failures: Iterable[str] | None = None,
+                      key_reasons: Mapping[str, str] | None = None) -> ScoreSheet:
+    """The chair records the panel's score per item (合议). Each item is prefilled from the members'
+    proposals — their mean, or under the scheme's ``mean`` / ``trimmed_mean`` aggregation that formula, which
+    then is the panel's score (the chair does not depart from it); items whose proposals differ by more than
+    the scheme's share of the item's maximum are flagged. The panel's vetoes and failed key sub-criteria are
+    prefilled with every one a member recorded (``None`` keeps the prefill). Every departure from a prefill
+    needs a reason, and is logged. The panel's sheet is then locked."""
     scores, reasons = dict(scores or {}), dict(reasons or {})
     case = _case_in_review(case)
     _need_chair(actor, case)
@@ -103,37 +202,107 @@ def panel_consolidate(*, actor, case: Case, scores: Mapping[str, Decimal] | None
     if uncovered:
         raise _refuse("review.items_uncovered", _("No member scored these items: %(items)s.")
                       % {"items": pgettext("list separator", ", ").join(uncovered)}, items=uncovered)
-    lines, unexplained = [], []
+    formula = spec.panel.aggregation in ("mean", "trimmed_mean")
+    lines, refusals = [], []
     for _category, item in rubric.items():
         consolidation = scoring.consolidate_item(proposals[item.code], item.max_points, scheme=spec)
         chosen = scoring.q(Decimal(str(scores.get(item.code, consolidation.prefill))))
         reason = (reasons.get(item.code) or "").strip()
-        if chosen != consolidation.prefill and not reason:
-            unexplained.append(item.code)
+        if chosen != consolidation.prefill:
+            if formula:
+                refusals.append(Refusal(
+                    code="review.formula_aggregation", rule=_("Review"),
+                    message=_("Item %(code)s: this scheme sets the panel's score by formula (%(formula)s); it "
+                              "cannot be changed.") % {"code": item.code, "formula": aggregation_label(spec)},
+                    satisfy=_("To correct a member's proposal, reopen their sheet."),
+                    params={"item": item.code, "field": f"score_{item.code}"}))
+            elif not reason:
+                refusals.append(Refusal(
+                    code="review.departure_unexplained", rule=_("Review"),
+                    message=_("Give the reason for each score that departs from the members' mean: %(items)s.")
+                    % {"items": item.code}, params={"items": [item.code], "field": f"reason_{item.code}"}))
         lines.append((item.code, chosen, {
             "prefill": str(consolidation.prefill), "flagged": consolidation.flagged, "reason": reason,
             "proposals": [str(p) for p in proposals[item.code]]}))
-    if unexplained:
-        raise _refuse("review.departure_unexplained", _("Give the reason for each score that departs from the "
-                                                        "members' mean: %(items)s.")
-                      % {"items": pgettext("list separator", ", ").join(unexplained)}, items=unexplained)
+    found_vetoes, found_keys = member_findings(case)
+    veto_items = [item.code for _c, item in rubric.items() if item.veto is not None]
+    panel_vetoes, veto_departures, more = _explained_choice(
+        chosen=vetoes, prefill=found_vetoes, known=veto_items, reasons=veto_reasons or {}, field="veto_reason",
+        code="review.veto_departure_unexplained", findings=found_vetoes,
+        message_drop=_("Item %(code)s: %(members)s recorded a veto; give the reason for dropping it."),
+        message_add=_("Item %(code)s: give the reason for confirming a veto no member recorded."))
+    refusals += more
+    key_codes = [f"{item.code}.{sub}" for item, sub in scoring.key_sub_criteria(rubric)]
+    panel_keys, key_departures, more = _explained_choice(
+        chosen=key_failures, prefill=found_keys, known=key_codes, reasons=key_reasons or {}, field="key_reason",
+        code="review.key_departure_unexplained", findings=found_keys,
+        message_drop=_("Key sub-criterion %(code)s: %(members)s found it failed; give the reason for passing it."),
+        message_add=_("Key sub-criterion %(code)s: give the reason for failing it when no member did."))
+    refusals += more
+    if refusals:
+        raise RuleViolation(*refusals)
     try:
-        assessment = scoring.assess_points({code: pts for code, pts, _e in lines}, vetoes=vetoes,
-                                           rubric=spec.grade(case.grade.code).rubric, scheme=spec)
+        assessment = scoring.assess_points({code: pts for code, pts, _e in lines}, vetoes=panel_vetoes,
+                                           failed_key_subs=panel_keys, rubric=rubric_code(spec, case),
+                                           scheme=spec)
     except ValueError as exc:
         raise _refuse("review.bad_score", _("A score or veto is out of range."), detail=str(exc)) from None
     sheet = ScoreSheet.objects.create(case=case, kind=SheetKind.PANEL, submitted_at=timezone.now(),
                                       submitted_by=actor, total=assessment.total)
+    for code, _pts, entry in lines:
+        if code in panel_vetoes:
+            entry["veto"] = True
+        if code in veto_departures:
+            entry["veto_reason"] = veto_departures[code]
+        failed_here = [k.partition(".")[2] for k in panel_keys if k.partition(".")[0] == code]
+        if failed_here:
+            entry["key_failed"] = failed_here
     ScoreLine.objects.bulk_create(ScoreLine(sheet=sheet, item_code=code, points=pts, entry=entry)
                                   for code, pts, entry in lines)
     review, _created = Review.objects.get_or_create(case=case)
-    review.vetoes = sorted(set(vetoes))
-    review.save(update_fields=["vetoes", "updated_at"])
+    review.vetoes, review.key_failures = panel_vetoes, panel_keys
+    review.save(update_fields=["vetoes", "key_failures", "updated_at"])
     audit_record(actor=actor, action="review.consolidate", target=case, after={
-        "total": assessment.total, "vetoes": review.vetoes,
+        "total": assessment.total, "aggregation": spec.panel.aggregation, "vetoes": review.vetoes,
+        "key_failures": review.key_failures,
         "departures": {code: entry["reason"] for code, _p, entry in lines if entry["reason"]},
+        "veto_departures": {c: {"confirmed": c in panel_vetoes, "reason": r,
+                                "members": [f.member for f in found_vetoes.get(c, ())]}
+                            for c, r in veto_departures.items()},
+        "key_departures": {c: {"failed": c in panel_keys, "reason": r,
+                               "members": [f.member for f in found_keys.get(c, ())]}
+                           for c, r in key_departures.items()},
         "flagged": [code for code, _p, entry in lines if entry["flagged"]]})
     return sheet
+
+
+def rubric_code(spec, case: Case) -> str:
+    return spec.grade(case.grade.code).rubric
+
+
+def aggregation_label(spec) -> str:
+    return {"consensus": _("consensus of the panel, prefilled with the mean"), "mean": _("mean of the proposals"),
+            "trimmed_mean": _("mean of the proposals, the highest and lowest dropped when %(n)d or more scored")
+            % {"n": spec.panel.trimmed_mean_min_scores}}[spec.panel.aggregation]
+
+
+def reason_text(reason: str, rubric) -> str:
+    """A grade's failing reason code (``scoring.GradeResult.reasons``) in words."""
+    kind, _sep, code = reason.partition(":")
+    if kind == "pass_line":
+        return _("Below the pass line")
+    if kind == "key_item_zero":
+        return _("Key item %(code)s %(name)s scored zero") % {"code": code, "name": rubric.item(code).name}
+    if kind == "key_sub_criterion":
+        item_code, _dot, sub_code = code.partition(".")
+        sub = next(s for s in rubric.item(item_code).sub_criteria if s.code == sub_code)
+        return _("Key sub-criterion %(code)s %(text)s not met") % {"code": code, "text": sub.text}
+    if kind == "category_floor":
+        name = next((c.name for c in rubric.categories if c.code == code), code)
+        return _("Category %(code)s %(name)s below its floor") % {"code": code, "name": name}
+    if kind == "veto":
+        return _("Veto on item %(code)s %(name)s") % {"code": code, "name": rubric.item(code).name}
+    return reason
 
 
 @transaction.atomic
@@ -144,10 +313,7 @@ def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None
     _need_chair(actor, case)
     spec = case.scheme_version.specification()
     review, _created = Review.objects.get_or_create(case=case)
-    missing = [s.label for s in OnsiteStep if s.value not in review.steps]
-    if missing:
-        raise _refuse("review.steps_missing", _("Record the on-site steps first: %(steps)s.")
-                      % {"steps": pgettext("list separator", ", ").join(str(m) for m in missing)})
+    _refuse_missing_steps(case)
     if not (conclusion or "").strip():
         raise _refuse("review.conclusion_required", _("Write the panel's conclusion."))
     panel_sheet = case.sheets.filter(kind=SheetKind.PANEL).first()
@@ -160,8 +326,8 @@ def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None
         if panel_sheet is None:
             raise _refuse("review.not_consolidated", _("Record the panel's score first."))
         points = {line.item_code: line.points for line in panel_sheet.lines.all()}
-        passed = scoring.assess_points(points, vetoes=review.vetoes, rubric=grade.rubric,
-                                       scheme=spec).passes(grade.code)
+        passed = scoring.assess_points(points, vetoes=review.vetoes, failed_key_subs=review.key_failures,
+                                       rubric=grade.rubric, scheme=spec).passes(grade.code)
     review.passed, review.votes_for, review.conclusion = passed, votes_for, conclusion.strip()
     review.concluded_at, review.concluded_by = timezone.now(), actor
     review.save(update_fields=["passed", "votes_for", "conclusion", "concluded_at", "concluded_by", "updated_at"])
@@ -197,23 +363,29 @@ class ConsolidationRow:
     proposals: tuple[Decimal, ...]
     prefill: Decimal | None
     flagged: bool
+    members: tuple[str, ...] = ()  # who proposed, in the order of ``proposals``
+
+    @property
+    def proposed_by(self) -> list[tuple[str, Decimal]]:
+        return list(zip(self.members, self.proposals, strict=True))
 
 
 def consolidation_preview(case: Case) -> list[ConsolidationRow]:
-    """What the chair sees before consolidating: per item, the members' proposals, the prefill (their mean)
-    and whether they differ too much (the same rule as panel_consolidate, scoring.consolidate_item)."""
+    """What the chair sees before consolidating: per item, each member's proposal, the prefill (their mean, or
+    the scheme's formula) and whether they differ too much (the same rule as panel_consolidate,
+    scoring.consolidate_item)."""
     spec = case.scheme_version.specification()
-    proposals: dict[str, list[Decimal]] = {}
-    for line in ScoreLine.objects.filter(sheet__case=case, sheet__kind=SheetKind.MEMBER,
-                                         sheet__submitted_at__isnull=False).order_by("sheet_id"):
-        proposals.setdefault(line.item_code, []).append(line.points)
+    proposals: dict[str, list[tuple[str, Decimal]]] = {}
+    for line in _member_lines(case):
+        proposals.setdefault(line.item_code, []).append((line.sheet.expert.name, line.points))
     rows = []
     for _category, item in spec.rubric_for(case.grade.code).items():
         found = proposals.get(item.code, [])
-        consolidation = scoring.consolidate_item(found, item.max_points, scheme=spec) if found else None
-        rows.append(ConsolidationRow(item.code, item.name, item.max_points, tuple(found),
+        points = [p for _n, p in found]
+        consolidation = scoring.consolidate_item(points, item.max_points, scheme=spec) if found else None
+        rows.append(ConsolidationRow(item.code, item.name, item.max_points, tuple(points),
                                      consolidation.prefill if consolidation else None,
-                                     bool(consolidation and consolidation.flagged)))
+                                     bool(consolidation and consolidation.flagged), tuple(n for n, _p in found)))
     return rows
 
 

@@ -56,6 +56,25 @@ def _locked_sheet(sheet: ScoreSheet) -> ScoreSheet:
     return sheet
 
 
+def sheet_entry_refusals(item, entry: scoring.ItemEntry) -> list[Refusal]:
+    """What an entry for ``item`` lacks, whoever records it (the page's form and the API alike): every point
+    lost has its reason (a deduction line, or a sub-criterion not met), and a confirmed veto says why. Each
+    refusal names the page's field it belongs beside (``field``)."""
+    out = []
+    unexplained = [d for d in entry.deductions if not (d.reason or "").strip()]
+    if unexplained or (entry.unmet and not (entry.reason or "").strip()):
+        out.append(Refusal(code="sheet.reason_required", rule=_("Score sheet"),
+                           message=_("Every deduction needs its reason."),
+                           satisfy=_("Write why the points are deducted."),
+                           params={"item": item.code, "field": "reason"}))
+    if entry.veto and item.veto is not None and not (entry.veto_reason or "").strip():
+        out.append(Refusal(code="sheet.veto_reason_required", rule=_("Score sheet"),
+                           message=_("A confirmed veto needs its reason."),
+                           satisfy=_("Write what was found that confirms the veto condition."),
+                           params={"item": item.code, "field": "veto_reason"}))
+    return out
+
+
 @transaction.atomic
 def sheet_record(*, actor, sheet: ScoreSheet, item_code: str, entry: scoring.ItemEntry) -> ScoreLine:
     """Record what was found for one item; the scheme's rule gives the score, clamped and reported."""
@@ -68,10 +87,15 @@ def sheet_record(*, actor, sheet: ScoreSheet, item_code: str, entry: scoring.Ite
     if not found:
         raise _refuse("sheet.unknown_item", _("There is no item %(code)s in this rubric.") % {"code": item_code})
     category, item = found[0]
-    unexplained = [d for d in entry.deductions if not (d.reason or "").strip()]
-    if unexplained:
-        raise _refuse("sheet.reason_required", _("Every deduction needs its reason."),
-                      _("Write why the points are deducted."), item=item_code)
+    if sheet.kind == SheetKind.MEMBER:
+        from .assignments import member_items
+
+        if item_code not in member_items(sheet.case, sheet.expert_id):
+            raise _refuse("sheet.not_assigned", _("Item %(code)s is not among the items assigned to you.")
+                          % {"code": item_code}, _("Score the items the chair assigned to you."), item=item_code)
+    entry_refusals = sheet_entry_refusals(item, entry)
+    if entry_refusals:
+        raise RuleViolation(*entry_refusals)
     try:
         score = scoring.score_item(item, entry, category=category)
     except (ValueError, TypeError) as exc:
@@ -106,9 +130,15 @@ def sheet_submit(*, actor, sheet: ScoreSheet) -> ScoreSheet:
         raise _refuse("sheet.not_yours", _("You may not submit this sheet."))
     assessment = sheet_assessment(sheet)
     if sheet.kind == SheetKind.MEMBER:
-        # a member scores the items assigned to them; the chair's consolidation needs every item covered
-        if not sheet.lines.exists():
-            raise _refuse("sheet.incomplete", _("Score at least one item, then submit."))
+        # a member scores the items assigned to them (every item while the chair has not split them)
+        from .assignments import member_items
+
+        scored = set(sheet.lines.values_list("item_code", flat=True))
+        missing = [code for code in member_items(sheet.case, sheet.expert_id) if code not in scored]
+        if missing:
+            raise _refuse("sheet.incomplete", _("Items not yet scored: %(items)s.") % {
+                "items": pgettext("list separator", ", ").join(missing)},
+                _("Score every item assigned to you, then submit."), items=missing)
     elif assessment.unscored:
         raise _refuse("sheet.incomplete", _("Items not yet scored: %(items)s.") % {"items": pgettext("list separator", ", ").join(
             assessment.unscored)}, _("Score every item, then submit."), items=list(assessment.unscored))

@@ -12,7 +12,7 @@ import pytest
 
 from certification import rules
 from certification.scheme import default_scheme, parse_scheme
-from certification.scoring import Clamp, Deduction, ItemEntry, assess, score_item
+from certification.scoring import Clamp, Deduction, ItemEntry, assess, assess_points, score_item
 
 D = Decimal
 
@@ -849,3 +849,50 @@ def test_default_scheme_perfect_sheet_places_first():
     result = assess({}, scheme=default_scheme())
     assert str(result.total) == "100.00"
     assert result.placed_grade == "first"
+
+
+# --- Key sub-criteria (★), vetoes on panel points, the split of items (issue 13) ---------------------------------
+ARCHIVES = default_scheme()
+
+
+@pytest.mark.parametrize("entry", [
+    ItemEntry(unmet=frozenset({"b"}), reason="库房与办公室合用"),
+    ItemEntry(deductions=(Deduction(points=D(3), element="b", reason="未做到三分开"),)),
+])
+def test_a_failed_key_sub_criterion_blocks_first_and_not_second(entry):
+    result = assess({"5": entry}, scheme=ARCHIVES)
+    assert (result.total, result.failed_key_subs) == (D("97.00"), ("5.b",))
+    assert (result.grades["first"].passed, result.grades["first"].reasons) == (False, ("key_sub_criterion:5.b",))
+    assert (result.grades["second"].passed, result.placed_grade) == (True, "second")
+
+
+def test_a_key_sub_criterion_partly_deducted_still_counts_as_met():
+    result = assess({"5": ItemEntry(deductions=(Deduction(points=D(2), element="b", reason="阅览室兼作办公"),))},
+                    scheme=ARCHIVES)
+    assert (result.total, result.failed_key_subs, result.placed_grade) == (D("98.00"), (), "first")
+
+
+def test_panel_points_carry_the_failed_key_sub_criteria_and_vetoes():
+    points = {i.code: i.max_points for _c, i in ARCHIVES.rubrics["standard"].items()}
+    points["5"] = D(5)
+    keyed = assess_points(points, failed_key_subs=["5.b"], scheme=ARCHIVES)
+    assert (keyed.total, keyed.grades["first"].reasons, keyed.grades["second"].passed) == (
+        D("97.00"), ("key_sub_criterion:5.b",), True)
+    vetoed = assess_points(points, vetoes=["11"], scheme=ARCHIVES)
+    assert (vetoed.failed_by_veto, vetoed.placed_grade) == (True, None)
+    with pytest.raises(ValueError):
+        assess_points(points, failed_key_subs=["5.a"], scheme=ARCHIVES)  # 5a is not a key sub-criterion
+
+
+@pytest.mark.parametrize(("members", "loads"), [
+    (3, [35, 32, 33]), (5, [35, 22, 18, 15, 10]), (7, [22, 18, 15, 15, 10, 10, 10]),
+])
+def test_the_proposed_split_is_by_category_balanced_by_points_and_covers_every_item_once(members, loads):
+    from certification.scoring import propose_assignment
+
+    rubric = ARCHIVES.rubrics["standard"]
+    split = propose_assignment(rubric, list(range(members)))
+    given = [code for codes in split.values() for code in codes]
+    assert sorted(given, key=int) == [i.code for _c, i in rubric.items()]
+    assert [sum(rubric.item(c).max_points for c in split[m]) for m in range(members)] == loads
+    assert propose_assignment(rubric, ["a", "b"], every_member_scores_every_item=True)["b"] == sorted(given, key=int)

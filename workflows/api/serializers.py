@@ -142,6 +142,10 @@ class ItemEntryInputSerializer(serializers.Serializer):
     unmet = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
     bonus = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, min_value=0)
     veto = serializers.BooleanField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000,
+                                   help_text="Why points are lost beyond the deduction lines (sub-criteria not met).")
+    veto_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000,
+                                        help_text="What was found that confirms the item's veto condition.")
 
 
 class NoticeCaseSerializer(serializers.ModelSerializer):

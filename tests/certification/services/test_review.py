@@ -121,7 +121,9 @@ def test_a_confirmed_veto_fails_the_case_whatever_the_score(review):
     case, experts, _panel = review()
     for expert in experts:
         score_all(case, expert)
-    panel_consolidate(actor=experts[0].user, case=case, vetoes=["11"])  # destruction without approval
+    # destruction without approval, found by the chair alone: a veto no member recorded needs its reason
+    panel_consolidate(actor=experts[0].user, case=case, vetoes=["11"],
+                      veto_reasons={"11": "现场发现2024年未经审批销毁会计档案"})
     all_steps(case, experts[0])
     review_conclude(actor=experts[0].user, case=case, conclusion="存在未经审批销毁档案情形，一票否决")
     case.refresh_from_db()

@@ -115,9 +115,12 @@ def test_a_malformed_entry_gets_the_fields_errors(world):
 
 
 def test_an_empty_member_sheet_cannot_be_submitted(world):
+    """Until the chair splits the items, a member scores every item (issue 13: a member's submit needs all of
+    their items)."""
     sheet = world["objects"]["member_sheet_a"]
     response = client_for(world["users"]["expert"]).post(f"/api/v1/sheets/{sheet.pk}/submit/")
-    assert response.json()["refusals"][0]["message"] == "请至少对一个项目评分后再提交。"
+    assert response.json()["refusals"][0]["message"] == (
+        "尚未评分的项目：1、2、3、4、5、6、7、8、9、10、11、12、13、14、15、16、17、18。")
 
 
 def test_the_bureau_resolves_an_objection_by_downgrade(world, archives_version):
