@@ -26,6 +26,23 @@ def test_scheme_load_twice_is_a_no_op(archives_version):
     assert SchemeVersion.objects.count() == 1
 
 
+def test_a_version_loaded_before_the_format_gained_a_field_still_loads_as_the_same(archives_version):
+    # as an installation that loaded archives v1 before `panel.every_member_scores_every_item` existed stored it
+    import hashlib
+    import json
+
+    stored = archives_version.spec
+    del stored["panel"]["every_member_scores_every_item"]
+    old_digest = hashlib.sha256(json.dumps(stored, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                                .encode()).hexdigest()
+    SchemeVersion.objects.filter(pk=archives_version.pk).update(spec=stored, digest=old_digest)
+
+    again = scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE))
+
+    assert (again.created, again.version) == (False, archives_version)
+    assert SchemeVersion.objects.get(pk=archives_version.pk).digest == old_digest  # a version never changes
+
+
 def test_scheme_load_refuses_changed_content_under_the_same_version(archives_version):
     text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("pass_line: 90", "pass_line: 91")
     with pytest.raises(RuleViolation) as exc:
