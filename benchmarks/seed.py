@@ -716,7 +716,8 @@ class _CaseRows:
         insert(m["Panel"], panels)
         member_ids = next_ids(m["PanelMember"], len(members))
         member_of = {}
-        insert(m["PanelMember"], [{"id": mid, "panel_id": panel_ids[p], "expert_id": e, "is_chair": chair}
+        insert(m["PanelMember"], [{"id": mid, "panel_id": panel_ids[p], "expert_id": e, "is_chair": chair,
+                                   "recusal_declared_at": panels[p]["formed_at"]}  # signed on being seated
                                   for mid, (p, e, chair) in zip(member_ids, members, strict=True)])
         for mid, (p, e, _chair) in zip(member_ids, members, strict=True):
             member_of[(p, e)] = mid

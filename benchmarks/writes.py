@@ -225,6 +225,7 @@ def _drive(world: _World, cases: int, meter: _Meter, client) -> tuple[list, list
 
     from certification.enums import Kind
     from certification.models import Case, Notice, OnsiteStep
+    from certification.services.panels import panel_member_sign_recusal
     from certification.tasks import fire_due_timers
 
     drive = _Driver(meter)
@@ -268,6 +269,9 @@ def _drive(world: _World, cases: int, meter: _Meter, client) -> tuple[list, list
         for case in all_cases:
             drive.act(case, "form_panel", staff, "form", {"members": [e.pk for e in members],
                                                          "chair": members[0].pk})
+            for seat in case.panel.memberships.select_related("expert__user"):  # the 回避声明, signed first
+                drive.meter(lambda seat=seat: panel_member_sign_recusal(actor=seat.expert.user, member=seat),
+                            moves=0)
             for expert in members:
                 for code in _codes(case):
                     drive.act(case, "score", expert.user, "item", moves=0, item=code)

@@ -125,6 +125,14 @@ def field_error(response, field: str) -> list[str]:
     return page_errors(response, field)
 
 
+def sign_panel(panel):
+    """Every member of ``panel`` signs the recusal declaration (回避声明), as each does before seeing the case;
+    returns the panel."""
+    for seat in panel.memberships.select_related("expert__user"):
+        panel_member_sign_recusal(actor=seat.expert.user, member=seat)
+    return panel
+
+
 def staff_of(bureau, **fields):
     """A new user (with these ``UserFactory`` fields) on the staff of ``bureau``."""
     user = UserFactory(**fields)
@@ -187,8 +195,7 @@ def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, st
     with at(year, 3, 9, 0, 0):
         notice_close(notice=notice)
         panel = panel_form(actor=people["staff"], case=case, members=experts[:3], chair=experts[0])
-        for seat in panel.memberships.select_related("expert__user"):  # each signs before seeing the case
-            panel_member_sign_recusal(actor=seat.expert.user, member=seat)
+        sign_panel(panel)  # each member signs the recusal declaration before seeing the case
         for m, member in enumerate(panel.members.order_by("pk")):
             member_sheet = ScoreSheet.objects.get(case=case, kind=SheetKind.MEMBER, expert=member)
             for item in items:

@@ -169,7 +169,7 @@ def seed(plan_path: str) -> dict:
     from certification.enums import Kind
     from certification.models import Bureau, Case, Outcome, Scheme, Stage, User
     from certification.services.demo import demo_seed
-    from certification.services.panels import panel_form
+    from certification.services.panels import panel_form, panel_member_sign_recusal
     from certification.tasks import fire_due_timers
     from workflows import actions, engine
 
@@ -203,6 +203,8 @@ def seed(plan_path: str) -> dict:
         members = experts[n * MEMBERS:(n + 1) * MEMBERS] if n < REVIEW_CASES else chairs
         actions.task_complete(user=staff, case=case, node="form_panel", work=partial(
             panel_form, actor=staff, case=case, members=members, chair=members[0]))
+        for seat in case.panel.memberships.select_related("expert__user"):  # each signs the 回避声明 first
+            panel_member_sign_recusal(actor=seat.expert.user, member=seat)
         if n < REVIEW_CASES:
             plan["review_cases"].append(case.pk)
             flow = engine._flow()

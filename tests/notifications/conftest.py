@@ -8,6 +8,7 @@ from certification.enums import InstitutionLevel, Kind, Role
 from certification.models import Case, Grade, Stage
 from certification.services.panels import panel_form
 from tests.factories import CertificateFactory, ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import sign_panel
 
 
 @pytest.fixture
@@ -55,6 +56,6 @@ def review(archives_version, regions, bureaus, holder, city_staff):
         experts = [ExpertFactory(pool=bureaus["city"], user=UserFactory(email=f"expert{i}@example.org"),
                                  term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2030, 1, 1))
                    for i in range(members)]
-        panel = panel_form(actor=city_staff, case=case, members=experts, chair=experts[0])
+        panel = sign_panel(panel_form(actor=city_staff, case=case, members=experts, chair=experts[0]))
         return case, experts, panel
     return make

@@ -32,7 +32,7 @@ from certification.services.review import panel_consolidate, review_conclude, re
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 from certification.tasks import lapse_expired_certificates
 from notifications.models import Notification
-from tests.worlds import all_conditions, at, pdf
+from tests.worlds import all_conditions, at, pdf, sign_panel
 
 pytestmark = [pytest.mark.lifecycle, pytest.mark.django_db, pytest.mark.usefixtures("media")]
 EXPIRY = dt.date(2026, 3, 31)  # of the certificate the ``recheck`` fixture (tests/certification/conftest.py) holds
@@ -72,8 +72,8 @@ def _to_review(world, case):
     notice = _to_notice(world, case)
     with at(2026, 1, 25, 9, 0):
         notice_close(notice=notice)
-        panel = panel_form(actor=world["people"]["staff"], case=case, members=world["experts"],
-                           chair=world["experts"][0])
+        panel = sign_panel(panel_form(actor=world["people"]["staff"], case=case, members=world["experts"],
+                                      chair=world["experts"][0]))
         for member in panel.members.all():
             sheet = ScoreSheet.objects.get(case=case, kind=SheetKind.MEMBER, expert=member)
             for _c, item in case.scheme_version.specification().rubrics["standard"].items():

@@ -19,6 +19,7 @@ from certification.services.review import (
 )
 from certification.services.sheets import sheet_record, sheet_submit
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import sign_panel
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def review(archives_version, regions, bureaus):
             declared_by=UserFactory(), reference=f"2026{Case.objects.count() + 42:06d}", stage=Stage.PANEL)
         experts = [ExpertFactory(pool=bureaus["city"], user=UserFactory(), term_starts_on=dt.date(2025, 1, 1),
                                  term_ends_on=dt.date(2028, 1, 1)) for _ in range(members)]
-        panel = panel_form(actor=staff, case=case, members=experts, chair=experts[0])
+        panel = sign_panel(panel_form(actor=staff, case=case, members=experts, chair=experts[0]))
         return case, experts, panel
     return make
 

@@ -36,6 +36,7 @@ from certification.services.review import (
 from certification.services.schemes import scheme_load
 from certification.services.sheets import sheet_record, sheet_submit
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import sign_panel
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,7 @@ def review(archives_version, regions, bureaus):
         experts = [ExpertFactory(pool=bureaus["city"], user=UserFactory(), name=f"评审专家{n}",
                                  term_starts_on=dt.date(2025, 1, 1), term_ends_on=dt.date(2028, 1, 1))
                    for n in range(members)]
-        panel_form(actor=staff, case=case, members=experts, chair=experts[0])
+        sign_panel(panel_form(actor=staff, case=case, members=experts, chair=experts[0]))
         return case, experts
     return make
 
