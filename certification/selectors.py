@@ -168,6 +168,24 @@ def forwarding_bureau(institution: Institution, *, grade: str, kind: str, versio
     return None if level is None else _with_authority(bureau_at(institution, level))
 
 
+def planning_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau:
+    """The bureau whose assessment plan lists this declaration (the assessing bureau unless the scheme names
+    another)."""
+    level = rules.planning_level(institution.level, grade, kind, scheme=version.specification())
+    return _with_authority(bureau_at(institution, level))
+
+
+def precheck_delegate(institution: Institution, *, level: str) -> Bureau | None:
+    """The bureau at ``level`` over the institution's region, to which the assessing bureau may delegate a
+    pre-check (第十条: 委托市州级档案局对辖区内所属机关…进行预检), or None where there is none, or its
+    authority is suspended."""
+    try:
+        city = bureau_at(institution, level)
+    except Bureau.DoesNotExist:
+        return None
+    return None if city.authority_suspended else city
+
+
 def filing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau | None:
     """The bureau an approved recheck assessed below the province is filed with, or None."""
     level = rules.filing_level(institution.level, grade, kind, scheme=version.specification())
@@ -179,8 +197,10 @@ BUREAU_PERMISSIONS = tuple(perm for role, perm in ROLE_OBJECT_PERMISSION.items()
 
 
 def bureau_cases(bureaus) -> Q:
-    """The cases of ``bureaus`` (keys): those they assess, those filed with them, those they forward."""
-    return Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
+    """The cases of ``bureaus`` (keys): those they assess, those filed with them, those they forward or plan,
+    and those whose pre-check was delegated to them."""
+    return (Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
+            | Q(planning_bureau_id__in=bureaus) | Q(precheck_bureau_id__in=bureaus))
 
 
 def case_visibility(user) -> Q:
@@ -279,6 +299,8 @@ def _action_labels() -> dict:
     return {
         "case.declare": _("Declared"),
         "case.forward": _("Forwarded by the city bureau"),
+        "case.precheck_delegate": _("Pre-check delegated to the city bureau"),
+        "case.precheck_report": _("Written pre-check result sent to the assessing bureau"),
         "case.plan_include": _("Included in the assessment plan"),
         "case.plan_return": _("Not included in the plan"),
         "case.report": _("Narrative report attached"),

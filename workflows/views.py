@@ -78,6 +78,10 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["can_withdraw"] = is_open and case.institution_id in granted(user, ACT_FOR_INSTITUTION)
         context["can_cancel"] = is_open and case.bureau_id in granted(user, WORK_IN_BUREAU)
         context["can_archive"] = may_keep_case_file(user, case)
+        context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
+            "round")
+        context["objections"] = case.objections.select_related("verification").prefetch_related(
+            "verification__experts").order_by("received_at")
         context["reopened_sheet"] = case.stage == Stage.REVIEW and not mine and ScoreSheet.objects.filter(
             case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists()
         return context

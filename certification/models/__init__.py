@@ -11,7 +11,7 @@ from .documents import (
     SummarySubmission,
 )
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
-from .notices import Notice, Objection
+from .notices import Notice, Objection, ObjectionVerification
 from .organisations import (
     Bureau,
     BureauMembership,
@@ -57,6 +57,7 @@ __all__ = [
     "InstitutionMembership",
     "Notice",
     "Objection",
+    "ObjectionVerification",
     "Region",
     "Review",
     "RubricCategory",
