@@ -281,6 +281,18 @@ def case_next_step(case) -> NextStep | None:
         Stage.APPROVAL: (Role.APPROVER, _("The bureau's approver decides on the five-document basis."), None),
         Stage.CERTIFICATE: (Role.CERTIFICATE_OFFICER, _("The province issues the certificate."), None),
     }
+    if case.stage == Stage.DECLARED and case.forwarding_bureau_id is not None and case.forwarded_at is None:
+        spec = case.scheme_version.specification()
+        last = rules.forward_by(case.year, scheme=spec)
+        steps[Stage.DECLARED] = (Role.BUREAU_STAFF, _(
+            "%(city)s gathers the declaration and forwards it to %(planner)s by %(last)s; after that day only "
+            "%(planner)s can include it, by hand.") % {"city": case.forwarding_bureau, "planner": case.planner,
+                                                       "last": last.isoformat()},
+            rules.start_of_local_day(last + dt.timedelta(days=1), scheme=spec))
+    elif case.stage == Stage.PRECHECK and case.precheck_bureau_id is not None:
+        steps[Stage.PRECHECK] = (Role.PRECHECKER, _(
+            "A pre-checker of %(city)s, to which %(bureau)s delegated the pre-check, sends its written result; "
+            "%(bureau)s then decides on it.") % {"city": case.precheck_bureau, "bureau": case.bureau}, None)
     role, what, due = steps[case.stage]
     return NextStep(who=str(role.label), what=what, due=due)
 

@@ -70,7 +70,9 @@ class CaseSerializer(serializers.ModelSerializer):
         model = Case
         fields = ["id", "reference", "institution", "institution_name", "grade", "grade_name", "kind", "year",
                   "bureau", "stage", "stage_display", "outcome", "outcome_display", "outcome_reason",
-                  "declared_at", "rectification_due_at", "next_step", "late_inclusion"]
+                  "declared_at", "rectification_due_at", "next_step", "late_inclusion", "forwarding_bureau",
+                  "forwarded_at", "planning_bureau", "precheck_bureau"]
+        read_only_fields = ["forwarding_bureau", "forwarded_at", "planning_bureau", "precheck_bureau"]
         read_only_fields = fields
 
     @extend_schema_field(LateInclusionSerializer(allow_null=True))
@@ -194,6 +196,8 @@ class ObjectionVerificationSerializer(serializers.Serializer):
 
 class ObjectionSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
+    set_aside_as = serializers.CharField(read_only=True, help_text=_(
+        "Why it was set aside: anonymous, or without grounds (empty unless set aside)."))
     verification = serializers.SerializerMethodField()
 
     def get_verification(self, objection) -> dict | None:

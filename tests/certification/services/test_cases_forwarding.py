@@ -10,6 +10,7 @@ from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, LateInclusion, Stage
+from certification.selectors import case_next_step
 from certification.services.cases import case_declare, case_forward, case_plan_include
 from certification.services.late_inclusions import late_inclusion_grant
 from tests.factories import CertificateFactory, InstitutionFactory, UserFactory
@@ -73,6 +74,14 @@ def test_a_county_special_recheck_is_forwarded_by_the_city_and_planned_by_the_pr
     assert (case.stage, case.forwarded_at) == (Stage.PLANNED, local(2027, 2, 2, 9, 0))
     assert list(AuditEntry.objects.filter(action="case.forward").values_list("after", flat=True)) == [
         {"forwarded_by": bureaus["city"].pk, "to": bureaus["province"].pk}]
+
+
+def test_the_next_step_names_the_city_the_province_and_the_last_day(holder, bureaus):
+    case = declare_recheck(holder)
+    step = case_next_step(case)
+    assert (step.what, step.due) == (
+        f"由{bureaus['city']}汇总申报，于2027-03-31前报送{bureaus['province']}；逾期只能由{bureaus['province']}手工补列。",
+        local(2027, 4, 1, 0, 0))
 
 
 def test_the_city_forwards_on_the_last_day_of_the_first_quarter(holder, staff):
