@@ -504,8 +504,26 @@ def precheck_opinion_context(case) -> dict:
         "summary": p.summary, "on": _cn(p.decided_at), "due": _cn(p.rectification_due_at),
         "by": p.prechecker.get_full_name() or p.prechecker.username,
         "opinions": [(code, names.get(code, ""), text) for code, text in sorted(p.opinions.items()) if text],
-    } for p in case.prechecks.select_related("prechecker").order_by("round")]
+        # a pre-check delegated to a city bureau: its written result, and the assessing bureau's decision on it
+        "delegated_to": p.delegated_to.name if p.delegated_to_id else "",
+        "recommendation": p.get_recommendation_display() if p.recommendation else "",
+        "reported_on": _cn(p.reported_at) if p.reported_at else "",
+        "written_attached": bool(p.attachment),
+        "decided_by": (p.decided_by.get_full_name() or p.decided_by.username) if p.decided_by_id else "",
+        "decision_reason": p.decision_reason,
+    } for p in case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by("round")]
     return {**case_context(case), "title": "预检意见书", "rounds": rounds}
+
+
+def _verification(objection) -> dict | None:
+    """Who verified an objection (the experts' names), their findings and the day, or None."""
+    from .models import ObjectionVerification
+
+    verification = ObjectionVerification.objects.filter(objection=objection).first()
+    if verification is None:
+        return None
+    return {"experts": "、".join(e.name for e in verification.experts.order_by("name")),
+            "findings": verification.findings, "on": _cn(verification.verified_on)}
 
 
 def notice_result_context(case) -> dict:
@@ -524,7 +542,9 @@ def notice_result_context(case) -> dict:
         "closed_on": _cn(notice.closed_at) if notice and notice.closed_at else "",
         "extension_reason": notice.extension_reason if notice else "",
         "objections": [{"receipt": o.receipt, "received_on": _cn(o.received_at), "status": o.get_status_display(),
-                        "resolution": o.resolution} for o in objections],
+                        "resolution": o.resolution, "anonymous": o.anonymous,
+                        "set_aside_as": o.get_set_aside_as_display() if o.set_aside_as else "",
+                        "verification": _verification(o)} for o in objections],
     }
 
 

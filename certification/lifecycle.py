@@ -129,6 +129,11 @@ def _bureau_staff(lifecycle, user) -> bool:
     return can(user, WORK_IN_BUREAU, lifecycle.case.bureau)
 
 
+def _planning_staff(lifecycle, user) -> bool:
+    """The staff of the bureau whose plan lists the case (the assessing bureau unless the scheme names another)."""
+    return can(user, WORK_IN_BUREAU, lifecycle.case.planner)
+
+
 def _system_or_bureau_staff(lifecycle, user) -> bool:
     return _system(lifecycle, user) or _bureau_staff(lifecycle, user)
 
@@ -136,6 +141,14 @@ def _system_or_bureau_staff(lifecycle, user) -> bool:
 def _prechecker(lifecycle, user) -> bool:
     case = lifecycle.case
     return user is not None and case.prechecker_id is not None and case.prechecker_id == user.pk
+
+
+def _precheck_decider(lifecycle, user) -> bool:
+    """Who decides a pre-check: the designated pre-checker; while the pre-check is delegated to a city bureau,
+    the assessing bureau's staff, on the city's written result."""
+    if lifecycle.case.precheck_bureau_id is not None:
+        return _bureau_staff(lifecycle, user)
+    return _prechecker(lifecycle, user)
 
 
 def _chair(lifecycle, user) -> bool:
@@ -195,15 +208,16 @@ class CaseLifecycle:
         return self.state not in CASE_ENDS
 
     # 2. The plan
-    @state.transition(source=C.DECLARED, target=C.PLANNED, permission=_bureau_staff,
-                      custom=_who("permission.denied", _("the assessing bureau's staff")))
+    @state.transition(source=C.DECLARED, target=C.PLANNED, permission=_planning_staff,
+                      custom=_who("permission.denied", _("the staff of the bureau that issues the plan")))
     def include(self):
-        """The assessing bureau includes the declaration in this year's assessment plan."""
+        """The planning bureau (the assessing bureau unless the scheme names another) includes the declaration
+        in this year's assessment plan."""
 
-    @state.transition(source=C.DECLARED, target=C.PLAN_REFUSED, permission=_bureau_staff,
-                      custom=_who("permission.denied", _("the assessing bureau's staff")))
+    @state.transition(source=C.DECLARED, target=C.PLAN_REFUSED, permission=_planning_staff,
+                      custom=_who("permission.denied", _("the staff of the bureau that issues the plan")))
     def refuse_plan(self):
-        """The assessing bureau does not include the declaration, with a reason."""
+        """The planning bureau does not include the declaration, with a reason."""
 
     # 3–4. Acceptance request, pre-check, rectification
     @state.transition(source=[C.PLANNED, C.RECTIFICATION], target=C.PRECHECK, permission=_applicant,
@@ -211,15 +225,19 @@ class CaseLifecycle:
     def request_acceptance(self):
         """The applicant submits its self-check and acceptance request (again, after a rectification)."""
 
-    @state.transition(source=C.PRECHECK, target=C.NOTICE, permission=_prechecker,
-                      custom=_who("case.not_the_prechecker", _("the designated pre-checker")))
+    @state.transition(source=C.PRECHECK, target=C.NOTICE, permission=_precheck_decider,
+                      custom=_who("case.not_the_prechecker", _("the designated pre-checker (for a delegated "
+                                                               "pre-check, the assessing bureau's staff)")))
     def pass_precheck(self):
-        """The pre-checker passes the case on to the public notice."""
+        """The pre-checker passes the case on to the public notice (a delegated pre-check: the assessing bureau,
+        accepting the city's written result)."""
 
-    @state.transition(source=C.PRECHECK, target=C.RECTIFICATION, permission=_prechecker,
-                      custom=_who("case.not_the_prechecker", _("the designated pre-checker")))
+    @state.transition(source=C.PRECHECK, target=C.RECTIFICATION, permission=_precheck_decider,
+                      custom=_who("case.not_the_prechecker", _("the designated pre-checker (for a delegated "
+                                                               "pre-check, the assessing bureau's staff)")))
     def return_for_rectification(self):
-        """The pre-checker returns the case for rectification by a deadline."""
+        """The pre-checker returns the case for rectification by a deadline (a delegated pre-check: the
+        assessing bureau, on the city's written result)."""
 
     @state.transition(source=C.RECTIFICATION, target=C.RECTIFICATION_MISSED, permission=_system,
                       custom=_who("case.system_only", _("the system, when the deadline passes")))

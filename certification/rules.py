@@ -94,6 +94,21 @@ def forwarding_level(institution_level: str, grade: str, kind: str, *, scheme: S
     return _authority_cell(institution_level, grade, kind, _scheme(scheme)).forward_via
 
 
+def precheck_delegate_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None
+                            ) -> str | None:
+    """The level of the bureau to which the assessing bureau may delegate the pre-check (第十条: the province
+    delegates a special-grade promotion's pre-check to the city bureau), or ``None``."""
+    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).delegate_precheck
+
+
+def planning_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None) -> str:
+    """The level of the bureau whose assessment plan lists the declaration (下达考评计划): the assessing bureau,
+    unless the scheme names another (special-grade rechecks below the province: the province plans, the city
+    assesses)."""
+    cell = _authority_cell(institution_level, grade, kind, _scheme(scheme))
+    return cell.plan or cell.assess
+
+
 # --- Panel size (§3.4) --------------------------------------------------------------------------------------
 def panel_size(
     bureau_level: str, institution_level: str, grade: str, *, scheme: SchemeSpec | None = None
@@ -220,6 +235,29 @@ def _month_day(year: int, value: str) -> dt.date:
 def declaration_window(year: int, *, scheme: SchemeSpec | None = None) -> tuple[dt.date, dt.date]:
     times = _scheme(scheme).times
     return _month_day(year, times.declaration_opens), _month_day(year, times.declaration_closes)
+
+
+def forward_by(year: int, *, scheme: SchemeSpec | None = None) -> dt.date:
+    """The last day the city bureau may forward the year's gathered declarations to the bureau that plans them
+    (第十条: 于当年第一季度报送省档案局)."""
+    return _month_day(year, _scheme(scheme).times.special_forward_by)
+
+
+def forward_refusals(year: int, today: dt.date, *, late_inclusion: bool,
+                     scheme: SchemeSpec | None = None) -> list[Refusal]:
+    """Why a declaration of ``year`` cannot be forwarded on ``today`` (an empty list when it can): after the
+    forwarding deadline, only a late inclusion by the planning bureau's hand lets it through."""
+    last = forward_by(year, scheme=scheme)
+    if today <= last or late_inclusion:
+        return []
+    return [Refusal(
+        code="forward.deadline_passed", rule=_("Forwarding (article 10)"),
+        message=_("The deadline for forwarding this year's declarations, %(last)s, has passed.")
+        % {"last": _day(last)},
+        satisfy=_("The bureau that plans it may still include it late, by hand and with a reason (late "
+                  "declarations); the city bureau can then forward it."),
+        params={"forward_by": last.isoformat()},
+    )]
 
 
 def annual_summary_due(year: int, *, scheme: SchemeSpec | None = None) -> dt.date:

@@ -304,10 +304,27 @@ class Gate(_Spec):
         return self
 
 
+_BUREAU_ORDER = {"province": 0, "city": 1, "county": 2}
+
+
 class AuthorityCell(_Spec):
     assess: BureauLevelCode
     file_with: BureauLevelCode | None = None
     forward_via: BureauLevelCode | None = None  # the bureau that gathers and forwards the declaration
+    plan: BureauLevelCode | None = None  # the bureau whose plan lists it (下达考评计划), where not the assessor
+    delegate_precheck: BureauLevelCode | None = None  # the bureau the assessor may delegate the pre-check to
+
+    @model_validator(mode="after")
+    def _forwarded_upwards(self) -> AuthorityCell:
+        planner = self.plan or self.assess
+        if self.plan is not None and _BUREAU_ORDER[self.plan] > _BUREAU_ORDER[self.assess]:
+            raise ValueError(f"plan {self.plan!r} is below assess {self.assess!r}")
+        if self.forward_via is not None and _BUREAU_ORDER[self.forward_via] <= _BUREAU_ORDER[planner]:
+            raise ValueError(f"forward_via {self.forward_via!r} must be below the bureau it forwards to "
+                             f"({planner!r})")
+        if self.delegate_precheck is not None and _BUREAU_ORDER[self.delegate_precheck] <= _BUREAU_ORDER[self.assess]:
+            raise ValueError(f"delegate_precheck {self.delegate_precheck!r} must be below assess {self.assess!r}")
+        return self
 
 
 class PanelSize(_Spec):
@@ -368,7 +385,7 @@ class AnnualSummary(_Spec):
 class Times(_Spec):
     declaration_opens: MonthDay = "01-01"
     declaration_closes: MonthDay = "03-31"
-    special_forward_by: MonthDay = "03-31"
+    special_forward_by: MonthDay = "03-31"  # the last day a forwarded declaration reaches the planning bureau
     rectification_days: int = Field(default=30, ge=1)
     notice_days: int = Field(default=7, ge=1)
     panel_scoring_days: int = Field(default=14, ge=1)

@@ -202,6 +202,24 @@ def forwarding_bureau(institution: Institution, *, grade: str, kind: str, versio
     return None if level is None else _with_authority(bureau_at(institution, level))
 
 
+def planning_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau:
+    """The bureau whose assessment plan lists this declaration (the assessing bureau unless the scheme names
+    another)."""
+    level = rules.planning_level(institution.level, grade, kind, scheme=version.specification())
+    return _with_authority(bureau_at(institution, level))
+
+
+def precheck_delegate(institution: Institution, *, level: str) -> Bureau | None:
+    """The bureau at ``level`` over the institution's region, to which the assessing bureau may delegate a
+    pre-check (第十条: 委托市州级档案局对辖区内所属机关…进行预检), or None where there is none, or its
+    authority is suspended."""
+    try:
+        city = bureau_at(institution, level)
+    except Bureau.DoesNotExist:
+        return None
+    return None if city.authority_suspended else city
+
+
 def filing_bureau(institution: Institution, *, grade: str, kind: str, version: SchemeVersion) -> Bureau | None:
     """The bureau an approved recheck assessed below the province is filed with, or None."""
     level = rules.filing_level(institution.level, grade, kind, scheme=version.specification())
@@ -213,8 +231,10 @@ BUREAU_PERMISSIONS = tuple(perm for role, perm in ROLE_OBJECT_PERMISSION.items()
 
 
 def bureau_cases(bureaus) -> Q:
-    """The cases of ``bureaus`` (keys): those they assess, those filed with them, those they forward."""
-    return Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
+    """The cases of ``bureaus`` (keys): those they assess, those filed with them, those they forward or plan,
+    and those whose pre-check was delegated to them."""
+    return (Q(bureau_id__in=bureaus) | Q(filing_bureau_id__in=bureaus) | Q(forwarding_bureau_id__in=bureaus)
+            | Q(planning_bureau_id__in=bureaus) | Q(precheck_bureau_id__in=bureaus))
 
 
 def panel_seats_signed(user):
@@ -331,6 +351,18 @@ def case_next_step(case) -> NextStep | None:
         Stage.APPROVAL: (Role.APPROVER, _("The bureau's approver decides on the five-document basis."), None),
         Stage.CERTIFICATE: (Role.CERTIFICATE_OFFICER, _("The province issues the certificate."), None),
     }
+    if case.stage == Stage.DECLARED and case.forwarding_bureau_id is not None and case.forwarded_at is None:
+        spec = case.scheme_version.specification()
+        last = rules.forward_by(case.year, scheme=spec)
+        steps[Stage.DECLARED] = (Role.BUREAU_STAFF, _(
+            "%(city)s gathers the declaration and forwards it to %(planner)s by %(last)s; after that day only "
+            "%(planner)s can include it, by hand.") % {"city": case.forwarding_bureau, "planner": case.planner,
+                                                       "last": last.isoformat()},
+            rules.start_of_local_day(last + dt.timedelta(days=1), scheme=spec))
+    elif case.stage == Stage.PRECHECK and case.precheck_bureau_id is not None:
+        steps[Stage.PRECHECK] = (Role.PRECHECKER, _(
+            "A pre-checker of %(city)s, to which %(bureau)s delegated the pre-check, sends its written result; "
+            "%(bureau)s then decides on it.") % {"city": case.precheck_bureau, "bureau": case.bureau}, None)
     role, what, due = steps[case.stage]
     return NextStep(who=str(role.label), what=what, due=due)
 
@@ -349,6 +381,8 @@ def _action_labels() -> dict:
     return {
         "case.declare": _("Declared"),
         "case.forward": _("Forwarded by the city bureau"),
+        "case.precheck_delegate": _("Pre-check delegated to the city bureau"),
+        "case.precheck_report": _("Written pre-check result sent to the assessing bureau"),
         "case.plan_include": _("Included in the assessment plan"),
         "case.plan_return": _("Not included in the plan"),
         "case.report": _("Narrative report attached"),

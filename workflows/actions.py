@@ -186,19 +186,26 @@ def notice_publish(*, actor, bureau, cases: list[Case], title: str, now: dt.date
 
 
 def objection_resolve(*, actor, objection: Objection, decision: str, reason: str,
-                      grade: str | None = None) -> Objection:
+                      grade: str | None = None, set_aside_as: str = "") -> Objection:
     """Resolve an objection (dismiss, set aside, downgrade, uphold) and, when no objection of the case is left
     pending, complete the bureau's "resolve the objections" task — exactly as that task's page does."""
     case = Case.objects.get(pk=objection.case_id)
     with transaction.atomic(durable=True), _lock(case):
         objection = notice_services.objection_resolve(actor=actor, objection=objection, decision=decision,
-                                                      reason=reason, grade=grade)
+                                                      reason=reason, grade=grade, set_aside_as=set_aside_as)
         if not case.objections.filter(status=Objection.Status.RECEIVED).exists():
             flow = engine._flow()
             for task in engine.open_tasks(case).filter(flow_task=flow.resolve_objections):
                 if engine.may_work_on(actor, task):
                     _complete(task, actor)
     return objection
+
+
+def objection_verify(*, actor, objection: Objection, experts: list, findings: str, verified_on: dt.date):
+    """Record that two or three experts verified an objection (the page and the API), in one transaction."""
+    with transaction.atomic(durable=True):
+        return notice_services.objection_verify(actor=actor, objection=objection, experts=experts,
+                                                findings=findings, verified_on=verified_on)
 
 
 # --- The panel ------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -44,17 +44,27 @@ def open_tasks(case: Case, *, process: CaseProcess | None = None):
             .select_related("owner").order_by("created"))
 
 
-def _claim_rules() -> dict[tuple[str, str], list]:
+def _claim_rules() -> dict[tuple[str, str, str | None], list]:
     """The flow's human nodes that a user may take while nobody owns them, grouped by what the node's
-    ``.Permission(perm, obj=...)`` asks: ``(permission, the case's field)`` -> nodes. Read from the flow's own
-    declarations, so that the inbox's query and the task page's check are the same rule."""
-    rules: dict[tuple[str, str], list] = {}
+    ``.Permission(perm, obj=...)`` asks: ``(permission, the case's field, the field read where it is empty)``
+    -> nodes. Read from the flow's own declarations, so that the inbox's query and the task page's check are
+    the same rule."""
+    rules: dict[tuple[str, str, str | None], list] = {}
     for node in _flow().instance.nodes():
-        field = getattr(getattr(node, "_owner_permission_obj", None), "case_field", None)
+        obj = getattr(node, "_owner_permission_obj", None)
+        field = getattr(obj, "case_field", None)
         perm = getattr(node, "_owner_permission", None)
         if field and isinstance(perm, str):
-            rules.setdefault((perm, field), []).append(node)
+            rules.setdefault((perm, field, getattr(obj, "case_fallback", None)), []).append(node)
     return rules
+
+
+def _of_bureaus(field: str, fallback: str | None, ids) -> Q:
+    """The cases whose ``field`` (or, where it is empty, ``fallback``) is one of ``ids``."""
+    query = Q(**{f"{field}_id__in": ids})
+    if fallback:
+        query |= Q(**{f"{field}__isnull": True, f"{fallback}_id__in": ids})
+    return query
 
 
 def workable_tasks(user) -> QuerySet:
@@ -75,11 +85,11 @@ def workable_tasks(user) -> QuerySet:
     visible = Case.objects.filter(case_visibility(user, unsigned_seats=True), pk=OuterRef("process__artifact_object_id"))
     parts = [waiting.filter(Exists(visible), owner=user).values("pk")]
     open_cases = Case.objects.filter(outcome=Outcome.OPEN)
-    for (perm, field), nodes in _claim_rules().items():
+    for (perm, field, fallback), nodes in _claim_rules().items():
         ids = sorted(granted(user, perm))
         if ids:
             parts.append(waiting.filter(owner__isnull=True, flow_task__in=nodes, process__artifact_object_id__in=(
-                open_cases.filter(**{f"{field}_id__in": ids}).values("pk"))).values("pk"))
+                open_cases.filter(_of_bureaus(field, fallback, ids)).values("pk"))).values("pk"))
     # A union of the parts, each planned on its own indexes (an OR of them makes the database scan the table).
     return Task.objects.filter(pk__in=parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
 

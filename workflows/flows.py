@@ -42,19 +42,25 @@ def _case(activation) -> Case:
     return case
 
 
-def _of_case(field: str):
-    """A node's permission object: the case's ``field`` (its bureau, forwarding bureau or institution).
-    The field's name goes with it, so that the inbox can ask the database, in one query, which open tasks a
-    user may take (``workflows.engine.workable_tasks``) rather than ask node by node, task by task."""
+def _of_case(field: str, fallback: str | None = None):
+    """A node's permission object: the case's ``field`` (its bureau, forwarding bureau or institution), or,
+    where that field is empty, its ``fallback``. The fields' names go with it, so that the inbox can ask the
+    database, in one query, which open tasks a user may take (``workflows.engine.workable_tasks``) rather
+    than ask node by node, task by task."""
     def obj(process):
-        return getattr(process.artifact, field)
+        value = getattr(process.artifact, field)
+        return value if value is not None or fallback is None else getattr(process.artifact, fallback)
 
-    obj.case_field = field
+    obj.case_field, obj.case_fallback = field, fallback
     return obj
 
 
 _bureau = _of_case("bureau")
 _forwarding_bureau = _of_case("forwarding_bureau")
+#: The bureau whose plan lists the case (the assessing bureau unless the scheme names another).
+_planning_bureau = _of_case("planning_bureau", fallback="bureau")
+#: The bureau that pre-checks (the assessing bureau, or the city bureau it delegated the pre-check to).
+_prechecking_bureau = _of_case("precheck_bureau", fallback="bureau")
 _institution = _of_case("institution")
 
 
@@ -126,7 +132,7 @@ class CaseFlow(flow.Flow):
     # 2. Plan
     plan = (
         flow.View(views.PlanView.as_view()).Annotation(title=_("Include in the assessment plan"))
-        .Permission(BUREAU, obj=_bureau)
+        .Permission(BUREAU, obj=_planning_bureau)
         .Next(this.planned)
     )
     planned = flow.If(_open).Annotation(title=_("Included?")).Then(this.self_check).Else(this.end_plan_refused)
@@ -137,22 +143,32 @@ class CaseFlow(flow.Flow):
         .Assign(lambda a: _case(a).declared_by)
         .Next(this.designate)
     )
+    # The assessing bureau designates its pre-checker, or (a special promotion) delegates the pre-check to the
+    # city bureau, whose staff then take this same task and designate the city's pre-checker.
     designate = (
         flow.View(views.DesignateView.as_view()).Annotation(title=_("Designate the pre-checker"))
-        .Permission(BUREAU, obj=_bureau)
+        .Permission(BUREAU, obj=_prechecking_bureau)
         .Next(this.precheck)
     )
-    # 4. Pre-check, with rectification rounds
+    # 4. Pre-check, with rectification rounds. A delegated pre-check ends in the city's written result, on
+    # which the assessing bureau decides.
     precheck = (
         flow.View(views.PrecheckView.as_view()).Annotation(title=_("Pre-check"))
-        .Permission(PRECHECKER, obj=_bureau)
+        .Permission(PRECHECKER, obj=_prechecking_bureau)
         .Assign(lambda a: _case(a).prechecker)
         .Next(this.prechecked)
     )
     prechecked = (
-        flow.If(_is(CaseState.RECTIFICATION)).Annotation(title=_("Returned for rectification?"))
-        .Then(this.rectify)
-        .Else(this.await_notice)
+        flow.Switch().Annotation(title=_("After the pre-check"))
+        .Case(this.rectify, _is(CaseState.RECTIFICATION))
+        .Case(this.await_notice, _is(CaseState.NOTICE))
+        .Default(this.decide_precheck)
+    )
+    decide_precheck = (
+        flow.View(views.DelegatedPrecheckView.as_view())
+        .Annotation(title=_("Decide on the delegated pre-check's written result"))
+        .Permission(BUREAU, obj=_bureau)
+        .Next(this.prechecked)
     )
     rectify = (
         flow.View(views.RectifyView.as_view()).Annotation(title=_("Rectify and submit again"))

@@ -138,6 +138,44 @@ class PrecheckForm(forms.Form):
                 if name.startswith("opinion_") and (value or "").strip()}
 
 
+class PrecheckReportForm(PrecheckForm):
+    """The delegated city's written pre-check result: what it recommends, its opinion and opinions per item,
+    and an optional signed copy; the province decides, and sets the rectification period if it returns it."""
+
+    decision = forms.ChoiceField(label=_("Recommendation"), widget=forms.RadioSelect, choices=[
+        ("pass", _("Recommend passing: on to the public notice")), ("return", _("Recommend rectification"))])
+    attachment = forms.FileField(label=_("Signed written result (optional)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["days"]
+
+
+class DelegatedPrecheckDecisionForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
+        ("accept", _("Accept the written result: on to the public notice")),
+        ("return", _("Return for rectification"))])
+    reason = REASON
+    days = forms.IntegerField(label=_("Days allowed for rectification"), min_value=1, max_value=365,
+                              required=False, help_text=_("Leave empty for the scheme's rectification period."))
+
+
+class ObjectionVerifyForm(forms.Form):
+    """The experts (two or three, of the pool) who verified an objection, their findings and the day."""
+
+    objection = forms.IntegerField(widget=forms.HiddenInput)
+    experts = forms.ModelMultipleChoiceField(label=_("Experts who verified it"), queryset=None,
+                                             widget=forms.CheckboxSelectMultiple,
+                                             help_text=_("Two or three experts of the pool."))
+    findings = forms.CharField(label=_("Their findings"), widget=forms.Textarea(attrs={"rows": 3}),
+                               max_length=4000)
+    verified_on = forms.DateField(label=_("Verified on"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, experts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["experts"].queryset = experts
+
+
 class PlanForm(forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
         ("include", _("Include in this year's assessment plan")), ("return", _("Return with a reason"))])
@@ -159,6 +197,8 @@ class ObjectionResolveForm(forms.Form):
         (Objection.Status.DOWNGRADED, Objection.Status.DOWNGRADED.label),
         (Objection.Status.UPHELD, Objection.Status.UPHELD.label)])
     grade = forms.ChoiceField(label=_("Grade after the objection"), required=False)
+    set_aside_as = forms.ChoiceField(label=_("Set aside as"), required=False,
+                                     choices=[("", "—"), *Objection.SetAsideAs.choices])
     reason = REASON
 
     def __init__(self, *args, grades=(), **kwargs):
@@ -169,6 +209,8 @@ class ObjectionResolveForm(forms.Form):
         data = super().clean()
         if data.get("decision") == Objection.Status.DOWNGRADED and not data.get("grade"):
             self.add_error("grade", _("Choose the grade after the objection."))
+        if data.get("decision") == Objection.Status.SET_ASIDE and not data.get("set_aside_as"):
+            self.add_error("set_aside_as", _("Say whether it is set aside as anonymous or as without grounds."))
         return data
 
 

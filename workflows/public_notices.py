@@ -26,8 +26,11 @@ NOTICES_PER_PAGE = 20
 
 class ObjectionForm(forms.Form):
     case = forms.TypedChoiceField(label=gettext_lazy("Case objected to"), coerce=int)
-    name = forms.CharField(label=gettext_lazy("Your real name"), max_length=50)
-    contact = forms.CharField(label=gettext_lazy("Contact (phone or e-mail)"), max_length=100)
+    name = forms.CharField(label=gettext_lazy("Your real name"), max_length=50, required=False)
+    contact = forms.CharField(label=gettext_lazy("Contact (phone or e-mail)"), max_length=100, required=False,
+                              help_text=gettext_lazy("Objections are made under a real name with a contact. One "
+                                                     "without them is still recorded, as anonymous, and may be "
+                                                     "set aside."))
     grounds = forms.CharField(label=gettext_lazy("Grounds"), max_length=5000,
                               widget=forms.Textarea(attrs={"rows": 6}))
 

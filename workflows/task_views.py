@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from certification import scoring
+from certification import rules, scoring
 from certification.exceptions import RuleViolation
 from certification.models import (
     Case,
@@ -25,10 +25,12 @@ from certification.models import (
     Objection,
     OnsiteStep,
     PanelMember,
+    Precheck,
     ScoreSheet,
     SheetKind,
 )
 from certification.permissions import PRECHECK_FOR_BUREAU
+from certification.selectors import precheck_delegate
 from certification.services import assignments as assignment_services
 from certification.services import cases as case_services
 from certification.services import notices as notice_services
@@ -293,31 +295,73 @@ class RectifyView(SelfCheckView):
 
 # --- 3b Designate the pre-checker ----------------------------------------------------------------------------
 class DesignateView(TaskView):
+    """The pre-checking bureau designates its pre-checker. The assessing bureau may instead delegate the
+    pre-check (where the scheme allows it) to the city bureau, whose staff then take this same task."""
+
     part_template = "workflows/parts/declaration.html"
-    actions = ("designate",)
+    actions = ("designate", "delegate")
+
+    @property
+    def action_labels(self):
+        return {"designate": _("Designate"),
+                "delegate": _("Delegate the pre-check to %(bureau)s") % {"bureau": self.delegate() or ""}}
 
     def form_class(self, action):
-        return forms.PrecheckerForm
+        return forms.PrecheckerForm if action == "designate" else forms.ConfirmForm
 
     def form_kwargs(self, action):
+        if action != "designate":
+            return {}
         users = get_user_model().objects.filter(
             userobjectpermission__permission__codename=PRECHECK_FOR_BUREAU.partition(".")[2],
-            userobjectpermission__object_pk=str(self.case.bureau_id), is_active=True).distinct()
+            userobjectpermission__object_pk=str(self.case.prechecking_bureau.pk), is_active=True).distinct()
         return {"candidates": users}
+
+    def delegate(self):
+        """The bureau the pre-check may be delegated to (the scheme's rule), while it is not delegated."""
+        if self.case.precheck_bureau_id is not None:
+            return None
+        level = rules.precheck_delegate_level(self.case.institution.level, self.case.grade.code, self.case.kind,
+                                              scheme=self.case.scheme_version.specification())
+        return precheck_delegate(self.case.institution, level=level) if level else None
+
+    def visible_actions(self):
+        return self.actions if self.delegate() is not None else ("designate",)
 
     def do_designate(self, form):
         case_services.case_designate_prechecker(actor=self.request.user, case=self.case,
                                                 prechecker=form.cleaned_data["prechecker"])
         return True
 
+    def do_delegate(self, form):
+        case_services.case_precheck_delegate(actor=self.request.user, case=self.case)
+        return False  # the same task now waits for the delegate bureau's staff
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if request.POST.get("action") == "delegate" and response.status_code == 302:
+            return HttpResponseRedirect(reverse("case_detail", args=[self.case.pk]))
+        return response
+
 
 # --- 4 Pre-check ---------------------------------------------------------------------------------------------
 class PrecheckView(TaskView):
+    """The designated pre-checker decides; while the pre-check is delegated, the delegate city's pre-checker
+    sends its written result to the assessing bureau instead."""
+
     part_template = "workflows/parts/precheck.html"
-    actions = ("decide",)
+    actions = ("decide", "report")
+
+    @property
+    def action_labels(self):
+        return {"decide": _("Submit"), "report": _("Send the written result to %(bureau)s")
+                % {"bureau": self.case.bureau}}
+
+    def visible_actions(self):
+        return ("report",) if self.case.precheck_bureau_id is not None else ("decide",)
 
     def form_class(self, action):
-        return forms.PrecheckForm
+        return forms.PrecheckReportForm if action == "report" else forms.PrecheckForm
 
     def form_kwargs(self, action):
         spec = self.case.scheme_version.specification()
@@ -338,27 +382,90 @@ class PrecheckView(TaskView):
                                            opinions=form.opinions(), days=data.get("days"))
         return True
 
+    def do_report(self, form):
+        data = form.cleaned_data
+        case_services.case_precheck_report(actor=self.request.user, case=self.case,
+                                           recommend_pass=data["decision"] == "pass", summary=data["summary"],
+                                           opinions=form.opinions(), attachment=data.get("attachment") or None)
+        return True
+
+
+class DelegatedPrecheckView(TaskView):
+    """The assessing bureau decides on the written result of the pre-check it delegated."""
+
+    part_template = "workflows/parts/precheck_result.html"
+    actions = ("decide",)
+
+    def form_class(self, action):
+        return forms.DelegatedPrecheckDecisionForm
+
+    def extra_context_data(self):
+        return {"written": self.case.prechecks.filter(decision=Precheck.Decision.REPORTED)
+                .select_related("prechecker", "delegated_to").first(),
+                "previous": self.case.prechecks.order_by("round")}
+
+    def do_decide(self, form):
+        data = form.cleaned_data
+        case_services.case_precheck_decide_delegated(actor=self.request.user, case=self.case,
+                                                     accepted=data["decision"] == "accept", reason=data["reason"],
+                                                     days=data.get("days"))
+        return True
+
 
 # --- 5 Objections --------------------------------------------------------------------------------------------
 class ResolveObjectionsView(TaskView):
+    """Each objection (anonymous ones too, flagged), its verification by two or three experts where the
+    bureau recorded one, and, for each pending objection, the forms to record a verification and to resolve."""
+
     part_template = "workflows/parts/objections.html"
-    actions = ("resolve",)
+    actions = ("resolve", "verify")
 
     def form_class(self, action):
-        return forms.ObjectionResolveForm
+        return forms.ObjectionVerifyForm if action == "verify" else forms.ObjectionResolveForm
 
     def form_kwargs(self, action):
+        if action == "verify":
+            pools, bureau = [], self.case.bureau
+            while bureau is not None:
+                pools.append(bureau.pk)
+                bureau = bureau.parent
+            return {"experts": Expert.objects.filter(pool__in=pools).order_by("name")}
         return {"grades": Grade.objects.filter(version=self.case.scheme_version, rank__lt=self.case.grade.rank)
                 .order_by("-rank")}
 
     def visible_actions(self):
         return ()
 
+    def get_context_data(self, **kwargs):
+        self.bound = kwargs.get("bound", {})
+        return super().get_context_data(**kwargs)
+
+    def _form(self, action, objection):
+        """The posted form of ``action`` for this objection (with its errors), or a new one."""
+        bound = self.bound.get(action)
+        if bound is not None and str(bound.data.get(f"{action}-objection")) == str(objection.pk):
+            return bound
+        return self.form_class(action)(prefix=action, initial={"objection": objection.pk},
+                                       **self.form_kwargs(action))
+
     def extra_context_data(self):
-        pending = list(self.case.objections.filter(status=Objection.Status.RECEIVED).order_by("received_at"))
-        return {"objections": self.case.objections.order_by("received_at"),
-                "pending": [(o, forms.ObjectionResolveForm(prefix="resolve", initial={"objection": o.pk},
-                                                           **self.form_kwargs("resolve"))) for o in pending]}
+        objections = list(self.case.objections.select_related("verification")
+                          .prefetch_related("verification__experts").order_by("received_at"))
+        pending = [o for o in objections if o.status == Objection.Status.RECEIVED]
+        return {"objections": objections,
+                "pending": [(o, self._form("resolve", o),
+                             None if hasattr(o, "verification") else self._form("verify", o))
+                            for o in pending]}
+
+    def do_verify(self, form):
+        objection = self.case.objections.filter(pk=form.cleaned_data["objection"]).first()
+        if objection is None:
+            raise RuleViolation(_refusal(_("There is no such objection to this case.")))
+        notice_services.objection_verify(actor=self.request.user, objection=objection,
+                                         experts=list(form.cleaned_data["experts"]),
+                                         findings=form.cleaned_data["findings"],
+                                         verified_on=form.cleaned_data["verified_on"])
+        return False
 
     def do_resolve(self, form):
         objection = self.case.objections.filter(pk=form.cleaned_data["objection"]).first()
@@ -367,7 +474,8 @@ class ResolveObjectionsView(TaskView):
         notice_services.objection_resolve(actor=self.request.user, objection=objection,
                                           decision=form.cleaned_data["decision"],
                                           reason=form.cleaned_data["reason"],
-                                          grade=form.cleaned_data.get("grade") or None)
+                                          grade=form.cleaned_data.get("grade") or None,
+                                          set_aside_as=form.cleaned_data.get("set_aside_as") or "")
         self.case.refresh_from_db()
         return not self.case.objections.filter(status=Objection.Status.RECEIVED).exists()
 

@@ -87,6 +87,10 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["to_replace"] = list(PanelMember.objects.filter(
             panel__case=case, conflict_declared_at__isnull=False, replaced_by__isnull=True).select_related(
             "expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
+        context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
+            "round")
+        context["objections"] = case.objections.select_related("verification").prefetch_related(
+            "verification__experts").order_by("received_at")
         context["reopened_sheet"] = case.stage == Stage.REVIEW and not mine and ScoreSheet.objects.filter(
             case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists()
         return context

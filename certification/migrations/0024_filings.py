@@ -34,7 +34,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0022_panel_recusal_declaration'),
+        ('certification', '0023_forwarding_delegation_objections'),
     ]
 
     operations = [

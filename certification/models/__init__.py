@@ -12,7 +12,7 @@ from .documents import (
 )
 from .experts import ConflictDeclaration, Expert, ExpertEmployment
 from .filings import Filing
-from .notices import Notice, Objection
+from .notices import Notice, Objection, ObjectionVerification
 from .organisations import (
     Bureau,
     BureauMembership,
@@ -60,6 +60,7 @@ __all__ = [
     "InstitutionMembership",
     "Notice",
     "Objection",
+    "ObjectionVerification",
     "Region",
     "Review",
     "RubricCategory",

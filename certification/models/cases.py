@@ -47,6 +47,10 @@ def evidence_path(instance, filename: str) -> str:
     return f"cases/{instance.case.year}/{instance.case_id}/prerequisites/{instance.code}/{filename}"
 
 
+def precheck_path(instance, filename: str) -> str:
+    return f"cases/{instance.case.year}/{instance.case_id}/precheck/{instance.round}/{filename}"
+
+
 class Case(DomainModel):
     reference = models.CharField(_("reference"), max_length=30, blank=True, editable=False,
                                  help_text=_("Given when the case is stored: year and a serial."))
@@ -75,6 +79,16 @@ class Case(DomainModel):
                                      help_text=_("Special-grade declarations below the province pass through the "
                                                  "city bureau, which forwards them."))
     forwarded_at = models.DateTimeField(_("forwarded at"), null=True, blank=True)
+    planning_bureau = models.ForeignKey(Bureau, models.PROTECT, null=True, blank=True, related_name="planned_cases",
+                                        verbose_name=_("planned by"),
+                                        help_text=_("The bureau that includes the declaration in its assessment "
+                                                    "plan, where not the assessing bureau (a special-grade "
+                                                    "recheck below the province: the province)."))
+    precheck_bureau = models.ForeignKey(Bureau, models.PROTECT, null=True, blank=True,
+                                        related_name="delegated_prechecks", verbose_name=_("pre-check delegated to"),
+                                        help_text=_("The city bureau the province delegated the pre-check to; "
+                                                    "empty while the assessing bureau pre-checks."))
+    precheck_delegated_at = models.DateTimeField(_("pre-check delegated at"), null=True, blank=True)
     report = models.FileField(_("narrative report"), upload_to=report_path, blank=True,
                               help_text=_("The applicant's report on its archives work."))
     integrity_acknowledged_at = models.DateTimeField(_("integrity notice acknowledged at"), null=True, blank=True)
@@ -112,6 +126,16 @@ class Case(DomainModel):
         self.scheme_id = self.scheme_version.scheme_id
         super().save(*args, **kwargs)
 
+    @property
+    def planner(self) -> Bureau:
+        """The bureau whose plan the declaration joins: the assessing bureau unless the scheme names another."""
+        return self.planning_bureau if self.planning_bureau_id is not None else self.bureau
+
+    @property
+    def prechecking_bureau(self) -> Bureau:
+        """The bureau whose pre-checker pre-checks: the assessing bureau, or the city it delegated to."""
+        return self.precheck_bureau if self.precheck_bureau_id is not None else self.bureau
+
 
 class CasePrerequisite(DomainModel):
     """One declared condition (申报必备条件): met, with its evidence, or not applicable where allowed."""
@@ -136,6 +160,7 @@ class Precheck(DomainModel):
     class Decision(models.TextChoices):
         PASS = "pass", _("Passed")
         RETURN = "return", _("Returned for rectification")
+        REPORTED = "reported", _("Written result sent to the assessing bureau")
 
     case = models.ForeignKey(Case, models.PROTECT, related_name="prechecks", verbose_name=_("case"))
     round = models.PositiveSmallIntegerField(_("round"))
@@ -146,6 +171,18 @@ class Precheck(DomainModel):
     decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
     decided_at = models.DateTimeField(_("decided at"))
     rectification_due_at = models.DateTimeField(_("rectification due"), null=True, blank=True)
+    # A pre-check the province delegated to a city bureau (第十条): the city's pre-checker writes the result
+    # (``summary``, ``opinions``, its ``recommendation``, an optional ``attachment``), which returns to the
+    # province with the materials; the province then decides (``decision``, ``decided_by``).
+    delegated_to = models.ForeignKey(Bureau, models.PROTECT, null=True, blank=True, related_name="+",
+                                     verbose_name=_("pre-checked for the province by"))
+    recommendation = models.CharField(_("recommendation"), max_length=10, blank=True,
+                                      choices=[("pass", _("Pass")), ("return", _("Return for rectification"))])
+    attachment = models.FileField(_("written result"), upload_to=precheck_path, blank=True)
+    reported_at = models.DateTimeField(_("written result sent at"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("decided by"))
+    decision_reason = models.TextField(_("the assessing bureau's reason"), blank=True)
 
     class Meta:
         verbose_name = _("pre-check")

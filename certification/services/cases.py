@@ -36,7 +36,14 @@ from ..permissions import (
     can,
     require_bureau_staff,
 )
-from ..selectors import assessing_bureau, declarant_for, filing_bureau, forwarding_bureau
+from ..selectors import (
+    assessing_bureau,
+    declarant_for,
+    filing_bureau,
+    forwarding_bureau,
+    planning_bureau,
+    precheck_delegate,
+)
 from ..uploads import upload_refusals
 from .audit import audit_record
 from .certificates import certificate_recheck_settle, issue_within
@@ -116,11 +123,14 @@ def case_declare(
             renews.save(update_fields=["status", "status_changed_at", "updated_at"])
             audit_record(actor=actor, action="certificate.recheck_declared", target=renews,
                          before={"status": CertificateStatus.IN_FORCE}, after={"status": renews.status})
+    assessor = assessing_bureau(institution, grade=grade, kind=kind, version=version)
+    planner = planning_bureau(institution, grade=grade, kind=kind, version=version)
     case = Case(
         institution=institution, scheme_version=version, grade=Grade.objects.get(version=version, code=grade),
-        kind=kind, year=today.year, bureau=assessing_bureau(institution, grade=grade, kind=kind, version=version),
+        kind=kind, year=today.year, bureau=assessor,
         filing_bureau=filing_bureau(institution, grade=grade, kind=kind, version=version), renews=renews,
         forwarding_bureau=forwarding_bureau(institution, grade=grade, kind=kind, version=version),
+        planning_bureau=planner if planner.pk != assessor.pk else None,
         declared_at=now, declared_by=actor, gates=dict(gates or {}),
     )
     try:
@@ -216,8 +226,14 @@ def _need_reason(reason: str) -> str:
 
 # --- The plan (stage 2), withdrawal and cancellation -----------------------------------------------------
 @transaction.atomic
-def case_forward(*, actor, case: Case) -> Case:
-    """The city bureau forwards a special-grade declaration to the province, within the first quarter."""
+def case_forward(*, actor, case: Case, now: dt.datetime | None = None) -> Case:
+    """The city bureau forwards a gathered declaration (special grade, promotion or recheck, from the city's
+    level and below) to the bureau that plans it, by the scheme's forwarding deadline (第十条: the first
+    quarter). After it, only a late inclusion by the planning bureau's hand lets the declaration through: the
+    one its declaration used, or one granted since for the institution this year, which the forwarding uses."""
+    from ..models import LateInclusion
+
+    now = now or timezone.now()
     case = _locked(case, stages=(Stage.DECLARED,))
     city = case.forwarding_bureau
     if city is None:
@@ -225,27 +241,44 @@ def case_forward(*, actor, case: Case) -> Case:
     require_bureau_staff(actor, city)
     if case.forwarded_at is not None:
         raise _refuse("case.already_forwarded", _("This declaration was already forwarded."))
-    case.forwarded_at = timezone.now()
+    spec = case.scheme_version.specification()
+    today = rules.local_date(now, scheme=spec)
+    planner = case.planner
+    inclusion = LateInclusion.objects.filter(case=case, bureau=planner).first()
+    if inclusion is None and today > rules.forward_by(case.year, scheme=spec):
+        inclusion = (LateInclusion.objects.active().select_for_update()
+                     .filter(institution=case.institution_id, bureau=planner, scheme=case.scheme_id,
+                             year=today.year, case__isnull=True, declare_by__gte=today)
+                     .order_by("granted_at").first())
+    refusals = rules.forward_refusals(case.year, today, late_inclusion=inclusion is not None, scheme=spec)
+    if refusals:
+        raise RuleViolation(*refusals)
+    if inclusion is not None and inclusion.case_id is None:
+        inclusion.case = case
+        inclusion.save(update_fields=["case", "updated_at"])
+    case.forwarded_at = now
     case.save(update_fields=["forwarded_at", "updated_at"])
-    audit_record(actor=actor, action="case.forward", target=case, after={"forwarded_by": city.pk})
+    audit_record(actor=actor, action="case.forward", target=case, after={
+        "forwarded_by": city.pk, "to": planner.pk, **({"late_inclusion": inclusion.pk} if inclusion else {})})
     return case
 
 
 @transaction.atomic
 def case_plan_include(*, actor, case: Case) -> Case:
-    """The assessing bureau includes the declaration in this year's assessment plan: the self-check begins."""
+    """The planning bureau (the assessing bureau, unless the scheme names another) includes the declaration in
+    this year's assessment plan: the self-check begins."""
     case = _locked(case)
     case_may(case, "include", actor=actor)
     if case.forwarding_bureau_id is not None and case.forwarded_at is None:
-        raise _refuse("case.not_forwarded", _("A special-grade declaration from below the province reaches the "
-                                              "plan through the city bureau."),
+        raise _refuse("case.not_forwarded", _("This declaration reaches the plan through %(bureau)s, which has "
+                                              "not forwarded it yet.") % {"bureau": case.forwarding_bureau},
                       _("Wait for the city bureau to forward it."))
     return case_move(case, "include", actor=actor, action="case.plan_include")
 
 
 @transaction.atomic
 def case_plan_return(*, actor, case: Case, reason: str) -> Case:
-    """The assessing bureau does not include the declaration in its plan, with a reason the applicant sees."""
+    """The planning bureau does not include the declaration in its plan, with a reason the applicant sees."""
     case = _locked(case)
     case_may(case, "refuse_plan", actor=actor)
     reason = _need_reason(reason)
@@ -322,18 +355,128 @@ def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None
 
 @transaction.atomic
 def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
-    """The assessing bureau designates the professional who pre-checks the case."""
+    """The bureau that pre-checks (the assessing bureau, or the city bureau it delegated the pre-check to)
+    designates the professional who pre-checks the case."""
     case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
-    require_bureau_staff(actor, case.bureau)
-    if not can(prechecker, PRECHECK_FOR_BUREAU, case.bureau):
+    bureau = case.prechecking_bureau
+    require_bureau_staff(actor, bureau)
+    if not can(prechecker, PRECHECK_FOR_BUREAU, bureau):
         raise _refuse("case.not_a_prechecker", _("%(user)s is not a pre-checker of %(bureau)s.")
-                      % {"user": prechecker, "bureau": case.bureau})
+                      % {"user": prechecker, "bureau": bureau})
     before = case.prechecker_id
     case.prechecker = prechecker
     case.save(update_fields=["prechecker", "updated_at"])
     audit_record(actor=actor, action="case.designate_prechecker", target=case, before={"prechecker": before},
                  after={"prechecker": prechecker.pk})
     return case
+
+
+def _delegated(case: Case) -> RuleViolation:
+    return RuleViolation(Refusal(
+        code="case.precheck_delegated", rule=_("Pre-check delegated (article 10)"),
+        message=_("The pre-check of case %(ref)s is delegated to %(bureau)s: its pre-checker sends a written "
+                  "result, on which the assessing bureau decides.") % {"ref": case.reference,
+                                                                       "bureau": case.precheck_bureau},
+    ))
+
+
+def _known_opinions(case: Case, opinions: Mapping[str, str]) -> None:
+    spec = case.scheme_version.specification()
+    codes = {i.code for _c, i in spec.rubric_for(case.grade.code).items()}
+    unknown = sorted(set(opinions) - codes)
+    if unknown:
+        raise _refuse("case.unknown_item", _("There is no item %(code)s in this rubric.") % {"code": unknown[0]})
+
+
+@transaction.atomic
+def case_precheck_delegate(*, actor, case: Case, now: dt.datetime | None = None) -> Case:
+    """The province delegates the pre-check of a special-grade promotion to the city bureau of the
+    institution's region (第十条: 省档案局委托市州级档案局…进行预检), instead of designating its own pre-checker.
+    The city's staff then designate one of its pre-checkers, whose written result returns to the province
+    with the materials; the province decides on it. The delegation holds for every round of the case."""
+    now = now or timezone.now()
+    case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
+    require_bureau_staff(actor, case.bureau)
+    if case.precheck_bureau_id is not None:
+        raise _refuse("case.already_delegated", _("The pre-check of this case is already delegated to "
+                                                  "%(bureau)s.") % {"bureau": case.precheck_bureau})
+    level = rules.precheck_delegate_level(case.institution.level, case.grade.code, case.kind,
+                                          scheme=case.scheme_version.specification())
+    city = precheck_delegate(case.institution, level=level) if level is not None else None
+    if city is None or city.pk == case.bureau_id:
+        raise _refuse("case.not_delegable", _("The pre-check of this case cannot be delegated: the scheme lets the "
+                                              "province delegate only that of a special-grade promotion of an "
+                                              "institution below it, to the city bureau of its region."))
+    if case.prechecker_id is not None:
+        raise _refuse("case.prechecker_designated", _("%(user)s is already designated to pre-check this case.")
+                      % {"user": case.prechecker}, _("Delegate the pre-check before designating a pre-checker."))
+    case.precheck_bureau, case.precheck_delegated_at = city, now
+    case.save(update_fields=["precheck_bureau", "precheck_delegated_at", "updated_at"])
+    audit_record(actor=actor, action="case.precheck_delegate", target=case, after={"delegated_to": city.pk})
+    return case
+
+
+@transaction.atomic
+def case_precheck_report(*, actor, case: Case, recommend_pass: bool, summary: str, opinions: Mapping[str, str],
+                         attachment: UploadedFile | None = None, now: dt.datetime | None = None) -> Precheck:
+    """The delegate city's designated pre-checker writes the pre-check's result (书面形式: the opinion, the
+    opinions per item, whether it recommends passing, an optional signed copy), which returns to the
+    province with the materials. The case stays at the pre-check until the province decides."""
+    now = now or timezone.now()
+    case = _locked(case, stages=(Stage.PRECHECK,))
+    if case.precheck_bureau_id is None:
+        raise _refuse("case.precheck_not_delegated", _("This pre-check is not delegated: the designated "
+                                                       "pre-checker decides it."))
+    if actor is None or case.prechecker_id != actor.pk:
+        raise RuleViolation(Refusal(code="case.not_the_prechecker", rule=_("Case"),
+                                    message=_("Only %(who)s may do this.") % {"who": _("the designated pre-checker")}))
+    round_ = case.prechecks.count() + 1
+    if case.prechecks.filter(decision=Precheck.Decision.REPORTED).exists():
+        raise _refuse("case.precheck_reported", _("The written result of this round is already with the "
+                                                  "assessing bureau."))
+    summary = _need_reason(summary)
+    _known_opinions(case, opinions)
+    if attachment is not None:
+        refusals = upload_refusals(attachment, field="attachment")
+        if refusals:
+            raise RuleViolation(*refusals)
+    precheck = Precheck(case=case, round=round_, prechecker=actor, opinions=dict(opinions), summary=summary,
+                        decision=Precheck.Decision.REPORTED, decided_at=now, reported_at=now,
+                        delegated_to=case.precheck_bureau,
+                        recommendation=Precheck.Decision.PASS if recommend_pass else Precheck.Decision.RETURN)
+    if attachment is not None:
+        precheck.attachment.save(attachment.name, attachment, save=False)
+    precheck.save()
+    audit_record(actor=actor, action="case.precheck_report", target=case, reason=summary, after={
+        "round": round_, "delegated_to": case.precheck_bureau_id, "recommendation": precheck.recommendation,
+        **({"attachment": precheck.attachment.name} if attachment is not None else {})})
+    return precheck
+
+
+@transaction.atomic
+def case_precheck_decide_delegated(*, actor, case: Case, accepted: bool, reason: str, days: int | None = None,
+                                   now: dt.datetime | None = None) -> Case:
+    """The assessing bureau decides on the delegate's written result: it accepts it (the case goes on to the
+    public notice) or returns the case for rectification by a deadline, with its reason."""
+    now = now or timezone.now()
+    case = _locked(case)
+    transition = "pass_precheck" if accepted else "return_for_rectification"
+    case_may(case, transition, actor=actor)
+    precheck = case.prechecks.select_for_update().filter(decision=Precheck.Decision.REPORTED).first()
+    if case.precheck_bureau_id is None or precheck is None:
+        raise _refuse("case.no_written_result", _("There is no written pre-check result to decide on."),
+                      _("Wait for the delegated city bureau's pre-checker to send it."))
+    reason = _need_reason(reason)
+    due = None if accepted else rules.rectification_deadline(now, days, scheme=case.scheme_version.specification())
+    precheck.decision = Precheck.Decision.PASS if accepted else Precheck.Decision.RETURN
+    precheck.decided_at, precheck.decided_by, precheck.rectification_due_at = now, actor, due
+    precheck.decision_reason = reason
+    precheck.save(update_fields=["decision", "decided_at", "decided_by", "rectification_due_at",
+                                 "decision_reason", "updated_at"])
+    return case_move(case, transition, actor=actor, action="case.precheck_pass" if accepted else
+                     "case.precheck_return", reason=reason, fields={"rectification_due_at": due},
+                     audit_after={"rectification_due_at": due, "round": precheck.round,
+                                  "written_result_of": case.precheck_bureau_id})
 
 
 @transaction.atomic
@@ -343,14 +486,13 @@ def case_precheck_decide(*, actor, case: Case, passed: bool, summary: str, opini
     a deadline (default: the scheme's rectification period). Each round's opinions are kept."""
     now = now or timezone.now()
     case = _locked(case)
+    if case.precheck_bureau_id is not None:
+        raise _delegated(case)
     transition = "pass_precheck" if passed else "return_for_rectification"
     case_may(case, transition, actor=actor)
     summary = _need_reason(summary)
     spec = case.scheme_version.specification()
-    codes = {i.code for _c, i in spec.rubric_for(case.grade.code).items()}
-    unknown = sorted(set(opinions) - codes)
-    if unknown:
-        raise _refuse("case.unknown_item", _("There is no item %(code)s in this rubric.") % {"code": unknown[0]})
+    _known_opinions(case, opinions)
     due = None if passed else rules.rectification_deadline(now, days, scheme=spec)
     Precheck.objects.create(
         case=case, round=case.prechecks.count() + 1, prechecker=actor, opinions=dict(opinions), summary=summary,

@@ -262,6 +262,10 @@ def case_archive(case: Case) -> bytes:
     for name, field in uploads:
         with field.open("rb") as handle:
             files.append((name, handle.read(), "uploaded by the applicant"))
+    for precheck in case.prechecks.exclude(attachment="").select_related("delegated_to").order_by("round"):
+        with precheck.attachment.open("rb") as handle:
+            files.append((f"uploads/precheck-{precheck.round}-written-result" + _suffix(precheck.attachment.name),
+                          handle.read(), f"written pre-check result of {precheck.delegated_to}"))
     timeline = io.StringIO()
     writer = csv.writer(timeline)
     writer.writerow(["at", "who", "action", "reason"])

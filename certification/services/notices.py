@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from .. import rules
 from ..exceptions import Refusal, RuleViolation
-from ..models import Case, Grade, Notice, Objection, Outcome, Stage
+from ..models import Case, Expert, Grade, Notice, Objection, ObjectionVerification, Outcome, Stage
 from ..permissions import require_bureau_staff
 from ..uploads import upload_refusals
 from .audit import audit_record
@@ -74,29 +74,33 @@ def notice_extend(*, actor, notice: Notice, closes_at: dt.datetime, reason: str)
 @transaction.atomic(durable=True)
 def objection_file(*, notice: Notice, case: Case, name: str, contact: str, grounds: str, attachment=None,
                    now: dt.datetime | None = None) -> Objection:
-    """A member of the public objects to a case on an open notice; a receipt number is given at once."""
+    """A member of the public objects to a case on an open notice; a receipt number is given at once.
+
+    Objections are filed under a real name with a contact (DESIGN §3.6); one without either is still recorded,
+    flagged anonymous, and the bureau may set it aside with a reason. Like any objection received before the
+    notice closes, it holds the case until the bureau has resolved it. An objection must say what it objects
+    to: without grounds there is nothing to record."""
     now = now or timezone.now()
     refusals = []
     if not (notice.published_at <= now < notice.closes_at) or notice.closed_at is not None:
         refusals.append(_refuse("objection.notice_closed", _("This notice is not open for objections.")))
     if not notice.cases.filter(pk=case.pk).exists():
         refusals.append(_refuse("objection.not_on_notice", _("This case is not on this notice.")))
-    for field, value, label in (("name", name, _("your real name")), ("contact", contact, _("a contact")),
-                                ("grounds", grounds, _("the grounds"))):
-        if not (value or "").strip():
-            refusals.append(_refuse(f"objection.{field}_required", _("Please give %(what)s.") % {"what": label},
-                                    field=field))
+    if not (grounds or "").strip():
+        refusals.append(_refuse("objection.grounds_required", _("Please give %(what)s.") % {"what": _("the grounds")},
+                                field="grounds"))
     if attachment is not None:
         refusals.extend(upload_refusals(attachment, field="attachment"))
     if refusals:
         raise RuleViolation(*refusals)
-    objection = Objection(notice=notice, case=case, name=name.strip(), contact=contact.strip(),
-                          grounds=grounds.strip(), received_at=now)
+    name, contact = (name or "").strip(), (contact or "").strip()
+    objection = Objection(notice=notice, case=case, name=name, contact=contact, grounds=grounds.strip(),
+                          anonymous=not (name and contact), received_at=now)
     if attachment is not None:
         objection.attachment.save(attachment.name, attachment, save=False)
     objection.save()
-    audit_record(actor=None, action="objection.file", target=objection, after={"case": case.reference,
-                                                                                "receipt": objection.receipt})
+    audit_record(actor=None, action="objection.file", target=objection, after={
+        "case": case.reference, "receipt": objection.receipt, "anonymous": objection.anonymous})
     return objection
 
 
@@ -124,11 +128,66 @@ def notice_close(*, notice: Notice, now: dt.datetime | None = None) -> int:
     return sum(_release(case, actor=None, now=now) for case in notice.cases.select_for_update().order_by("pk"))
 
 
+#: How many experts may verify an objection (DESIGN §3.6: a re-check of two or three experts).
+VERIFIERS = (2, 3)
+
+
+@transaction.atomic
+def objection_verify(*, actor, objection: Objection, experts: list, findings: str, verified_on: dt.date,
+                     now: dt.datetime | None = None) -> ObjectionVerification:
+    """The bureau records that two or three experts of its pool (or of the pools above it) verified an
+    objection, with their findings and the day; it then resolves the objection as usual. Once per objection."""
+    now = now or timezone.now()
+    objection = Objection.objects.select_for_update().select_related("notice__bureau").get(pk=objection.pk)
+    bureau = objection.notice.bureau
+    require_bureau_staff(actor, bureau)
+    if objection.status != Objection.Status.RECEIVED:
+        raise RuleViolation(_refuse("objection.resolved", _("This objection was already resolved.")))
+    if ObjectionVerification.objects.filter(objection=objection).exists():
+        raise RuleViolation(_refuse("objection.verified", _("The verification of this objection is already "
+                                                             "recorded.")))
+    refusals = []
+    chosen = {e.pk for e in experts}
+    low, high = VERIFIERS
+    if not low <= len(chosen) <= high:
+        refusals.append(_refuse("objection.verifiers", _("An objection is verified by two or three experts; "
+                                                         "%(n)d were named.") % {"n": len(chosen)},
+                                _("Name two or three experts of the pool."), field="experts"))
+    pools = []
+    node = bureau
+    while node is not None:
+        pools.append(node.pk)
+        node = node.parent
+    today = rules.local_date(now, scheme=objection.case.scheme_version.specification())
+    eligible = set(Expert.objects.filter(pk__in=chosen, pool__in=pools, term_starts_on__lte=verified_on,
+                                         term_ends_on__gte=verified_on).values_list("pk", flat=True))
+    for expert in sorted((e for e in experts if e.pk not in eligible), key=lambda e: e.pk):
+        refusals.append(_refuse("objection.not_in_pool", _("%(expert)s is not an expert of the pool of %(bureau)s "
+                                                           "on that day.") % {"expert": expert.name,
+                                                                              "bureau": bureau}, field="experts"))
+    findings = (findings or "").strip()
+    if not findings:
+        refusals.append(_refuse("objection.findings_required", _("Please give %(what)s.")
+                                % {"what": _("the experts' findings")}, field="findings"))
+    if verified_on > today:
+        refusals.append(_refuse("objection.verified_in_future", _("The day of the verification cannot be after "
+                                                                  "today."), field="verified_on"))
+    if refusals:
+        raise RuleViolation(*refusals)
+    verification = ObjectionVerification.objects.create(objection=objection, findings=findings,
+                                                        verified_on=verified_on, recorded_at=now, recorded_by=actor)
+    verification.experts.set(sorted(chosen))
+    audit_record(actor=actor, action="objection.verify", target=objection, after={
+        "experts": sorted(chosen), "verified_on": verified_on.isoformat(), "findings": findings})
+    return verification
+
+
 @transaction.atomic
 def objection_resolve(*, actor, objection: Objection, decision: str, reason: str, grade: str | None = None,
-                      now: dt.datetime | None = None) -> Objection:
-    """The bureau resolves an objection after verifying it: dismiss or set aside (the case goes on),
-    downgrade the proposed grade, or uphold (the case ends as not certified)."""
+                      set_aside_as: str = "", now: dt.datetime | None = None) -> Objection:
+    """The bureau resolves an objection after verifying it: dismiss (the case goes on), set aside an anonymous
+    or groundless one (``set_aside_as``; it stays on record and the case goes on), downgrade the proposed
+    grade, or uphold (the case ends as not certified)."""
     now = now or timezone.now()
     objection = Objection.objects.select_for_update().select_related("notice__bureau").get(pk=objection.pk)
     require_bureau_staff(actor, objection.notice.bureau)
@@ -140,6 +199,17 @@ def objection_resolve(*, actor, objection: Objection, decision: str, reason: str
     if not (reason or "").strip():
         raise RuleViolation(_refuse("objection.reason_required", _("A reason is required."),
                                     _("Both the objector and the applicant will read it.")))
+    if decision != Objection.Status.SET_ASIDE:
+        set_aside_as = ""
+    elif set_aside_as not in Objection.SetAsideAs.values:
+        raise RuleViolation(_refuse("objection.set_aside_as", _("Say whether the objection is set aside as "
+                                                                "anonymous or as without grounds."),
+                                    field="set_aside_as"))
+    elif set_aside_as == Objection.SetAsideAs.ANONYMOUS and not objection.anonymous:
+        raise RuleViolation(_refuse("objection.not_anonymous", _("This objection gives a real name and a "
+                                                                 "contact: it is not anonymous."),
+                                    _("Set it aside as without grounds, or resolve it otherwise."),
+                                    field="set_aside_as"))
     case = Case.objects.select_for_update(of=("self",)).select_related("grade", "bureau", "institution").get(
         pk=objection.case_id)
     if decision == Objection.Status.UPHELD:
@@ -155,11 +225,11 @@ def objection_resolve(*, actor, objection: Objection, decision: str, reason: str
         audit_record(actor=actor, action="case.downgrade", target=case, before={"grade": before_grade},
                      after={"grade": lower.code}, reason=reason)
     objection.status, objection.resolution = decision, reason.strip()
-    objection.resolved_at, objection.resolved_by = now, actor
+    objection.resolved_at, objection.resolved_by, objection.set_aside_as = now, actor, set_aside_as
     objection.save(update_fields=["status", "resolution", "resolved_at", "resolved_by", "downgraded_to",
-                                  "updated_at"])
-    audit_record(actor=actor, action="objection.resolve", target=objection, after={"status": decision},
-                 reason=objection.resolution)
+                                  "set_aside_as", "updated_at"])
+    audit_record(actor=actor, action="objection.resolve", target=objection, reason=objection.resolution,
+                 after={"status": decision, **({"set_aside_as": set_aside_as} if set_aside_as else {})})
     if decision == Objection.Status.UPHELD:
         case_move(case, "uphold_objection", actor=actor, action="case.objection_upheld",
                   reason=objection.resolution, now=now)

@@ -50,8 +50,10 @@ def actors(case, bureaus):
         "_system": None,
         "_applicant": case.declared_by,
         "_bureau_staff": holder(Role.BUREAU_STAFF, bureaus["county"]),
+        "_planning_staff": holder(Role.BUREAU_STAFF, bureaus["county"]),  # the assessing bureau plans it
         "_system_or_bureau_staff": holder(Role.BUREAU_STAFF, bureaus["county"]),
         "_prechecker": case.prechecker,
+        "_precheck_decider": case.prechecker,  # not delegated: the designated pre-checker decides
         "_chair": chair,
         "_approver": holder(Role.APPROVER, bureaus["county"]),
         "_certificate_officer": holder(Role.CERTIFICATE_OFFICER, bureaus["province"]),

@@ -135,8 +135,32 @@ def test_panel_size_unknown_bureau_level_raises_value_error():
 @pytest.mark.parametrize(
     ("level", "grade", "kind", "expected"),
     [("county", "special", "promotion", "city"), ("city", "special", "promotion", "city"),
-     ("provincial", "special", "promotion", None), ("county", "special", "recheck", None),
+     ("provincial", "special", "promotion", None), ("county", "special", "recheck", "city"),
+     ("city", "special", "recheck", "city"), ("provincial", "special", "recheck", None),
      ("county", "first", "promotion", None)],
 )
 def test_forwarding_level_comes_from_the_authority_matrix(level, grade, kind, expected):
     assert rules.forwarding_level(level, grade, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("level", "grade", "kind", "expected"),
+    [("county", "special", "recheck", "province"), ("city", "special", "recheck", "province"),
+     ("county", "special", "promotion", "province"), ("county", "first", "recheck", "county"),
+     ("provincial", "special", "recheck", "province")],
+)
+def test_planning_level_is_the_province_for_special_rechecks_below_it(level, grade, kind, expected):
+    """第十条: the city gathers special rechecks and reports them to the province, which issues the plan;
+    the city assesses them (第九条)."""
+    assert rules.planning_level(level, grade, kind) == expected
+    assert rules.assessing_level("county", "special", "recheck") == "city"
+
+
+@pytest.mark.parametrize(
+    ("level", "grade", "kind", "expected"),
+    [("county", "special", "promotion", "city"), ("city", "special", "promotion", "city"),
+     ("provincial", "special", "promotion", None), ("county", "special", "recheck", None),
+     ("county", "first", "promotion", None)],
+)
+def test_only_a_special_promotion_below_the_province_may_have_its_precheck_delegated(level, grade, kind, expected):
+    assert rules.precheck_delegate_level(level, grade, kind) == expected

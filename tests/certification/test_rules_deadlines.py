@@ -77,3 +77,11 @@ def test_a_summary_not_sent_is_overdue_from_december_21_while_it_can_still_be_se
     assert rules.annual_summary_overdue(2026, dt.date(2026, 12, 21))
     assert rules.annual_summary_overdue(2026, dt.date(2027, 6, 1))  # last year's, still open
     assert not rules.annual_summary_overdue(2026, dt.date(2028, 1, 1))  # closed: not sent, no longer chased
+
+
+def test_forwarding_is_open_through_the_first_quarter_then_only_by_a_late_inclusion():
+    assert rules.forward_by(2027) == dt.date(2027, 3, 31)
+    assert rules.forward_refusals(2027, dt.date(2027, 3, 31), late_inclusion=False) == []
+    assert [r.code for r in rules.forward_refusals(2027, dt.date(2027, 4, 1), late_inclusion=False)] == [
+        "forward.deadline_passed"]
+    assert rules.forward_refusals(2027, dt.date(2027, 4, 1), late_inclusion=True) == []

@@ -80,14 +80,30 @@ def test_an_objection_is_received_with_a_receipt(client, notices):
 
 
 @time_machine.travel(NOW, tick=False)
-@pytest.mark.parametrize(("field", "message"), [("name", "该字段是必填项。"), ("grounds", "该字段是必填项。")])
-def test_an_objection_without_a_name_or_grounds_is_refused_and_nothing_is_kept(client, notices, field, message):
+def test_an_objection_without_grounds_is_refused_and_nothing_is_kept(client, notices):
     open_notice, _closed = notices
     response = client.post(reverse("notice_detail", args=[open_notice.pk]),
-                           form(open_notice.cases.first(), **{field: ""}))
+                           form(open_notice.cases.first(), grounds=""))
     assert response.status_code == 400
-    assert message in response.content.decode()
+    assert "该字段是必填项。" in response.content.decode()
     assert Objection.objects.count() == 0
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("missing", [{"name": ""}, {"contact": ""}, {"name": "", "contact": ""}])
+def test_an_objection_without_a_name_or_contact_is_recorded_as_anonymous(client, notices, missing):
+    """DESIGN §3.6: anonymous objections are recorded (and may be set aside with a reason), not refused."""
+    open_notice, _closed = notices
+    case = open_notice.cases.get(institution__name="甲局")
+    response = client.post(reverse("notice_detail", args=[open_notice.pk]), form(case, **missing))
+    objection = Objection.objects.get()
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert (objection.case, objection.anonymous, objection.status, objection.grounds) == (
+        case, True, Objection.Status.RECEIVED, "该单位档案库房不符合要求")
+    assert (f"回执号：<strong>{objection.receipt}</strong>。您的异议未留真实姓名或联系方式，已作为匿名异议登记："
+            "档案局将阅处，可能不予受理，且无法将处理结果告知您。") in page
+    assert ("乙局" in page, "2026甲局" in page) == (True, False)  # the notice's cases, never a reference
 
 
 @time_machine.travel(NOW, tick=False)

@@ -72,7 +72,9 @@ class CaseSerializer(serializers.ModelSerializer):
         model = Case
         fields = ["id", "reference", "institution", "institution_name", "grade", "grade_name", "kind", "year",
                   "bureau", "stage", "stage_display", "outcome", "outcome_display", "outcome_reason",
-                  "declared_at", "rectification_due_at", "next_step", "late_inclusion"]
+                  "declared_at", "rectification_due_at", "next_step", "late_inclusion", "forwarding_bureau",
+                  "forwarded_at", "planning_bureau", "precheck_bureau"]
+        read_only_fields = ["forwarding_bureau", "forwarded_at", "planning_bureau", "precheck_bureau"]
         read_only_fields = fields
 
     @extend_schema_field(LateInclusionSerializer(allow_null=True))
@@ -189,13 +191,29 @@ class ObjectionReceiptSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField()
 
 
+class ObjectionVerificationSerializer(serializers.Serializer):
+    experts = serializers.SerializerMethodField()
+    findings = serializers.CharField()
+    verified_on = serializers.DateField()
+
+    def get_experts(self, verification) -> list[str]:
+        return sorted(e.name for e in verification.experts.all())
+
+
 class ObjectionSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
+    set_aside_as = serializers.CharField(read_only=True, help_text=_(
+        "Why it was set aside: anonymous, or without grounds (empty unless set aside)."))
+    verification = serializers.SerializerMethodField()
+
+    def get_verification(self, objection) -> dict | None:
+        verification = getattr(objection, "verification", None)
+        return ObjectionVerificationSerializer(verification).data if verification is not None else None
 
     class Meta:
         model = Objection
-        fields = ["id", "receipt", "notice", "case", "name", "contact", "grounds", "received_at", "status",
-                  "status_display", "resolution", "resolved_at"]
+        fields = ["id", "receipt", "notice", "case", "name", "contact", "anonymous", "grounds", "received_at",
+                  "status", "status_display", "set_aside_as", "resolution", "resolved_at", "verification"]
         read_only_fields = fields
 
 
@@ -205,6 +223,15 @@ class ObjectionResolveSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=5000, allow_blank=True)
     grade = serializers.CharField(max_length=40, required=False, allow_blank=True,
                                  help_text=_("The lower grade, for a downgrade."))
+    set_aside_as = serializers.ChoiceField(choices=Objection.SetAsideAs.choices, required=False, allow_blank=True,
+                                           help_text=_("Why it is set aside: anonymous, or without grounds."))
+
+
+class ObjectionVerifySerializer(serializers.Serializer):
+    experts = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), max_length=20,
+                                    help_text=_("The ids of the two or three experts of the pool who verified it."))
+    findings = serializers.CharField(max_length=4000, allow_blank=True)
+    verified_on = serializers.DateField()
 
 
 class CertificateSerializer(serializers.ModelSerializer):

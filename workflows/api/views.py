@@ -9,14 +9,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from certification import scoring
-from certification.models import Case
+from certification.models import Case, Expert
 from certification.selectors import (
     case_timeline,
     cases_for_user,
@@ -191,7 +191,8 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["id"]
 
     def get_queryset(self):
-        return objections_for_user(self.request.user)
+        return (objections_for_user(self.request.user).select_related("verification")
+                .prefetch_related("verification__experts"))
 
     @extend_schema(request=serializers.ObjectionResolveSerializer, responses=serializers.ObjectionSerializer,
                    filters=False)
@@ -204,7 +205,28 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
         objection = actions.objection_resolve(actor=request.user, objection=self.get_object(),
                                               decision=data.validated_data["decision"],
                                               reason=data.validated_data["reason"],
-                                              grade=data.validated_data.get("grade") or None)
+                                              grade=data.validated_data.get("grade") or None,
+                                              set_aside_as=data.validated_data.get("set_aside_as") or "")
+        return Response(serializers.ObjectionSerializer(objection).data)
+
+    @extend_schema(request=serializers.ObjectionVerifySerializer, responses=serializers.ObjectionSerializer,
+                   filters=False)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def verify(self, request, pk=None):
+        """Record that two or three experts of the pool verified the objection: their findings and the day.
+        The objection is then resolved as usual."""
+        objection = self.get_object()
+        data = serializers.ObjectionVerifySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = data.validated_data["experts"]
+        found = {e.pk: e for e in Expert.objects.filter(pk__in=wanted)}
+        missing = [pk for pk in wanted if pk not in found]
+        if missing:
+            raise ValidationError({"experts": [_("There is no expert %(id)s.") % {"id": missing[0]}]})
+        actions.objection_verify(actor=request.user, objection=objection, experts=list(found.values()),
+                                 findings=data.validated_data["findings"],
+                                 verified_on=data.validated_data["verified_on"])
+        objection.refresh_from_db()
         return Response(serializers.ObjectionSerializer(objection).data)
 
 

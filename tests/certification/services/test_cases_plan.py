@@ -15,6 +15,7 @@ from certification.services.cases import (
     case_withdraw,
 )
 from tests.factories import InstitutionFactory, UserFactory
+from tests.worlds import at
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,8 @@ def test_a_special_declaration_from_a_county_reaches_the_province_through_the_ci
     assert exc.value.codes == ["case.not_forwarded"]
     with pytest.raises(RuleViolation):
         case_forward(actor=people["county"], case=case)  # the county bureau does not forward
-    case_forward(actor=people["city"], case=case)
+    with at(2026, 3, 2, 9, 0):  # within the first quarter (第十条)
+        case_forward(actor=people["city"], case=case)
     case_plan_include(actor=people["province"], case=case)
     case.refresh_from_db()
     assert (case.forwarded_at is not None, case.stage) == (True, Stage.PLANNED)
