@@ -7,7 +7,7 @@ from django.urls import reverse
 from certification.models import AuditEntry, OnsiteStep, Outcome, ScoreLine, ScoreSheet, SheetKind
 from certification.tasks import fire_due_timers
 from tests.workflows.api.conftest import client_for
-from tests.workflows.test_flows import noticed, rubric_codes
+from tests.workflows.test_flows import noticed, rubric_codes, sign_recusal
 from tests.worlds import at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
@@ -24,6 +24,8 @@ def panel(client, world):
         fire_due_timers()
         d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]],
                                                        "chair": experts[0].pk})
+        for expert in experts[:3]:
+            sign_recusal(d.client, d.case, expert.user)  # each member signs the 回避声明 first
     return d, experts[:3]
 
 
