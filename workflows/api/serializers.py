@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from certification.models import (
+    ApiToken,
     Bureau,
     Case,
     Certificate,
@@ -229,3 +230,27 @@ class CertificatePublicSerializer(serializers.ModelSerializer):
         fields = ["number", "holder", "grade_name", "kind", "issued_by_name", "issued_on", "valid_until",
                   "status", "status_display"]
         read_only_fields = fields
+
+
+class TokenObtainSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True,
+                                help_text=_("The code of the second factor, for the roles that need one."))
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                 help_text=_("A name for the token (where it is used)."))
+    days = serializers.IntegerField(min_value=1, required=False, help_text=_("How many days it is valid."))
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    live = serializers.BooleanField(source="is_live", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "live"]
+        read_only_fields = fields
+
+
+class TokenCreatedSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=_("The token itself: shown only now."))
+    api_token = ApiTokenSerializer()

@@ -15,6 +15,7 @@ router.register("notices", views.NoticeViewSet, basename="notice")
 router.register("objections", views.ObjectionViewSet, basename="objection")
 router.register("certificates", views.CertificateViewSet, basename="certificate")
 router.register("tasks", TaskViewSet, basename="task")
+router.register("auth/tokens", views.ApiTokenViewSet, basename="api_token")
 
 app_name = "api"
 urlpatterns = [
