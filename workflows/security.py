@@ -192,14 +192,11 @@ def lockout_response(request, original_response=None, credentials=None):
 # --- The account page: API tokens, password, signing out everywhere -----------------------------------------
 class TokenForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
-    days = forms.IntegerField(label=gettext_lazy("Valid for (days)"), min_value=1)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["days"].max_value = signin.token_max_days()
-        self.fields["days"].validators.append(forms.validators.MaxValueValidator(signin.token_max_days()))
-        self.fields["days"].initial = signin.token_max_days()
-        self.fields["days"].widget.attrs["max"] = signin.token_max_days()
+        self.fields["days"] = forms.IntegerField(label=gettext_lazy("Valid for (days)"), min_value=1,
+                                                 max_value=signin.token_max_days(), initial=signin.token_max_days())
 
 
 @login_required

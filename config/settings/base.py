@@ -123,6 +123,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "workflows.security.lockout_response"
 AXES_ENABLE_ADMIN = False  # its admin deletes rows unaudited; certification.admin offers an audited unlock
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner on every start of a command; failures and lockouts are still logged
 AXES_IPWARE_PROXY_COUNT = env.int("CERTIFICATION_PROXY_COUNT", default=None)  # proxies in front, if any
 # Second factor (django-otp, TOTP with recovery codes): always for superusers and administrators (is_staff),
 # and for these roles; CERTIFICATION_2FA_ALL_ROLES=true requires it of every user.

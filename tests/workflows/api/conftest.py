@@ -9,9 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from certification import permissions
-from certification.services.signin import token_create
 from certification.enums import BureauLevel, InstitutionLevel, Kind, RegionLevel, Role
 from certification.models import ApiToken, Case, Grade, Notice, Objection, ScoreSheet, SheetKind, Stage
+from certification.services.signin import token_create
 from tests.factories import (
     BureauFactory,
     CertificateFactory,
