@@ -20,6 +20,7 @@ from .conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
+PASSWORD = "pw-for-tests"
 LOCKED = "登录失败次数过多，该账号或该地址已被锁定15分钟。请15分钟后再试，或联系管理员解锁。"
 
 
@@ -28,7 +29,7 @@ def fresh_cache():
     cache.clear()
 
 
-def obtain(username="clerk", password="pw-for-tests", **extra):
+def obtain(username="clerk", password=PASSWORD, **extra):
     return client_for(None).post("/api/v1/auth/token/", {"username": username, "password": password, **extra},
                                  format="json")
 
