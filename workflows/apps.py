@@ -12,11 +12,10 @@ class WorkflowsConfig(AppConfig):
 
         CaseFlow.instance  # noqa: B018
         # the tasks that move a case, registered in every process (the web's sends them by name)
-        from . import tasks  # noqa: F401
-
         # Sign-in security: when a session began (workflows.security.SessionPolicyMiddleware)
         from django.contrib.auth.signals import user_logged_in
 
+        from . import tasks  # noqa: F401
         from .security import stamp_session
 
         user_logged_in.connect(stamp_session, dispatch_uid="workflows.security.stamp_session")
