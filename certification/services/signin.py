@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ..backends import SECOND_FACTOR_ROLE
 from ..exceptions import Refusal, RuleViolation
 from ..models import ApiToken, User
 from ..models.security import token_digest
@@ -42,8 +43,9 @@ def second_factor_required(user) -> bool:
         return False
     found = getattr(user, _REQUIRED, None)
     if found is None:
-        found = bool(settings.CERTIFICATION_2FA_ALL_ROLES or user.is_superuser or user.is_staff
-                     or user.groups.filter(name__in=settings.CERTIFICATION_2FA_ROLES).exists())
+        in_role = getattr(user, SECOND_FACTOR_ROLE, None)  # read with the user of the request (backends.py)
+        found = bool(settings.CERTIFICATION_2FA_ALL_ROLES or user.is_superuser or user.is_staff or (
+            in_role if in_role is not None else user.groups.filter(name__in=settings.CERTIFICATION_2FA_ROLES).exists()))
         setattr(user, _REQUIRED, found)
     return found
 
