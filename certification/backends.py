@@ -7,8 +7,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.db.models import Exists, OuterRef
 
 from .models import User
-
-SECOND_FACTOR_ROLE = "in_second_factor_role"
+from .services.signin import SECOND_FACTOR_ROLE
 
 
 class UserBackend(ModelBackend):

@@ -35,9 +35,9 @@ class User(AbstractUser):
         password_changed = self._password is not None and self.pk is not None
         super().save(*args, **kwargs)
         if password_changed:  # a new password: every API token of the old one dies (README, Sign-in security)
-            from ..services.signin import tokens_revoke_all
+            from ..signals import password_changed as changed
 
-            tokens_revoke_all(self, reason="password changed")
+            changed.send(sender=type(self), user=self)
 
     def delete(self, *args, **kwargs):
         raise HardDeleteRefused("Users are never deleted; deactivate them instead.")

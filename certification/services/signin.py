@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ..backends import SECOND_FACTOR_ROLE
 from ..exceptions import Refusal, RuleViolation
 from ..models import ApiToken, User
 from ..models.security import token_digest
@@ -27,6 +26,8 @@ from .audit import audit_record, audit_record_many
 TOTP_DEVICE_NAME = "authenticator"
 RECOVERY_DEVICE_NAME = "recovery"
 _REQUIRED = "_certification_second_factor_required"
+#: Set on the user of a request by ``certification.backends.UserBackend``: whether one of its roles needs 2FA.
+SECOND_FACTOR_ROLE = "in_second_factor_role"
 
 
 def _refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
@@ -241,6 +242,11 @@ def tokens_revoke_all(user: User, *, reason: str, actor: User | None = None) -> 
         ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=now, revoked_reason=reason[:200])
         audit_record_many(actor=actor or user, action="token.revoke", targets=tokens, reason=reason)
     return len(tokens)
+
+
+def on_password_changed(sender, user, **kwargs) -> None:
+    """Receiver of ``signals.password_changed``: the API tokens of the old password die."""
+    tokens_revoke_all(user, reason="password changed")
 
 
 def token_authenticate(key: str) -> ApiToken | None:
