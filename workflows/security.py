@@ -177,6 +177,18 @@ def lockout_message() -> tuple[str, int]:
     return text, seconds
 
 
+def client_address(request) -> str | None:
+    """``AXES_CLIENT_IP_CALLABLE``: the address a lockout counts. Behind ``CERTIFICATION_PROXY_COUNT`` reverse
+    proxies, each appending the address it saw to X-Forwarded-For, it is the N-th entry from the right (what
+    a client writes there itself is further left, and ignored); otherwise REMOTE_ADDR."""
+    count = settings.CERTIFICATION_PROXY_COUNT
+    if count:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR")
+
+
 def lockout_response(request, original_response=None, credentials=None):
     """``AXES_LOCKOUT_CALLABLE``: the answer to a sign-in refused by a lockout, on every form (429)."""
     text, seconds = lockout_message()

@@ -124,7 +124,10 @@ AXES_LOCKOUT_CALLABLE = "workflows.security.lockout_response"
 AXES_ENABLE_ADMIN = False  # its admin deletes rows unaudited; certification.admin offers an audited unlock
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no banner on every start of a command; failures and lockouts are still logged
-AXES_IPWARE_PROXY_COUNT = env.int("CERTIFICATION_PROXY_COUNT", default=None)  # proxies in front, if any
+# The address counted: REMOTE_ADDR, or, behind this many reverse proxies that each append to X-Forwarded-For,
+# the address the outermost proxy saw (without it, every client would share the proxy's address).
+CERTIFICATION_PROXY_COUNT = env.int("CERTIFICATION_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "workflows.security.client_address"
 # Second factor (django-otp, TOTP with recovery codes): always for superusers and administrators (is_staff),
 # and for these roles; CERTIFICATION_2FA_ALL_ROLES=true requires it of every user.
 CERTIFICATION_2FA_ROLES = env.list("CERTIFICATION_2FA_ROLES", default=["approver", "certificate_officer"])

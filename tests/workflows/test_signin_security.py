@@ -88,6 +88,20 @@ def test_five_failures_from_one_address_lock_the_address_for_every_account(clien
     assert AuditEntry.objects.filter(action="signin.failed").first().target_type == "axes.accessattempt"
 
 
+def test_behind_a_proxy_the_address_counted_is_the_one_the_proxy_saw(client, settings):
+    settings.CERTIFICATION_PROXY_COUNT = 1
+    UserFactory(username="someone")
+    for n in range(5):  # a guesser behind the proxy, who also writes an address of their own in the header
+        client.post("/accounts/login/", {"username": f"guess{n}", "password": "wrong"},
+                    HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.7", REMOTE_ADDR="127.0.0.1")
+    guesser = client.post("/accounts/login/", {"username": "someone", "password": PASSWORD},
+                          HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7", REMOTE_ADDR="127.0.0.1")
+    other = client.__class__().post("/accounts/login/", {"username": "someone", "password": PASSWORD},
+                                    HTTP_X_FORWARDED_FOR="198.51.100.2", REMOTE_ADDR="127.0.0.1")
+    assert (guesser.status_code, other.status_code) == (429, 302)
+    assert AuditEntry.objects.get(action="signin.locked_out").after["address"] == "203.0.113.7"
+
+
 def test_five_wrong_passwords_lock_the_admin_sign_in_too(client):
     UserFactory(username="root", is_staff=True, is_superuser=True)
     statuses = [sign_in(client, "root", "wrong", path="/admin/login/").status_code for _n in range(4)]
