@@ -47,6 +47,7 @@ from django.db import connection
 from django.utils import timezone
 
 from . import count_queries, use_postgresql
+from .signin import force_login
 
 TARGET_P50, TARGET_P95 = 3, 5
 REPEAT = 15
@@ -262,11 +263,11 @@ def measure(targets: Targets, *, repeat: int = REPEAT, warm: bool = True) -> dic
     rows: dict[str, dict] = {}
     with _site():
         floor_client = Client()
-        floor_client.force_login(targets.users["bureau_staff"])
+        force_login(floor_client, targets.users["bureau_staff"])
         floor = time_page(floor_client, FLOOR, repeat, warm=warm)
         for role, user in targets.users.items():
             client = Client()
-            client.force_login(user)
+            force_login(client, user)
             for name, url in pages_for(role, targets.objects[role], user):
                 rows[f"{role} {name}"] = {**time_page(client, url, repeat, warm=warm), "url": url}
         anonymous = Client()

@@ -44,6 +44,8 @@ from django.db import connection, transaction
 from django.urls import path
 from django.views.generic import TemplateView
 
+from .signin import force_login
+
 CASES = 200
 FLOOR_PAGE_REQUESTS = 30
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -282,7 +284,7 @@ def _drive(world: _World, cases: int, meter: _Meter, client) -> tuple[list, list
             drive.act(case, "onsite", chair, "done")
             drive.act(case, "conclude", chair, "consolidate", moves=0)
             drive.act(case, "conclude", chair, "conclude", {"conclusion": "达到标准"})
-        client.force_login(approver)
+        force_login(client, approver)
         for case in all_cases:  # the approval through its page, as the approver posts it
             url = reverse("case_task", args=[case.pk, drive.task(case, "approve", approver).pk])
             payload = {"action": "decide", "decide-decision": "approve", "decide-reasons": "依据齐全，同意"}
@@ -340,7 +342,7 @@ def _floor_flow(count: int, user) -> _Cost:
 
 
 def _floor_page(client, user) -> tuple[float, int]:
-    client.force_login(user)
+    force_login(client, user)
     timings, queries = [], 0
     client.get("/__floor__/")  # warm the templates
     for _ in range(FLOOR_PAGE_REQUESTS):

@@ -1,5 +1,6 @@
 """The Django admin for reference data. Nothing is deleted from here: rows are archived instead."""
 
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,15 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (*BaseUserAdmin.fieldsets, (_("Profile"), {"fields": ("full_name", "phone", "language")}))
     list_display = ("username", "full_name", "email", "is_active", "is_staff")
     search_fields = ("username", "full_name", "email")
+    actions = ["unlock_signin"]
+
+    @admin.action(description=_("Unlock sign-in of the selected users"), permissions=["change"])
+    def unlock_signin(self, request, queryset):
+        from .services.signin import signin_unlock
+
+        for user in queryset:
+            signin_unlock(actor=request.user, username=user.username, reason=str(_("Unlocked in the admin")))
+        self.message_user(request, _("Sign-in unlocked for %(n)d users.") % {"n": len(queryset)})
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -269,3 +279,31 @@ class FilingAdmin(ReadOnlyAdmin):
     search_fields = ("case__reference", "case__institution__name", "bureau__name")
     date_hierarchy = "filed_at"
     readonly_fields = [f.name for f in models.Filing._meta.fields]
+
+
+@admin.register(AccessAttempt)
+class SigninAttemptAdmin(admin.ModelAdmin):
+    """django-axes' record of failed sign-ins, read-only: unlocking goes through the audited service."""
+
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start", "path_info")
+    search_fields = ("username", "ip_address")
+    ordering = ("-attempt_time",)
+    readonly_fields = ("attempt_time", "username", "ip_address", "user_agent", "path_info", "failures_since_start")
+    fields = readonly_fields
+    actions = ["unlock"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Unlock the accounts and addresses of the selected attempts"), permissions=["view"])
+    def unlock(self, request, queryset):
+        from .services.signin import signin_unlock
+
+        pairs = set(queryset.values_list("username", "ip_address"))
+        for username, address in pairs:
+            signin_unlock(actor=request.user, username=username or None, address=address,
+                          reason=str(_("Unlocked in the admin")))
+        self.message_user(request, _("Unlocked %(n)d sign-in lockouts.") % {"n": len(pairs)})

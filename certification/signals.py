@@ -7,6 +7,10 @@ from django.dispatch import Signal, receiver
 #: A receiver that must act only once the change is committed uses ``transaction.on_commit``.
 audited = Signal()
 
+#: Sent by ``User.save`` once a user is saved with a new password (not when it is created). Argument: ``user``.
+#: ``services.signin`` revokes the user's API tokens on it (wired in ``apps.py``).
+password_changed = Signal()
+
 
 @receiver(post_migrate)
 def _ensure_roles(sender, app_config=None, **kwargs) -> None:

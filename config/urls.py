@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from workflows.public import verify
+from workflows.security import urlpatterns as security_urls
 from workflows.views import CaseDetailView, CaseListView, HomeView
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", include("workflows.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include(security_urls)),
     path("verify/", verify, name="verify"),
     path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
     path("", include("workflows.urls_documents")),

@@ -217,6 +217,8 @@ fi
 # --- Tell the user where to go --------------------------------------------------------------------------
 logins=$(.venv/bin/python manage.py seed_demo --print-logins-only 2>>"$SETUP_LOG") ||
     logins="    (could not list the demo logins; see $SETUP_LOG)"
+factors=$(.venv/bin/python manage.py seed_demo --second-factor 2>>"$SETUP_LOG") ||
+    factors="    (could not list the demo authenticators; see $SETUP_LOG)"
 
 echo
 echo "================================================================================"
@@ -234,6 +236,11 @@ fi
 echo
 echo " Demo logins, one per role:"
 echo "$logins"
+echo
+echo " Approver, certificate officer and admin also type a code of their authenticator (second factor):"
+echo " add the secret to an authenticator app, or print the codes of the moment with"
+echo " .venv/bin/python manage.py seed_demo --second-factor"
+echo "$factors"
 echo "================================================================================"
 
 if [ "$SMOKE" -eq 1 ]; then

@@ -20,6 +20,17 @@ def site_language(settings):
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def force_login_verifies_the_second_factor(monkeypatch):
+    """``client.force_login`` of a privileged user also verifies their second factor (see tests/signin.py):
+    tests of other features need no code; the second factor's own tests sign in through the forms."""
+    from django.test import Client
+
+    from tests.signin import force_login_verified
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)
+
+
 @functools.cache
 def archives_spec():
     """The shipped archives scheme file, parsed once per test run (a parsed scheme is frozen)."""

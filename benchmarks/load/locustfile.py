@@ -171,8 +171,24 @@ class Officer(SignedIn):
 
     def on_start(self):
         self.username = PLAN["officer"]
-        self.signed_in = self.login()
+        self.signed_in = self.login() and self.second_factor()
         self.batch_path = None
+
+    def second_factor(self) -> bool:
+        """The officer's second step of signing in: the code of its authenticator (django-otp's own TOTP)."""
+        from binascii import unhexlify
+
+        from django_otp.oath import totp
+
+        code = f"{totp(unhexlify(PLAN['officer_totp_key'])):06d}"
+        with self.client.post("/accounts/2fa/verify/", data={"code": code, "next": "/",
+                                                            "csrfmiddlewaretoken": self.csrf()},
+                              allow_redirects=False, catch_response=True, name="/accounts/2fa/verify/ (POST)") as r:
+            if r.status_code != 302:
+                r.failure(f"second factor of {self.username}: HTTP {r.status_code}")
+                RESULTS["logins_failed"] += 1
+                return False
+        return True
 
     @task
     def issue_then_poll(self):

@@ -196,8 +196,14 @@ def seed(plan_path: str) -> dict:
     with time_machine.travel(dt.datetime(year, 3, 1, 10, 0, tzinfo=tz), tick=True):
         actions.notice_publish(actor=staff, bureau=city, cases=cases, title=f"{year}年等级考评公示（负载测试）")
     fire_due_timers()  # the notice closed days ago: every case waits for its panel
+    # The officer signs in with a second factor (README, "Sign-in security"): an authenticator whose key the
+    # load run's officer uses to compute its code.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    authenticator = TOTPDevice.objects.create(user=officer, name="load", confirmed=True)
     plan = {"password": PASSWORD, "experts": [], "clerks": [c.username for c in clerks],
-            "officer": officer.username, "review_cases": [], "approved_cases": []}
+            "officer": officer.username, "officer_totp_key": authenticator.key, "review_cases": [],
+            "approved_cases": []}
     chairs = experts[REVIEW_CASES * MEMBERS:]
     for n, case in enumerate(cases):
         members = experts[n * MEMBERS:(n + 1) * MEMBERS] if n < REVIEW_CASES else chairs

@@ -24,10 +24,13 @@ from .organisations import (
 from .panels import Panel, PanelMember
 from .reviews import ItemAssignment, OnsiteStep, Review
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
+from .security import ApiToken, PasswordHistory
 from .sheets import ScoreLine, ScoreSheet, SheetKind
 from .users import User
 
 __all__ = [
+    "ApiToken",
+    "PasswordHistory",
     "AuditEntry",
     "AuditHead",
     "AuditLogIsAppendOnly",

@@ -400,6 +400,48 @@ def _seed_users(bureaus: dict[str, Bureau], institutions: dict[str, Institution]
             role_grant(user=u, role=role, obj=bureau)
     username, _label, full_name = ADMIN
     user(username, full_name, is_staff=True, is_superuser=True)
+    _seed_authenticators()
+
+
+# --- The second factor of the demo's privileged logins ------------------------------------------------------
+# Approvers, certificate officers and the administrator sign in with a second factor (README, "Sign-in
+# security"). The demo gives each of them an authenticator already set up, whose secret is derived from the
+# username and published like the demo password: add it to any authenticator app, or print the current codes
+# with `manage.py seed_demo --second-factor`. Demo data only: seed_demo is refused in production.
+def _demo_totp_key(username: str) -> str:
+    return hashlib.sha1(f"demo-authenticator:{username}".encode()).hexdigest()  # noqa: S324 - a published demo key
+
+
+def _second_factor_users() -> list[User]:
+    from .signin import second_factor_required
+
+    usernames = [u[0] for u in USERS] + [ADMIN[0]]
+    return [u for u in User.objects.filter(username__in=usernames).order_by("pk") if second_factor_required(u)]
+
+
+def _seed_authenticators() -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for u in _second_factor_users():
+        if not TOTPDevice.objects.filter(user=u, confirmed=True).exists():
+            TOTPDevice.objects.create(user=u, name="demo", key=_demo_totp_key(u.username), confirmed=True)
+
+
+def demo_second_factors() -> list[tuple[str, str, str]]:
+    """(username, the authenticator's secret in base32, the code it shows now) of each demo login that signs in
+    with a second factor and still has its demo authenticator."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from .signin import totp_secret
+
+    rows = []
+    for u in _second_factor_users():
+        device = TOTPDevice.objects.filter(user=u, confirmed=True, name="demo").first()
+        if device is not None:
+            code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift)
+            rows.append((u.username, totp_secret(device), f"{code:06d}"))
+    return rows
 
 
 def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str, Bureau],

@@ -30,7 +30,10 @@ INSTALLED_APPS = [
     "viewflow",
     "viewflow.workflow",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
     "certification",
@@ -45,9 +48,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
     "notifications.language.UserLanguageMiddleware",  # the signed-in user's own language
     "django.contrib.messages.middleware.MessageMiddleware",
+    "workflows.security.SessionPolicyMiddleware",  # idle timeout and maximum age of a session
+    "workflows.security.TwoFactorMiddleware",  # privileged users enrol and verify before any page
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # a locked-out sign-in answers the lockout page (or JSON for the API)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,7 +93,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Authentication and object permissions --------------------------------------------------------------
 AUTH_USER_MODEL = "certification.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out account or address before any check
+    "certification.backends.UserBackend",  # Django's ModelBackend; its user knows if a role needs 2FA
     "guardian.backends.ObjectPermissionBackend",
 ]
 GUARDIAN_RAISE_403 = False
@@ -97,9 +105,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # GB/T 22239-2019 (等保 2.0) identification and authentication: complexity and no reuse of recent ones.
+    {"NAME": "certification.passwords.ComplexityValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "certification.passwords.HistoryValidator",
+     "OPTIONS": {"remember": env.int("CERTIFICATION_PASSWORD_HISTORY", default=5)}},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
+
+# --- Sign-in security (等保 2.0): lockout, second factor, sessions, API tokens (README, "Sign-in security") --
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failures in a row, the account and the address are each
+# refused for the cool-off, on every sign-in form (pages, admin, API token); an administrator may unlock.
+AXES_FAILURE_LIMIT = env.int("CERTIFICATION_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("CERTIFICATION_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: one account, or one address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "workflows.security.lockout_response"
+AXES_ENABLE_ADMIN = False  # its admin deletes rows unaudited; certification.admin offers an audited unlock
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner on every start of a command; failures and lockouts are still logged
+# The address counted: REMOTE_ADDR, or, behind this many reverse proxies that each append to X-Forwarded-For,
+# the address the outermost proxy saw (without it, every client would share the proxy's address).
+CERTIFICATION_PROXY_COUNT = env.int("CERTIFICATION_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "workflows.security.client_address"
+# Second factor (django-otp, TOTP with recovery codes): always for superusers and administrators (is_staff),
+# and for these roles; CERTIFICATION_2FA_ALL_ROLES=true requires it of every user.
+CERTIFICATION_2FA_ROLES = env.list("CERTIFICATION_2FA_ROLES", default=["approver", "certificate_officer"])
+CERTIFICATION_2FA_ALL_ROLES = env.bool("CERTIFICATION_2FA_ALL_ROLES", default=False)
+CERTIFICATION_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = env("CERTIFICATION_2FA_ISSUER", default="Graded certification")
+# Sessions: end after CERTIFICATION_SESSION_IDLE_MINUTES without a request, and at most
+# CERTIFICATION_SESSION_MAX_HOURS after signing in, whatever happens (0 turns either off); the cookie dies
+# with the browser.
+CERTIFICATION_SESSION_IDLE_MINUTES = env.int("CERTIFICATION_SESSION_IDLE_MINUTES", default=30)
+CERTIFICATION_SESSION_MAX_HOURS = env.int("CERTIFICATION_SESSION_MAX_HOURS", default=8)
+SESSION_COOKIE_AGE = (CERTIFICATION_SESSION_MAX_HOURS or 14 * 24) * 60 * 60  # 0 hours: no maximum
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# API tokens: stored as SHA-256 digests, named, several per user, expiring after this many days at most.
+CERTIFICATION_API_TOKEN_DAYS = env.int("CERTIFICATION_API_TOKEN_DAYS", default=30)
 
 # --- Language and time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -245,7 +288,7 @@ CERTIFICATION_UPLOAD_MAX_BYTES = env.int("CERTIFICATION_UPLOAD_MAX_BYTES", defau
 # --- REST API (/api/v1/) --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "workflows.api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

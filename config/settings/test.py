@@ -39,7 +39,15 @@ ZEAL_ALLOWLIST = [
     {"model": "certification.Bureau", "field": "get()"},
     # A document not yet drawn is drawn on its first download, each read afresh (the case file: seven at most).
     {"model": "certification.IssuedDocument", "field": "get()"},
+    # A session whose user signed out everywhere (or changed password) is read, then deleted by Django's flush.
+    {"model": "sessions.Session", "field": "get()"},
     # Viewflow's own engine walks its tasks' processes and links as it creates and joins them; the task lists
     # of this product are held to a constant number of queries by tests/workflows/test_scale.py.
     {"model": "viewflow.*"},
 ]
+
+# Sessions never end by idleness or age in the suite: its tests move the clock by days with one signed-in
+# client. The tests of the session policy turn it on (tests/workflows/test_signin_security.py).
+CERTIFICATION_SESSION_IDLE_MINUTES = 0
+CERTIFICATION_SESSION_MAX_HOURS = 0
+SESSION_COOKIE_AGE = 14 * 24 * 60 * 60

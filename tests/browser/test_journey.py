@@ -8,12 +8,14 @@ import shutil
 import pytest
 import time_machine
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Role
 from certification.models import Case, Outcome
 from certification.tasks import fire_due_timers
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.signin import authenticator_for, totp_now
 from tests.worlds import local
 from workflows.engine import process_for
 
@@ -61,6 +63,13 @@ class Person:
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", PASSWORD)
         self.page.click("button[type=submit]")
+        self.page.wait_for_load_state()
+        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        if device is not None:  # a privileged role: the second step, a code of the authenticator
+            self.go(reverse("otp_verify"))
+            self.page.fill("input[name=code]", totp_now(device))
+            self.page.click("form:has(input[name=code]) button[type=submit]")
+            self.page.wait_for_load_state()
 
     def go(self, path):
         self.page.goto(self.base + path)
@@ -84,8 +93,8 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
     user("applicant", Role.APPLICANT, institution)
     user("staff", Role.BUREAU_STAFF, county)
     user("prechecker", Role.PRECHECKER, county)
-    user("approver", Role.APPROVER, county)
-    user("officer", Role.CERTIFICATE_OFFICER, province)
+    authenticator_for(user("approver", Role.APPROVER, county))  # privileged roles sign in with a second factor
+    authenticator_for(user("officer", Role.CERTIFICATE_OFFICER, province))
     for n in range(3):
         ExpertFactory(pool=county, user=user(f"expert{n}"), term_starts_on=dt.date(2025, 1, 1),
                       term_ends_on=dt.date(2032, 12, 31))

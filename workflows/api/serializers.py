@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from certification.models import (
+    ApiToken,
     Bureau,
     Case,
     Certificate,
@@ -293,6 +294,8 @@ class FilingSerializer(serializers.ModelSerializer):
 
     def get_filed_by_name(self, filing) -> str:
         return str(filing.filed_by or "")
+
+
 class PanelSeatSerializer(serializers.ModelSerializer):
     """A panel member's seat: the case and applicant it is for, and where its recusal declaration stands."""
 
@@ -309,3 +312,27 @@ class PanelSeatSerializer(serializers.ModelSerializer):
 
 class ConflictInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, help_text=_("Why the member has a conflict of interest."))
+
+
+class TokenObtainSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True,
+                                help_text=_("The code of the second factor, for the roles that need one."))
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                 help_text=_("A name for the token (where it is used)."))
+    days = serializers.IntegerField(min_value=1, required=False, help_text=_("How many days it is valid."))
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    live = serializers.BooleanField(source="is_live", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "live"]
+        read_only_fields = fields
+
+
+class TokenCreatedSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=_("The token itself: shown only now."))
+    api_token = ApiTokenSerializer()

@@ -17,6 +17,7 @@ router.register("certificates", views.CertificateViewSet, basename="certificate"
 router.register("filings", views.FilingViewSet, basename="filing")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("panel-seats", views.PanelSeatViewSet, basename="panel-seat")
+router.register("auth/tokens", views.ApiTokenViewSet, basename="api_token")
 
 app_name = "api"
 urlpatterns = [

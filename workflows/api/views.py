@@ -3,11 +3,12 @@ object answers 404 like a missing one; each action calls one service, which vali
 
 from __future__ import annotations
 
+from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
@@ -16,7 +17,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from certification import scoring
-from certification.models import Case, Expert
+from certification.models import ApiToken, Case, Expert
 from certification.selectors import (
     case_timeline,
     cases_for_user,
@@ -29,6 +30,7 @@ from certification.selectors import (
     panel_seats_for_user,
     sheets_for_user,
 )
+from certification.services import signin
 from certification.services.notices import objection_file
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 
@@ -277,11 +279,57 @@ class VerifyTokenView(VerifyView):
         return super().get(request, token=token)
 
 
-class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the caller's API token (``Authorization: Token …``)."""
+class TokenView(APIView):
+    """Exchange a username and password (and, for a role that needs one, a code of the second factor) for a new
+    named API token (``Authorization: Token …``), shown once. Failures count towards the sign-in lockout."""
 
+    authentication_classes = []
+    permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+
+    @extend_schema(request=serializers.TokenObtainSerializer, responses=serializers.TokenCreatedSerializer,
+                   operation_id="auth_token_create")
+    def post(self, request):
+        given = serializers.TokenObtainSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        # The Django request, so that django-axes counts the failure and answers a lockout.
+        user = authenticate(request._request, username=data["username"], password=data["password"])
+        if user is None or not user.is_active:
+            raise drf_serializers.ValidationError(
+                {"non_field_errors": [_("Unable to log in with provided credentials.")]})
+        if signin.second_factor_required(user):
+            if not data.get("otp"):
+                raise drf_serializers.ValidationError(
+                    {"otp": [_("Your role needs a second factor: send the code of your authenticator as “otp”.")]})
+            if signin.otp_verify(user=user, code=data["otp"]) is None:
+                raise drf_serializers.ValidationError({"otp": [_("The code is not right, or was already used.")]})
+        token, key = signin.token_create(user=user, name=data.get("name") or "API", days=data.get("days"))
+        return Response(serializers.TokenCreatedSerializer({"token": key, "api_token": token}).data)
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                      viewsets.GenericViewSet):
+    """The caller's own API tokens (never the token itself: its first characters). ``DELETE`` revokes one;
+    another's answers 404."""
+
+    serializer_class = serializers.ApiTokenSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drawing the schema: no caller
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+
+    def perform_destroy(self, instance):
+        signin.token_revoke(actor=self.request.user, token=instance)
+
+    @extend_schema(request=None, responses={204: None}, operation_id="auth_tokens_revoke_all")
+    @action(detail=False, methods=["post"], url_path="revoke-all")
+    def revoke_all(self, request):
+        """Revoke every token of the caller (the one making this call too)."""
+        signin.tokens_revoke_all(request.user, reason="revoked by its owner")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(exclude=True)

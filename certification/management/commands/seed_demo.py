@@ -3,7 +3,7 @@ import unicodedata
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from certification.services.demo import demo_logins, demo_seed, refuse_in_production
+from certification.services.demo import demo_logins, demo_second_factors, demo_seed, refuse_in_production
 
 
 def _width(text: str) -> int:
@@ -30,8 +30,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--print-logins-only", action="store_true",
                             help="print the logins of existing demo data; create nothing")
+        parser.add_argument("--second-factor", action="store_true",
+                            help="print the authenticator secret and current code of each demo login that signs "
+                                 "in with a second factor; create nothing")
 
-    def handle(self, *args, print_logins_only=False, **options):
+    def handle(self, *args, print_logins_only=False, second_factor=False, **options):
+        if second_factor:
+            rows = demo_second_factors()
+            if not rows:
+                raise CommandError("No demo data found: run `manage.py seed_demo` first.", returncode=1)
+            self.stdout.write(format_table(("username", "authenticator secret", "code now"), rows))
+            return
         if print_logins_only:
             logins = demo_logins()
             if logins is None:

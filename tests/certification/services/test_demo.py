@@ -322,3 +322,18 @@ def test_seed_demo_command_refuses_under_production_settings(settings):
     settings.SETTINGS_MODULE = "config.settings.production"
     with pytest.raises(CommandError, match="production"):
         call_command("seed_demo", stdout=io.StringIO())
+
+
+def test_the_privileged_demo_logins_have_an_authenticator_whose_code_is_printed(demo):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from certification.services.signin import otp_verify
+
+    out = io.StringIO()
+    call_command("seed_demo", "--second-factor", stdout=out)
+    rows = [line.split() for line in out.getvalue().splitlines()[2:]]
+    assert [row[0] for row in rows] == ["approver", "officer", "admin"]
+    assert set(TOTPDevice.objects.filter(confirmed=True).values_list("user__username", flat=True)) == {
+        "approver", "officer", "admin"}
+    approver = User.objects.get(username="approver")
+    assert otp_verify(user=approver, code=rows[0][2]) is not None

@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from certification import permissions
 from certification.enums import BureauLevel, InstitutionLevel, Kind, RegionLevel, Role
 from certification.models import (
+    ApiToken,
     Case,
     Grade,
     Notice,
@@ -22,6 +22,7 @@ from certification.models import (
     SheetKind,
     Stage,
 )
+from certification.services.signin import token_create
 from tests.factories import (
     BureauFactory,
     CertificateFactory,
@@ -86,8 +87,16 @@ def world(archives_version, regions, bureaus):
     return {"objects": objects, "users": users}
 
 
+def api_key(user) -> str:
+    """A new API token of ``user`` (as its owner would create it), for the ``Authorization`` header. It is marked
+    used now, so that its first use does not record it (one write) inside a test that counts queries."""
+    token, key = token_create(user=user, name="tests")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return key
+
+
 def client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
     return client
