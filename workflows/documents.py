@@ -125,7 +125,7 @@ def case_document_pdf(request, pk: int, kind: str):
         return frozen_pdf_response(request, frozen, filename,
                                    back=reverse("documents:case_documents", args=[case.pk]))
     _template, html, _context = documents.case_document_render(kind, case)
-    return _pdf_response(documents.html_to_pdf(html), filename)
+    return _pdf_response(documents.html_to_pdf(html, documents.case_pdf_record(case)), filename)
 
 
 def _summary_bureaus(user):
