@@ -12,11 +12,11 @@ the bureaus serve take PDF/A for permanent records (DA/T 47, GB/T 18894).
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
 import logging
 import mimetypes
 import posixpath
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import unquote, urljoin, urlsplit, uses_netloc, uses_relative
