@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from ..exceptions import Refusal, RuleViolation
+from .audit import audit_record
 from ..models import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from ..scheme import SchemeSpec
 
@@ -82,4 +83,7 @@ def scheme_load(*, spec: SchemeSpec, source: str = "") -> LoadResult:
         scheme.title = spec.title
         scheme.save(update_fields=["title", "updated_at"])
         version.is_current = True
+    audit_record(actor=None, action="scheme.load", target=version, after={
+        "scheme": spec.code, "version": spec.version, "digest": digest, "source": source[:200],
+        "current": version.is_current})
     return LoadResult(version, created=True)
