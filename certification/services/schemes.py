@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from ..exceptions import Refusal, RuleViolation
-from .audit import audit_record
 from ..models import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from ..scheme import SchemeSpec
+from .audit import audit_record
 
 
 @dataclass(frozen=True)

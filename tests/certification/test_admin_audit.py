@@ -50,7 +50,7 @@ def as_posted(response) -> dict:
             _put(data, form.add_prefix(name), field, form[name].value())
     for inline in response.context["inline_admin_formsets"]:
         formset = inline.formset
-        for name, field in formset.management_form.fields.items():
+        for name in formset.management_form.fields:
             data[formset.management_form.add_prefix(name)] = formset.management_form[name].value()
         for subform in formset.forms:
             for name, field in subform.fields.items():
