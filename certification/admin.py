@@ -1,12 +1,136 @@
-"""The Django admin for reference data. Nothing is deleted from here: rows are archived instead."""
+"""The Django admin for reference data. Nothing is deleted from here: rows are archived instead.
+
+Every change made in the admin — reference data, users, groups, object permissions, schedules, any model of
+any app — is written to the hash-chained audit log with the values before and after, in the same transaction
+as the change (:class:`AuditedAdminMixin`, applied to every registered model by :func:`audit_every_admin`).
+Django's own ``LogEntry`` keeps its summary too, but it holds no values and a superuser can edit it.
+"""
+
+import hashlib
 
 from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdminMixin
 
 from . import models
+from .services.audit import audit_record
+
+
+def _snapshot(obj) -> dict:
+    """An object's values as the audit log keeps them: every concrete field by name (a foreign key as its id),
+    every many-to-many as the sorted ids; a password only as a digest of its hash, so that a change shows."""
+    data = {}
+    for field in obj._meta.concrete_fields:
+        value = getattr(obj, field.attname)
+        if field.name == "password":
+            value = "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:16] if value else ""
+        elif hasattr(value, "name") and not isinstance(value, str):  # a file
+            value = value.name or ""
+        data[field.name] = value
+    if obj.pk is not None:
+        for field in obj._meta.many_to_many:
+            data[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True))
+    return data
+
+
+def _stored(obj) -> dict | None:
+    if obj.pk is None:
+        return None
+    stored = type(obj)._default_manager.filter(pk=obj.pk).first()
+    return None if stored is None else _snapshot(stored)
+
+
+def _audit_change(request, obj, before: dict | None, *, action: str | None = None) -> None:
+    after = _snapshot(obj)
+    if before is None:
+        audit_record(actor=request.user, action=action or "admin.add", target=obj, after=after)
+        return
+    stamps = {f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)}  # updated_at and the like
+    changed = sorted(k for k in after if k not in stamps and before.get(k) != after[k])
+    if changed:
+        audit_record(actor=request.user, action=action or "admin.change", target=obj,
+                     before={k: before.get(k) for k in changed}, after={k: after[k] for k in changed})
+
+
+def _audited_permissions_form(base, request, holder: str):
+    """Guardian's object-permission form for one user or group, with the grant and the revocation audited."""
+
+    class AuditedObjectPermissionsForm(base):
+        def save_obj_perms(self):
+            before = sorted(self.get_obj_perms_field_initial())
+            with transaction.atomic():
+                super().save_obj_perms()
+                after = sorted(self.cleaned_data[self.get_obj_perms_field_name()])
+                if before != after:
+                    who = str(getattr(self, holder))
+                    audit_record(actor=request.user, action="admin.object_permissions", target=self.obj,
+                                 before={holder: who, "permissions": before},
+                                 after={holder: who, "permissions": after})
+
+    return AuditedObjectPermissionsForm
+
+
+class AuditedAdminMixin:
+    """Writes each add, change and delete made through this admin (inlines, many-to-many fields and guardian's
+    object permissions included) to the audit log, with the values before and after. The admin's add, change
+    and delete views run in one transaction, so the change and its entry commit or roll back together."""
+
+    def save_model(self, request, obj, form, change):
+        before = _stored(obj) if change else None
+        super().save_model(request, obj, form, change)
+        request._audit_before = getattr(request, "_audit_before", {})
+        request._audit_before[(type(obj), obj.pk)] = before
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # many-to-many and inlines saved
+        obj = form.instance
+        _audit_change(request, obj, getattr(request, "_audit_before", {}).get((type(obj), obj.pk)))
+
+    def save_formset(self, request, form, formset, change):
+        before = {f.instance.pk: _stored(f.instance) for f in formset.forms
+                  if f.instance.pk is not None and f.has_changed()}
+        deleted = [(f.instance, _stored(f.instance)) for f in getattr(formset, "deleted_forms", [])
+                   if f.instance.pk is not None]
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            _audit_change(request, obj, None)
+        for obj, _fields in formset.changed_objects:
+            _audit_change(request, obj, before.get(obj.pk))
+        for obj, snapshot in deleted:
+            if obj in formset.deleted_objects:
+                audit_record(actor=request.user, action="admin.delete", target=obj, before=snapshot)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            audit_record(actor=request.user, action="admin.delete", target=obj, before=_snapshot(obj))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                audit_record(actor=request.user, action="admin.delete", target=obj, before=_snapshot(obj))
+            super().delete_queryset(request, queryset)
+
+    def get_obj_perms_manage_user_form(self, request):
+        return _audited_permissions_form(super().get_obj_perms_manage_user_form(request), request, "user")
+
+    def get_obj_perms_manage_group_form(self, request):
+        return _audited_permissions_form(super().get_obj_perms_manage_group_form(request), request, "group")
+
+
+def audit_every_admin(site=admin.site) -> None:
+    """Make every model admin of ``site`` audited (ours and other apps': users, groups, schedules, tokens),
+    whatever app registered it. Called once the URLs are built (``config/urls.py``), when every app's admin
+    module has registered its models."""
+    for model, model_admin in list(site._registry.items()):
+        if isinstance(model_admin, AuditedAdminMixin):
+            continue
+        base = type(model_admin)
+        site.unregister(model)
+        site.register(model, type(f"Audited{base.__name__}", (AuditedAdminMixin, base), {}))
 
 admin.site.site_header = _("Graded certification")
 admin.site.site_title = _("Graded certification")

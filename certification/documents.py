@@ -3,6 +3,11 @@
 Every document goes through :func:`render_pdf`, which gives WeasyPrint a URL fetcher that serves only the
 project's own static files and ``data:`` URLs, so that no text a user typed can make the renderer read a
 local file or reach the network.
+
+Every PDF is written as PDF/A-2b (ISO 19005-2, level B), tagged, with an sRGB output intent, every font
+embedded, and XMP metadata an archive's intake reads before it opens the file (:class:`PdfRecord`): the
+title, the issuing bureau as author, the date of issue, the case's reference and the scheme. The archives
+the bureaus serve take PDF/A for permanent records (DA/T 47, GB/T 18894).
 """
 
 import datetime as dt
@@ -11,6 +16,7 @@ import logging
 import mimetypes
 import posixpath
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import unquote, urljoin, urlsplit, uses_netloc, uses_relative
@@ -32,8 +38,92 @@ if STATIC_SCHEME not in uses_relative:
     uses_netloc.append(STATIC_SCHEME)
 
 # Options for ``write_pdf``, written out so that a change of WeasyPrint's defaults cannot silently make
-# every document embed whole CJK fonts (``full_fonts``) or carry their hinting.
-PDF_OPTIONS = {"full_fonts": False, "hinting": False, "optimize_images": True}
+# every document embed whole CJK fonts (``full_fonts``) or carry their hinting. PDF/A-2b with tags: WeasyPrint
+# then adds the sRGB OutputIntent, the pdfaid XMP identification and the structure tree.
+PDF_VARIANT = "pdf/a-2b"
+PDF_OPTIONS = {"full_fonts": False, "hinting": False, "optimize_images": True, "pdf_variant": PDF_VARIANT,
+               "pdf_tags": True}
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+PDFAID_NS = "http://www.aiim.org/pdfa/ns/id/"
+
+
+@dataclass(frozen=True)
+class PdfRecord:
+    """What a PDF says of itself in its XMP metadata and document information, for an archive's intake.
+
+    ``author`` is the issuing bureau (dc:creator), ``created`` the moment of issue (xmp:CreateDate, in the
+    scheme's zone), ``reference`` the case's reference or the document's number, ``scheme`` the scheme and its
+    version; the last two go in dc:description and pdf:Keywords."""
+
+    author: str
+    created: dt.datetime
+    reference: str = ""
+    scheme: str = ""
+
+    @property
+    def description(self) -> str:
+        parts = [f"编号：{self.reference}" if self.reference else "", f"考评方案：{self.scheme}" if self.scheme else ""]
+        return "；".join(p for p in parts if p)
+
+
+def _scheme_label(version) -> str:
+    return f"{version.title}（第{version.number}版）" if version is not None else ""
+
+
+def case_pdf_record(case, *, created: dt.datetime | None = None) -> PdfRecord:
+    """A case's document: issued by the case's bureau, under the case's scheme version."""
+    from django.utils import timezone
+
+    return PdfRecord(author=case.bureau.name, created=created or timezone.now(), reference=case.reference,
+                     scheme=_scheme_label(case.scheme_version))
+
+
+def certificate_pdf_record(certificate, *, created: dt.datetime | None = None) -> PdfRecord:
+    """A certificate: issued by the province (its ``issued_by`` bureau) on its issue date."""
+    from django.utils import timezone
+
+    if created is None:
+        created = timezone.make_aware(dt.datetime.combine(certificate.issued_on, dt.time()))
+    return PdfRecord(author=certificate.issued_by.name, created=created, reference=certificate.number,
+                     scheme=_scheme_label(getattr(certificate, "scheme_version", None)))
+
+
+def pdf_format(pdf: bytes) -> str:
+    """The format a PDF declares in its XMP identification (``PDF/A-2b``), else its header's (``PDF 1.7``):
+    what the case archive's manifest names for each file."""
+    import io
+    import re
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    header = re.match(rb"%PDF-(\d\.\d)", pdf)
+    plain = f"PDF {header.group(1).decode()}" if header else "PDF"
+    try:
+        xmp = PdfReader(io.BytesIO(pdf)).xmp_metadata
+    except (PdfReadError, ValueError, KeyError, OSError):  # an uploaded file pypdf cannot read: its header says
+        return plain
+    for node in xmp.rdf_root.getElementsByTagNameNS(RDF_NS, "Description") if xmp is not None else ():
+        part = node.getAttributeNS(PDFAID_NS, "part")
+        if part:
+            return f"PDF/A-{part}{node.getAttributeNS(PDFAID_NS, 'conformance').lower()}"
+    return plain
+
+
+def _write_pdf(html: str, record: PdfRecord | None) -> bytes:
+    from django.utils import timezone
+    from weasyprint import HTML
+
+    font_subsetter()
+    document = HTML(string=html, base_url=BASE_URL, url_fetcher=safe_url_fetcher()).render(**PDF_OPTIONS)
+    if record is not None:
+        created = timezone.localtime(record.created).isoformat(timespec="seconds")
+        metadata = document.metadata
+        metadata.authors = [record.author]
+        metadata.created = metadata.modified = created
+        metadata.description = record.description or None
+        metadata.keywords = [k for k in (record.reference, record.scheme) if k]
+    return document.write_pdf(**PDF_OPTIONS)
 
 
 def _static_response(url: str):
@@ -116,7 +206,7 @@ def font_subsetter() -> str:
     return "fonttools"
 
 
-def render_pdf(template_name: str, context: dict) -> bytes:
+def render_pdf(template_name: str, context: dict, record: PdfRecord | None = None) -> bytes:
     """Render ``template_name`` (autoescaped HTML) and write it as PDF with WeasyPrint.
 
     Resources resolve against ``BASE_URL`` (an internal scheme) and are fetched only by
@@ -146,12 +236,7 @@ def render_pdf(template_name: str, context: dict) -> bytes:
       embedded face keeps empty entries up to the highest glyph used; templates should therefore use few
       faces (the certificate uses two: Noto Serif CJK SC regular and bold).
     """
-    from weasyprint import HTML
-
-    font_subsetter()
-    html = render_to_string(template_name, context)
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=safe_url_fetcher())
-    return document.write_pdf(**PDF_OPTIONS)
+    return _write_pdf(render_to_string(template_name, context), record)
 
 
 # --- Certificate ---------------------------------------------------------------------------------------
@@ -212,7 +297,8 @@ def certificate_html(certificate) -> str:
 
 def certificate_pdf(certificate) -> bytes:
     """The certificate (证书, or 复查合格证书 after a recheck) of a ``Certificate``: landscape A4."""
-    return render_pdf("documents/certificate.html", certificate_context(certificate))
+    return render_pdf("documents/certificate.html", certificate_context(certificate),
+                      certificate_pdf_record(certificate))
 
 
 def sample_certificate(**overrides) -> SimpleNamespace:
@@ -649,12 +735,10 @@ def case_document_render(kind: str, case, **extra) -> tuple[str, str, dict]:
     return template, render_to_string(template, context), context
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Print HTML made by a document template (the stored HTML of a frozen document prints the same)."""
-    from weasyprint import HTML
-
-    font_subsetter()
-    return HTML(string=html, base_url=BASE_URL, url_fetcher=safe_url_fetcher()).write_pdf(**PDF_OPTIONS)
+def html_to_pdf(html: str, record: PdfRecord | None = None) -> bytes:
+    """Print HTML made by a document template (the stored HTML of a frozen document prints the same), with
+    ``record`` as its archival metadata."""
+    return _write_pdf(html, record)
 
 
 # --- The annual approvals summary (审批情况汇总表, 第十条 五 (二)) ------------------------------------------
@@ -699,8 +783,15 @@ def approvals_summary(bureau, year: int) -> dict:
             "seal_label": ISSUER_PLACEHOLDER}
 
 
+def summary_pdf_record(bureau, year: int, *, created: dt.datetime | None = None) -> PdfRecord:
+    from django.utils import timezone
+
+    return PdfRecord(author=bureau.name, created=created or timezone.now(), reference=f"{year}年审批情况汇总表")
+
+
 def approvals_summary_pdf(bureau, year: int) -> bytes:
-    return render_pdf("documents/annual_summary.html", approvals_summary(bureau, year))
+    return render_pdf("documents/annual_summary.html", approvals_summary(bureau, year),
+                      summary_pdf_record(bureau, year))
 
 
 def approvals_summary_xlsx(bureau, year: int) -> bytes:

@@ -4,9 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from certification.admin import audit_every_admin
 from workflows.public import verify
 from workflows.security import urlpatterns as security_urls
 from workflows.views import CaseDetailView, CaseListView, HomeView
+
+audit_every_admin()  # every app's admin has registered its models by now: each change there is audited
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),

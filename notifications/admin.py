@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from certification.admin import NoDeleteAdmin
+from certification.services.audit import audit_record_many
 
 from .models import EmailState, Notification, Occurrence, Preference
 
@@ -18,8 +20,12 @@ class NotificationAdmin(NoDeleteAdmin):
 
     @admin.action(description=_("Send the e-mail again"))
     def retry_email(self, request, queryset):
-        queryset.exclude(recipient__isnull=True, email="").update(
-            email_state=EmailState.PENDING, email_attempts=0, email_next_attempt_at=None)
+        with transaction.atomic():
+            chosen = list(queryset.exclude(recipient__isnull=True, email="").select_for_update())
+            Notification.objects.filter(pk__in=[n.pk for n in chosen]).update(
+                email_state=EmailState.PENDING, email_attempts=0, email_next_attempt_at=None)
+            audit_record_many(actor=request.user, action="admin.change", targets=chosen,
+                              after={"email_state": EmailState.PENDING, "email_attempts": 0})
 
     def has_add_permission(self, request):
         return False

@@ -6,6 +6,7 @@ stand. A frozen document whose PDF the worker has not drawn yet answers 202 with
 (for ``DOCUMENT_DRAW_GRACE`` after its issue; later the download draws it itself); one whose stored HTML or PDF
 no longer matches its hash answers 409 and is never served."""
 
+from csp.decorators import csp
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -35,6 +36,12 @@ from certification.services.documents import (
 from certification.services.summaries import summary_submit
 
 SUMMARY_YEARS = 5  # the summaries page shows this year and the four before
+
+# A document's own HTML, as printed: its inline style sheet applies, and nothing else may run or load. The page
+# is sandboxed (no script, no form, no same-origin access), so markup a user typed into a document, even one a
+# template forgot to escape, can do nothing in the reader's browser.
+document_policy = csp({"default-src": "'none'", "style-src": "'unsafe-inline'", "img-src": "data:",
+                       "sandbox": True})
 
 
 def _pdf_response(content: bytes, filename: str, *, sha256: str = "") -> HttpResponse:
@@ -105,6 +112,7 @@ def _case_document(request, pk: int, kind: str):
 
 @login_required
 @require_GET
+@document_policy
 def case_document_html(request, pk: int, kind: str):
     case, frozen = _case_document(request, pk, kind)
     if frozen is None:
@@ -125,7 +133,7 @@ def case_document_pdf(request, pk: int, kind: str):
         return frozen_pdf_response(request, frozen, filename,
                                    back=reverse("documents:case_documents", args=[case.pk]))
     _template, html, _context = documents.case_document_render(kind, case)
-    return _pdf_response(documents.html_to_pdf(html), filename)
+    return _pdf_response(documents.html_to_pdf(html, documents.case_pdf_record(case)), filename)
 
 
 def _summary_bureaus(user):
@@ -177,6 +185,7 @@ def summary_sent_pdf(request, pk: int):
 
 @login_required
 @require_GET
+@document_policy
 def summary_sent_html(request, pk: int):
     """A summary as it was sent: the HTML its PDF was printed from."""
     sent = summary_submission_get_for_user_or_404(request.user, pk)

@@ -156,6 +156,17 @@ def certificate_document_freeze(*, actor, certificate: Certificate, case: Case |
 
 
 # --- Drawing the PDF --------------------------------------------------------------------------------------------
+def document_pdf_record(document: IssuedDocument) -> documents.PdfRecord:
+    """The archival metadata of a frozen document: a certificate's is the province's, issued when it was; any
+    other document's is its case's bureau's, issued when it was frozen."""
+    if document.certificate_id is not None:
+        certificate = Certificate.objects.select_related("issued_by", "scheme_version").get(
+            pk=document.certificate_id)
+        return documents.certificate_pdf_record(certificate, created=document.issued_at)
+    case = Case.objects.select_related("bureau", "scheme_version").get(pk=document.case_id)
+    return documents.case_pdf_record(case, created=document.issued_at)
+
+
 def document_draw(*, document_id: int) -> IssuedDocument:
     """Draw the document's PDF from its stored HTML and store it with its SHA-256 and size. Idempotent and safe
     to run twice at once: the PDF is drawn outside any lock, then stored under the row's lock only if no other
@@ -168,7 +179,7 @@ def document_draw(*, document_id: int) -> IssuedDocument:
     if content_hash(html) != document.content_sha256:
         logger.error("document %s: its HTML no longer matches its SHA-256; not drawn", document_id)
         raise DocumentIntegrityError(document_id)
-    pdf = documents.html_to_pdf(html)
+    pdf = documents.html_to_pdf(html, document_pdf_record(document))
     digest = hashlib.sha256(pdf).hexdigest()
     # The name carries the hash: a run that loses the race below leaves no file, and a crash at most an orphan.
     storage = document.file.storage
@@ -249,7 +260,8 @@ def case_archive(case: Case) -> bytes:
             files.append((f"documents/{kind}.pdf", document_pdf(document), f"issued {document.issued_at:%Y-%m-%d}"))
         elif documents.case_document_available(kind, case):
             _template, html, _context = documents.case_document_render(kind, case)
-            files.append((f"documents/{kind}.pdf", documents.html_to_pdf(html), "printed from the records"))
+            files.append((f"documents/{kind}.pdf", documents.html_to_pdf(html, documents.case_pdf_record(case)),
+                          "printed from the records"))
     certificate = frozen.get("certificate")
     if certificate is not None:
         files.append(("documents/certificate.pdf", document_pdf(certificate),
@@ -274,13 +286,23 @@ def case_archive(case: Case) -> bytes:
                          entry.actor.get_username() if entry.actor else "system", action_label(entry.action),
                          entry.reason])
     files.append(("timeline.csv", timeline.getvalue().encode("utf-8-sig"), "from the audit log"))
-    manifest = "\n".join(f"{hashlib.sha256(content).hexdigest()}  {name}  ({how})" for name, content, how in files)
+    manifest = "\n".join(f"{hashlib.sha256(content).hexdigest()}  {name}  ({_file_format(name, content)}; {how})"
+                         for name, content, how in files)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content, _how in files:
             archive.writestr(f"{case.reference}/{name}", content)
         archive.writestr(f"{case.reference}/SHA256SUMS.txt", manifest + "\n")
     return buffer.getvalue()
+
+
+def _file_format(name: str, content: bytes) -> str:
+    """The format the manifest names for a file: a PDF's own declaration (PDF/A-2b, or the plain PDF version of a
+    document drawn before the documents were archival), else the kind of file its name says."""
+    if content.startswith(b"%PDF-"):
+        return documents.pdf_format(content)
+    return {".csv": "CSV, UTF-8", ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".ofd": "OFD"}.get(
+        _suffix(name), (_suffix(name).lstrip(".").upper() or "binary"))
 
 
 def _suffix(name: str) -> str:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import Refusal, RuleViolation
 from ..models import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from ..scheme import SchemeSpec
+from .audit import audit_record
 
 
 @dataclass(frozen=True)
@@ -84,4 +85,7 @@ def scheme_load(*, spec: SchemeSpec, source: str = "") -> LoadResult:
         scheme.title = spec.title
         scheme.save(update_fields=["title", "updated_at"])
         version.is_current = True
+    audit_record(actor=None, action="scheme.load", target=version, after={
+        "scheme": spec.code, "version": spec.version, "digest": digest, "source": source[:200],
+        "current": version.is_current})
     return LoadResult(version, created=True)

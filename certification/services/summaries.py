@@ -70,7 +70,7 @@ def summary_submit(*, actor, bureau: Bureau, year: int, reason: str = "",
             raise _summary_refusal("summary.reason_required", _("A reason is required."),
                                    _("Say what the corrected summary changes."), year=year)
     html = render_to_string("documents/annual_summary.html", summary)
-    pdf = documents.html_to_pdf(html)
+    pdf = documents.html_to_pdf(html, documents.summary_pdf_record(bureau, year, created=now))
     digest = hashlib.sha256(pdf).hexdigest()
     if previous is not None:
         previous.archived_at = now

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from our own static files (no CDN)
     "certification",
     "workflows",
     "notifications",
@@ -49,6 +50,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
+    "csp.middleware.CSPMiddleware",  # the Content-Security-Policy below, on every response
+    "config.middleware.NoStoreMiddleware",  # signed-in pages and the API are never cached
     "notifications.language.UserLanguageMiddleware",  # the signed-in user's own language
     "django.contrib.messages.middleware.MessageMiddleware",
     "workflows.security.SessionPolicyMiddleware",  # idle timeout and maximum age of a session
@@ -300,6 +303,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"public": "30/min", "objection": "10/hour", "token": "20/min"},
 }
 SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: the documentation works on an intranet
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "TITLE": "Graded certification API",
     "DESCRIPTION": "Institutions, cases and their timeline, score sheets, public notices and objections, "
                    "certificates and their verification. Every object is checked: another's answers 404.",
@@ -313,3 +318,21 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "workflows.api.schema.add_error_responses"],
 }
+
+# --- Response headers -------------------------------------------------------------------------------------
+# A strict Content-Security-Policy on every response (django-csp): scripts, styles, images and fonts only from
+# our own static files (plus data: images: the QR codes), no inline script or style, no event-handler
+# attribute, no plugin, no <base>, forms only to ourselves, no framing by another site. Views that serve a
+# document's own HTML (printed with its inline style sheet) or Swagger UI narrow or widen it for themselves.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}}

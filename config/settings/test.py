@@ -31,6 +31,8 @@ ZEAL_SHOW_ALL_CALLERS = False
 # Explicit reads by primary key that repeat by design, a bounded number of times per request (never per row
 # of a list): every lazy relation load of every model stays checked.
 ZEAL_ALLOWLIST = [
+    # django-celery-beat marks its schedule changed (PeriodicTasks.changed) on each save, by design.
+    {"model": "django_celery_beat.PeriodicTasks", "field": "get()"},
     # The audit chain's head is locked once per entry appended (certification.services.audit).
     {"model": "certification.AuditHead", "field": "get()"},
     # Each node of the flow reads the case as the node before it left it (workflows.flows._case).

@@ -35,6 +35,7 @@ def browser(monkeypatch):
     from playwright.sync_api import sync_playwright
 
     cache.clear()  # the public pages' rate limits count from zero
+    Person.csp_violations.clear()
     # the test's ORM calls run beside Playwright's event loop (for this test only: a deployment must not set it)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
@@ -56,8 +57,15 @@ def user(username, role=None, obj=None):
 
 
 class Person:
+    # What the browser reported breaking the Content-Security-Policy, on any page anyone visited in the test
+    # (Chromium says so on the console: "Refused to … because it violates the following Content Security
+    # Policy directive …").
+    csp_violations: list[str] = []
+
     def __init__(self, browser, live_server, username):
         self.page = browser.new_page(locale="zh-CN")
+        self.page.on("console", lambda message: self.csp_violations.append(f"{self.page.url}: {message.text}")
+                     if "Content Security Policy" in message.text else None)
         self.base = live_server.url
         self.page.goto(self.base + reverse("login"))
         self.page.fill("input[name=username]", username)
@@ -192,6 +200,14 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
         officer.go(reverse("verify_token", args=[certificate.verification_token]))
         text = officer.page.content()
         assert certificate.number in text and "县民政局" in text
+
+        # the API's documentation draws from our own static files, under the same policy
+        officer.go(reverse("api:docs"))
+        officer.page.wait_for_selector(".swagger-ui .info .title")
+        assert officer.page.locator(".swagger-ui .info .title").inner_text().startswith("Graded certification API")
+        staff.go(reverse("documents:case_document_html", args=[case.pk, "notice_result"]))
+        assert "公示" in staff.page.content()
+    assert Person.csp_violations == []
 
 
 def case_process_finished(case) -> bool:
