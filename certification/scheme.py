@@ -36,7 +36,7 @@ from .enums import RuleKind
 from .exceptions import SchemeError
 
 SCHEMES_DIR = Path(__file__).resolve().parent / "schemes"
-DEFAULT_SCHEME_FILE = SCHEMES_DIR / "archives-v1.yaml"
+DEFAULT_SCHEME_FILE = SCHEMES_DIR / "archives-v2.yaml"
 
 BureauLevelCode = Literal["province", "city", "county"]
 InstitutionLevelCode = Literal["provincial", "city", "county", "township"]
@@ -620,5 +620,5 @@ def shipped_scheme_files() -> list[Path]:
 
 @functools.cache
 def default_scheme() -> SchemeSpec:
-    """The archives scheme, version 1, as shipped. Rules use it when no scheme is given."""
+    """The archives scheme, its latest version as shipped. Rules use it when no scheme is given."""
     return load_scheme_file(DEFAULT_SCHEME_FILE)

@@ -146,15 +146,15 @@ def test_an_object_permission_granted_in_the_admin_is_audited(client, root, bure
 
 def test_a_scheme_load_is_audited(tmp_path):
     changed = tmp_path / "archives-v2.yaml"
-    changed.write_text(DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 1", "version: 2", 1),
+    changed.write_text(DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 2", "version: 3", 1),
                        encoding="utf-8")
 
     call_command("load_scheme", str(changed))
 
-    version = SchemeVersion.objects.get(scheme__code="archives", number=2)
+    version = SchemeVersion.objects.get(scheme__code="archives", number=3)
     entry = latest("scheme.load", version)
     assert (entry.after["scheme"], entry.after["version"], entry.after["digest"], entry.after["current"]) == (
-        "archives", 2, version.digest, True)
+        "archives", 3, version.digest, True)
 
 
 def test_a_schedule_edited_and_deleted_in_the_admin_is_audited(client, root):

@@ -143,7 +143,7 @@ def test_one_current_certificate_per_scheme_across_its_versions(archives_version
     from certification.scheme import DEFAULT_SCHEME_FILE, parse_scheme
     from certification.services.schemes import scheme_load
 
-    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 2", "version: 3")
     v2 = scheme_load(spec=parse_scheme(text)).version
     institution = InstitutionFactory(region=regions["province"])
     _certificate(archives_version, bureaus, institution)

@@ -73,13 +73,13 @@ def scheme_errors(text: str) -> list[tuple[str, str]]:
 def test_archives_scheme_loads_as_the_default():
     spec = load_scheme_file(DEFAULT_SCHEME_FILE)
     assert isinstance(spec, SchemeSpec)
-    assert (spec.code, spec.version) == ("archives", 1)
+    assert (spec.code, spec.version) == ("archives", 2)
     assert default_scheme() == spec
 
 
 def test_every_shipped_scheme_file_loads():
     names = [path.name for path in shipped_scheme_files()]
-    assert "archives-v1.yaml" in names
+    assert {"archives-v1.yaml", "archives-v2.yaml"} <= set(names)
     assert "yueyang-office-2013.yaml" in names
     for path in shipped_scheme_files():
         assert load_scheme_file(path).rubrics

@@ -831,7 +831,7 @@ def test_onsite_passes_default_scheme(votes_for, members, passed):
     assert rules.onsite_passes(votes_for, members) == passed
 
 
-# --- The shipped rubric (certification/schemes/archives-v1.yaml) ---------------------------------------
+# --- The shipped rubric (certification/schemes/archives-v2.yaml) ---------------------------------------
 def test_default_scheme_rubric_is_100_points_five_categories_18_items():
     rubric = default_scheme().rubric_for("second")
     assert rubric.max_points == D(100)

@@ -53,7 +53,7 @@ def test_scheme_load_refuses_changed_content_under_the_same_version(archives_ver
 
 def test_a_new_version_becomes_current_and_the_old_one_stays(archives_version):
     text = (DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
-            .replace("pass_line: 90", "pass_line: 91").replace("version: 1", "version: 2"))
+            .replace("pass_line: 90", "pass_line: 91").replace("version: 2", "version: 3"))
     v2 = scheme_load(spec=parse_scheme(text)).version
     archives_version.refresh_from_db()
     assert (v2.is_current, archives_version.is_current) == (True, False)
@@ -68,9 +68,28 @@ def test_stored_spec_round_trips_to_the_same_digest(archives_version):
 def test_load_scheme_command_loads_every_shipped_scheme(capsys):
     call_command("load_scheme")
     out = capsys.readouterr().out
-    assert "archives v1: loaded" in out
+    assert ("archives v1: loaded" in out, "archives v2: loaded" in out) == (True, True)
     call_command("load_scheme")
-    assert "archives v1: already loaded" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert ("archives v1: already loaded" in again, "archives v2: already loaded" in again) == (True, True)
+    assert SchemeVersion.objects.get(scheme__code="archives", is_current=True).number == 2
+
+
+def test_an_installation_holding_version_1_as_shipped_takes_version_2_and_keeps_version_1s_rules(capsys):
+    from certification.scheme import SCHEMES_DIR
+
+    v1 = scheme_load(spec=load_scheme_file(SCHEMES_DIR / "archives-v1.yaml")).version  # loaded by an earlier release
+
+    call_command("load_scheme")  # the upgrade's start-up: every shipped file again, none refused
+
+    v1.refresh_from_db()
+    current = SchemeVersion.objects.get(scheme__code="archives", is_current=True)
+    assert (v1.is_current, current.number) == (False, 2)
+    old, new = v1.specification(), current.specification()
+    assert (old.authority["county"]["special"]["recheck"].plan, new.authority["county"]["special"]["recheck"].plan) \
+        == (None, "province")
+    assert (old.authority["county"]["special"]["promotion"].delegate_precheck,
+            new.authority["county"]["special"]["promotion"].delegate_precheck) == (None, "city")
 
 
 def test_load_scheme_command_reports_a_broken_file_and_stores_nothing(tmp_path, capsys):
