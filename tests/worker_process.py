@@ -32,12 +32,12 @@ if os.environ.get("TEST_WORKER_MEDIA_ROOT"):
 _html_to_pdf = documents.html_to_pdf
 
 
-def html_to_pdf(html: str) -> bytes:
+def html_to_pdf(html: str, *args, **kwargs) -> bytes:
     marker = os.environ.get("FAULTS_RENDER_MARKER")
     if marker and not os.path.exists(marker):
         Path(marker).write_text(str(os.getpid()))
         threading.Event().wait(120)  # drawing "forever": the test kills this process here
-    return _html_to_pdf(html)
+    return _html_to_pdf(html, *args, **kwargs)
 
 
 documents.html_to_pdf = html_to_pdf

@@ -71,18 +71,33 @@ def test_system_head_of_a_unit_its_head_and_an_independent_institution(system, r
     assert (system_head(units[0]), system_head(head), system_head(lone)) == (head, head, None)
 
 
-def test_panel_candidates_read_employments_and_conflicts_in_few_queries(bureaus, regions,
-                                                                        django_assert_max_num_queries):
+def test_panel_candidates_read_employments_and_conflicts_in_the_same_queries_for_one_expert_or_many(bureaus,
+                                                                                                  regions):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from certification.models import ConflictDeclaration, ExpertEmployment
     from tests.factories import ExpertFactory
 
+    def read():
+        with CaptureQueriesContext(connection) as captured:
+            found = panel_candidates(pools=[bureaus["city"]])
+        return len(captured), found
+
     applicant = InstitutionFactory(region=regions["city"], level="city")
-    experts = [ExpertFactory(pool=bureaus["city"]) for _ in range(5)]
+    experts = [ExpertFactory(pool=bureaus["city"])]
     ConflictDeclaration.objects.create(expert=experts[0], institution=applicant, reason="亲属任职")
+    one, found = read()
+    assert len(found) == 1
+    experts += [ExpertFactory(pool=bureaus["city"]) for _ in range(4)]
     ExpertEmployment.objects.create(expert=experts[1], institution=applicant, started_on=dt.date(2015, 1, 1),
                                     ended_on=dt.date(2025, 1, 1))
-    with django_assert_max_num_queries(3):
-        candidates = panel_candidates(pools=[bureaus["city"]])
+    ConflictDeclaration.objects.create(expert=experts[2], institution=InstitutionFactory(region=regions["city"],
+                                                                                         level="city"), reason="x")
+
+    five, candidates = read()
+
+    assert (len(candidates), five) == (5, one)
     case = rules.PanelCase(institution_id=applicant.pk, system_id=None, grade="second")
     proposal = rules.propose_panel(candidates, case, bureau_level="city", institution_level="city", seed=1,
                                    today=dt.date(2026, 6, 1))
