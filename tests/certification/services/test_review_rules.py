@@ -44,9 +44,9 @@ VETO_WHY = "现场发现2024年未经审批擅自销毁会计凭证档案"
 
 
 def variant(**panel):
-    """The archives scheme as version 2 with other panel parameters."""
+    """The archives scheme as its next version with other panel parameters."""
     data = default_scheme().to_json()
-    data["version"] = 2
+    data["version"] = default_scheme().version + 1
     data["panel"].update(panel)
     return scheme_load(spec=SchemeSpec.model_validate(data), source="variant").version
 
