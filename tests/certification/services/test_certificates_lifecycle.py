@@ -113,7 +113,8 @@ def test_suspend_reinstate_revoke_each_need_a_reason_and_are_audited(issue, hold
 
     certificate.refresh_from_db()
     assert certificate.status == CertificateStatus.REVOKED
-    assert list(AuditEntry.objects.filter(target_id=str(certificate.pk)).values_list("action", "reason")) == [
+    assert list(AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
+                .values_list("action", "reason")) == [
         ("certificate.issue", ""), ("document.issue", ""),  # its document frozen with it, in its transaction
         ("certificate.suspend", "抽查不合格"), ("certificate.reinstate", "整改完成"), ("certificate.revoke", "弄虚作假")]
 
