@@ -9,7 +9,7 @@ from django.utils.translation import pgettext
 
 from .. import scoring
 from ..exceptions import Refusal, RuleViolation
-from ..models import Case, Outcome, PanelMember, ScoreLine, ScoreSheet, SheetKind, Stage
+from ..models import Case, Outcome, ScoreLine, ScoreSheet, SheetKind, Stage
 from ..permissions import ACT_FOR_INSTITUTION, can
 from .audit import audit_record
 
@@ -29,14 +29,12 @@ def _may_write(actor, sheet: ScoreSheet) -> bool:
     return False  # the panel's sheet is the chair's, with the review stage
 
 
-def _need_signed_declaration(sheet: ScoreSheet) -> None:
+def _need_signed_declaration(actor, sheet: ScoreSheet) -> None:
     """A member scores only once they have signed the recusal declaration on their seat (回避声明): the pages
     and the API lead them to it first; this is the rule itself, for any caller."""
-    if sheet.kind != SheetKind.MEMBER:
-        return
-    signed = PanelMember.objects.active().filter(panel__case=sheet.case_id, expert=sheet.expert_id,
-                                                 recusal_declared_at__isnull=False).exists()
-    if not signed:
+    from ..selectors import panel_seats_signed
+
+    if sheet.kind == SheetKind.MEMBER and not panel_seats_signed(actor).filter(panel__case=sheet.case_id).exists():
         raise _refuse("sheet.recusal_unsigned", _("Sign the recusal declaration before you score this case."),
                       _("Open the case and sign the declaration, or declare your conflict of interest."))
 
@@ -93,7 +91,7 @@ def sheet_record(*, actor, sheet: ScoreSheet, item_code: str, entry: scoring.Ite
     sheet = _locked_sheet(sheet)
     if not _may_write(actor, sheet):
         raise _refuse("sheet.not_yours", _("You may not write on this sheet."))
-    _need_signed_declaration(sheet)
+    _need_signed_declaration(actor, sheet)
     spec = sheet.case.scheme_version.specification()
     rubric = spec.rubric_for(sheet.case.grade.code)
     found = [(c, i) for c, i in rubric.items() if i.code == item_code]
@@ -141,7 +139,7 @@ def sheet_submit(*, actor, sheet: ScoreSheet) -> ScoreSheet:
     sheet = _locked_sheet(sheet)
     if not _may_write(actor, sheet):
         raise _refuse("sheet.not_yours", _("You may not submit this sheet."))
-    _need_signed_declaration(sheet)
+    _need_signed_declaration(actor, sheet)
     assessment = sheet_assessment(sheet)
     if sheet.kind == SheetKind.MEMBER:
         # a member scores the items assigned to them (every item while the chair has not split them)
