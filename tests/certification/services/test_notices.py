@@ -1,12 +1,11 @@
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from certification import permissions
-from certification.enums import InstitutionLevel, Kind, Role
+from certification.enums import Role
 from certification.exceptions import RuleViolation
-from certification.models import Case, Grade, Objection, Outcome, Stage
+from certification.models import Case, Objection, Outcome, Stage
 from certification.services.notices import (
     notice_close,
     notice_extend,
@@ -14,31 +13,13 @@ from certification.services.notices import (
     objection_file,
     objection_resolve,
 )
-from tests.factories import InstitutionFactory, UserFactory
+from tests.factories import UserFactory
 from tests.worlds import local
 
 pytestmark = pytest.mark.django_db
 PUBLISHED = local(2026, 9, 1, 10, 30)
 CLOSES = local(2026, 9, 9, 0, 0)
 OBJECTED = local(2026, 9, 5, 9, 0)
-
-
-@pytest.fixture
-def staff(bureaus):
-    user = UserFactory()
-    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureaus["city"])
-    return user
-
-
-@pytest.fixture
-def waiting(archives_version, regions, bureaus):
-    def make(name, grade="second", stage=Stage.NOTICE):
-        return Case.objects.create(
-            institution=InstitutionFactory(name=name, region=regions["city"], level=InstitutionLevel.CITY),
-            scheme_version=archives_version, kind=Kind.PROMOTION, year=2026, bureau=bureaus["city"],
-            grade=Grade.objects.get(version=archives_version, code=grade), declared_at=timezone.now(),
-            declared_by=UserFactory(), reference=f"2026{name}", stage=stage)
-    return make
 
 
 @pytest.fixture

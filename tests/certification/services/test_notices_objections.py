@@ -4,12 +4,11 @@ may have two or three experts verify an objection before it resolves it."""
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from certification import documents, permissions
-from certification.enums import InstitutionLevel, Kind, Role
+from certification.enums import Role
 from certification.exceptions import RuleViolation
-from certification.models import AuditEntry, Case, Grade, Objection, ObjectionVerification, Stage
+from certification.models import AuditEntry, Case, Objection, ObjectionVerification, Stage
 from certification.selectors import objections_for_user
 from certification.services.notices import (
     notice_close,
@@ -18,29 +17,16 @@ from certification.services.notices import (
     objection_resolve,
     objection_verify,
 )
-from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.certification.services.test_notices import CLOSES, OBJECTED, PUBLISHED
+from tests.factories import ExpertFactory, UserFactory
 from tests.worlds import local
 
 pytestmark = pytest.mark.django_db
-PUBLISHED = local(2026, 9, 1, 10, 30)
-CLOSES = local(2026, 9, 9, 0, 0)
-OBJECTED = local(2026, 9, 5, 9, 0)
 
 
 @pytest.fixture
-def staff(bureaus):
-    user = UserFactory()
-    permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureaus["city"])
-    return user
-
-
-@pytest.fixture
-def noticed(archives_version, regions, bureaus, staff):
-    case = Case.objects.create(
-        institution=InstitutionFactory(name="甲局", region=regions["city"], level=InstitutionLevel.CITY),
-        scheme_version=archives_version, kind=Kind.PROMOTION, year=2026, bureau=bureaus["city"],
-        grade=Grade.objects.get(version=archives_version, code="first"), declared_at=timezone.now(),
-        declared_by=UserFactory(), reference="2026000001", stage=Stage.NOTICE)
+def noticed(staff, bureaus, waiting):
+    case = waiting("甲局", grade="first")
     notice = notice_publish(actor=staff, bureau=bureaus["city"], cases=[case], title="2026年第一批公示",
                             now=PUBLISHED)
     return notice, case
