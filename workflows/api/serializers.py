@@ -21,6 +21,7 @@ from certification.models import (
     ScoreLine,
     ScoreSheet,
 )
+from certification.models.documents import DocumentKind
 from certification.selectors import action_label, case_next_step
 
 
@@ -220,6 +221,7 @@ class ObjectionSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     set_aside_as = serializers.CharField(read_only=True, help_text=_(
         "Why it was set aside: anonymous, or without grounds (empty unless set aside)."))
+    set_aside_as_display = serializers.CharField(source="get_set_aside_as_display", read_only=True)
     verification = serializers.SerializerMethodField()
 
     def get_verification(self, objection) -> dict | None:
@@ -229,7 +231,7 @@ class ObjectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Objection
         fields = ["id", "receipt", "notice", "case", "name", "contact", "anonymous", "grounds", "received_at",
-                  "status", "status_display", "set_aside_as", "resolution", "resolved_at", "verification",
+                  "status", "status_display", "set_aside_as", "set_aside_as_display", "resolution", "resolved_at", "verification",
                   "updated_at"]
         read_only_fields = fields
 
@@ -292,9 +294,14 @@ class CertificatePublicSerializer(serializers.ModelSerializer):
 
 class FiledDocumentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    kind_display = serializers.SerializerMethodField()
     number = serializers.CharField(allow_blank=True)
     sha256 = serializers.CharField()
+
+    def get_kind_display(self, document) -> str:
+        kind = document.get("kind", "")
+        return str(DocumentKind(kind).label) if kind in DocumentKind.values else kind
 
 
 class FilingSerializer(serializers.ModelSerializer):
