@@ -102,8 +102,7 @@ class TaskResultSerializer(serializers.Serializer):
 
 def _row(task, case) -> dict:
     view_class = task.flow_task.view.view_class
-    labels = view_class.action_labels
-    labels = labels.fget(view_class) if isinstance(labels, property) else labels
+    labels = action_labels(view_class, case)
     step = case_next_step(case)
     owner = task.owner
     return {"id": task.pk, "case": case.pk, "case_reference": case.reference, "case_stage": case.stage,
@@ -114,8 +113,17 @@ def _row(task, case) -> dict:
             "created": task.created,
             "updated_at": max(t for t in (task.created, task.assigned, task.started) if t is not None),
             "due": step.due if step is not None else None,
-            "actions": [{"action": a, "label": str(labels.get(a, _("Submit")) if isinstance(labels, dict)
-                                                   else _("Submit"))} for a in view_class.actions]}
+            "actions": [{"action": a, "label": str(labels.get(a, _("Submit")))} for a in view_class.actions]}
+
+
+def action_labels(view_class, case) -> dict:
+    """The buttons' words on the task's page (some name the case's bureau), read from the page's view."""
+    view = view_class()
+    view.case = case
+    try:
+        return dict(view.action_labels)
+    except (AttributeError, TypeError):  # a label that needs the request: the generic word
+        return {}
 
 
 class TaskViewSet(viewsets.GenericViewSet):
