@@ -180,6 +180,15 @@ def pick_targets() -> Targets:
     return targets
 
 
+def api_cursor(position) -> str:
+    """The API's cursor (DRF's encoding) for the page of cases declared before ``position``: the list's last
+    page, as a client that walked there would ask for it."""
+    from base64 import b64encode
+    from urllib.parse import urlencode
+
+    return quote(b64encode(urlencode({"p": str(position)}).encode("ascii")).decode("ascii"))
+
+
 def pages_for(role: str, objects: dict, user) -> list[tuple[str, str]]:
     """(name, URL) of every page ``role`` may open, with its objects."""
     from certification.enums import Role
@@ -187,12 +196,11 @@ def pages_for(role: str, objects: dict, user) -> list[tuple[str, str]]:
 
     visible = cases_for_user(user).order_by("-declared_at", "-pk")
     count = visible.count()
-    last_page = max(1, math.ceil(count / 50))
     # The list pages by keyset: its last page starts after the case 50 rows from the end.
     deep = visible[max(0, count - 51)] if count > 1 else None
     after = f"?after={quote(f'{deep.declared_at.isoformat()}_{deep.pk}')}" if deep else ""
     pages = [("home", "/"), ("inbox", "/tasks/"), ("cases", "/cases/"), ("cases deep", f"/cases/{after}"),
-             ("api cases deep", f"/api/v1/cases/?page={last_page}")]
+             ("api cases deep", f"/api/v1/cases/?cursor={api_cursor(deep.declared_at)}" if deep else "/api/v1/cases/")]
     if "case" in objects:
         pages += [("case", f"/cases/{objects['case']}/"), ("documents", f"/cases/{objects['case']}/documents/")]
     if "certificate" in objects:

@@ -12,10 +12,12 @@ from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdminMixin
 
 from . import models
+from .enums import RuleKind
 from .services.audit import audit_record
 
 
@@ -263,12 +265,34 @@ class SchemeVersionAdmin(NoDeleteAdmin):
     list_display = ("scheme", "number", "title", "effective_from", "is_current", "digest")
     list_filter = ("scheme", "is_current")
     readonly_fields = ("scheme", "number", "title", "source", "effective_from", "digest", "loaded_from",
-                       "is_current")
+                       "is_current", "rubric_table")
     exclude = ("spec",)
     inlines = [GradeInline]
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # shown read-only: a loaded version never changes
+
+    @admin.display(description=_("rubric"))
+    def rubric_table(self, version):
+        """Each rubric of the version as a table: category, item, points, how it is scored, key item, veto."""
+        spec = version.specification()
+        head = format_html("<tr>{}</tr>", format_html_join("", "<th>{}</th>", [
+            (_("Category"),), (_("Item"),), (_("Points"),), (_("Scored by"),), (_("Key item"),),
+            (_("One-vote veto"),)]))
+        tables = []
+        for code, rubric in spec.rubrics.items():
+            cells = "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
+            rows = format_html_join("", cells, [
+                (f"{category.code} {category.name}", item.code, item.name, item.max_points,
+                 RuleKind(item.rule.kind).label,
+                 "★" if item.key else "", item.veto.text if item.veto else "")
+                for category in rubric.categories for item in category.items])
+            tables.append(format_html("<h3>{} {}（{}）</h3><table>{}{}</table>", code, rubric.title,
+                                      rubric.max_points, head, rows))
+        return format_html_join("", "{}", [(t,) for t in tables])
 
 
 class SubCriterionInline(admin.TabularInline):

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -622,3 +623,68 @@ def shipped_scheme_files() -> list[Path]:
 def default_scheme() -> SchemeSpec:
     """The archives scheme, its latest version as shipped. Rules use it when no scheme is given."""
     return load_scheme_file(DEFAULT_SCHEME_FILE)
+
+
+# --- Comparing two versions -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SchemeChange:
+    """One difference between two versions of a scheme: where (a dotted path; list entries that carry a ``code``
+    are named by it, so that an item moved or inserted is not reported as every later item changed), what kind
+    (``added``, ``removed``, ``changed``) and the values before and after."""
+
+    path: str
+    kind: str
+    before: Any = None
+    after: Any = None
+
+    def __str__(self) -> str:
+        if self.kind == "added":
+            return f"+ {self.path}: {_shown(self.after)}"
+        if self.kind == "removed":
+            return f"- {self.path}: {_shown(self.before)}"
+        return f"~ {self.path}: {_shown(self.before)} → {_shown(self.after)}"
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+def _keyed(values: list) -> dict | None:
+    """A list of mappings that each carry a distinct ``code``, by code (else None: compared by position)."""
+    if values and all(isinstance(v, dict) and "code" in v for v in values):
+        keys = [str(v["code"]) for v in values]
+        if len(set(keys)) == len(keys):
+            return dict(zip(keys, values, strict=True))
+    return None
+
+
+def _changes(before: Any, after: Any, path: str) -> list[SchemeChange]:
+    if before == after:
+        return []
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in [*before, *[k for k in after if k not in before]]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in after:
+                found.append(SchemeChange(where, "removed", before=before[key]))
+            elif key not in before:
+                found.append(SchemeChange(where, "added", after=after[key]))
+            else:
+                found.extend(_changes(before[key], after[key], where))
+        return found
+    if isinstance(before, list) and isinstance(after, list):
+        old, new = _keyed(before), _keyed(after)
+        if old is not None and new is not None:
+            return _changes(old, new, path)
+        if len(before) == len(after):
+            found = []
+            for index, (one, other) in enumerate(zip(before, after, strict=True)):
+                found.extend(_changes(one, other, f"{path}[{index}]"))
+            return found
+    return [SchemeChange(path, "changed", before=before, after=after)]
+
+
+def scheme_diff(old: SchemeSpec, new: SchemeSpec) -> list[SchemeChange]:
+    """What ``new`` changes from ``old``, field by field, in the file's order."""
+    return _changes(old.model_dump(mode="json"), new.model_dump(mode="json"), "")

@@ -117,6 +117,8 @@ class Case(DomainModel):
             models.Index(fields=["bureau", "outcome", "stage"], name="case_bureau_queue"),
             # Every case list is newest first, a keyset page at a time (workflows.paging).
             models.Index(fields=["-declared_at", "-id"], name="case_newest_first"),
+            # A platform's copy kept in sync walks the cases changed since a time (the API's updated_since).
+            models.Index(fields=["updated_at", "id"], name="case_sync"),
         ]
 
     def __str__(self) -> str:

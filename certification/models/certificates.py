@@ -65,6 +65,7 @@ class Certificate(DomainModel):
             models.Index(fields=["status", "valid_until"], name="certificate_status_expiry"),
             # The lists of certificates (the API's, a province's 50,000) are newest first, a keyset page at a time.
             models.Index(fields=["-issued_on", "-id"], name="certificate_newest_first"),
+            models.Index(fields=["updated_at", "id"], name="certificate_sync"),  # the API's updated_since
         ]
 
     def __str__(self) -> str:

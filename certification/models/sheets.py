@@ -37,6 +37,7 @@ class ScoreSheet(DomainModel):
     class Meta:
         verbose_name = _("score sheet")
         verbose_name_plural = _("score sheets")
+        indexes = [models.Index(fields=["updated_at", "id"], name="sheet_sync")]  # the API's updated_since
         constraints = [
             models.UniqueConstraint(fields=["case", "kind", "round"], condition=Q(expert__isnull=True),
                                     name="one_sheet_per_case_kind_round"),

@@ -141,8 +141,8 @@ def panel_change_chair(*, actor, case: Case, chair: Expert, reason: str) -> Pane
         raise RuleViolation(Refusal(code="panel.same_chair", rule=_("Panel"),
                                     message=_("%(expert)s already chairs the panel.") % {"expert": chair}))
     if old is not None:
-        PanelMember.objects.filter(pk=old.pk).update(is_chair=False)
-    PanelMember.objects.filter(pk=new.pk).update(is_chair=True)
+        PanelMember.objects.filter(pk=old.pk).update(is_chair=False, updated_at=timezone.now())
+    PanelMember.objects.filter(pk=new.pk).update(is_chair=True, updated_at=timezone.now())
     audit_record(actor=actor, action="panel.change_chair", target=case,
                  before={"chair": old.expert_id if old else None}, after={"chair": chair.pk}, reason=reason.strip())
     new.refresh_from_db()

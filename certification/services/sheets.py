@@ -121,6 +121,8 @@ def sheet_record(*, actor, sheet: ScoreSheet, item_code: str, entry: scoring.Ite
     line.points = score.points
     line.clamps = [{"kind": c.kind, "limit": str(c.limit), "before": str(c.before)} for c in score.clamps]
     line.save()
+    # The sheet shows its lines: a copy kept in sync (``updated_since``) must see it changed.
+    ScoreSheet.objects.filter(pk=sheet.pk).update(updated_at=timezone.now())
     audit_record(actor=actor, action="sheet.record", target=sheet, before=before,
                  after={"item": item_code, "entry": line.entry, "points": line.points})
     return line

@@ -296,9 +296,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "workflows.api.pagination.Pagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
-                                "rest_framework.filters.OrderingFilter"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON in, JSON out: a write takes a JSON body; the one upload (a task's file) also takes multipart.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["workflows.api.filters.KnownParametersOnly",
+                                "django_filters.rest_framework.DjangoFilterBackend",
+                                "workflows.api.filters.StrictOrderingFilter"],
+    "DEFAULT_SCHEMA_CLASS": "workflows.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "workflows.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"public": "30/min", "objection": "10/hour", "token": "20/min"},
 }
@@ -314,9 +317,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"CaseKindEnum": "certification.enums.Kind",
                             "SheetKindEnum": "certification.models.sheets.SheetKind",
-                            "CertificateStatusEnum": "certification.enums.CertificateStatus"},
+                            "CertificateStatusEnum": "certification.enums.CertificateStatus",
+                            "CaseStageEnum": "certification.models.cases.Stage",
+                            "CaseOutcomeEnum": "certification.models.cases.Outcome",
+                            "TaskStatusEnum": "workflows.api.tasks.TaskStatus"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "workflows.api.schema.add_error_responses"],
+                             "workflows.api.schema.add_error_responses",
+                             "workflows.api.schema.add_task_actions"],
 }
 
 # --- Response headers -------------------------------------------------------------------------------------

@@ -21,22 +21,26 @@ from certification.models import (
     ScoreLine,
     ScoreSheet,
 )
+from certification.models.documents import DocumentKind
 from certification.selectors import action_label, case_next_step
 
 
 class BureauRefSerializer(serializers.ModelSerializer):
+    level_display = serializers.CharField(source="get_level_display", read_only=True)
+
     class Meta:
         model = Bureau
-        fields = ["id", "name", "level"]
+        fields = ["id", "name", "level", "level_display"]
 
 
 class InstitutionSerializer(serializers.ModelSerializer):
     region_code = serializers.CharField(source="region.code", read_only=True)
     region_name = serializers.CharField(source="region.name", read_only=True)
+    level_display = serializers.CharField(source="get_level_display", read_only=True)
 
     class Meta:
         model = Institution
-        fields = ["id", "name", "uscc", "level", "region_code", "region_name", "has_system_guidance", "parent",
+        fields = ["id", "name", "uscc", "level", "level_display", "updated_at", "region_code", "region_name", "has_system_guidance", "parent",
                   "fonds_number", "address", "postcode", "head", "archives_leader", "contact_name",
                   "contact_phone"]
         read_only_fields = fields
@@ -61,6 +65,10 @@ class LateInclusionSerializer(serializers.ModelSerializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
+    institution_uscc = serializers.CharField(source="institution.uscc", read_only=True,
+                                             help_text=_("The institution's unified social credit code."))
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    certificate_number = serializers.SerializerMethodField()
     grade = serializers.CharField(source="grade.code", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     bureau = BureauRefSerializer(read_only=True)
@@ -71,12 +79,16 @@ class CaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Case
-        fields = ["id", "reference", "institution", "institution_name", "grade", "grade_name", "kind", "year",
-                  "bureau", "stage", "stage_display", "outcome", "outcome_display", "outcome_reason",
-                  "declared_at", "rectification_due_at", "next_step", "late_inclusion", "forwarding_bureau",
-                  "forwarded_at", "planning_bureau", "precheck_bureau"]
-        read_only_fields = ["forwarding_bureau", "forwarded_at", "planning_bureau", "precheck_bureau"]
+        fields = ["id", "reference", "institution", "institution_name", "institution_uscc", "grade", "grade_name",
+                  "kind", "kind_display", "year", "bureau", "stage", "stage_display", "outcome", "outcome_display",
+                  "outcome_reason", "declared_at", "updated_at", "rectification_due_at", "next_step",
+                  "late_inclusion", "forwarding_bureau", "forwarded_at", "planning_bureau", "precheck_bureau",
+                  "certificate", "certificate_number"]
         read_only_fields = fields
+
+    def get_certificate_number(self, case) -> str | None:
+        """The number of the certificate the case ended with (its id is ``certificate``)."""
+        return case.certificate.number if case.certificate_id else None
 
     @extend_schema_field(LateInclusionSerializer(allow_null=True))
     def get_late_inclusion(self, case):
@@ -93,7 +105,8 @@ class TimelineEntrySerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     action = serializers.CharField()
     label = serializers.SerializerMethodField()
-    actor = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField(help_text=_("Who acted: the person's name (empty for the system)."))
+    actor_id = serializers.IntegerField(allow_null=True, help_text=_("The user who acted (null for the system)."))
     reason = serializers.CharField()
 
     def get_label(self, entry) -> str:
@@ -113,10 +126,12 @@ class ScoreLineSerializer(serializers.ModelSerializer):
 class ScoreSheetSerializer(serializers.ModelSerializer):
     lines = ScoreLineSerializer(many=True, read_only=True)
     expert_name = serializers.SerializerMethodField()
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
         model = ScoreSheet
-        fields = ["id", "case", "kind", "round", "expert", "expert_name", "submitted_at", "total", "lines"]
+        fields = ["id", "case", "kind", "kind_display", "round", "expert", "expert_name", "submitted_at",
+                  "updated_at", "total", "lines"]
         read_only_fields = fields
 
     def get_expert_name(self, sheet) -> str:
@@ -156,10 +171,11 @@ class NoticeCaseSerializer(serializers.ModelSerializer):
 
     institution_name = serializers.CharField(source="institution.name", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
         model = Case
-        fields = ["id", "institution_name", "grade_name", "kind"]
+        fields = ["id", "institution_name", "grade_name", "kind", "kind_display"]
         read_only_fields = fields
 
 
@@ -171,7 +187,7 @@ class NoticeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notice
         fields = ["id", "title", "bureau", "bureau_name", "published_at", "closes_at", "closed_at",
-                  "extension_reason", "is_open", "cases"]
+                  "extension_reason", "is_open", "updated_at", "cases"]
         read_only_fields = fields
 
     def get_is_open(self, notice) -> bool:
@@ -205,6 +221,7 @@ class ObjectionSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     set_aside_as = serializers.CharField(read_only=True, help_text=_(
         "Why it was set aside: anonymous, or without grounds (empty unless set aside)."))
+    set_aside_as_display = serializers.CharField(source="get_set_aside_as_display", read_only=True)
     verification = serializers.SerializerMethodField()
 
     def get_verification(self, objection) -> dict | None:
@@ -214,7 +231,8 @@ class ObjectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Objection
         fields = ["id", "receipt", "notice", "case", "name", "contact", "anonymous", "grounds", "received_at",
-                  "status", "status_display", "set_aside_as", "resolution", "resolved_at", "verification"]
+                  "status", "status_display", "set_aside_as", "set_aside_as_display", "resolution", "resolved_at", "verification",
+                  "updated_at"]
         read_only_fields = fields
 
 
@@ -237,6 +255,10 @@ class ObjectionVerifySerializer(serializers.Serializer):
 
 class CertificateSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
+    institution_uscc = serializers.CharField(source="institution.uscc", read_only=True,
+                                             help_text=_("The holder's unified social credit code."))
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    case = serializers.SerializerMethodField(help_text=_("The case that ended with this certificate."))
     grade = serializers.CharField(source="grade.code", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
@@ -244,10 +266,14 @@ class CertificateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Certificate
-        fields = ["id", "number", "institution", "institution_name", "grade", "grade_name", "kind", "issued_on",
-                  "valid_until", "status", "status_display", "issued_by", "issued_by_name", "approved_by",
-                  "verification_token"]
+        fields = ["id", "number", "case", "institution", "institution_name", "institution_uscc", "grade",
+                  "grade_name", "kind", "kind_display", "issued_on", "valid_until", "status", "status_display",
+                  "issued_by", "issued_by_name", "approved_by", "verification_token", "updated_at"]
         read_only_fields = fields
+
+    def get_case(self, certificate) -> int | None:
+        case = getattr(certificate, "certified_case", None)
+        return None if case is None else case.pk
 
 
 class CertificatePublicSerializer(serializers.ModelSerializer):
@@ -257,19 +283,25 @@ class CertificatePublicSerializer(serializers.ModelSerializer):
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
         model = Certificate
-        fields = ["number", "holder", "grade_name", "kind", "issued_by_name", "issued_on", "valid_until",
+        fields = ["number", "holder", "grade_name", "kind", "kind_display", "issued_by_name", "issued_on", "valid_until",
                   "status", "status_display"]
         read_only_fields = fields
 
 
 class FiledDocumentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    kind_display = serializers.SerializerMethodField()
     number = serializers.CharField(allow_blank=True)
     sha256 = serializers.CharField()
+
+    def get_kind_display(self, document) -> str:
+        kind = document.get("kind", "")
+        return str(DocumentKind(kind).label) if kind in DocumentKind.values else kind
 
 
 class FilingSerializer(serializers.ModelSerializer):
@@ -289,7 +321,8 @@ class FilingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Filing
         fields = ["id", "case", "reference", "institution", "institution_name", "grade", "grade_name", "bureau",
-                  "bureau_name", "approved_by", "approved_by_name", "filed_at", "filed_by_name", "documents"]
+                  "bureau_name", "approved_by", "approved_by_name", "filed_at", "filed_by_name", "documents",
+                  "updated_at"]
         read_only_fields = fields
 
     def get_filed_by_name(self, filing) -> str:
@@ -307,7 +340,7 @@ class PanelSeatSerializer(serializers.ModelSerializer):
     class Meta:
         model = PanelMember
         fields = ["id", "case", "case_reference", "institution", "expert", "is_chair", "recusal_declared_at",
-                  "conflict_declared_at"]
+                  "conflict_declared_at", "updated_at"]
 
 
 class ConflictInputSerializer(serializers.Serializer):

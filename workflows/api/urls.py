@@ -2,7 +2,7 @@
 
 from csp.decorators import csp_update
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -22,7 +22,7 @@ router.register("auth/tokens", views.ApiTokenViewSet, basename="api_token")
 
 app_name = "api"
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", views.SchemaView.as_view(), name="schema"),
     # Swagger UI from our static files; its start-up script is a separate request (no inline script), and
     # Swagger UI sets inline styles on the elements it draws, so this page alone allows them.
     path("docs/", csp_update({"style-src": "'unsafe-inline'"})(
@@ -31,5 +31,6 @@ urlpatterns = [
     path("verify/", views.VerifyView.as_view(), name="verify"),
     path("verify/<str:token>/", views.VerifyTokenView.as_view(), name="verify_token"),
     *router.urls,
-    re_path(r"^.*$", views.not_found),
+    # Any other path, a newline in it too ("." alone would not match one, and Django's HTML 404 would answer).
+    re_path(r"^[\s\S]*$", views.not_found),
 ]

@@ -4,13 +4,16 @@ object answers 404 like a missing one; each action calls one service, which vali
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -36,32 +39,33 @@ from certification.services.sheets import self_check_sheet, sheet_record, sheet_
 
 from .. import actions
 from . import filters, serializers
+from .conditional import SyncedDetail
 from .pagination import InOrderOfRecord
 
 
-class InstitutionViewSet(viewsets.ReadOnlyModelViewSet):
+class InstitutionViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Institutions: the caller's own, those in its bureaus' regions, and the applicants of its cases."""
 
     serializer_class = serializers.InstitutionSerializer
     filterset_class = filters.InstitutionFilter
-    ordering_fields = ["id", "name", "uscc", "level"]
+    ordering_fields = ["id", "name", "uscc", "level", "updated_at"]
     ordering = ["id"]
 
     def get_queryset(self):
         return institutions_for_user(self.request.user).select_related("region")
 
 
-class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+class CaseViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Cases with their stage, outcome and next step; the timeline of each; the applicant's self-check."""
 
     serializer_class = serializers.CaseSerializer
     filterset_class = filters.CaseFilter
-    ordering_fields = ["id", "declared_at", "reference", "year"]
+    ordering_fields = ["id", "declared_at", "reference", "year", "updated_at"]
     ordering = ["-declared_at", "-id"]
 
     def get_queryset(self):
         return cases_for_user(self.request.user).select_related("institution", "grade", "bureau", "panel",
-                                                                "late_inclusion__bureau")
+                                                                "late_inclusion__bureau", "certificate")
 
     @extend_schema(responses=serializers.TimelineEntrySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[])
@@ -79,13 +83,13 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(serializers.ScoreSheetSerializer(sheet).data, status=status.HTTP_201_CREATED)
 
 
-class ScoreSheetViewSet(viewsets.ReadOnlyModelViewSet):
+class ScoreSheetViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Score sheets: the applicant's self-scores, each member's proposals and the panel's score, item by
     item. Recording and submitting go through the same services as the forms."""
 
     serializer_class = serializers.ScoreSheetSerializer
     filterset_class = filters.ScoreSheetFilter
-    ordering_fields = ["id", "round", "submitted_at"]
+    ordering_fields = ["id", "round", "submitted_at", "updated_at"]
     ordering = ["id"]
 
     def get_queryset(self):
@@ -115,13 +119,13 @@ class ScoreSheetViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(serializers.ScoreSheetSerializer(self.get_queryset().get(pk=sheet.pk)).data)
 
 
-class PanelSeatViewSet(viewsets.ReadOnlyModelViewSet):
+class PanelSeatViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """The caller's seats on review panels. Before seeing anything else of a case, a member signs its recusal
     declaration (回避声明) here or on the web page, or declares a conflict of interest, which gives the seat up
     for the bureau to fill."""
 
     serializer_class = serializers.PanelSeatSerializer
-    filter_backends: list = []
+    filter_backends = [filters.KnownParametersOnly]
     ordering = ["id"]
 
     def get_queryset(self):
@@ -150,20 +154,21 @@ class PublicThrottleMixin:
     throttle_scope = "public"
 
 
-class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(list=extend_schema(auth=[]), retrieve=extend_schema(auth=[]))
+class NoticeViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Public notices (no sign-in needed): the cases listed, open or closed; objections to an open one."""
 
     serializer_class = serializers.NoticeSerializer
     filterset_class = filters.NoticeFilter
     permission_classes = [AllowAny]
-    ordering_fields = ["id", "published_at", "closes_at"]
+    ordering_fields = ["id", "published_at", "closes_at", "updated_at"]
     ordering = ["-published_at", "-id"]
 
     def get_queryset(self):
         return notices_public().prefetch_related("cases__institution", "cases__grade")
 
     @extend_schema(request=serializers.ObjectionFileSerializer,
-                   responses={201: serializers.ObjectionReceiptSerializer}, filters=False)
+                   responses={201: serializers.ObjectionReceiptSerializer}, filters=False, auth=[])
     @action(detail=True, methods=["post"], permission_classes=[AllowAny], throttle_classes=[ScopedRateThrottle],
             filter_backends=[])
     def objections(self, request, pk=None):
@@ -184,12 +189,12 @@ class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
         return super().get_throttles()
 
 
-class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
+class ObjectionViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Objections with the objector's name and contact: the publishing bureau's staff and auditors only."""
 
     serializer_class = serializers.ObjectionSerializer
     filterset_class = filters.ObjectionFilter
-    ordering_fields = ["id", "received_at"]
+    ordering_fields = ["id", "received_at", "updated_at"]
     ordering = ["id"]
 
     def get_queryset(self):
@@ -232,24 +237,25 @@ class ObjectionViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(serializers.ObjectionSerializer(objection).data)
 
 
-class CertificateViewSet(viewsets.ReadOnlyModelViewSet):
+class CertificateViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Certificates: the caller's institutions' and those its bureaus issued or approved."""
 
     serializer_class = serializers.CertificateSerializer
     filterset_class = filters.CertificateFilter
-    ordering_fields = ["id", "issued_on", "valid_until", "number"]
+    ordering_fields = ["id", "issued_on", "valid_until", "number", "updated_at"]
     ordering = ["-issued_on", "-id"]
 
     def get_queryset(self):
-        return certificates_for_user(self.request.user).select_related("institution", "grade", "issued_by")
+        return certificates_for_user(self.request.user).select_related("institution", "grade", "issued_by",
+                                                                       "certified_case")
 
 
-class FilingViewSet(viewsets.ReadOnlyModelViewSet):
+class FilingViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Filings (备案): the approved rechecks filed with the caller's bureaus or with the bureaus below them."""
 
     serializer_class = serializers.FilingSerializer
     filterset_class = filters.FilingFilter
-    ordering_fields = ["id", "filed_at"]
+    ordering_fields = ["id", "filed_at", "updated_at"]
     ordering = ["-filed_at", "-id"]
 
     def get_queryset(self):
@@ -264,7 +270,7 @@ class VerifyView(PublicThrottleMixin, APIView):
 
     @extend_schema(parameters=[OpenApiParameter("number", OpenApiTypes.STR, required=True,
                                                 description=str(_("The certificate number.")))],
-                   responses=serializers.CertificatePublicSerializer, operation_id="verify_by_number")
+                   responses=serializers.CertificatePublicSerializer, operation_id="verify_by_number", auth=[])
     def get(self, request, token: str | None = None):
         number = (request.query_params.get("number") or "").strip()
         certificate = certificate_public(token=token, number=None if token else number[:40] or None)
@@ -274,7 +280,8 @@ class VerifyView(PublicThrottleMixin, APIView):
 
 
 class VerifyTokenView(VerifyView):
-    @extend_schema(responses=serializers.CertificatePublicSerializer, operation_id="verify_by_token")
+    @extend_schema(responses=serializers.CertificatePublicSerializer, operation_id="verify_by_token", auth=[],
+                   parameters=[OpenApiParameter("token", OpenApiTypes.STR, OpenApiParameter.PATH)])
     def get(self, request, token: str | None = None):
         return super().get(request, token=token)
 
@@ -288,8 +295,12 @@ class TokenView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
 
+    def get_authenticate_header(self, request):
+        # Wrong credentials answer 401 (with the scheme to use), not 400 or 403.
+        return 'Token realm="api"'
+
     @extend_schema(request=serializers.TokenObtainSerializer, responses=serializers.TokenCreatedSerializer,
-                   operation_id="auth_token_create")
+                   operation_id="auth_token_create", auth=[])
     def post(self, request):
         given = serializers.TokenObtainSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -297,14 +308,13 @@ class TokenView(APIView):
         # The Django request, so that django-axes counts the failure and answers a lockout.
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
-            raise drf_serializers.ValidationError(
-                {"non_field_errors": [_("Unable to log in with provided credentials.")]})
+            raise AuthenticationFailed(_("Unable to log in with provided credentials."))
         if signin.second_factor_required(user):
             if not data.get("otp"):
                 raise drf_serializers.ValidationError(
                     {"otp": [_("Your role needs a second factor: send the code of your authenticator as “otp”.")]})
             if signin.otp_verify(user=user, code=data["otp"]) is None:
-                raise drf_serializers.ValidationError({"otp": [_("The code is not right, or was already used.")]})
+                raise AuthenticationFailed(_("The code is not right, or was already used."))
         token, key = signin.token_create(user=user, name=data.get("name") or "API", days=data.get("days"))
         return Response(serializers.TokenCreatedSerializer({"token": key, "api_token": token}).data)
 
@@ -315,6 +325,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
     another's answers 404."""
 
     serializer_class = serializers.ApiTokenSerializer
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drawing the schema: no caller
@@ -340,3 +351,25 @@ def not_found(request, *args, **kwargs):
     """Any other path under /api/v1/ answers a JSON 404."""
     raise NotFound()
 
+
+class SchemaView(SpectacularAPIView):
+    """The schema, in English for every caller (see the module's docstring)."""
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        with translation.override("en"):
+            response = super().get(request, *args, **kwargs)
+            response.data = _evaluated(response.data)
+        response["Content-Language"] = "en"
+        return response
+
+
+def _evaluated(value):
+    """Lazy translations made text now (in the language active now), through dicts and lists."""
+    if isinstance(value, dict):
+        return {_evaluated(k): _evaluated(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_evaluated(v) for v in value]
+    if isinstance(value, Promise):
+        return str(value)
+    return value

@@ -30,14 +30,17 @@ def test_the_bureau_lists_its_tasks_and_completes_one_as_on_the_page(declared, b
     tasks = api.get("/api/v1/tasks/").json()
     assert len(tasks["results"]) == 1
     task = tasks["results"][0]
-    assert (task["case"], task["node"], task["title"], task["actions"]) == (case.pk, "plan", "列入考评计划", ["plan"])
+    assert (task["case"], task["node"], task["title"], task["actions"]) == (
+        case.pk, "plan", "列入考评计划", [{"action": "plan", "label": "提交"}])
+    assert (task["status"], task["status_display"], task["owner"], task["case_stage"]) == (
+        "waiting", "等待办理", None, "declared")
     assert api.get(f"/api/v1/tasks/{task['id']}/").json()["node"] == "plan"
 
     # the form's own validation, in Chinese, changes nothing
     bad = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "plan", "data": {"decision": "return"}},
                    format="json")
     assert bad.status_code == 400
-    assert bad.json()["errors"] == {"reason": ["须填写理由。"]}
+    assert bad.json()["errors"] == {"reason": [{"code": "invalid", "message": "须填写理由。"}]}
     unknown = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "approve", "data": {}}, format="json")
     assert unknown.status_code == 400
     case.refresh_from_db()
@@ -46,7 +49,8 @@ def test_the_bureau_lists_its_tasks_and_completes_one_as_on_the_page(declared, b
     done = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "plan", "data": {"decision": "include"}},
                     format="json")
     assert done.status_code == 200 and done.json() == {"done": True, "case": case.pk, "stage": "planned",
-                                                        "outcome": "open"}
+                                                        "stage_display": "已列入考评计划：自查",
+                                                        "outcome": "open", "outcome_display": "进行中"}
     # a double submit: the task is done; nothing moves
     again = api.post(f"/api/v1/tasks/{task['id']}/complete/", {"action": "plan", "data": {"decision": "include"}},
                      format="json")

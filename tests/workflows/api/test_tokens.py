@@ -155,7 +155,7 @@ def test_five_wrong_passwords_lock_the_token_endpoint():
     statuses = [obtain(password="wrong").status_code for _n in range(4)]
     fifth = obtain(password="wrong")
     right = obtain()
-    assert statuses == [400, 400, 400, 400]
+    assert statuses == [401, 401, 401, 401]  # wrong credentials: 401, not 400
     assert (fifth.status_code, fifth.json()["detail"], fifth["Retry-After"]) == (429, LOCKED, "900")
     assert (right.status_code, right.json()["code"]) == (429, "locked_out")
     assert list(AuditEntry.objects.filter(action__startswith="signin.").values_list("action", flat=True)) == [
@@ -171,6 +171,6 @@ def test_a_privileged_role_gets_a_token_only_with_its_second_factor(bureaus):
         without = obtain()
         with_code = obtain(otp=totp_now(device))
     assert (without.status_code, without.json()["errors"]["otp"]) == (
-        400, ["您的角色须使用第二重验证：请以“otp”提交身份验证器的验证码。"])
+        400, [{"code": "invalid", "message": "您的角色须使用第二重验证：请以“otp”提交身份验证器的验证码。"}])
     assert with_code.status_code == 200
     assert ApiToken.objects.filter(user=officer).count() == 1

@@ -24,7 +24,8 @@ def test_a_token_is_given_for_a_username_and_password_and_opens_the_api(world):
 def test_a_wrong_password_gets_no_token(world):
     response = client_for(None).post("/api/v1/auth/token/", {"username": "applicant", "password": "wrong"},
                                      format="json")
-    assert response.status_code == 400
+    assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
+    assert response["WWW-Authenticate"] == 'Token realm="api"'
     assert "token" not in response.json()
 
 
@@ -179,7 +180,8 @@ def test_certificates_are_verified_by_number_or_token_without_private_fields(wor
     assert by_number.json() == by_token.json()
     assert by_number.json()["holder"] == "机关a"
     assert "uscc" not in by_number.json() and "verification_token" not in by_number.json()
-    assert client.get("/api/v1/verify/", {"number": "none"}).json() == {"detail": "没有找到相符的证书。"}
+    assert client.get("/api/v1/verify/", {"number": "none"}).json() == {"detail": "没有找到相符的证书。",
+                                                                        "code": "not_found"}
 
 
 def test_lists_filter_and_paginate(world):
