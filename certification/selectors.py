@@ -167,6 +167,7 @@ def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
             declared_conflicts=frozenset(c.institution_id for c in e.declared),
             term=(e.term_starts_on, e.term_ends_on),
             grades=tuple(e.grades or ()),
+            schemes=tuple(e.schemes or ()),
             load=e.open_panels,
             name=e.name,
             tier=tiers[e.pool_id],
