@@ -264,3 +264,59 @@ def test_the_command_imports_the_register_and_its_dry_run_stores_nothing(officer
     call_command("import_xlsx", "certificates", str(path), "--bureau", "420000", "--user", "officer",
                  stdout=io.StringIO())
     assert Certificate.objects.get().register_batch.source == "register.xlsx"
+
+
+# --- Experts' history -----------------------------------------------------------------------------------------
+
+EMPLOYMENT_HEADER = ["专家姓名", "专家电话", "曾任职单位信用代码", "任职起始日期", "任职截止日期"]
+
+
+def test_past_employers_import_so_the_conflict_window_holds_from_day_one(bureaus, holders):
+    from certification import rules
+    from certification.models import Expert, ExpertEmployment
+    from certification.selectors import panel_candidates
+    from certification.services.spreadsheets import employments_import
+    from tests.factories import ExpertFactory
+
+    staff = UserFactory()
+    permissions.role_grant(user=staff, role=Role.BUREAU_STAFF, obj=bureaus["county"])
+    ExpertFactory(pool=bureaus["county"], name="王五", phone="1")
+    ExpertFactory(pool=bureaus["county"], name="赵六", phone="2")
+    ExpertFactory(pool=bureaus["county"], name="赵六", phone="3")
+    content = xlsx([["王五", "", holders[0].uscc, "2018-01-01", "2024-06-30"],
+                    ["赵六", "", holders[1].uscc, "2019-01-01", ""],  # two of that name: the phone is needed
+                    ["钱七", "", holders[1].uscc, "2019-01-01", ""],
+                    ["王五", "", holders[2].uscc, "2024-07-01", "2024-06-01"]], header=EMPLOYMENT_HEADER)
+    with at(2026, 3, 2, 9, 0), translation.override("zh-hans"):
+        report = employments_import(actor=staff, bureau=bureaus["county"], content=content, good_rows_only=True)
+    assert [(e.row, e.column) for e in report.errors] == [(3, "B"), (4, "A"), (5, "E")]
+    assert report.imported == 1
+    wang = Expert.objects.get(name="王五")
+    assert list(ExpertEmployment.objects.values_list("expert", "institution", "ended_on")) == [
+        (wang.pk, holders[0].pk, dt.date(2024, 6, 30))]
+    candidate = next(c for c in panel_candidates(pools=[bureaus["county"]]) if c.expert_id == wang.pk)
+    refusals = rules.expert_conflicts(candidate, rules.PanelCase(institution_id=holders[0].pk, system_id=None,
+                                                                 grade="second"), today=dt.date(2026, 3, 2))
+    assert [r.code for r in refusals] == ["panel.recent_employment"]
+
+
+def test_an_experts_schemes_import_and_bar_them_from_another_schemes_panels(bureaus, archives_version):
+    from certification import rules
+    from certification.models import Expert
+    from certification.selectors import panel_candidates
+    from certification.services.spreadsheets import EXPERT_COLUMNS, experts_import
+
+    staff = UserFactory()
+    permissions.role_grant(user=staff, role=Role.BUREAU_STAFF, obj=bureaus["county"])
+    with translation.override("zh-hans"):
+        header = [str(c.label) for c in EXPERT_COLUMNS if c.key in ("name", "term_starts_on", "term_ends_on",
+                                                                     "grades", "schemes")]
+        report = experts_import(actor=staff, bureau=bureaus["county"], good_rows_only=True, content=xlsx(
+            [["孙八", "2025-01-01", "2028-12-31", "second,first", "archives"],
+             ["周九", "2025-01-01", "2028-12-31", "", "nosuch"]], header=header))
+    assert [(e.row, e.column) for e in report.errors] == [(3, "E")]
+    sun = Expert.objects.get()
+    assert (sun.grades, sun.schemes, sun.term_ends_on) == (["second", "first"], ["archives"], dt.date(2028, 12, 31))
+    candidate = panel_candidates(pools=[bureaus["county"]])[0]
+    other = rules.PanelCase(institution_id=0, system_id=None, grade="second", scheme="yueyang-office")
+    assert [r.code for r in rules.expert_conflicts(candidate, other, today=dt.date(2026, 3, 2))] == ["panel.scheme"]
