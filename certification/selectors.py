@@ -428,6 +428,8 @@ def _certificate_action_labels() -> dict:
         "certificate.suspend": _("Suspended"),
         "certificate.reinstate": _("Reinstated"),
         "certificate.revoke": _("Revoked"),
+        "certificate.import": _("Registered from the paper register"),
+        "certificate.register_withdrawn": _("Revoked: its register import was withdrawn"),
         "document.issue": _("Document issued"),
     }
 

@@ -320,3 +320,18 @@ def test_an_experts_schemes_import_and_bar_them_from_another_schemes_panels(bure
     candidate = panel_candidates(pools=[bureaus["county"]])[0]
     other = rules.PanelCase(institution_id=0, system_id=None, grade="second", scheme="yueyang-office")
     assert [r.code for r in rules.expert_conflicts(candidate, other, today=dt.date(2026, 3, 2))] == ["panel.scheme"]
+
+
+def test_the_special_grades_gate_counts_the_registered_grades_of_subordinate_units(officer, bureaus, regions,
+                                                                                  archives_version):
+    from certification.selectors import declarant_for
+
+    head = InstitutionFactory(name="市档案局机关", uscc=make_uscc(750), region=regions["city"],
+                              level=InstitutionLevel.CITY, has_system_guidance=True)
+    units = [InstitutionFactory(name=f"下属{n}", uscc=make_uscc(760 + n), region=regions["county"],
+                                level=InstitutionLevel.COUNTY, parent=head) for n in range(3)]
+    register(officer, bureaus, [row(units[0], "A-1", "2024-05-20", "2027-05-19", grade="省一级"),
+                                row(units[1], "A-2", "2024-05-20", "2027-05-19", grade="省一级"),
+                                row(units[2], "A-3", "2022-05-20", "2025-05-19", grade="省一级")])  # lapsed
+    declarant = declarant_for(head, version=archives_version)
+    assert (declarant.subordinate_units, declarant.subordinate_units_graded) == (3, 2)
