@@ -7,14 +7,14 @@ import zipfile
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from certification import documents, permissions
 from certification.enums import CertificateStatus, InstitutionLevel, Role
 from certification.models import Certificate, RegisterBatch
 from tests.factories import InstitutionFactory, UserFactory, make_uscc
-from tests.worlds import PDF, at
+from tests.worlds import PDF, at, xlsx_sheet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -28,10 +28,8 @@ def fresh_cache():
 
 
 @pytest.fixture
-def officer(bureaus):
-    user = UserFactory(username="officer")
-    permissions.role_grant(user=user, role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
-    return user
+def officer(province_officer):
+    return province_officer
 
 
 @pytest.fixture
@@ -41,13 +39,7 @@ def holder(archives_version, regions):
 
 
 def sheet(*rows) -> bytes:
-    book = Workbook()
-    book.active.append(HEADER)
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return xlsx_sheet(rows, HEADER).getvalue()
 
 
 def upload(content: bytes, name="register.xlsx"):

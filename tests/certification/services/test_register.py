@@ -8,7 +8,6 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import translation
-from openpyxl import Workbook
 
 from certification import permissions
 from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
@@ -18,7 +17,7 @@ from certification.services.certificates import certificates_lapse_due, issue_wi
 from certification.services.spreadsheets import certificates_import
 from notifications.sweeps import recheck_reminders_send
 from tests.factories import CertificateFactory, InstitutionFactory, UserFactory, make_uscc
-from tests.worlds import PDF, at, local
+from tests.worlds import PDF, at, local, xlsx_sheet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -28,21 +27,12 @@ DAY_ONE = local(2026, 3, 2, 9, 0)
 
 
 def xlsx(rows, header=HEADER) -> io.BytesIO:
-    book = Workbook()
-    book.active.append(header)
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    buffer.seek(0)
-    return buffer
+    return xlsx_sheet(rows, header)
 
 
 @pytest.fixture
-def officer(bureaus):
-    user = UserFactory(username="officer")
-    permissions.role_grant(user=user, role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
-    return user
+def officer(province_officer):
+    return province_officer
 
 
 @pytest.fixture
