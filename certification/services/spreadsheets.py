@@ -547,12 +547,7 @@ def employments_import(*, actor, bureau: Bureau, content, good_rows_only: bool =
                                                                       "apart.") % {"name": values["expert"]}))
                 else:
                     expert = named[0]
-            institution = None
-            if values.get("employer"):
-                institution = institutions.get(values["employer"].upper())
-                if institution is None:
-                    errors.append(sheet.cell_error(number, "employer", _("No institution has the credit code "
-                                                                         "%(code)s.") % {"code": values["employer"]}))
+            institution = _institution_cell(sheet, number, values, "employer", institutions, errors)
             dates = _dates(sheet, number, raw, values, ("started_on", "ended_on"), errors)
             if dates.get("started_on") and dates.get("ended_on") and dates["ended_on"] < dates["started_on"]:
                 errors.append(sheet.cell_error(number, "ended_on", _("An employment cannot end before it "
@@ -572,6 +567,18 @@ def employments_import(*, actor, bureau: Bureau, content, good_rows_only: bool =
     return _run_import(actor=actor, bureau=bureau, content=content, columns=EMPLOYMENT_COLUMNS, build=build,
                        save=save, kind="employments", good_rows_only=good_rows_only, source=source,
                        dry_run=dry_run)
+
+
+def _institution_cell(sheet: _Sheet, number: int, values: dict, key: str, institutions: dict, errors: list):
+    """The institution a cell names by its credit code (from ``institutions``, read in bulk), or None with the
+    cell's error."""
+    if not values.get(key):
+        return None
+    institution = institutions.get(values[key].upper())
+    if institution is None:
+        errors.append(sheet.cell_error(number, key, _("No institution has the credit code %(code)s.")
+                                       % {"code": values[key]}))
+    return institution
 
 
 def _required(sheet: _Sheet, number: int, values: dict) -> list[CellError]:
@@ -668,16 +675,11 @@ def certificates_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
         for number, values, raw in rows:
             errors = _required(sheet, number, values)
             notes = []
-            institution = None
-            if values.get("uscc"):
-                institution = institutions.get(values["uscc"].upper())
-                if institution is None:
-                    errors.append(sheet.cell_error(number, "uscc", _("No institution has the credit code "
-                                                                     "%(code)s.") % {"code": values["uscc"]}))
-                elif not _region_under(institution.region, bureau):
-                    errors.append(sheet.cell_error(number, "uscc", _("%(institution)s is not under %(bureau)s.")
-                                                   % {"institution": institution.name, "bureau": bureau.name}))
-                    institution = None
+            institution = _institution_cell(sheet, number, values, "uscc", institutions, errors)
+            if institution is not None and not _region_under(institution.region, bureau):
+                errors.append(sheet.cell_error(number, "uscc", _("%(institution)s is not under %(bureau)s.")
+                                               % {"institution": institution.name, "bureau": bureau.name}))
+                institution = None
             dates = _dates(sheet, number, raw, values, ("issued_on", "valid_until"), errors)
             issued_on, valid_until = dates.get("issued_on"), dates.get("valid_until")
             versions = None
