@@ -325,3 +325,20 @@ def test_the_special_grades_gate_counts_the_registered_grades_of_subordinate_uni
                                 row(units[2], "A-3", "2022-05-20", "2025-05-19", grade="省一级")])  # lapsed
     declarant = declarant_for(head, version=archives_version)
     assert (declarant.subordinate_units, declarant.subordinate_units_graded) == (3, 2)
+
+
+def test_a_registered_certificate_in_its_recheck_window_is_rechecked_as_an_issued_one(officer, bureaus, holders):
+    from certification.services.cases import case_declare
+    from tests.worlds import all_conditions
+
+    register(officer, bureaus, [row(holders[0], "A-1", "2023-04-01", "2026-03-31")])
+    user = UserFactory()
+    permissions.role_grant(user=user, role=Role.APPLICANT, obj=holders[0])
+    answers, evidence = all_conditions()
+    case = case_declare(actor=user, institution=holders[0], grade="second", kind=Kind.RECHECK, answers=answers,
+                        evidence=evidence, now=DAY_ONE)
+    held = Certificate.objects.get()
+    assert (case.kind, case.renews, held.status) == (Kind.RECHECK, held, CertificateStatus.RECHECK_IN_PROGRESS)
+    with pytest.raises(RuleViolation) as refused:  # the register is in use: the import is no longer withdrawn
+        register_batch_withdraw(actor=officer, batch=held.register_batch, reason="错表", now=DAY_ONE)
+    assert refused.value.codes == ["register.in_use"]
