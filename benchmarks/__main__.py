@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-AVAILABLE = ("scoring", "certificate_pdf", "sweeps", "pages", "writes")
+AVAILABLE = ("scoring", "certificate_pdf", "sweeps", "pages", "writes", "import_register")
 
 
 def main(argv: list[str]) -> int:

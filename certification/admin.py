@@ -360,6 +360,16 @@ class CertificateAdmin(NoDeleteAdmin):
         return False
 
 
+@admin.register(models.RegisterBatch)
+class RegisterBatchAdmin(ReadOnlyAdmin):
+    """Imports of the paper register (certificates already held); imported and withdrawn on the spreadsheets
+    page, read here."""
+
+    list_display = ("id", "bureau", "imported_by", "created_at", "source", "withdrawn_at")
+    list_select_related = ("bureau", "imported_by")
+    search_fields = ("source",)
+
+
 @admin.register(models.AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log, read-only: entries are written by the services and never changed."""

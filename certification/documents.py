@@ -747,6 +747,10 @@ SUMMARY_HEADERS = ["序号", "单位名称", "申报等级", "类型", "评审�
                    "证书编号"]
 
 
+#: What the annual summary prints in place of a score for a certificate registered from the paper register.
+REGISTERED_MARK = "纸质证书登记"
+
+
 def bureau_and_below(bureau) -> list[int]:
     from .models import Bureau
 
@@ -762,7 +766,7 @@ def approvals_summary(bureau, year: int) -> dict:
     confirmation letter issued, with the certificate's number once issued."""
     from django.utils import timezone
 
-    from .models import IssuedDocument, ScoreSheet
+    from .models import Certificate, IssuedDocument, ScoreSheet
 
     start = timezone.make_aware(dt.datetime(year, 1, 1))
     end = timezone.make_aware(dt.datetime(year + 1, 1, 1))
@@ -773,10 +777,20 @@ def approvals_summary(bureau, year: int) -> dict:
                         .values_list("case_id", "certificate__number"))
     totals = {s.case_id: s.total for s in ScoreSheet.objects.filter(case__in=[d.case_id for d in letters],
                                                                     kind="panel")}
-    rows = [[n, d.case.institution.name, d.case.grade.name, KIND_LABELS.get(str(d.case.kind), ""),
-             _points(totals.get(d.case_id)), d.case.bureau.name, d.number, _cn(d.issued_at),
-             certificates.get(d.case_id) or "待发证"]
-            for n, d in enumerate(letters, start=1)]
+    approvals = [(_local_day(d.issued_at), d.pk, [
+        d.case.institution.name, d.case.grade.name, KIND_LABELS.get(str(d.case.kind), ""),
+        _points(totals.get(d.case_id)), d.case.bureau.name, d.number, _cn(d.issued_at),
+        certificates.get(d.case_id) or "待发证"]) for d in letters]
+    # The certificates of the year registered from the paper register: approved before the engine, they have
+    # no case; their row says so in place of a score.
+    registered = (Certificate.objects.filter(register_batch__isnull=False, approved_by__in=bureau_and_below(bureau),
+                                             issued_on__year=year)
+                  .select_related("institution", "grade", "approved_by").order_by("issued_on", "id"))
+    approvals += [(c.issued_on, -c.pk, [
+        c.institution.name, c.grade.name, KIND_LABELS.get(str(c.kind), ""), REGISTERED_MARK, c.approved_by.name,
+        c.letter_number, _cn(c.issued_on), c.number]) for c in registered]
+    approvals.sort(key=lambda a: (a[0], a[1]))
+    rows = [[n, *row] for n, (_day, _key, row) in enumerate(approvals, start=1)]
     return {"lang": "zh-CN", "bureau": bureau.name, "year": year,
             "title": f"{bureau.name}{year}年机关档案工作目标管理等级考评审批情况汇总表",
             "headers": SUMMARY_HEADERS, "rows": rows, "made_on": _cn(timezone.now()),

@@ -10,6 +10,9 @@ in force ──recheck declared──▶ recheck in progress ──recheck passe
     ├──suspended──▶ suspended ──reinstated──▶ in force
     └──revoked (also from recheck in progress or suspended)──▶ revoked
 
+A certificate registered from the paper register lives the same life (it may also be registered as lapsed,
+its expiry being past); its import withdrawn in error revokes it from in force, suspended or lapsed.
+
 The services in ``services/certificates.py`` drive it; the daily lapse sweep updates rows in bulk with the
 same source state as :meth:`CertificateLifecycle.lapse`.
 
@@ -71,6 +74,11 @@ class CertificateLifecycle:
     @status.transition(source=[S.IN_FORCE, S.RECHECK_IN_PROGRESS, S.SUSPENDED], target=S.REVOKED)
     def revoke(self):
         """The issuing bureau revokes the certificate, with a reason."""
+
+    @status.transition(source=[S.IN_FORCE, S.SUSPENDED, S.LAPSED], target=S.REVOKED)
+    def withdraw_registered(self):
+        """A certificate registered from the paper register in error: its whole import is withdrawn within the
+        grace period, and the certificate stands revoked (never deleted)."""
 
 
 def lapse_sources() -> list[str]:

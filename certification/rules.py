@@ -539,6 +539,7 @@ class Candidate:
     declared_conflicts: frozenset[int] = frozenset()
     term: tuple[dt.date, dt.date] | None = None
     grades: tuple[str, ...] = ()  # grades the expert may review; empty = every grade
+    schemes: tuple[str, ...] = ()  # schemes the expert may review; empty = every scheme
     load: int = 0  # panels the expert sits on that are not decided yet
     name: str = ""
     tier: int = 0  # whose pool: 0 the assessing bureau's, 1 its higher bureau's, 2 the one above...
@@ -563,6 +564,7 @@ class PanelCase:
     system_id: int | None  # the head institution of the applicant's system (the top of its chain)
     grade: str
     prechecker_user_id: int | None = None
+    scheme: str = ""  # the code of the case's scheme; empty: not known, not checked
     # every institution of the applicant's system, the applicant included, with how it stands to the
     # applicant; empty: only the applicant and the system's head are known
     units: Mapping[int, SystemUnit] = field(default_factory=dict)
@@ -635,6 +637,8 @@ def expert_conflicts(candidate: Candidate, case: PanelCase, *, today: dt.date,
         refuse("out_of_term", _("The appointment of %(expert)s does not cover today.") % {"expert": expert})
     if candidate.grades and case.grade not in candidate.grades:
         refuse("grade", _("%(expert)s is not appointed to review this grade.") % {"expert": expert})
+    if candidate.schemes and case.scheme and case.scheme not in candidate.schemes:
+        refuse("scheme", _("%(expert)s is not appointed to review this scheme.") % {"expert": expert})
     return out
 
 

@@ -167,6 +167,7 @@ def panel_candidates(*, pools: list[Bureau]) -> list[rules.Candidate]:
             declared_conflicts=frozenset(c.institution_id for c in e.declared),
             term=(e.term_starts_on, e.term_ends_on),
             grades=tuple(e.grades or ()),
+            schemes=tuple(e.schemes or ()),
             load=e.open_panels,
             name=e.name,
             tier=tiers[e.pool_id],
@@ -427,6 +428,8 @@ def _certificate_action_labels() -> dict:
         "certificate.suspend": _("Suspended"),
         "certificate.reinstate": _("Reinstated"),
         "certificate.revoke": _("Revoked"),
+        "certificate.import": _("Registered from the paper register"),
+        "certificate.register_withdrawn": _("Revoked: its register import was withdrawn"),
         "document.issue": _("Document issued"),
     }
 
@@ -450,12 +453,29 @@ def certificate_public(*, token: str | None = None, number: str | None = None):
     """A certificate as the public may see it, by its QR token or its number, or None."""
     from .models import Certificate
 
-    query = Certificate.objects.select_related("institution", "grade", "issued_by")
+    query = Certificate.objects.select_related("institution", "grade", "issued_by", "register_batch__bureau")
     if token:
         return query.filter(verification_token=token).first()
     if number:
         return query.filter(number=number.strip()).first()
     return None
+
+
+def import_bureaus_for(user) -> list[Bureau]:
+    """The bureaus the user imports spreadsheets for: as their staff, or (the register of certificates) as a
+    certificate officer. Each import's service checks the permission its kind needs."""
+    ids = bureau_ids_for_user(user, (WORK_IN_BUREAU, ISSUE_FOR_BUREAU)) if user and user.is_authenticated else set()
+    return list(Bureau.objects.filter(pk__in=ids).select_related("region").order_by("region__code"))
+
+
+def register_batches_for(user):
+    """The register imports (certificates already held) of the bureaus the user is a certificate officer of,
+    newest first, each with how many certificates it brought in."""
+    from .models import RegisterBatch
+
+    bureaus = sorted(granted(user, ISSUE_FOR_BUREAU)) if user and user.is_authenticated else []
+    return (RegisterBatch.objects.filter(bureau__in=bureaus).select_related("bureau", "imported_by", "withdrawn_by")
+            .annotate(certificates_count=Count("certificates")).order_by("-created_at", "-pk"))
 
 
 def bureau_ids_for_user(user, perms=None) -> set[int]:
@@ -560,7 +580,8 @@ def certificate_get_for_user_or_404(user, pk):
     from django.http import Http404
 
     certificate = (certificates_for_user(user).filter(pk=pk)
-                   .select_related("institution", "grade", "issued_by", "approved_by").first())
+                   .select_related("institution", "grade", "issued_by", "approved_by",
+                                   "register_batch__imported_by").first())
     if certificate is None:
         raise Http404
     return certificate

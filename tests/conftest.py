@@ -56,6 +56,14 @@ def bureaus(regions):
 
 
 @pytest.fixture
+def province_officer(bureaus):
+    """A certificate officer of the province (user name ``officer``)."""
+    user = UserFactory(username="officer")
+    permissions.role_grant(user=user, role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
+    return user
+
+
+@pytest.fixture
 def media(settings, tmp_path):
     """Uploads and stored documents go to the test's own directory (a ``pathlib.Path``)."""
     settings.MEDIA_ROOT = tmp_path / "media"

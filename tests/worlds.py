@@ -2,12 +2,14 @@
 stage with the services. The fixtures that build the world (``world``, ``media``) are in tests/conftest.py."""
 
 import datetime as dt
+import io
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from openpyxl import Workbook
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
@@ -49,6 +51,18 @@ def at(*args):
 def pdf(name="evidence.pdf", content=PDF):
     """An uploaded PDF."""
     return SimpleUploadedFile(name, content, content_type="application/pdf")
+
+
+def xlsx_sheet(rows, header) -> io.BytesIO:
+    """An .xlsx workbook as a user fills one in: the header, then the rows (read back from the start)."""
+    book = Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return buffer
 
 
 def build_world(*, regions, bureaus):

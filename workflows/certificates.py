@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -152,8 +152,25 @@ def pdf(request, pk: int):
     """The certificate's PDF as frozen when it was issued (frozen now if it was issued without), served as
     every frozen document is: once drawn, with both hashes holding (``workflows.documents.frozen_pdf_response``)."""
     certificate = certificate_get_for_user_or_404(request.user, pk)
+    if certificate.is_registered:  # issued on paper: the engine prints no copy of it (its scan is the record)
+        raise Http404
     document = certificate.documents.filter(kind="certificate").first()
     if document is None:
         document = certificate_document_freeze(actor=None, certificate=certificate)
     return frozen_pdf_response(request, document, f"{certificate.number}.pdf",
                                back=reverse("certificates:detail", args=[certificate.pk]))
+
+
+SCAN_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}
+
+
+@login_required
+@require_GET
+def scan(request, pk: int):
+    """The scan of a paper certificate registered from the paper register, to whoever may see the certificate."""
+    certificate = certificate_get_for_user_or_404(request.user, pk)
+    if not certificate.scan:
+        raise Http404
+    name = certificate.scan.name.rsplit("/", 1)[-1]
+    kind = SCAN_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+    return FileResponse(certificate.scan.open("rb"), content_type=kind, as_attachment=True, filename=name)

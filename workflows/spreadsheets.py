@@ -1,4 +1,5 @@
-"""Spreadsheet exchange pages: import institutions and experts (with the template to download), and export
+"""Spreadsheet exchange pages: import institutions, experts, experts' past employments and the paper register of
+certificates already held (with the template to download; a register import withdrawn as a whole), and export
 case lists, score rankings and the annual approvals summary. The rules are in
 certification.services.spreadsheets; these views only check who may do what and hand the file over."""
 
@@ -7,20 +8,27 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from certification import documents
 from certification.exceptions import RuleViolation
 from certification.models import Bureau
-from certification.permissions import WORK_IN_BUREAU, objects_for
-from certification.selectors import bureau_ids_for_user, cases_for_user
+from certification.selectors import (
+    bureau_ids_for_user,
+    cases_for_user,
+    import_bureaus_for,
+    register_batches_for,
+)
 from certification.services import spreadsheets
+from certification.services.certificates import register_batch_withdraw
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
@@ -28,15 +36,20 @@ UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 
 class ImportForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("What to import"),
-                             choices=[("institutions", gettext_lazy("Institutions")),
-                                      ("experts", gettext_lazy("Experts"))])
+                             choices=list(spreadsheets.KIND_TITLES.items()))
     bureau = forms.TypedChoiceField(label=gettext_lazy("For the bureau"), coerce=int)
     good_rows_only = forms.TypedChoiceField(
         label=gettext_lazy("If some rows are bad"), coerce=lambda v: v == "good", initial="none",
         choices=[("none", gettext_lazy("Import nothing (correct the sheet and upload it again)")),
                  ("good", gettext_lazy("Import the good rows and report the bad ones"))],
         widget=forms.RadioSelect)
+    dry_run = forms.BooleanField(label=gettext_lazy("Dry run: check and report only, store nothing"),
+                                 required=False)
     file = forms.FileField(label=gettext_lazy("Spreadsheet (.xlsx)"))
+    scans = forms.FileField(label=gettext_lazy("Scans of the paper certificates (.zip, optional)"), required=False)
+    expiry_reason = forms.CharField(
+        label=gettext_lazy("Accept expiry dates that differ from the scheme's rule, because"), required=False,
+        max_length=500, help_text=gettext_lazy("Certificates only: paper certificates may follow older rules."))
 
     def __init__(self, *args, bureaus, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,9 +63,16 @@ class ImportForm(forms.Form):
             raise forms.ValidationError(_("The file is larger than 5 MB."))
         return upload
 
+    def clean_scans(self):
+        upload = self.cleaned_data.get("scans")
+        if upload and not upload.name.lower().endswith(".zip"):
+            raise forms.ValidationError(_("Upload the scans as one .zip file."))
+        return upload
 
-def _staff_bureaus(user):
-    return list(objects_for(user, WORK_IN_BUREAU, Bureau.objects.order_by("region__code")))
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=2000,
+                             error_messages={"required": gettext_lazy("A reason is required.")})
 
 
 def _xlsx(content: bytes, filename: str) -> HttpResponse:
@@ -74,7 +94,7 @@ def _year(request) -> int:
 @login_required
 def index(request):
     """The import form (bureau staff) and the exports (anyone with cases to see)."""
-    bureaus = _staff_bureaus(request.user)
+    bureaus = import_bureaus_for(request.user)
     report, status = None, 200
     form = ImportForm(request.POST or None, request.FILES or None, bureaus=bureaus) if bureaus else None
     if request.method == "POST":
@@ -84,9 +104,12 @@ def index(request):
             bureau = next(b for b in bureaus if b.pk == form.cleaned_data["bureau"])
             service = spreadsheets.import_dispatch(form.cleaned_data["kind"])
             try:
+                scans = form.cleaned_data.get("scans")
                 report = service(actor=request.user, bureau=bureau, content=form.cleaned_data["file"],
                                  good_rows_only=form.cleaned_data["good_rows_only"],
-                                 source=form.cleaned_data["file"].name)
+                                 source=form.cleaned_data["file"].name, dry_run=form.cleaned_data["dry_run"],
+                                 expiry_reason=form.cleaned_data["expiry_reason"],
+                                 scans=spreadsheets.scans_from_zip(scans) if scans else {})
             except RuleViolation as violation:
                 form.add_error("file", str(violation))
             if report is not None and report.errors:
@@ -95,14 +118,38 @@ def index(request):
             status = 400
     visible = bureau_ids_for_user(request.user)
     return render(request, "spreadsheets/index.html", {
-        "form": form, "report": report, "year": timezone.localdate().year,
+        "form": form, "report": report, "year": timezone.localdate().year, "kinds": spreadsheets.KIND_TITLES,
         "summary_bureaus": Bureau.objects.filter(pk__in=visible).order_by("region__code"),
+        "batches": register_batches_for(request.user)[:BATCHES_SHOWN], "withdraw_form": WithdrawForm(),
     }, status=status)
+
+
+BATCHES_SHOWN = 20
+
+
+@login_required
+@require_POST
+def withdraw_batch(request, pk: int):
+    """Withdraw a register import made in error (a certificate officer of its bureau, with a reason)."""
+    batch = register_batches_for(request.user).filter(pk=pk).first()
+    if batch is None:
+        raise Http404
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            register_batch_withdraw(actor=request.user, batch=batch, reason=form.cleaned_data["reason"])
+        except RuleViolation as violation:
+            form.add_error("reason", str(violation))
+        else:
+            messages.success(request, _("The register import #%(batch)d was withdrawn: its certificates are revoked.")
+                             % {"batch": batch.pk})
+            return redirect("spreadsheets")
+    return render(request, "spreadsheets/withdraw.html", {"batch": batch, "form": form}, status=400)
 
 
 @login_required
 def template(request, kind: str):
-    if kind not in spreadsheets.KINDS or not _staff_bureaus(request.user):
+    if kind not in spreadsheets.KINDS or not import_bureaus_for(request.user):
         raise Http404
     return _xlsx(spreadsheets.import_template(kind), f"{kind}-template.xlsx")
 
@@ -139,6 +186,7 @@ def export_annual_summary(request):
 urlpatterns = [
     path("", index, name="spreadsheets"),
     path("templates/<str:kind>.xlsx", template, name="spreadsheet_template"),
+    path("register/<int:pk>/withdraw", withdraw_batch, name="register_withdraw"),
     path("exports/cases.xlsx", export_cases, name="export_cases"),
     path("exports/ranking.xlsx", export_ranking, name="export_ranking"),
     path("exports/annual-summary.xlsx", export_annual_summary, name="export_annual_summary"),

@@ -9,5 +9,6 @@ urlpatterns = [
     path("certificates/batches/<int:pk>/", certificates.batch, name="batch"),
     path("certificates/<int:pk>/", certificates.detail, name="detail"),
     path("certificates/<int:pk>/certificate.pdf", certificates.pdf, name="pdf"),
+    path("certificates/<int:pk>/scan", certificates.scan, name="scan"),
     path("certificates/<int:pk>/transition/", certificates.transition, name="transition"),
 ]

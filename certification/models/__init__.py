@@ -1,7 +1,7 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
 from .cases import Case, CasePrerequisite, LateInclusion, Outcome, Precheck, Stage
-from .certificates import Certificate, CertificateSerial
+from .certificates import Certificate, CertificateSerial, RegisterBatch
 from .documents import (
     DocumentKind,
     IssueBatch,
@@ -65,6 +65,7 @@ __all__ = [
     "Objection",
     "ObjectionVerification",
     "Region",
+    "RegisterBatch",
     "Review",
     "RubricCategory",
     "RubricItem",

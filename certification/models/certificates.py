@@ -1,7 +1,9 @@
 """Certificates (证书): issued by the province, valid three years, rechecked or lapsed."""
 
+import re
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -11,15 +13,48 @@ from .base import DomainModel
 from .organisations import Bureau, Institution
 from .schemes import Grade, Scheme, SchemeVersion
 
+NUMBER_PATTERN = re.compile(r"鄂档等证〔(?P<year>\d{4})〕(?P<serial>\d{4,})号")
+
 
 def new_verification_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def scan_path(instance, filename: str) -> str:
+    return f"register/{instance.register_batch_id}/{instance.verification_token[:12]}/{filename}"
+
+
+class RegisterBatch(DomainModel):
+    """One import of the paper register: certificates the province issued on paper before it adopted the
+    engine. A batch imported in error is withdrawn as a whole within a grace period (its certificates revoked,
+    never deleted)."""
+
+    bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="register_batches",
+                               verbose_name=_("issuing bureau"))
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                    verbose_name=_("imported by"))
+    source = models.CharField(_("source file"), max_length=200, blank=True)
+    expiry_reason = models.TextField(_("reason for accepting expiry dates off the scheme's rule"), blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
+                                     related_name="+", verbose_name=_("withdrawn by"))
+    withdrawal_reason = models.TextField(_("reason for the withdrawal"), blank=True)
+
+    class Meta:
+        verbose_name = _("register import")
+        verbose_name_plural = _("register imports")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
+
+
 class Certificate(DomainModel):
     number = models.CharField(_("number"), max_length=40, unique=True)
     year = models.PositiveSmallIntegerField(_("year of issue"))
-    serial = models.PositiveIntegerField(_("serial in the year"))
+    # Empty for a certificate registered from the paper register: it keeps its printed number and takes no
+    # serial of the engine's sequence.
+    serial = models.PositiveIntegerField(_("serial in the year"), null=True, blank=True)
     institution = models.ForeignKey(Institution, models.PROTECT, related_name="certificates",
                                     verbose_name=_("holder"))
     grade = models.ForeignKey(Grade, models.PROTECT, related_name="certificates", verbose_name=_("grade"))
@@ -44,6 +79,12 @@ class Certificate(DomainModel):
                                       related_name="superseded_by", verbose_name=_("supersedes"))
     verification_token = models.CharField(_("verification token"), max_length=64, unique=True,
                                           default=new_verification_token, editable=False)
+    # A certificate registered from the paper register (issued before the engine): the batch that brought it
+    # in (by whom, when), the confirmation letter's number as printed, and the scan of the paper, if given.
+    register_batch = models.ForeignKey(RegisterBatch, models.PROTECT, null=True, blank=True,
+                                       related_name="certificates", verbose_name=_("register import"))
+    letter_number = models.CharField(_("confirmation letter number"), max_length=60, blank=True)
+    scan = models.FileField(_("scan of the paper certificate"), upload_to=scan_path, max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("certificate")
@@ -60,6 +101,10 @@ class Certificate(DomainModel):
                                    name="certificate_valid_after_issue"),
             models.CheckConstraint(condition=Q(status__in=list(CertificateStatus.values)),
                                    name="certificate_status_known"),
+            # The engine's certificates take a serial; registered ones never do.
+            models.CheckConstraint(condition=Q(serial__isnull=False, register_batch__isnull=True)
+                                   | Q(serial__isnull=True, register_batch__isnull=False),
+                                   name="certificate_serial_or_register"),
         ]
         indexes = [
             models.Index(fields=["status", "valid_until"], name="certificate_status_expiry"),
@@ -71,6 +116,11 @@ class Certificate(DomainModel):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def is_registered(self) -> bool:
+        """Registered from the paper register, not issued through the engine."""
+        return self.register_batch_id is not None
+
     def save(self, *args, **kwargs):
         version = self.grade.version
         self.scheme_version_id, self.scheme_id = version.pk, version.scheme_id
@@ -80,6 +130,12 @@ class Certificate(DomainModel):
     def format_number(year: int, serial: int) -> str:
         """The printed number: unique and gapless per year (鄂档等证〔2026〕0001号)."""
         return f"鄂档等证〔{year}〕{serial:04d}号"
+
+    @staticmethod
+    def parse_number(number: str) -> tuple[int, int] | None:
+        """(year, serial) of a number in the engine's own series, or None for any other number."""
+        match = NUMBER_PATTERN.fullmatch(number.strip())
+        return (int(match["year"]), int(match["serial"])) if match else None
 
 
 class CertificateSerial(models.Model):

@@ -28,6 +28,8 @@ class Expert(DomainModel):
                                                ("county", _("County"))], default="province")
     grades = models.JSONField(_("grades the expert may review"), default=list, blank=True,
                               help_text=_("Grade codes; empty means every grade."))
+    schemes = models.JSONField(_("schemes the expert may review"), default=list, blank=True,
+                               help_text=_("Scheme codes; empty means every scheme."))
     term_starts_on = models.DateField(_("appointment starts on"))
     term_ends_on = models.DateField(_("appointment ends on"))
     phone = models.CharField(_("phone"), max_length=30, blank=True)

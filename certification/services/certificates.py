@@ -19,7 +19,7 @@ from .. import rules
 from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from ..exceptions import Refusal, RuleViolation
 from ..lifecycle import CertificateLifecycle, lapse_sources
-from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution, SchemeVersion
+from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution, RegisterBatch, SchemeVersion
 from ..permissions import ISSUE_FOR_BUREAU, require
 from .audit import audit_record, audit_record_many
 from .documents import certificate_document_freeze_within
@@ -233,3 +233,66 @@ def certificates_lapse_due(*, now: dt.datetime | None = None) -> int:
                           before={"status": CertificateStatus.IN_FORCE},
                           after={"status": CertificateStatus.LAPSED}, reason=reason)
     return lapsed
+
+
+# --- The paper register -------------------------------------------------------------------------------------
+
+
+def register_withdrawal_reason() -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _("Imported in error: the register import that brought it in was withdrawn.")
+
+
+def _register_refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
+    return RuleViolation(Refusal(code=code, rule=_("Paper register"), message=message, satisfy=satisfy))
+
+
+@transaction.atomic(durable=True)
+def register_batch_withdraw(*, actor, batch: RegisterBatch, reason: str,
+                            now: dt.datetime | None = None) -> RegisterBatch:
+    """Withdraw a register import made in error, as a whole: within the grace period
+    (``CERTIFICATION_REGISTER_WITHDRAW_DAYS`` after the import), by a certificate officer of its bureau, with a
+    reason. Every certificate of the batch stands revoked with the reason "imported in error", each audited;
+    nothing is deleted. Refused once the register has been used: a certificate of the batch superseded by a
+    promotion or recheck, or with a recheck in progress."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise _register_refuse("register.reason_required", _("A reason is required."),
+                               _("Say what was wrong with the import."))
+    batch = RegisterBatch.objects.select_for_update().select_related("bureau").get(pk=batch.pk)
+    require(actor, ISSUE_FOR_BUREAU, batch.bureau,
+            message=_("Only a certificate officer of %(bureau)s may withdraw its register imports.")
+            % {"bureau": batch.bureau})
+    if batch.withdrawn_at is not None:
+        raise _register_refuse("register.already_withdrawn", _("This import was already withdrawn on %(day)s.")
+                               % {"day": timezone.localtime(batch.withdrawn_at).strftime("%Y-%m-%d %H:%M")})
+    days = settings.CERTIFICATION_REGISTER_WITHDRAW_DAYS
+    if now > batch.created_at + dt.timedelta(days=days):
+        raise _register_refuse("register.grace_over", _("An import can be withdrawn only within %(days)d days; "
+                                                        "this one was made on %(day)s.")
+                               % {"days": days, "day": timezone.localtime(batch.created_at).strftime("%Y-%m-%d")},
+                               _("Suspend or revoke its wrong certificates one by one instead."))
+    certificates = list(Certificate.objects.select_for_update().filter(register_batch=batch).order_by("pk"))
+    used = [c.number for c in certificates
+            if c.status in (CertificateStatus.SUPERSEDED, CertificateStatus.RECHECK_IN_PROGRESS)]
+    if used:
+        raise _register_refuse("register.in_use", _("Certificates of this import are in use already (a promotion "
+                                                    "or recheck): %(numbers)s.") % {"numbers": "、".join(used[:10])},
+                               _("Revoke the wrong certificates one by one instead."))
+    why = register_withdrawal_reason()
+    changed = []
+    for certificate in certificates:
+        if certificate.status == CertificateStatus.REVOKED:
+            continue
+        CertificateLifecycle(certificate).withdraw_registered()
+        changed.append(certificate)
+    Certificate.objects.filter(pk__in=[c.pk for c in changed]).update(
+        status=CertificateStatus.REVOKED, status_changed_at=now, status_reason=why, updated_at=now)
+    audit_record_many(actor=actor, action="certificate.register_withdrawn", targets=changed,
+                      after={"status": CertificateStatus.REVOKED, "batch": batch.pk}, reason=why)
+    batch.withdrawn_at, batch.withdrawn_by, batch.withdrawal_reason = now, actor, reason
+    batch.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason", "updated_at"])
+    audit_record(actor=actor, action="register.withdraw", target=batch,
+                 after={"certificates": len(changed)}, reason=reason)
+    return batch

@@ -43,6 +43,7 @@ def panel_case_facts(case: Case) -> rules.PanelCase:
     head = system_head(case.institution)
     return rules.PanelCase(institution_id=case.institution_id, system_id=head.pk if head else None,
                            grade=case.grade.code, prechecker_user_id=case.prechecker_id,
+                           scheme=case.scheme_version.specification().code,
                            units=institution_system(case.institution))
 
 

@@ -287,6 +287,9 @@ LOGGING = {
 # --- The product ----------------------------------------------------------------------------------------
 # Uploads accepted as evidence; each is checked for type and size where it is received.
 CERTIFICATION_UPLOAD_MAX_BYTES = env.int("CERTIFICATION_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# How long after a register import (certificates already held, from the paper register) it may be withdrawn
+# as a whole.
+CERTIFICATION_REGISTER_WITHDRAW_DAYS = env.int("CERTIFICATION_REGISTER_WITHDRAW_DAYS", default=30)
 
 # --- REST API (/api/v1/) --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -49,9 +49,11 @@ def test_text_that_could_start_a_formula_is_text_and_numbers_stay_numbers():
     first, second = load_workbook(io.BytesIO(workbook_bytes(book))).worksheets
 
     row = list(first[1])
-    assert [(c.value, c.data_type, c.quotePrefix) for c in row[:7]] == [
+    # (a carriage return reads back as itself with lxml, as a line feed with Python's own XML parser)
+    values = [(c.value.replace("\r", "\n"), c.data_type, c.quotePrefix) for c in row[:7]]
+    assert values == [
         ("=1+1", "s", True), ("+1", "s", True), ("-1", "s", True), ("@SUM(A1)", "s", True), ("\t=1", "s", True),
-        ("\n=1", "s", True), ("普通", "s", False)]  # (XML reads a carriage return back as a line feed)
+        ("\n=1", "s", True), ("普通", "s", False)]
     assert [(c.value, c.data_type) for c in row[7:]] == [
         (-5, "n"), (-1.5, "n"), (dt.datetime(2026, 3, 1), "d"), (0, "n")]
     assert (second["A1"].value, second["A1"].data_type) == ("=2+2", "s")

@@ -4,6 +4,7 @@ to anyone else; bad input gets a Chinese error and changes nothing."""
 import re
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -14,7 +15,7 @@ from certification.services.cases import case_issue_certificate
 from certification.services.issuing import issue_batch_start
 from certification.services.summaries import summary_submit
 from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
-from tests.worlds import approved_cases, at, page_errors, run_case
+from tests.worlds import PDF, approved_cases, at, page_errors, run_case
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -75,7 +76,8 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
         "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
         "documents:summary_pdf", "documents:summary_xlsx", "documents:summary_send", "documents:summary_sent_pdf",
         "documents:summary_sent_html", "certificates:batch", "certificates:detail", "certificates:pdf",
-        "certificates:transition"}
+        "certificates:transition", "certificates:scan"}
+    certificate.scan.save("scan.pdf", ContentFile(PDF))  # as a certificate registered from paper has
     for name, route in urls:
         url = _args(name, route, case, certificate, batch, bureaus["county"], summary)
         method = client.post if name in ("certificates:transition", "documents:summary_send") else client.get

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -18,6 +19,7 @@ from certification.models import (
     Notice,
     Objection,
     PanelMember,
+    RegisterBatch,
     ScoreLine,
     ScoreSheet,
 )
@@ -263,17 +265,35 @@ class CertificateSerializer(serializers.ModelSerializer):
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
+    registered = serializers.BooleanField(source="is_registered", read_only=True,
+                                          help_text="Registered from the paper register (issued before the engine).")
 
     class Meta:
         model = Certificate
         fields = ["id", "number", "case", "institution", "institution_name", "institution_uscc", "grade",
                   "grade_name", "kind", "kind_display", "issued_on", "valid_until", "status", "status_display",
-                  "issued_by", "issued_by_name", "approved_by", "verification_token", "updated_at"]
+                  "issued_by", "issued_by_name", "approved_by", "verification_token", "registered",
+                  "register_batch", "letter_number", "updated_at"]
         read_only_fields = fields
 
     def get_case(self, certificate) -> int | None:
         case = getattr(certificate, "certified_case", None)
         return None if case is None else case.pk
+
+
+class RegisterMarkSerializer(serializers.Serializer):
+    """Where a certificate registered from the paper register came from, as the public may see it."""
+
+    batch = serializers.IntegerField(source="register_batch_id")
+    registered_on = serializers.SerializerMethodField()
+    registered_by = serializers.CharField(source="register_batch.bureau.name")
+    withdrawn = serializers.SerializerMethodField()
+
+    def get_registered_on(self, certificate) -> str:
+        return timezone.localdate(certificate.register_batch.created_at).isoformat()
+
+    def get_withdrawn(self, certificate) -> bool:
+        return certificate.register_batch.withdrawn_at is not None
 
 
 class CertificatePublicSerializer(serializers.ModelSerializer):
@@ -284,12 +304,64 @@ class CertificatePublicSerializer(serializers.ModelSerializer):
     issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    register = serializers.SerializerMethodField(help_text="Set for a certificate registered from the paper "
+                                                           "register: by which bureau, when, which import.")
 
     class Meta:
         model = Certificate
-        fields = ["number", "holder", "grade_name", "kind", "kind_display", "issued_by_name", "issued_on", "valid_until",
-                  "status", "status_display"]
+        fields = ["number", "holder", "grade_name", "kind", "kind_display", "issued_by_name", "issued_on",
+                  "valid_until", "status", "status_display", "register"]
         read_only_fields = fields
+
+    @extend_schema_field(RegisterMarkSerializer(allow_null=True))
+    def get_register(self, certificate):
+        return RegisterMarkSerializer(certificate).data if certificate.is_registered else None
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    """An .xlsx import, as on the spreadsheets page (the columns of the downloadable template)."""
+
+    kind = serializers.ChoiceField(choices=["institutions", "experts", "employments", "certificates"])
+    bureau = serializers.IntegerField(help_text="The bureau imported for (for certificates, the province).")
+    file = serializers.FileField()
+    good_rows_only = serializers.BooleanField(default=False)
+    dry_run = serializers.BooleanField(default=False)
+    expiry_reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    scans = serializers.FileField(required=False, help_text="Certificates: a .zip of the scans the sheet names.")
+
+
+class ImportCellSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    column = serializers.CharField()
+    header = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    rows = serializers.IntegerField()
+    imported = serializers.IntegerField()
+    ready = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    good_rows_only = serializers.BooleanField()
+    batch = serializers.IntegerField(allow_null=True)
+    errors = ImportCellSerializer(many=True)
+    notes = ImportCellSerializer(many=True)
+
+
+class RegisterBatchSerializer(serializers.ModelSerializer):
+    certificates = serializers.IntegerField(source="certificates_count", read_only=True)
+    imported_by = serializers.CharField(source="imported_by.username", read_only=True)
+
+    class Meta:
+        model = RegisterBatch
+        fields = ["id", "bureau", "imported_by", "created_at", "source", "certificates", "expiry_reason",
+                  "withdrawn_at", "withdrawal_reason"]
+        read_only_fields = fields
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
 
 
 class FiledDocumentSerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ router.register("filings", views.FilingViewSet, basename="filing")
 router.register("tasks", TaskViewSet, basename="task")
 router.register("panel-seats", views.PanelSeatViewSet, basename="panel-seat")
 router.register("auth/tokens", views.ApiTokenViewSet, basename="api_token")
+router.register("register-batches", views.RegisterBatchViewSet, basename="register_batch")
 
 app_name = "api"
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
     path("docs/", csp_update({"style-src": "'unsafe-inline'"})(
         SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("imports/", views.ImportView.as_view(), name="import"),
     path("verify/", views.VerifyView.as_view(), name="verify"),
     path("verify/<str:token>/", views.VerifyTokenView.as_view(), name="verify_token"),
     *router.urls,

@@ -14,6 +14,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
 from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -27,13 +28,16 @@ from certification.selectors import (
     certificate_public,
     certificates_for_user,
     filings_for_user,
+    import_bureaus_for,
     institutions_for_user,
     notices_public,
     objections_for_user,
     panel_seats_for_user,
+    register_batches_for,
     sheets_for_user,
 )
-from certification.services import signin
+from certification.services import signin, spreadsheets
+from certification.services.certificates import register_batch_withdraw
 from certification.services.notices import objection_file
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
 
@@ -248,6 +252,52 @@ class CertificateViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return certificates_for_user(self.request.user).select_related("institution", "grade", "issued_by",
                                                                        "certified_case")
+
+
+class ImportView(APIView):
+    """Import an .xlsx sheet (institutions, experts, experts' past employments, or the paper register of
+    certificates already held), as on the spreadsheets page: every cell checked, all or nothing unless
+    ``good_rows_only``, nothing stored on a ``dry_run``. Answers the report (400 when nothing was imported for
+    bad rows)."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": serializers.ImportRequestSerializer},
+                   responses=serializers.ImportReportSerializer, operation_id="import_xlsx")
+    def post(self, request):
+        given = serializers.ImportRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        bureau = next((b for b in import_bureaus_for(request.user) if b.pk == data["bureau"]), None)
+        if bureau is None:
+            raise NotFound(_("No bureau matches."))
+        scans = spreadsheets.scans_from_zip(data["scans"]) if data.get("scans") else {}
+        report = spreadsheets.import_dispatch(data["kind"])(
+            actor=request.user, bureau=bureau, content=data["file"], good_rows_only=data["good_rows_only"],
+            source=data["file"].name, dry_run=data["dry_run"], expiry_reason=data["expiry_reason"], scans=scans)
+        failed = bool(report.errors) and not report.imported and not report.dry_run
+        return Response(serializers.ImportReportSerializer(report).data,
+                        status=status.HTTP_400_BAD_REQUEST if failed else status.HTTP_200_OK)
+
+
+class RegisterBatchViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
+    """The register imports (certificates already held) of the caller's province, as its certificate officer."""
+
+    serializer_class = serializers.RegisterBatchSerializer
+    filter_backends = [filters.KnownParametersOnly]
+
+    def get_queryset(self):
+        return register_batches_for(self.request.user)
+
+    @extend_schema(request=serializers.WithdrawSerializer, responses=serializers.RegisterBatchSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """Withdraw the whole import, made in error, within the grace period: its certificates are revoked
+        ("imported in error"), never deleted."""
+        data = serializers.WithdrawSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        register_batch_withdraw(actor=request.user, batch=self.get_object(), reason=data.validated_data["reason"])
+        return Response(serializers.RegisterBatchSerializer(self.get_queryset().get(pk=pk)).data)
 
 
 class FilingViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone, translation
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
@@ -22,20 +22,14 @@ from certification.services.spreadsheets import (
     score_ranking,
 )
 from tests.factories import InstitutionFactory, UserFactory, make_uscc
+from tests.worlds import xlsx_sheet
 
 pytestmark = pytest.mark.django_db
 HEADER = ["名称", "统一社会信用代码", "行政级别", "区划代码", "是否指导系统", "上级机关信用代码"]
 
 
 def xlsx(rows, header=HEADER) -> io.BytesIO:
-    book = Workbook()
-    book.active.append(header)
-    for row in rows:
-        book.active.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    buffer.seek(0)
-    return buffer
+    return xlsx_sheet(rows, header)
 
 
 @pytest.fixture

@@ -49,7 +49,9 @@ def test_writes_take_json_only_and_the_schema_documents_only_json(world):
     operations = yaml.safe_load(schema("en"))["paths"]
     bodies = {path: list(op["requestBody"]["content"]) for path, ops in operations.items()
               for method, op in ops.items() if "requestBody" in op}
+    # multipart only where a file is uploaded: a task's report, an .xlsx import
     assert bodies.pop("/api/v1/tasks/{id}/upload/") == ["multipart/form-data"]
+    assert bodies.pop("/api/v1/imports/") == ["multipart/form-data"]
     assert set(map(tuple, bodies.values())) == {("application/json",)}
     form = APIClient().post("/api/v1/auth/token/", {"username": "applicant", "password": "x"})  # form-encoded
     assert (form.status_code, form.json()["code"]) == (415, "unsupported_media_type")
