@@ -5,6 +5,7 @@ from . import certificates
 app_name = "certificates"
 
 urlpatterns = [
+    path("certificates/", certificates.certificate_list, name="list"),
     path("certificates/queue/", certificates.queue, name="queue"),
     path("certificates/batches/<int:pk>/", certificates.batch, name="batch"),
     path("certificates/<int:pk>/", certificates.detail, name="detail"),
