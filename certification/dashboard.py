@@ -82,14 +82,18 @@ def dashboard_filters(user, *, bureau: str | None = None, year: str | None = Non
     choices = dashboard_bureaus(user)
     if not choices:
         return None
-    chosen = next((b for b in choices if str(b.pk) == (bureau or "")), None)
+    chosen = next((b for b in choices if str(b.pk) == str(bureau or "")), None)
     if chosen is None:
         depth = {"province": 0, "city": 1, "county": 2}
         chosen = min(choices, key=lambda b: (depth.get(b.level, 9), b.region_id))
     return Filters(bureau=chosen, region=[chosen.pk, *bureaus_below([chosen.pk])],
                    year=int(year) if (year or "").isdigit() and 1900 <= int(year) <= 9999 else None,
                    grade=grade if grade and grade.isidentifier() else None,
-                   scheme=int(scheme) if (scheme or "").isdigit() else None)
+                   scheme=int(scheme) if (scheme or "").isdigit() and len(scheme) <= 9 else None)
+
+
+#: A chart's drawing, in SVG user units: each bar a row, its label at the left, the bar after it.
+ROW, LABEL, LENGTH = 24, 200, 340
 
 
 @dataclass
@@ -97,13 +101,17 @@ class Bar:
     label: str
     value: float | int | Decimal
     query: str = ""
+    extra: int | None = None  # a second figure shown in the table (the recheck declarations of a month)
     percent: int = 0  # the bar's length, against the longest of its chart
+    top: int = 0  # where the bar's row starts in the chart
+    length: int = 0  # the bar's length in the chart's units
 
 
 def _scaled(bars: list[Bar]) -> list[Bar]:
     top = max((float(b.value or 0) for b in bars), default=0)
-    for bar in bars:
+    for n, bar in enumerate(bars):
         bar.percent = round(100 * float(bar.value or 0) / top) if top else 0
+        bar.top, bar.length = n * ROW, round(LENGTH * bar.percent / 100)
     return bars
 
 
@@ -224,8 +232,8 @@ def dashboard(filters: Filters, *, now: dt.datetime | None = None) -> Dashboard:
     expiring = {month_key(k): v for k, v in expiring.items()}
     rechecks = {month_key(k): v for k, v in rechecks.items()}
     board.expiries = _scaled([
-        Bar(f"{m:%Y-%m}", expiring.get(m, 0), _certificate_query(filters, m, _add_months(m, 1)))
-        for m in months])
+        Bar(f"{m:%Y-%m}", expiring.get(m, 0), _certificate_query(filters, m, _add_months(m, 1)),
+            extra=rechecks.get(m, 0)) for m in months])
     board.rechecks = {f"{m:%Y-%m}": rechecks.get(m, 0) for m in months}
 
     # 5. Pass rates and mean panel scores by grade and year

@@ -54,18 +54,20 @@ class RoundSerializer(serializers.ModelSerializer):
 
 
 class RoundPlanSerializer(serializers.Serializer):
-    bureau = serializers.IntegerField()
+    bureau = serializers.IntegerField(min_value=1, max_value=2**62)
     year = serializers.IntegerField(min_value=2000, max_value=9999)
-    scope = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    scope = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), allow_empty=False,
+                                  max_length=1000)
     sampling = serializers.ChoiceField(choices=Sampling.choices)
     sample_rate = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
-    sample_count = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    sample_count = serializers.IntegerField(min_value=1, max_value=100000, required=False, allow_null=True)
     selection = serializers.ChoiceField(choices=Selection.choices, default=Selection.RANDOM)
     selection_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class DrawSerializer(serializers.Serializer):
-    chosen = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    chosen = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**62), required=False,
+                                   default=list, max_length=10000)
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -95,7 +97,7 @@ class FindingInputSerializer(serializers.Serializer):
 
 
 class ConcludeSerializer(serializers.Serializer):
-    bureau = serializers.IntegerField()
+    bureau = serializers.IntegerField(min_value=1, max_value=2**62)
     compliant = serializers.BooleanField()
     requirements = serializers.CharField(required=False, allow_blank=True, default="")
     due_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -133,14 +135,14 @@ class SuspensionSerializer(serializers.ModelSerializer):
 
 
 class SuspendSerializer(serializers.Serializer):
-    bureau = serializers.IntegerField()
-    checking_bureau = serializers.IntegerField()
+    bureau = serializers.IntegerField(min_value=1, max_value=2**62)
+    checking_bureau = serializers.IntegerField(min_value=1, max_value=2**62)
     reason = serializers.CharField()
-    order = serializers.IntegerField(required=False, allow_null=True)
+    order = serializers.IntegerField(min_value=1, max_value=2**62, required=False, allow_null=True)
 
 
 class ReasonSerializer(serializers.Serializer):
-    checking_bureau = serializers.IntegerField()
+    checking_bureau = serializers.IntegerField(min_value=1, max_value=2**62)
     reason = serializers.CharField()
 
 
