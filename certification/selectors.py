@@ -441,6 +441,7 @@ def _action_labels() -> dict:
         "case.certified": _("Certificate issued"),
         "case.withdraw": _("Withdrawn by the applicant"),
         "case.cancel": _("Cancelled by the bureau"),
+        "case.authority_passed": _("Passed to the higher bureau: the assessing bureau's authority is suspended"),
     }
 
 

@@ -45,6 +45,23 @@ def _closed_cases(world, archives_version, bureaus, n=3):
     return made
 
 
+def _ordered(world, archives_version, bureaus, *, closed=1):
+    """A round of the province over the county's ``closed`` closed cases of 2026, drawn, inspected and ended in
+    a rectification order due in ten days (planned on 2026-12-01). Returns (inspector, order)."""
+    province, county = bureaus["province"], bureaus["county"]
+    inspector = staff_of(province)
+    _closed_cases(world, archives_version, bureaus, n=closed)
+    with at(2026, 12, 1, 9, 0):
+        round_ = actions.spot_check_plan(actor=inspector, bureau=province, year=2026, scope=[county],
+                                         sampling="rate", sample_rate=50, selection="random")
+        actions.spot_check_draw(actor=inspector, round_=round_)
+        for item in round_.items.all():
+            actions.spot_check_inspected(actor=inspector, item=item)
+        order = actions.spot_check_conclude(actor=inspector, round_=round_, bureau=county, compliant=False,
+                                            requirements="完善评审记录", due_at=timezone.now() + timezone.timedelta(days=10))
+    return inspector, order
+
+
 @pytest.fixture
 def certified(world, django_capture_on_commit_callbacks):
     """One case of the county taken through every stage and certified in 2026: a real file to inspect."""
@@ -136,6 +153,9 @@ def test_a_whole_round_through_the_pages(client, world, archives_version, bureau
     assert county.authority_suspended and county.suspension_reason == "抽查发现考评程序不规范，逾期未整改"
     assert order.status == BureauConclusion.Status.SUSPENDED
     assert running.bureau_id == city.pk and Suspension.objects.get().cases_moved == [running.pk]
+    with at(2026, 12, 22, 9, 5):
+        client.force_login(staff_of(city))
+        assert "移交上级档案局：原考评机关的考评权限已中止" in client.get(f"/cases/{running.pk}/").content.decode()
     told = set(Notification.objects.filter(kind=NoticeKind.AUTHORITY_SUSPENDED).values_list("recipient", flat=True))
     assert {county_staff.pk, people["prechecker"].pk, county_approver.pk} <= told
 
@@ -179,17 +199,7 @@ def test_a_manual_choice_without_a_reason_is_refused_beside_the_field(client, wo
 def test_an_answer_before_the_deadline_is_accepted_or_not_by_the_checking_bureau(
         client, world, archives_version, bureaus):
     _institution, people, _experts = world
-    province, county = bureaus["province"], bureaus["county"]
-    inspector = staff_of(province)
-    _closed_cases(world, archives_version, bureaus, n=2)
-    with at(2026, 12, 1, 9, 0):
-        round_ = actions.spot_check_plan(actor=inspector, bureau=province, year=2026, scope=[county],
-                                         sampling="rate", sample_rate=50, selection="random")
-        actions.spot_check_draw(actor=inspector, round_=round_)
-        for item in round_.items.all():
-            actions.spot_check_inspected(actor=inspector, item=item)
-        order = actions.spot_check_conclude(actor=inspector, round_=round_, bureau=county, compliant=False,
-                                            requirements="完善评审记录", due_at=timezone.now() + timezone.timedelta(days=10))
+    inspector, order = _ordered(world, archives_version, bureaus, closed=2)
     with at(2026, 12, 5, 9, 0):
         client.force_login(people["staff"])
         response = client.post(f"/oversight/orders/{order.pk}/", {"step": "answer", "answer-measures": ""})
@@ -277,3 +287,29 @@ def test_the_round_page_lists_every_drawn_case_with_a_link(client, world, archiv
     page = client.get(f"/oversight/rounds/{round_.pk}/").content.decode()
 
     assert len(re.findall(r'href="/oversight/items/\d+/"', page)) == 2
+
+
+def test_the_bureau_is_reminded_of_its_order_once_per_reminder_and_the_sweep_marks_it_overdue(
+        world, archives_version, bureaus):
+    from certification.tasks import sweep_oversight_orders
+
+    _institution, people, _experts = world
+    _inspector, order = _ordered(world, archives_version, bureaus)
+
+    def reminders():
+        return Notification.objects.filter(recipient=people["staff"], kind=NoticeKind.ORDER_REMINDER).count()
+
+    with at(2026, 12, 2, 9, 0):
+        sweep_oversight_orders()
+    assert reminders() == 0
+    with at(2026, 12, 5, 0, 20):
+        sweep_oversight_orders()
+        sweep_oversight_orders()
+    assert reminders() == 1
+    with at(2026, 12, 10, 12, 0):
+        sweep_oversight_orders()
+    assert reminders() == 2
+    with at(2026, 12, 11, 9, 1):
+        sweep_oversight_orders()
+    order.refresh_from_db()
+    assert order.status == BureauConclusion.Status.OVERDUE
