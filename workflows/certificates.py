@@ -157,17 +157,3 @@ def pdf(request, pk: int):
         document = certificate_document_freeze(actor=None, certificate=certificate)
     return frozen_pdf_response(request, document, f"{certificate.number}.pdf",
                                back=reverse("certificates:detail", args=[certificate.pk]))
-
-
-@login_required
-@require_GET
-def certificate_list(request):
-    """The certificates the user may see (its own, its bureaus' and those of the bureaus below), narrowed as a
-    dashboard figure asks (``certification.dashboard.certificates_listed``), fifty a page, newest first."""
-    from certification.dashboard import certificates_listed
-    from certification.selectors import certificates_for_user
-
-    certificates, narrowed = certificates_listed(request.user, certificates_for_user(request.user), request.GET)
-    page = Paginator(certificates.select_related("institution", "grade", "approved_by").order_by("valid_until", "pk"),
-                     50).get_page(request.GET.get("page"))
-    return render(request, "certificates/list.html", {"page": page, "narrowed": narrowed})

@@ -11,12 +11,14 @@ import datetime as dt
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
 
 from certification.dashboard import dashboard, dashboard_bureaus, dashboard_filters, dashboard_workbook
 from certification.exceptions import RuleViolation
@@ -342,6 +344,20 @@ def dashboard_export(request):
     response["Content-Disposition"] = (f'attachment; filename="dashboard-{filters.bureau.pk}-'
                                        f'{timezone.localdate():%Y%m%d}.xlsx"')
     return response
+
+
+@login_required
+@require_GET
+def certificate_list(request):
+    """The certificates the user may see (its own, its bureaus' and those of the bureaus below), narrowed as a
+    dashboard figure asks (``certification.dashboard.certificates_listed``), fifty a page, newest first."""
+    from certification.dashboard import certificates_listed
+    from certification.selectors import certificates_for_user
+
+    certificates, narrowed = certificates_listed(request.user, certificates_for_user(request.user), request.GET)
+    page = Paginator(certificates.select_related("institution", "grade", "approved_by").order_by("valid_until", "pk"),
+                     50).get_page(request.GET.get("page"))
+    return render(request, "certificates/list.html", {"page": page, "narrowed": narrowed})
 
 
 app_name = "oversight"
