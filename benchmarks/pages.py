@@ -208,6 +208,8 @@ def pages_for(role: str, objects: dict, user) -> list[tuple[str, str]]:
     if role == Role.BUREAU_STAFF:
         pages += [("bureau notices", "/bureau/notices/publish/"), ("late declarations", "/bureau/late-declarations/"),
                   ("filings", "/filings/")]
+    if role in (Role.BUREAU_STAFF, Role.APPROVER, Role.AUDITOR):
+        pages += [("dashboard", "/oversight/dashboard/"), ("api dashboard", "/api/v1/statistics/dashboard/")]
     if role == Role.CERTIFICATE_OFFICER:
         pages.append(("certificate queue", "/certificates/queue/"))
     api = [("cases", "case"), ("tasks", "task"), ("sheets", "sheet"), ("certificates", "certificate"),

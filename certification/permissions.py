@@ -33,6 +33,8 @@ ROLE_OBJECT_PERMISSION: dict[str, str] = {
     Role.CERTIFICATE_OFFICER: ISSUE_FOR_BUREAU,
     Role.AUDITOR: AUDIT_BUREAU,
 }
+#: The object permissions of the bureau roles (everyone who works in a bureau).
+BUREAU_ROLE_PERMISSIONS = tuple(perm for role, perm in ROLE_OBJECT_PERMISSION.items() if role != Role.APPLICANT)
 # Experts act through the panels they sit on (a predicate over foreign keys), not an object permission.
 OBJECT_PERMISSIONS = frozenset(ROLE_OBJECT_PERMISSION.values())
 # The model each object permission is held on (its primary keys are what ``grants`` returns).
@@ -103,6 +105,13 @@ def grants(user) -> dict[str, frozenset[int]]:
         found = {perm: frozenset(pks) for perm, pks in pairs.items()}
         setattr(user, _GRANTS, found)
     return found
+
+
+def grants_of(user):
+    """The grants read for ``user`` in this request (None before the first read): what a cache derived from
+    them compares against, so that it is read again after ``grant`` or ``revoke``."""
+    grants(user)
+    return getattr(user, _GRANTS, None)
 
 
 def granted(user, *perms: str) -> frozenset[int]:

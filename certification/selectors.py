@@ -33,6 +33,7 @@ from .permissions import (
     ROLE_OBJECT_PERMISSION,
     WORK_IN_BUREAU,
     granted,
+    grants_of,
     has_role,
     objects_for,
 )
@@ -231,6 +232,35 @@ def filing_bureau(institution: Institution, *, grade: str, kind: str, version: S
 BUREAU_PERMISSIONS = tuple(perm for role, perm in ROLE_OBJECT_PERMISSION.items() if role != Role.APPLICANT)
 
 
+#: The bureau roles that read (never write) the cases, documents and certificates of the bureaus below their own
+#: (第九条, 第十二条: the higher bureau answers for the assessments below it).
+READ_DOWN_PERMISSIONS = (WORK_IN_BUREAU, APPROVE_FOR_BUREAU, AUDIT_BUREAU)
+_BELOW = "_certification_bureaus_below"
+
+
+def bureaus_below(ids) -> list[int]:
+    """The keys of every bureau below the bureaus ``ids`` (their children and grandchildren: bureaus are three
+    levels deep), sorted; one query."""
+    ids = sorted(ids)
+    if not ids:
+        return []
+    return sorted(Bureau.objects.filter(Q(parent__in=ids) | Q(parent__parent__in=ids)).values_list("pk", flat=True))
+
+
+def bureaus_read(user) -> list[int]:
+    """The bureaus whose cases ``user`` may see in a bureau role: those it works for, and, as staff, approver or
+    auditor, every bureau below them (read-only). Read once per request and kept on the user, like
+    ``permissions.grants``."""
+    if not (user and user.is_authenticated and user.is_active):
+        return []
+    found = getattr(user, _BELOW, None)
+    if found is None or found[0] is not grants_of(user):
+        own = granted(user, *BUREAU_PERMISSIONS)
+        found = (grants_of(user), sorted(own | set(bureaus_below(granted(user, *READ_DOWN_PERMISSIONS)))))
+        setattr(user, _BELOW, found)
+    return found[1]
+
+
 def bureau_cases(bureaus) -> Q:
     """The cases of ``bureaus`` (keys): those they assess, those filed with them, those they forward or plan,
     and those whose pre-check was delegated to them."""
@@ -286,7 +316,7 @@ def case_visibility(user, *, unsigned_seats: bool = False) -> Q:
     if not (user and user.is_authenticated and user.is_active):
         return Q(pk__in=[])
     institutions = sorted(granted(user, ACT_FOR_INSTITUTION))
-    bureaus = sorted(granted(user, *BUREAU_PERMISSIONS))
+    bureaus = bureaus_read(user)
     seats = PanelMember.objects.active().filter(expert__user=user) if unsigned_seats else panel_seats_signed(user)
     panels = sorted(seats.values_list("panel__case_id", flat=True))
     query = Q(pk__in=[])
@@ -412,6 +442,7 @@ def _action_labels() -> dict:
         "case.certified": _("Certificate issued"),
         "case.withdraw": _("Withdrawn by the applicant"),
         "case.cancel": _("Cancelled by the bureau"),
+        "case.authority_passed": _("Passed to the higher bureau: the assessing bureau's authority is suspended"),
     }
 
 
@@ -511,7 +542,7 @@ def certificates_for_user(user):
     if not (user and user.is_authenticated and user.is_active):
         return Certificate.objects.none()
     own = sorted(granted(user, ACT_FOR_INSTITUTION))
-    bureaus = sorted(bureau_ids_for_user(user))
+    bureaus = bureaus_read(user)
     return Certificate.objects.filter(Q(institution__in=own) | Q(issued_by__in=bureaus)
                                       | Q(approved_by__in=bureaus))
 
@@ -525,7 +556,7 @@ def sheets_for_user(user):
     if not (user and user.is_authenticated and user.is_active):
         return ScoreSheet.objects.none()
     own = sorted(granted(user, ACT_FOR_INSTITUTION))
-    bureaus = sorted(bureau_ids_for_user(user))
+    bureaus = bureaus_read(user)
     sheets = ScoreSheet.objects.order_by()
     submitted = Q(submitted_at__isnull=False)
     # One part per reason to see a sheet, each answered from its own index, and their union: an OR of them
@@ -743,3 +774,73 @@ def filings_for_user(user):
         return Filing.objects.none()
     return Filing.objects.filter(Q(bureau__in=ids) | Q(bureau__parent__in=ids) | Q(bureau__parent__parent__in=ids)
                                  | Q(bureau__parent__parent__parent__in=ids))
+
+
+# --- Oversight (第九条, 第十二条) ------------------------------------------------------------------------------
+
+def oversight_candidates(scope, *, year: int) -> list[tuple[int, int]]:
+    """The closed cases of ``year`` assessed by the bureaus of ``scope``, as (case key, bureau key), by key:
+    what a spot-check round draws from."""
+    from .models import Case, Outcome
+
+    return list(Case.objects.filter(bureau__in=[b.pk for b in scope], year=year).exclude(outcome=Outcome.OPEN)
+                .order_by("pk").values_list("pk", "bureau_id"))
+
+
+def oversight_checkers(user) -> list[Bureau]:
+    """The bureaus whose staff ``user`` is and that have bureaus below them: those that may plan a round."""
+    ids = sorted(granted(user, WORK_IN_BUREAU))
+    return list(Bureau.objects.filter(pk__in=ids, children__isnull=False).distinct().order_by("region__code"))
+
+
+def spot_check_rounds_for_user(user):
+    """The rounds ``user`` may read: those planned by a bureau it works for or one below it."""
+    from .models import SpotCheckRound
+
+    return SpotCheckRound.objects.filter(bureau__in=bureaus_read(user))
+
+
+def spot_check_round_get_for_user_or_404(user, pk):
+    from django.http import Http404
+
+    found = spot_check_rounds_for_user(user).filter(pk=pk).select_related("bureau", "planned_by").first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def spot_check_items_for_user(user):
+    from .models import SpotCheckItem
+
+    return SpotCheckItem.objects.filter(round__bureau__in=bureaus_read(user))
+
+
+def findings_for_user(user):
+    """Findings: for the checking bureau (and those above it), and for the bureau whose case they concern."""
+    from .models import Finding
+
+    return Finding.objects.filter(Q(item__round__bureau__in=bureaus_read(user)) | Q(item__bureau__in=bureaus_read(user)))
+
+
+def orders_for_user(user):
+    """Conclusions and rectification orders: for the checking bureau, the bureau checked, and those above."""
+    from .models import BureauConclusion
+
+    read = bureaus_read(user)
+    return BureauConclusion.objects.filter(Q(round__bureau__in=read) | Q(bureau__in=read))
+
+
+def order_get_for_user_or_404(user, pk):
+    from django.http import Http404
+
+    found = orders_for_user(user).filter(pk=pk).select_related("round__bureau", "bureau").first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def suspensions_for_user(user):
+    """Suspensions of authority: of the bureaus ``user`` works for and those below them."""
+    from .models import Suspension
+
+    return Suspension.objects.filter(bureau__in=bureaus_read(user))

@@ -47,6 +47,14 @@ def withdraw_missed_rectifications() -> int:
     return cases_withdraw_missed_rectifications()
 
 
+@shared_task(name="certification.sweep_oversight_orders")
+def sweep_oversight_orders() -> int:
+    """Rectification orders of spot checks: reminders before the deadline, overdue after it (idempotent)."""
+    from .services.oversight import order_reminders_due, orders_overdue
+
+    return order_reminders_due() + orders_overdue()
+
+
 @shared_task(name="certification.document_draw", acks_late=True, reject_on_worker_lost=True)
 def document_draw(*, document_id: int) -> str:
     """Draw a frozen document's PDF from its stored HTML (sent once the transaction that froze it commits).

@@ -27,6 +27,7 @@ urlpatterns = [
     path("notices/", include("workflows.public_notices")),
     path("spreadsheets/", include("workflows.spreadsheets")),
     path("filings/", include("workflows.filings")),
+    path("oversight/", include("workflows.oversight")),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

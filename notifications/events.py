@@ -257,6 +257,56 @@ def _late_included(entries: list) -> list[Draft]:
     return drafts
 
 
+def _oversight(action: str, entries: list) -> list[Draft]:
+    """Spot checks (第十二条): an order and its reminders, decision and lapse are told to the bureau checked, an
+    answer and a lapse to the checking bureau's staff; a suspension and a reinstatement to every person of the
+    bureau (staff, pre-checkers, approvers, auditors) and to the checking bureau's staff."""
+    from certification.models import BureauConclusion
+    from certification.permissions import BUREAU_ROLE_PERMISSIONS
+
+    drafts: list[Draft] = []
+    if action in ("oversight.suspend", "oversight.reinstate"):
+        kind = Kind.AUTHORITY_SUSPENDED if action == "oversight.suspend" else Kind.AUTHORITY_REINSTATED
+        bureaus = Bureau.objects.select_related("parent").in_bulk({int(e.target_id) for e in entries})
+        people: dict[int, set[int]] = defaultdict(set)
+        for perm in BUREAU_ROLE_PERMISSIONS:
+            for pk, users in users_holding(perm, Bureau, bureaus).items():
+                people[pk] |= users
+        for entry in entries:
+            bureau = bureaus[int(entry.target_id)]
+            after = entry.after if isinstance(entry.after, dict) else {}
+            holder = Bureau.objects.filter(pk=after.get("to")).first()
+            checkers = set(users_holding(STAFF, Bureau, {bureau.parent_id}).get(bureau.parent_id, ()))
+            params = {"bureau": bureau.name, "checking": bureau.parent.name if bureau.parent else "",
+                      "holder": holder.name if holder else "", "reason": entry.reason}
+            told = (people.get(bureau.pk, set()) | checkers) - {entry.actor_id}
+            drafts += [Draft(_key(entry, kind, u), kind, u, params=params) for u in sorted(told)]
+        return drafts
+    kind, to_checked = {
+        "oversight.order": (Kind.ORDER_ISSUED, True), "oversight.remind": (Kind.ORDER_REMINDER, True),
+        "oversight.answer": (Kind.ORDER_ANSWERED, False), "oversight.decide": (Kind.ORDER_DECIDED, True),
+        "oversight.overdue": (Kind.ORDER_OVERDUE, None)}[action]
+    orders = BureauConclusion.objects.select_related("bureau", "round__bureau").in_bulk(
+        {int(e.target_id) for e in entries})
+    staff = users_holding(STAFF, Bureau, {o.bureau_id for o in orders.values()}
+                          | {o.round.bureau_id for o in orders.values()})
+    for entry in entries:
+        order = orders[int(entry.target_id)]
+        params = {"bureau": order.bureau.name, "checking": order.round.bureau.name, "due": local_text(order.due_at),
+                  "reason": entry.reason, "decision": order.get_status_display()}
+        told = set()
+        if to_checked in (True, None):
+            told |= staff.get(order.bureau_id, set())
+        if to_checked in (False, None):
+            told |= staff.get(order.round.bureau_id, set())
+        drafts += [Draft(_key(entry, kind, u), kind, u, params=params) for u in sorted(told - {entry.actor_id})]
+    return drafts
+
+
+OVERSIGHT_ACTIONS = ("oversight.suspend", "oversight.reinstate", "oversight.order", "oversight.remind",
+                     "oversight.answer", "oversight.decide", "oversight.overdue")
+
+
 def on_audited(sender, entries, targets, **kwargs) -> None:
     """Receiver of ``audited``: runs inside the change's transaction."""
     if not transaction.get_connection().in_atomic_block:
@@ -292,4 +342,6 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _filed(group)
         elif action == "late_inclusion.grant":
             drafts += _late_included(group)
+        elif action in OVERSIGHT_ACTIONS:
+            drafts += _oversight(action, group)
     notify(drafts)

@@ -52,6 +52,13 @@ class Kind(models.TextChoices):
     CERTIFICATE_REINSTATED = "certificate_reinstated", _("Certificate reinstated")
     CERTIFICATE_REVOKED = "certificate_revoked", _("Certificate revoked")
     CASE_FILED = "case_filed", _("Recheck filed with your bureau")
+    ORDER_ISSUED = "order_issued", _("Rectification ordered after a spot check")
+    ORDER_REMINDER = "order_reminder", _("Rectification order deadline approaching")
+    ORDER_ANSWERED = "order_answered", _("Rectification order answered")
+    ORDER_DECIDED = "order_decided", _("Decision on the rectification")
+    ORDER_OVERDUE = "order_overdue", _("Rectification order deadline passed")
+    AUTHORITY_SUSPENDED = "authority_suspended", _("Assessment authority suspended")
+    AUTHORITY_REINSTATED = "authority_reinstated", _("Assessment authority reinstated")
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,19 @@ TEXTS: dict[str, Text] = {
                                      "%(bureau)s: %(reason)s"), legal=True),
     Kind.CASE_FILED: Text(_("The recheck of %(institution)s for %(grade)s (case %(reference)s), approved by "
                             "%(bureau)s, is filed with your bureau with its %(documents)s approval documents.")),
+    Kind.ORDER_ISSUED: Text(_("%(checking)s spot-checked the assessments of %(bureau)s and orders rectification "
+                              "by %(due)s: %(reason)s"), legal=True),
+    Kind.ORDER_REMINDER: Text(_("The rectification ordered by %(checking)s is due by %(due)s and not answered "
+                                "yet; unanswered, the bureau's authority may be suspended."), legal=True),
+    Kind.ORDER_ANSWERED: Text(_("%(bureau)s answered the rectification order with its measures: %(reason)s")),
+    Kind.ORDER_DECIDED: Text(_("%(checking)s decided on the rectification of %(bureau)s: %(decision)s. "
+                               "%(reason)s"), legal=True),
+    Kind.ORDER_OVERDUE: Text(_("The rectification order of %(checking)s to %(bureau)s passed its deadline "
+                               "%(due)s without an answer."), legal=True),
+    Kind.AUTHORITY_SUSPENDED: Text(_("The assessment authority of %(bureau)s is suspended by %(checking)s: "
+                                     "%(reason)s Its running cases pass to %(holder)s."), legal=True),
+    Kind.AUTHORITY_REINSTATED: Text(_("The assessment authority of %(bureau)s is reinstated by %(checking)s: "
+                                      "%(reason)s"), legal=True),
 }
 
 LEGAL_KINDS = frozenset(kind for kind, text in TEXTS.items() if text.legal)

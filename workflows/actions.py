@@ -251,3 +251,99 @@ def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = Non
         certificate = case_services.case_issue_certificate(actor=actor, case=case, issued_on=issued_on)
         engine.fire_conditions(case)
     return certificate
+
+
+# --- Oversight: spot-check rounds, orders, suspensions (第九条, 第十二条) ----------------------------------------
+def _round_conditions(round_) -> None:
+    """Fire the round process's conditions that now hold (drawn, concluded), at once rather than at the next
+    minute's sweep."""
+    from django.contrib.contenttypes.models import ContentType
+    from viewflow.workflow.status import STATUS
+
+    from certification.models import SpotCheckRound
+
+    from .models import SpotCheckProcess
+
+    process = SpotCheckProcess.objects.filter(
+        artifact_content_type=ContentType.objects.get_for_model(SpotCheckRound), artifact_object_id=round_.pk).first()
+    if process is None:
+        return
+    for task in Task.objects.filter(process=process, flow_task_type="CONDITION", status=STATUS.NEW):
+        with task.activation() as activation:
+            if activation.start.can_proceed() and activation.condition_met():
+                activation.start()
+                activation.execute()
+
+
+def _spot_check_flow():
+    from .flows import SpotCheckFlow
+
+    return SpotCheckFlow
+
+
+def spot_check_plan(*, actor, **fields):
+    """Plan a round (``certification.services.oversight.round_plan``) and start its process."""
+    from certification.services import oversight
+
+    with transaction.atomic(durable=True):
+        round_ = oversight.round_plan(actor=actor, **fields)
+        _spot_check_flow().start.run(round_=round_)
+    return round_
+
+
+def _on_round(service, round_of):
+    """An oversight service, then the round's process conditions, in one transaction."""
+    def action(**kwargs):
+        with transaction.atomic(durable=True):
+            result = service(**kwargs)
+            _round_conditions(round_of(result))
+        return result
+    return action
+
+
+def _oversight(name: str):
+    from certification.services import oversight
+
+    return getattr(oversight, name)
+
+
+def spot_check_draw(**kwargs):
+    return _on_round(_oversight("round_draw"), lambda r: r)(**kwargs)
+
+
+def spot_check_conclude(**kwargs):
+    return _on_round(_oversight("round_conclude_bureau"), lambda c: c.round)(**kwargs)
+
+
+def spot_check_finding(**kwargs):
+    with transaction.atomic(durable=True):
+        return _oversight("finding_record")(**kwargs)
+
+
+def spot_check_inspected(**kwargs):
+    with transaction.atomic(durable=True):
+        return _oversight("item_inspected")(**kwargs)
+
+
+def order_answer(**kwargs):
+    with transaction.atomic(durable=True):
+        return _oversight("order_answer")(**kwargs)
+
+
+def order_decide(**kwargs):
+    with transaction.atomic(durable=True):
+        return _oversight("order_decide")(**kwargs)
+
+
+def bureau_suspend(**kwargs):
+    """Suspend a bureau's authority: its running cases pass to the higher bureau, and their open tasks that
+    the bureau's own people held are released for the higher bureau to take."""
+    with transaction.atomic(durable=True):
+        suspension = _oversight("bureau_suspend")(**kwargs)
+        engine.tasks_release(suspension.cases_moved, bureau=suspension.bureau)
+    return suspension
+
+
+def bureau_reinstate(**kwargs):
+    with transaction.atomic(durable=True):
+        return _oversight("bureau_reinstate")(**kwargs)

@@ -173,3 +173,21 @@ def seat_tasks_follow(case: Case, *, old_member: int, new_member) -> int:
             task.flow_task.activation_class(task).reassign(user=new_member.expert.user)
             moved += 1
     return moved
+
+
+def tasks_release(case_ids, *, bureau) -> int:
+    """The open tasks of these cases (whose authority just passed to a higher bureau) held by the people of
+    ``bureau`` are released, for the higher bureau's people to take."""
+    from guardian.models import UserObjectPermission
+
+    people = set(UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(bureau), object_pk=str(bureau.pk)).values_list(
+        "user_id", flat=True))
+    released = 0
+    tasks = Task.objects.filter(flow_task_type="HUMAN", status=STATUS.ASSIGNED, owner_id__in=people,
+                                process__artifact_content_type=ContentType.objects.get_for_model(Case),
+                                process__artifact_object_id__in=list(case_ids))
+    for task in tasks:
+        task.flow_task.activation_class(task).unassign()
+        released += 1
+    return released

@@ -15,7 +15,7 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 
 from certification.lifecycle import CaseLifecycle, CaseState
-from certification.models import Case, PanelMember
+from certification.models import Case, PanelMember, SpotCheckRound
 from certification.permissions import (
     ACT_FOR_INSTITUTION,
     APPROVE_FOR_BUREAU,
@@ -24,7 +24,7 @@ from certification.permissions import (
 )
 
 from . import task_views as views
-from .models import CaseProcess
+from .models import CaseProcess, SpotCheckProcess
 from .nodes import SplitEach
 
 BUREAU = WORK_IN_BUREAU
@@ -287,4 +287,78 @@ class CaseFlow(flow.Flow):
 
     def has_view_permission(self, user, obj=None):
         """Viewflow's own views (the chart): signed-in users; which processes they see is checked per case."""
+        return bool(user and user.is_authenticated)
+
+
+# --- Oversight: a spot-check round (第九条, 第十二条; DESIGN §4.1) ------------------------------------------------
+
+def _round(activation):
+    """The round, read once per process object (the nodes activated in one go share it; a condition fired
+    later reads the process, and so the round, afresh)."""
+    found = activation.process.__dict__.get("_fresh_round")
+    if found is None:
+        found = activation.process.__dict__["_fresh_round"] = SpotCheckRound.objects.get(
+            pk=activation.process.artifact_object_id)
+    return found
+
+
+def _round_is(status: str):
+    return lambda activation: _round(activation).status == status
+
+
+def _orders(activation):
+    """One deadline timer per rectification order of the round."""
+    from certification.models import BureauConclusion
+
+    found = activation.process.__dict__.get("_orders")
+    if found is None:
+        found = activation.process.__dict__["_orders"] = [{"order": pk} for pk in BureauConclusion.objects.filter(
+            round_id=activation.process.artifact_object_id, result=BureauConclusion.Result.RECTIFY)
+            .order_by("pk").values_list("pk", flat=True)]
+    return found
+
+
+def _order_due_at(activation):
+    from certification.models import BureauConclusion
+
+    return BureauConclusion.objects.filter(pk=activation.task.data["order"]).values_list("due_at", flat=True)[0]
+
+
+class SpotCheckFlow(flow.Flow):
+    """A higher bureau's spot-check round: planned (the start), drawn, inspected and concluded per bureau on the
+    oversight pages (each through ``workflows.actions``, which fires the conditions below at once); then a
+    database timer on each rectification order's deadline marks it overdue if it is still unanswered. The
+    answer, the decision and a suspension happen on the order's page, before or after the timer."""
+
+    process_class = SpotCheckProcess
+    lock_impl = lock.SelectForUpdateLock(nowait=False)
+    process_title = _("Spot-check round")
+    process_description = _("A higher bureau checks the assessments of the bureaus below it.")
+
+    start = flow.StartHandle(this.start_round).Annotation(title=_("Round planned")).Next(this.drawn)
+    drawn = (flow.ConditionalCatch(lambda a: _round(a).status != SpotCheckRound.Status.PLANNED)
+             .Annotation(title=_("Cases drawn")).Next(this.concluded))
+    concluded = (flow.ConditionalCatch(_round_is(SpotCheckRound.Status.CONCLUDED))
+                 .Annotation(title=_("Concluded on every bureau")).Next(this.any_orders))
+    any_orders = (flow.If(lambda a: bool(_orders(a))).Annotation(title=_("Rectification ordered?"))
+                  .Then(this.orders).Else(this.end_compliant))
+    orders = SplitEach().Annotation(title=_("Rectification orders")).Each(this.order_due, _orders)
+    order_due = flow.Timer(_order_due_at).Annotation(title=_("Rectification deadline")).Next(this.order_deadline)
+    order_deadline = (flow.Function(this.mark_overdue).Annotation(title=_("Unanswered orders overdue"))
+                      .Next(this.orders_done))
+    orders_done = flow.Join().Annotation(title=_("Every deadline passed")).Next(this.end_round)
+    end_round = flow.End().Annotation(title=_("Round closed"))
+    end_compliant = flow.End().Annotation(title=_("Every bureau compliant"))
+
+    def start_round(self, activation, round_):
+        activation.process.artifact = round_
+        activation.process.save()
+        return activation.process
+
+    def mark_overdue(self, activation):
+        from certification.services.oversight import orders_overdue
+
+        orders_overdue()
+
+    def has_view_permission(self, user, obj=None):
         return bool(user and user.is_authenticated)

@@ -16,3 +16,17 @@ class CaseProcess(Process):
     @property
     def case(self):
         return self.artifact
+
+
+class SpotCheckProcess(Process):
+    """One process per spot-check round (第十二条): the round is the artifact; the process waits for the draw and
+    the conclusions, and keeps a database timer on each rectification order's deadline."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("spot-check process")
+        verbose_name_plural = _("spot-check processes")
+
+    @property
+    def round(self):
+        return self.artifact

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import certificates
+from . import certificates, oversight
 
 app_name = "certificates"
 
 urlpatterns = [
+    path("certificates/", oversight.certificate_list, name="list"),
     path("certificates/queue/", certificates.queue, name="queue"),
     path("certificates/batches/<int:pk>/", certificates.batch, name="batch"),
     path("certificates/<int:pk>/", certificates.detail, name="detail"),

@@ -43,7 +43,10 @@ class CaseListView(LoginRequiredMixin, TemplateView):
         from .paging import newest_first_page
 
         context = super().get_context_data(**kwargs)
-        cases = cases_for_user(self.request.user).select_related("institution", "grade", "bureau")
+        from certification.dashboard import cases_listed
+
+        cases, context["narrowed"] = cases_listed(self.request.user, cases_for_user(self.request.user).select_related(
+            "institution", "grade", "bureau"), self.request.GET)
         page = newest_first_page(cases, after=self.request.GET.get("after"), size=self.paginate_by)
         context["page"] = page
         context["cases"] = page.object_list

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0028_paper_register'),
+        ('certification', '0029_oversight'),
     ]
 
     operations = [

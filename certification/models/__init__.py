@@ -21,6 +21,16 @@ from .organisations import (
     Region,
     SafetyIncident,
 )
+from .oversight import (
+    BureauConclusion,
+    Finding,
+    Sampling,
+    Selection,
+    SpotCheckItem,
+    SpotCheckRound,
+    Suspension,
+    Violation,
+)
 from .panels import Panel, PanelMember
 from .reviews import ItemAssignment, OnsiteStep, Review
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
@@ -35,6 +45,14 @@ __all__ = [
     "AuditHead",
     "AuditLogIsAppendOnly",
     "Bureau",
+    "BureauConclusion",
+    "Finding",
+    "Sampling",
+    "Selection",
+    "SpotCheckItem",
+    "SpotCheckRound",
+    "Suspension",
+    "Violation",
     "BureauMembership",
     "Case",
     "CasePrerequisite",

@@ -223,6 +223,7 @@ CELERY_TASK_ROUTES = {
     "certification.close_due_notices": {"queue": "sweeps"},
     "certification.withdraw_missed_rectifications": {"queue": "sweeps"},
     "certification.lapse_expired_certificates": {"queue": "sweeps"},
+    "certification.sweep_oversight_orders": {"queue": "sweeps"},
     "notifications.send_recheck_reminders": {"queue": "sweeps"},
     "notifications.send_rectification_reminders": {"queue": "sweeps"},
     "notifications.send_scoring_reminders": {"queue": "sweeps"},
@@ -241,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "withdraw-missed-rectifications": {
         "task": "certification.withdraw_missed_rectifications",
+        "schedule": crontab(minute="*"),
+    },
+    # Spot checks' rectification orders: unanswered ones past their deadline marked overdue (every minute), and
+    # the bureau reminded 7 days and 1 day before (each once).
+    "sweep-oversight-orders": {
+        "task": "certification.sweep_oversight_orders",
         "schedule": crontab(minute="*"),
     },
     # Certificates whose validity ended without a recheck declaration lapse at the start of the next day.

@@ -32,7 +32,8 @@ def without_a_broker():
     yield
     app.conf.task_always_eager = eager
 
-EVERY_MINUTE = ["fire-due-timers", "close-due-notices", "withdraw-missed-rectifications", "send-pending-email"]
+EVERY_MINUTE = ["fire-due-timers", "close-due-notices", "withdraw-missed-rectifications", "sweep-oversight-orders",
+                "send-pending-email"]
 
 
 @pytest.fixture
@@ -95,6 +96,6 @@ def test_the_daily_sweeps_run_once_a_day_and_the_timers_every_round(due_on_decem
             first["send-scoring-reminders"], first["send-annual-summary-reminders"]) == (1, 1, 3, 1)
     assert list(second) == EVERY_MINUTE
     assert _told() == told  # nothing sent twice
-    assert list(before_the_hour) == [*EVERY_MINUTE[:3], "lapse-expired-certificates", EVERY_MINUTE[3]]
+    assert list(before_the_hour) == [*EVERY_MINUTE[:4], "lapse-expired-certificates", EVERY_MINUTE[4]]
     assert list(next_day) == [*EVERY_MINUTE, "send-recheck-reminders", "send-rectification-reminders",
                               "send-scoring-reminders", "send-annual-summary-reminders"]

@@ -61,8 +61,11 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
     _institution, people, _experts = world
     other_applicant = UserFactory()
     permissions.role_grant(user=other_applicant, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
+    # a sibling county's staff (the city's own staff read the county's case and certificate: see below)
+    sibling = BureauFactory(region=RegionFactory(name="邻县", code="420103", level=RegionLevel.COUNTY,
+                                                 parent=regions["city"]), level=BureauLevel.COUNTY, parent=bureaus["city"])
     other_staff = UserFactory()
-    permissions.role_grant(user=other_staff, role=Role.BUREAU_STAFF, obj=bureaus["city"])
+    permissions.role_grant(user=other_staff, role=Role.BUREAU_STAFF, obj=sibling)
     outsiders = [other_applicant, other_staff, UserFactory(), UserFactory(is_superuser=True, is_staff=True)]
     # a summary another city bureau sent the province (the city's staff are outsiders to it)
     second_city = BureauFactory(region=RegionFactory(name="二市", code="420200", level=RegionLevel.CITY,
@@ -89,6 +92,17 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
         client.force_login(insider)
         # 400: an empty transition form; a county bureau's summary, which is not sent to the province
         assert method(url).status_code in (200, 400), name
+    # The city's staff read the county's documents and certificate (第九条, 第十二条) and change nothing.
+    reader = UserFactory()
+    permissions.role_grant(user=reader, role=Role.BUREAU_STAFF, obj=bureaus["city"])
+    client.force_login(reader)
+    assert client.get(reverse("documents:case_documents", args=[case.pk])).status_code == 200
+    assert client.get(reverse("certificates:detail", args=[certificate.pk])).status_code == 200
+    assert client.get(reverse("documents:case_archive", args=[case.pk])).status_code == 404
+    assert client.post(reverse("certificates:transition", args=[certificate.pk]),
+                       {"transition": "revoke", "reason": "越权"}).status_code == 404
+    certificate.refresh_from_db()
+    assert certificate.status == CertificateStatus.IN_FORCE
 
 
 def test_a_frozen_document_is_served_from_its_stored_file_with_its_hash(client, world, issued):

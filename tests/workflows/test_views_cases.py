@@ -4,9 +4,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 
 from certification import permissions
-from certification.enums import Role
+from certification.enums import BureauLevel, RegionLevel, Role
 from certification.services.cases import case_plan_include
-from tests.factories import InstitutionFactory, UserFactory
+from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
 from tests.worlds import staff_of
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +81,10 @@ def _url(name, case, route_kwargs):
     return reverse(name, kwargs={"pk": case.pk, **{k: v for k, v in route_kwargs.items() if k in params}})
 
 
+# Pages a higher bureau's staff, approvers and auditors read on a case below them (the others answer them 404).
+# The task page tells them the task is someone else's (409), as it tells another role of the case's own bureau.
+READ_BELOW = {"case_detail", "case_chart", "case_task", "documents:case_documents", "documents:case_document_html",
+              "documents:case_document_pdf"}
 # Pages that exist only at some moment of a case (tested where that moment is: test_flows.py).
 EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair", "case_recusal", "case_replace_member"}
 
@@ -93,12 +97,19 @@ def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, r
     samples = {"task_pk": open_tasks(case).first().pk, "kind": "application_form"}
     other_applicant = UserFactory()
     permissions.role_grant(user=other_applicant, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
-    outsiders = [other_applicant, staff_of(bureaus["city"]), staff_of(bureaus["province"]), UserFactory(),
-                 UserFactory(is_superuser=True, is_staff=True)]
-    for role in (Role.PRECHECKER, Role.APPROVER, Role.CERTIFICATE_OFFICER, Role.AUDITOR):
+    sibling = BureauFactory(region=RegionFactory(name="邻县", code="420103", level=RegionLevel.COUNTY,
+                                                 parent=regions["city"]), level=BureauLevel.COUNTY, parent=bureaus["city"])
+    outsiders = [other_applicant, UserFactory(), UserFactory(is_superuser=True, is_staff=True), staff_of(sibling)]
+    for role in (Role.PRECHECKER, Role.CERTIFICATE_OFFICER):
         user = UserFactory()
         permissions.role_grant(user=user, role=role, obj=bureaus["city"])
         outsiders.append(user)
+    # The staff, approvers and auditors of the bureaus above read the case (第九条, 第十二条) and write nothing.
+    readers = [staff_of(bureaus["city"]), staff_of(bureaus["province"])]
+    for role in (Role.APPROVER, Role.AUDITOR):
+        user = UserFactory()
+        permissions.role_grant(user=user, role=role, obj=bureaus["city"])
+        readers.append(user)
     names = _case_urls()
     assert {"case_detail", "case_task", "case_withdraw", "case_cancel", "case_chart"} <= set(names)
     insiders = [staff_of(bureaus["county"]), applicant]
@@ -108,6 +119,13 @@ def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, r
             client.force_login(outsider)
             assert client.get(url).status_code == 404, (name, outsider)
             assert client.post(url, {}).status_code in (404, 405), (name, outsider)  # 405: a page only read
+        for reader in readers:
+            client.force_login(reader)
+            if name in READ_BELOW:
+                assert client.get(url).status_code in (200, 409), (name, reader)
+            else:
+                assert client.get(url).status_code == 404, (name, reader)
+            assert client.post(url, {"reason": "越权"}).status_code in (404, 405, 409), (name, reader)
         if name in EXISTS_ONLY_IN_SOME_STATES:
             continue
         answers = []

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import oversight, views
 from .tasks import TaskViewSet
 
 router = DefaultRouter()
@@ -20,6 +20,11 @@ router.register("tasks", TaskViewSet, basename="task")
 router.register("panel-seats", views.PanelSeatViewSet, basename="panel-seat")
 router.register("auth/tokens", views.ApiTokenViewSet, basename="api_token")
 router.register("register-batches", views.RegisterBatchViewSet, basename="register_batch")
+router.register("oversight/rounds", oversight.RoundViewSet, basename="oversight-round")
+router.register("oversight/draws", oversight.DrawViewSet, basename="oversight-draw")
+router.register("oversight/findings", oversight.FindingViewSet, basename="oversight-finding")
+router.register("oversight/orders", oversight.OrderViewSet, basename="oversight-order")
+router.register("oversight/suspensions", oversight.SuspensionViewSet, basename="oversight-suspension")
 
 app_name = "api"
 urlpatterns = [
@@ -31,6 +36,7 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
     path("imports/", views.ImportView.as_view(), name="import"),
     path("verify/", views.VerifyView.as_view(), name="verify"),
+    path("statistics/dashboard/", oversight.DashboardView.as_view(), name="statistics_dashboard"),
     path("verify/<str:token>/", views.VerifyTokenView.as_view(), name="verify_token"),
     *router.urls,
     # Any other path, a newline in it too ("." alone would not match one, and Django's HTML 404 would answer).

@@ -3,6 +3,10 @@ object's own URL. "a" is the city bureau's side (the users' own), "b" another ci
 
 import pytest
 
+from certification import permissions
+from certification.enums import Role
+from tests.factories import UserFactory
+
 from .conftest import ROLES, client_for
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +103,19 @@ def test_another_members_sheet_cannot_be_written_through_a_guess(world):
     response = client_for(world["users"]["bureau_staff"]).post(
         f"/api/v1/sheets/{sheet.pk}/record/", {"item_code": "x"}, format="json")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.BUREAU_STAFF, Role.APPROVER, Role.AUDITOR])
+def test_the_province_reads_every_city_below_it_and_a_county_reads_neither(world, bureaus, role):
+    """Reading down the tree (第九条, 第十二条): the staff, approvers and auditors of the province read the cases
+    and certificates of both cities; a county below city "a" reads neither its parent's nor the other city's."""
+    objects = world["objects"]
+    reader, county = UserFactory(), UserFactory()
+    permissions.role_grant(user=reader, role=role, obj=bureaus["province"])
+    permissions.role_grant(user=county, role=role, obj=bureaus["county"])
+
+    for endpoint, names in (("cases", ["case_a", "case_b"]), ("certificates", ["certificate_a", "certificate_b"])):
+        for name in names:
+            assert client_for(reader).get(f"/api/v1/{endpoint}/{objects[name].pk}/").status_code == 200
+            assert client_for(county).get(f"/api/v1/{endpoint}/{objects[name].pk}/").status_code == 404
+    assert client_for(reader).post(f"/api/v1/cases/{objects['case_a'].pk}/self-check/").status_code in (400, 404)

@@ -3,8 +3,9 @@ as the task pages (same validation and refusals), 409 when no longer open, 404 f
 
 import pytest
 
+from certification.enums import BureauLevel, RegionLevel
 from certification.models import Stage
-from tests.factories import UserFactory
+from tests.factories import BureauFactory, RegionFactory, UserFactory
 from tests.worlds import staff_of
 from workflows.engine import case_start_process
 
@@ -68,14 +69,17 @@ def test_another_users_task_answers_404_and_someone_elses_409(declared, bureaus,
     case, applicant = declared()
     api = client_for(staff_of(bureaus["county"]))
     task_id = api.get("/api/v1/tasks/").json()["results"][0]["id"]
-    for outsider in (staff_of(bureaus["city"]), UserFactory()):
+    sibling = BureauFactory(region=RegionFactory(name="邻县", code="420103", level=RegionLevel.COUNTY,
+                                                 parent=regions["city"]), level=BureauLevel.COUNTY, parent=bureaus["city"])
+    for outsider in (staff_of(sibling), UserFactory()):
         assert client_for(outsider).get(f"/api/v1/tasks/{task_id}/").status_code == 404
         assert client_for(outsider).post(f"/api/v1/tasks/{task_id}/complete/",
                                          {"action": "plan", "data": {"decision": "include"}},
                                          format="json").status_code == 404
-    # the applicant sees the case but the plan is the bureau's
-    response = client_for(applicant).post(f"/api/v1/tasks/{task_id}/complete/",
-                                          {"action": "plan", "data": {"decision": "include"}}, format="json")
-    assert response.status_code == 409
+    # the applicant sees the case, and the city bureau reads it (第九条, 第十二条), but the plan is the county's
+    for reader in (applicant, staff_of(bureaus["city"])):
+        response = client_for(reader).post(f"/api/v1/tasks/{task_id}/complete/",
+                                           {"action": "plan", "data": {"decision": "include"}}, format="json")
+        assert response.status_code == 409
     case.refresh_from_db()
     assert case.stage == Stage.DECLARED
