@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import certificates
+from . import certificates, signing
 
 app_name = "certificates"
 
@@ -9,5 +9,6 @@ urlpatterns = [
     path("certificates/batches/<int:pk>/", certificates.batch, name="batch"),
     path("certificates/<int:pk>/", certificates.detail, name="detail"),
     path("certificates/<int:pk>/certificate.pdf", certificates.pdf, name="pdf"),
+    path("certificates/<int:pk>/credential.json", signing.certificate_credential, name="credential"),
     path("certificates/<int:pk>/transition/", certificates.transition, name="transition"),
 ]

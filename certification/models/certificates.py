@@ -44,6 +44,8 @@ class Certificate(DomainModel):
                                       related_name="superseded_by", verbose_name=_("supersedes"))
     verification_token = models.CharField(_("verification token"), max_length=64, unique=True,
                                           default=new_verification_token, editable=False)
+    # The signed Open Badges 3.0 credential, as issued (services/signing.py); empty for one issued before.
+    credential = models.JSONField(_("signed credential"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("certificate")

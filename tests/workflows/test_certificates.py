@@ -75,7 +75,7 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
         "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
         "documents:summary_pdf", "documents:summary_xlsx", "documents:summary_send", "documents:summary_sent_pdf",
         "documents:summary_sent_html", "certificates:batch", "certificates:detail", "certificates:pdf",
-        "certificates:transition"}
+        "certificates:transition", "certificates:credential"}
     for name, route in urls:
         url = _args(name, route, case, certificate, batch, bureaus["county"], summary)
         method = client.post if name in ("certificates:transition", "documents:summary_send") else client.get
