@@ -411,6 +411,8 @@ def _action_labels() -> dict:
         "case.certified": _("Certificate issued"),
         "case.withdraw": _("Withdrawn by the applicant"),
         "case.cancel": _("Cancelled by the bureau"),
+        "signing_key.create": _("Signing key created"),
+        "signing_key.rotate": _("Signing key rotated"),
     }
 
 

@@ -185,21 +185,30 @@ def _proof_hash(document: dict, proof_options: dict) -> bytes:
 
 def proof_add(document: dict, *, signer: Signer, verification_method: str, created: dt.datetime) -> dict:
     """The document with a ``DataIntegrityProof`` (``ecdsa-jcs-2019``, P-256): the signature over the SHA-256 of
-    the proof's options and of the document, both canonical (JCS), as base58btc ``proofValue`` (r || s)."""
+    the proof's options and of the document, both canonical (JCS), as base58btc ``proofValue`` (r || s). The
+    ``proof`` is a proof set of one (a list), as the Open Badges 3.0 schema has it."""
     proof = {"type": "DataIntegrityProof", "cryptosuite": CRYPTOSUITE,
              "created": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
              "verificationMethod": verification_method, "proofPurpose": "assertionMethod"}
     der = signer.key.sign(_proof_hash(document, proof), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
     proof["proofValue"] = "z" + base58btc(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-    return {**document, "proof": proof}
+    return {**document, "proof": [proof]}
 
 
-def proof_verify(document: dict, public_key: ec.EllipticCurvePublicKey) -> bool:
-    """Whether the document's ``ecdsa-jcs-2019`` proof holds for ``public_key`` (any change of any field fails)."""
+def proofs(document: dict) -> list[dict]:
+    """The document's proofs (a proof set, or a single proof)."""
+    proof = document.get("proof")
+    items = proof if isinstance(proof, list) else [proof]
+    return [p for p in items if isinstance(p, dict)]
+
+
+def proof_verify(document: dict, public_key: ec.EllipticCurvePublicKey, proof: dict | None = None) -> bool:
+    """Whether the document's ``ecdsa-jcs-2019`` proof (its first, or ``proof``) holds for ``public_key``: any
+    change of any field fails."""
     from cryptography.exceptions import InvalidSignature
 
-    proof = document.get("proof")
+    proof = proof if proof is not None else next(iter(proofs(document)), None)
     if not isinstance(proof, dict) or proof.get("cryptosuite") != CRYPTOSUITE:
         return False
     value = str(proof.get("proofValue", ""))

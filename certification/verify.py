@@ -173,7 +173,12 @@ def _status(report: Report, credential: dict, *, status_lists: list[dict], keys:
 
 
 def _proof_holds(document: dict, keys: list[dict]) -> bool:
-    proof = document.get("proof") or {}
+    """Every proof of the document holds with a published key of its controller, current when it signed."""
+    found = signing.proofs(document)
+    return bool(found) and all(_one_proof_holds(document, proof, keys) for proof in found)
+
+
+def _one_proof_holds(document: dict, proof: dict, keys: list[dict]) -> bool:
     method = str(proof.get("verificationMethod", ""))
     did, _hash, kid = method.partition("#")
     for jwk in keys:
@@ -182,11 +187,27 @@ def _proof_holds(document: dict, keys: list[dict]) -> bool:
         if not _key_current(jwk, _parse_time(proof.get("created", ""))):
             continue
         try:
-            if signing.proof_verify(document, signing.jwk_public_key(jwk)):
+            if signing.proof_verify(document, signing.jwk_public_key(jwk), proof):
                 return True
         except (signing.SignatureError, KeyError, ValueError):
             continue
     return False
+
+
+def published_keys(did: str, fetch: Fetch) -> list[dict]:
+    """The keys of a ``did:web`` document, each with the period the host's JWKS gives it (``nbf``, ``exp``): a DID
+    document lists a retired key (what it signed still verifies) but cannot say since when it is retired."""
+    document = fetch(did_web_url(did))
+    if not document:
+        return []
+    keys = keys_from([document])
+    host_jwks = fetch(did_web_url(did.split(":bureaus:")[0]).replace("/.well-known/did.json", "/.well-known/jwks.json"))
+    periods = {k.get("kid"): k for k in (host_jwks or {}).get("keys", [])}
+    for jwk in keys:
+        for bound in ("nbf", "exp"):
+            if bound in periods.get(jwk.get("kid"), {}):
+                jwk[bound] = periods[jwk["kid"]][bound]
+    return keys
 
 
 def verify_credential(credential: dict, *, keys: list[dict] | None = None, status_lists: list[dict] = (),
@@ -206,8 +227,7 @@ def verify_credential(credential: dict, *, keys: list[dict] | None = None, statu
     }
     keys = list(keys or [])
     if not keys and fetch is not None and issuer_id.startswith("did:web:"):
-        document = fetch(did_web_url(issuer_id))
-        keys = keys_from([document]) if document else []
+        keys = published_keys(issuer_id, fetch)
     if not keys:
         report.add(None, _("The issuer's published keys could not be read: the signature is not checked."))
     elif _proof_holds(credential, keys):
@@ -265,8 +285,7 @@ def verify_pdf(pdf: bytes, *, keys: list[dict] | None = None, status_lists: list
         credential = fetch(credential_url)
     if not keys and fetch is not None:
         if credential and str((credential.get("issuer") or {}).get("id", "")).startswith("did:web:"):
-            document = fetch(did_web_url(credential["issuer"]["id"]))
-            keys = keys_from([document]) if document else []
+            keys = published_keys(credential["issuer"]["id"], fetch)
         elif jwks_url:
             document = fetch(jwks_url)
             keys = keys_from([document]) if document else []
