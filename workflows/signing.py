@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
-from certification.selectors import certificate_get_for_user_or_404
+from certification.selectors import certificate_get_for_user_or_404, certificate_public
 from certification.services import signing
 
 MAX_AGE = 300  # seconds: a status list says the same (its ``ttl``)
@@ -53,11 +53,12 @@ def status_list(request, code: str, number: int):
 
 @require_GET
 def credential(request, token: str):
-    """A certificate's credential by the QR code's token (what the verification page shows, signed)."""
-    document = signing.published_document(f"{signing.public_base()}/credentials/{token}")
-    if document is None:
+    """A certificate's credential by the QR code's token (what the verification page shows, signed); one issued
+    before credentials were gets it now."""
+    certificate = certificate_public(token=token)
+    if certificate is None:
         raise Http404
-    return _json(document, content_type="application/vc+ld+json")
+    return _json(signing.certificate_credential_get(certificate=certificate), content_type="application/vc+ld+json")
 
 
 @login_required

@@ -166,23 +166,22 @@ def bureau_signer(bureau: Bureau) -> signing.Signer:
     return _signer(key)
 
 
-def timestamper():
-    """The configured RFC 3161 authority (``CERTIFICATION_TSA_URL``), else the local one signing with the
-    province's key. The province is the top bureau without a parent (the one that issues certificates)."""
+def timestamper(bureau: Bureau):
+    """The configured RFC 3161 authority (``CERTIFICATION_TSA_URL``), else the local one signing with the key of
+    ``bureau``'s province (the bureau that issues certificates)."""
     url = settings.CERTIFICATION_TSA_URL
     if url:
         from pyhanko.sign.timestamps import HTTPTimeStamper
 
         return HTTPTimeStamper(url)
-    province = Bureau.objects.select_related("region").filter(parent__isnull=True).order_by("pk").first()
-    return signing.local_timestamper(bureau_signer(province))
+    return signing.local_timestamper(bureau_signer(bureau.province))
 
 
 def pdf_sign_for(pdf: bytes, *, bureau: Bureau, reason: str, certificate: Certificate | None = None) -> bytes:
     """Sign a drawn PDF for ``bureau``: a certificate over its seal area, naming its credential's address (where
     a verifier reads its status); any other document over the bureau's seal area on its first page."""
     box = signing.CERTIFICATE_SEAL_BOX if certificate is not None else signing.DOCUMENT_SEAL_BOX
-    return signing.pdf_sign(pdf, signer=bureau_signer(bureau), timestamper=timestamper(), box=box, reason=reason,
+    return signing.pdf_sign(pdf, signer=bureau_signer(bureau), timestamper=timestamper(bureau), box=box, reason=reason,
                             location=bureau.name,
                             contact_info=credential_url(certificate) if certificate is not None else "")
 
@@ -326,14 +325,15 @@ def _der_b64(pem: str) -> str:
 def did_document(bureau: Bureau) -> dict:
     """The bureau's ``did:web`` document: each key as a ``Multikey`` verification method for assertions, retired
     ones too (a retired key signs nothing new, and what it signed still verifies; the JWKS gives its period)."""
-    did = bureau_did(bureau)
-    methods = []
-    for key in signing_keys_list(bureau=bureau):
-        public_key = signing.jwk_public_key(key.public_jwk)
-        methods.append({"id": f"{did}#{key.kid}", "type": "Multikey", "controller": did,
-                        "publicKeyMultibase": signing.public_multikey(public_key), "publicKeyJwk": key.public_jwk})
+    return {**_did_document(bureau_did(bureau), signing_keys_list(bureau=bureau)),
+            "alsoKnownAs": [f"{public_base()}/bureaus/{bureau_code(bureau)}"], "name": bureau.name}
+
+
+def _did_document(did: str, keys) -> dict:
+    methods = [{"id": f"{did}#{key.kid}", "type": "Multikey", "controller": did,
+                "publicKeyMultibase": signing.public_multikey(signing.jwk_public_key(key.public_jwk)),
+                "publicKeyJwk": key.public_jwk} for key in keys]
     return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"], "id": did,
-            "alsoKnownAs": [f"{public_base()}/bureaus/{bureau_code(bureau)}"], "name": bureau.name,
             "verificationMethod": methods, "assertionMethod": [m["id"] for m in methods]}
 
 
@@ -344,15 +344,7 @@ def bureau_by_code(code: str) -> Bureau | None:
 def site_did_document() -> dict:
     """The site's own ``did:web`` document (``/.well-known/did.json``): every bureau's keys, for a verifier that
     starts from the host."""
-    host = quote(urlsplit(public_base()).netloc, safe="")
-    did = f"did:web:{host}"
-    methods = []
-    for key in signing_keys_list():
-        methods.append({"id": f"{did}#{key.kid}", "type": "Multikey", "controller": did,
-                        "publicKeyMultibase": signing.public_multikey(signing.jwk_public_key(key.public_jwk)),
-                        "publicKeyJwk": key.public_jwk})
-    return {"@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"], "id": did,
-            "verificationMethod": methods, "assertionMethod": [m["id"] for m in methods]}
+    return _did_document(f"did:web:{quote(urlsplit(public_base()).netloc, safe='')}", signing_keys_list())
 
 
 def published_document(url: str) -> dict | None:
