@@ -267,9 +267,14 @@ def test_the_qr_code_carries_the_credentials_id_and_signed_essentials(issue):
                       "validUntil": "2029-05-19"}
     jwk = next(k for k in published.jwks()["keys"] if k["kid"] == header["kid"])
     assert signing.qr_token_verify(token, signing.jwk_public_key(jwk)) == claims
-    # the frozen certificate's QR code holds the URL, then the token (its header is the same for any token)
     assert header["alg"] == "ES256"
-    assert token.split(".")[0] in document.html or "data:image/svg+xml" in document.html
+    # the frozen certificate's QR code holds more than the bare URL: the URL, then "#" and such a token
+    from certification import documents
+
+    url = documents.verification_url(certificate)
+    assert documents.qr_svg_data_uri(url) not in document.html
+    assert documents.certificate_context(certificate, qr_token=token)["qr"] == documents.qr_svg_data_uri(
+        f"{url}#{token}")
 
 
 def test_the_published_keys_did_documents_and_status_lists_answer_without_a_login(client, issue, bureaus):
