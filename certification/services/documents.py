@@ -180,7 +180,9 @@ def document_sign(document: IssuedDocument, pdf: bytes) -> bytes:
         certificate = Certificate.objects.select_related("issued_by__region").get(pk=document.certificate_id)
         bureau = certificate.issued_by
     else:
-        bureau = Case.objects.select_related("bureau__region").get(pk=document.case_id).bureau
+        # the bureau's line up to its province (whose key time-stamps), read with the case
+        bureau = Case.objects.select_related("bureau__region", "bureau__parent__parent__parent").get(
+            pk=document.case_id).bureau
     reason = {DocumentKind.CERTIFICATE: "证书签发", DocumentKind.CONFIRMATION_LETTER: "确认函"}.get(
         document.kind, "审批依据")
     return pdf_sign_for(pdf, bureau=bureau, reason=reason, certificate=certificate)
