@@ -5,11 +5,17 @@ Keys: ``cjk_median_s`` (the certificate with Chinese text, rare characters in th
 PDF of this page costs), their ``ratio``, ``size_bytes`` of the Chinese PDF, and ``font_subsetter`` (the
 subsetter WeasyPrint used: "harfbuzz", or the slow "fonttools" fallback). Targets: ``ratio`` <= 2.0 and
 ``size_bytes`` <= 300 KB. No database: the certificate is an unsaved stand-in.
+
+Signing, in the same run: ``unsigned_median_s`` (drawing the Chinese certificate, as above) and
+``signed_median_s`` (drawing it and signing it as the worker does: PAdES with the bureau's P-256 key, the
+signature field over the seal, a time-stamp from the local authority; a key made in memory), and
+``signing_overhead`` = signed / unsigned - 1. Target: ``signing_overhead`` <= 0.5.
 """
 
 import logging
 from types import SimpleNamespace
 
+from certification import signing
 from certification.documents import (
     certificate_context,
     font_subsetter,
@@ -46,10 +52,35 @@ def run() -> dict:
     pdf = render_pdf(TEMPLATE, cjk_context)
     cjk_s = median_seconds(lambda: render_pdf(TEMPLATE, cjk_context), repeat=7)
     latin_s = median_seconds(lambda: render_pdf(TEMPLATE, latin_context), repeat=7)
+    signer = _signer()
+    timestamper = signing.local_timestamper(signer)
+
+    def signed():
+        return signing.pdf_sign(render_pdf(TEMPLATE, cjk_context), signer=signer, timestamper=timestamper,
+                                box=signing.CERTIFICATE_SEAL_BOX, reason="证书签发")
+
+    unsigned_s = median_seconds(lambda: render_pdf(TEMPLATE, cjk_context), repeat=7)
+    signed_s = median_seconds(signed, repeat=7)
     return {
         "cjk_median_s": round(cjk_s, 4),
         "latin_median_s": round(latin_s, 4),
         "ratio": round(cjk_s / latin_s, 2),
         "size_bytes": len(pdf),
         "font_subsetter": font_subsetter(),
+        "unsigned_median_s": round(unsigned_s, 4),
+        "signed_median_s": round(signed_s, 4),
+        "signing_overhead": round(signed_s / unsigned_s - 1, 3),
+        "signed_size_bytes": len(signed()),
     }
+
+
+def _signer() -> signing.Signer:
+    import datetime as dt
+
+    key = signing.key_generate()
+    now = dt.datetime.now(dt.UTC)
+    certificate, tsa = signing.key_certificates(key, subject="湖北省档案局", serial=1,
+                                                not_before=now - dt.timedelta(days=1),
+                                                not_after=now + dt.timedelta(days=365))
+    return signing.Signer(kid="benchmark", key=key, certificate_pem=certificate, tsa_certificate_pem=tsa,
+                          name="湖北省档案局")

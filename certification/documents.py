@@ -265,9 +265,11 @@ def qr_svg_data_uri(data: str) -> str:
     return segno.make(data, error="m", micro=False).svg_data_uri(scale=4, border=0, dark="#000")
 
 
-def certificate_context(certificate) -> dict:
+def certificate_context(certificate, *, qr_token: str = "") -> dict:
     """The template context of a certificate: every printed string is made here, so that the template only
-    lays them out (and the benchmark can set them all to Latin text for its floor)."""
+    lays them out (and the benchmark can set them all to Latin text for its floor). ``qr_token`` (the issuing
+    bureau's compact JWS over the certificate's essentials) follows the URL in the QR code, after ``#``: a
+    phone reads it without the network, and the browser never sends it to the server."""
     kind = str(certificate.kind)
     grade = certificate.grade.name
     url = verification_url(certificate)
@@ -285,14 +287,14 @@ def certificate_context(certificate) -> dict:
         "seal_label": "（盖章）",
         "verify_label": "扫码核验",
         "verification_url": url,
-        "qr": qr_svg_data_uri(url),
+        "qr": qr_svg_data_uri(f"{url}#{qr_token}" if qr_token else url),
         "lang": "zh-CN",
     }
 
 
-def certificate_html(certificate) -> str:
+def certificate_html(certificate, *, qr_token: str = "") -> str:
     """The certificate as HTML (the same page the PDF is printed from)."""
-    return render_to_string("documents/certificate.html", certificate_context(certificate))
+    return render_to_string("documents/certificate.html", certificate_context(certificate, qr_token=qr_token))
 
 
 def certificate_pdf(certificate) -> bytes:

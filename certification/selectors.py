@@ -443,6 +443,8 @@ def _action_labels() -> dict:
         "case.withdraw": _("Withdrawn by the applicant"),
         "case.cancel": _("Cancelled by the bureau"),
         "case.authority_passed": _("Passed to the higher bureau: the assessing bureau's authority is suspended"),
+        "signing_key.create": _("Signing key created"),
+        "signing_key.rotate": _("Signing key rotated"),
     }
 
 

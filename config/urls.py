@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from certification.admin import audit_every_admin
+from workflows import signing as published
 from workflows.public import verify
 from workflows.security import urlpatterns as security_urls
 from workflows.views import CaseDetailView, CaseListView, HomeView
@@ -21,6 +22,11 @@ urlpatterns = [
     path("accounts/", include(security_urls)),
     path("verify/", verify, name="verify"),
     path("verify/<str:token>", verify, name="verify_token"),  # the QR code's URL
+    path(".well-known/jwks.json", published.jwks, name="jwks"),
+    path(".well-known/did.json", published.site_did, name="site_did"),
+    path("bureaus/<str:code>/did.json", published.bureau_did, name="bureau_did"),
+    path("credentials/status/<str:code>/<int:number>", published.status_list, name="status_list"),
+    path("credentials/<str:token>", published.credential, name="credential"),
     path("", include("workflows.urls_documents")),
     path("", include("workflows.urls_certificates")),
     path("api/v1/", include("workflows.api.urls")),

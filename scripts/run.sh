@@ -72,6 +72,15 @@ if ! ensure_redis; then
     export CELERY_TASK_ALWAYS_EAGER=true
 fi
 
+# The key that encrypts the bureaus' signing keys: made once and kept beside the database (var/), since the keys
+# stored there cannot be read without it.
+if [ ! -s var/signing-key-encryption-key ]; then
+    (umask 077 && .venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' \
+        >var/signing-key-encryption-key)
+fi
+SIGNING_KEY_ENCRYPTION_KEY=$(cat var/signing-key-encryption-key)
+export SIGNING_KEY_ENCRYPTION_KEY
+
 say "Migrating the database (SQLite: var/db.sqlite3)"
 logged "manage.py migrate" .venv/bin/python manage.py migrate --noinput
 say "Loading the shipped schemes"

@@ -57,9 +57,11 @@ step 2 "migrations are up to date (makemigrations --check)" \
     .venv/bin/python manage.py makemigrations --check --dry-run
 
 SECRET=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))') # 64 characters
+SIGNING_KEK=$(.venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
 step 3 "production deploy check (check --deploy --fail-level WARNING)" \
     env DJANGO_SETTINGS_MODULE=config.settings.production \
     DJANGO_SECRET_KEY="$SECRET" \
+    SIGNING_KEY_ENCRYPTION_KEY="$SIGNING_KEK" \
     DJANGO_ALLOWED_HOSTS=certification.example.org \
     DATABASE_URL="$PG_URL" \
     REDIS_URL=redis://127.0.0.1:6379/0 \

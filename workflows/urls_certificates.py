@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import certificates, oversight
+from . import certificates, oversight, signing
 
 app_name = "certificates"
 
@@ -11,5 +11,6 @@ urlpatterns = [
     path("certificates/<int:pk>/", certificates.detail, name="detail"),
     path("certificates/<int:pk>/certificate.pdf", certificates.pdf, name="pdf"),
     path("certificates/<int:pk>/scan", certificates.scan, name="scan"),
+    path("certificates/<int:pk>/credential.json", signing.certificate_credential, name="credential"),
     path("certificates/<int:pk>/transition/", certificates.transition, name="transition"),
 ]

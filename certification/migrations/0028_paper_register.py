@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0025_sign_in_security'),
+        ('certification', '0027_signing_keys'),
     ]
 
     operations = [

@@ -36,6 +36,7 @@ from .reviews import ItemAssignment, OnsiteStep, Review
 from .schemes import Grade, RubricCategory, RubricItem, RubricSubCriterion, Scheme, SchemeVersion
 from .security import ApiToken, PasswordHistory
 from .sheets import ScoreLine, ScoreSheet, SheetKind
+from .signing import SigningKey
 from .users import User
 
 __all__ = [
@@ -95,6 +96,7 @@ __all__ = [
     "ScoreSheet",
     "SheetKind",
     "SummarySubmission",
+    "SigningKey",
     "Stage",
     "User",
 ]

@@ -85,6 +85,8 @@ class Certificate(DomainModel):
                                        related_name="certificates", verbose_name=_("register import"))
     letter_number = models.CharField(_("confirmation letter number"), max_length=60, blank=True)
     scan = models.FileField(_("scan of the paper certificate"), upload_to=scan_path, max_length=255, blank=True)
+    # The signed Open Badges 3.0 credential, as issued (services/signing.py); empty for one issued before.
+    credential = models.JSONField(_("signed credential"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("certificate")

@@ -23,6 +23,7 @@ from ..models import Bureau, Certificate, CertificateSerial, Grade, Institution,
 from ..permissions import ISSUE_FOR_BUREAU, require
 from .audit import audit_record, audit_record_many
 from .documents import certificate_document_freeze_within
+from .signing import certificate_credential_issue
 
 
 def lapse_reason() -> str:
@@ -110,6 +111,7 @@ def issue_within(*, actor, institution: Institution, grade: Grade, kind: str, ap
                      after=_snapshot(current), reason=current.status_reason)
         certificate.supersedes = current
     certificate.save()
+    certificate.credential = certificate_credential_issue(certificate)
     audit_record(actor=actor, action="certificate.issue", target=certificate, after={
         "number": certificate.number, "institution": institution.pk, "grade": grade.code, "kind": kind,
         "issued_on": issued_on, "valid_until": certificate.valid_until,

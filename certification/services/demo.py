@@ -33,6 +33,7 @@ from ..models import (
     Region,
     SafetyIncident,
     SchemeVersion,
+    SigningKey,
     User,
 )
 from ..permissions import ensure_roles, role_grant
@@ -217,6 +218,7 @@ def _snapshot() -> dict[str, int]:
     return {
         "regions": Region.objects.count(),
         "bureaus": Bureau.objects.count(),
+        "signing keys": SigningKey.objects.count(),
         "institutions": Institution.objects.count(),
         "safety incidents": SafetyIncident.objects.count(),
         "experts": Expert.objects.count(),
@@ -482,6 +484,17 @@ def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str
         done[entry.key] = Certificate.objects.get_or_create(number=number, defaults=values)[0]
 
 
+def _seed_signatures(bureaus: dict[str, Bureau]) -> None:
+    """Every demo bureau's signing key, and the demo certificates' signed credentials (both idempotent), so that
+    the demo's documents and credentials are signed and verify."""
+    from .signing import certificate_credential_issue, signing_key_create
+
+    for bureau in bureaus.values():
+        signing_key_create(actor=None, bureau=bureau)
+    for certificate in Certificate.objects.filter(credential__isnull=True, issued_by__in=list(bureaus.values())):
+        certificate_credential_issue(certificate)
+
+
 @transaction.atomic
 def demo_seed(*, today: dt.date | None = None) -> DemoSummary:
     """Create the demo data that is missing, relative to ``today`` (default: today in the scheme's zone)."""
@@ -496,6 +509,7 @@ def demo_seed(*, today: dt.date | None = None) -> DemoSummary:
     experts = _seed_experts(bureaus, institutions, today)
     _seed_users(bureaus, institutions, experts)
     _seed_certificates(today, version, bureaus, institutions)
+    _seed_signatures(bureaus)
     after = _snapshot()
     return DemoSummary(created=after != before, logins=demo_logins() or [], counts=after)
 

@@ -14,8 +14,12 @@ turn); after that the download draws it itself, through the same idempotent func
 late or stopped worker never leaves anyone without the document. A document whose HTML no longer matches its
 hash is never drawn nor served.
 
-This module imports no other service but the audit log's: the services that issue certificates
-(``cases``, ``certificates``, ``issuing``) call it, never the other way round.
+A drawn PDF is signed before it is stored (PAdES, ``services/signing.py``): a certificate by its issuing bureau,
+every other document by the case's bureau, which approved it. The stored SHA-256 is the signed PDF's, the file
+served; the HTML's hash is unchanged.
+
+This module imports no other service but the audit log's and the signatures': the services that issue
+certificates (``cases``, ``certificates``, ``issuing``) call it, never the other way round.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from .. import documents
 from ..models import Case, Certificate, DocumentKind, IssuedDocument, LetterSerial
 from ..selectors import action_label, case_timeline
 from .audit import audit_record
+from .signing import certificate_qr_token, pdf_sign_for
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +148,7 @@ def certificate_document_freeze_within(*, actor, certificate: Certificate,
     if existing is not None:
         return existing
     certificate = Certificate.objects.select_related("institution", "grade", "issued_by").get(pk=certificate.pk)
-    html = documents.certificate_html(certificate)
+    html = documents.certificate_html(certificate, qr_token=certificate_qr_token(certificate))
     return _store(actor=actor, kind=DocumentKind.CERTIFICATE, template="documents/certificate.html", html=html,
                   case=case, certificate=certificate, number=certificate.number)
 
@@ -167,8 +172,24 @@ def document_pdf_record(document: IssuedDocument) -> documents.PdfRecord:
     return documents.case_pdf_record(case, created=document.issued_at)
 
 
+def document_sign(document: IssuedDocument, pdf: bytes) -> bytes:
+    """Sign a frozen document's drawn PDF: a certificate by its issuing bureau over the seal area, any other by the
+    case's bureau (the approving bureau of the letter and the approval basis)."""
+    certificate = None
+    if document.certificate_id is not None:
+        certificate = Certificate.objects.select_related("issued_by__region").get(pk=document.certificate_id)
+        bureau = certificate.issued_by
+    else:
+        # the bureau's line up to its province (whose key time-stamps), read with the case
+        bureau = Case.objects.select_related("bureau__region", "bureau__parent__parent__parent").get(
+            pk=document.case_id).bureau
+    reason = {DocumentKind.CERTIFICATE: "证书签发", DocumentKind.CONFIRMATION_LETTER: "确认函"}.get(
+        document.kind, "审批依据")
+    return pdf_sign_for(pdf, bureau=bureau, reason=reason, certificate=certificate)
+
+
 def document_draw(*, document_id: int) -> IssuedDocument:
-    """Draw the document's PDF from its stored HTML and store it with its SHA-256 and size. Idempotent and safe
+    """Draw the document's PDF from its stored HTML, sign it, and store it with its SHA-256 and size. Idempotent and safe
     to run twice at once: the PDF is drawn outside any lock, then stored under the row's lock only if no other
     run stored one meanwhile (the loser's file is removed). Raises :class:`DocumentIntegrityError`, and stores
     nothing, if the HTML no longer matches the hash it was frozen with."""
@@ -179,7 +200,7 @@ def document_draw(*, document_id: int) -> IssuedDocument:
     if content_hash(html) != document.content_sha256:
         logger.error("document %s: its HTML no longer matches its SHA-256; not drawn", document_id)
         raise DocumentIntegrityError(document_id)
-    pdf = documents.html_to_pdf(html, document_pdf_record(document))
+    pdf = document_sign(document, documents.html_to_pdf(html, document_pdf_record(document)))
     digest = hashlib.sha256(pdf).hexdigest()
     # The name carries the hash: a run that loses the race below leaves no file, and a crash at most an orphan.
     storage = document.file.storage

@@ -353,3 +353,14 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }}
+
+# Signed certificates and credentials (README, "Signed certificates and credentials"). Bureau private keys are
+# stored encrypted with this Fernet key (32 bytes, urlsafe base64: `python -c "from cryptography.fernet import
+# Fernet; print(Fernet.generate_key().decode())"`). Production has no default and refuses to start without it.
+SIGNING_KEY_ENCRYPTION_KEY = env("SIGNING_KEY_ENCRYPTION_KEY", default="")
+# An RFC 3161 time-stamping authority for the PDFs' signatures; empty: the province's own key time-stamps.
+CERTIFICATION_TSA_URL = env("CERTIFICATION_TSA_URL", default="")
+# The public address of the site: what the QR codes, credentials, DIDs and status lists point to.
+CERTIFICATION_PUBLIC_BASE_URL = env("CERTIFICATION_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# How long a bureau's key signs before `manage.py keys rotate` is due (it stays published after, for checking).
+CERTIFICATION_SIGNING_KEY_DAYS = env.int("CERTIFICATION_SIGNING_KEY_DAYS", default=3 * 365)

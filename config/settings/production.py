@@ -21,6 +21,14 @@ vars().update(EMAIL_CONFIG)
 
 if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random value of at least 50 characters.")
+SIGNING_KEY_ENCRYPTION_KEY = env("SIGNING_KEY_ENCRYPTION_KEY")
+try:
+    from cryptography.fernet import Fernet
+
+    Fernet(SIGNING_KEY_ENCRYPTION_KEY.encode())
+except ValueError as _error:
+    raise ImproperlyConfigured(
+        "SIGNING_KEY_ENCRYPTION_KEY must be a Fernet key (32 bytes, urlsafe base64).") from _error
 if any(db["ENGINE"] != "django.db.backends.postgresql" for db in DATABASES.values()):
     raise ImproperlyConfigured("Production runs on PostgreSQL: set DATABASE_URL to a postgres:// URL.")
 

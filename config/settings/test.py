@@ -5,6 +5,8 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = "test-key-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - tests only
+SIGNING_KEY_ENCRYPTION_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1ub3Qtc2VjcmV0ISE="  # noqa: S105 - tests only
+CERTIFICATION_TSA_URL = ""
 DATABASES = {
     "default": env.db(
         "DATABASE_URL", default="postgres://certification:certification@127.0.0.1:5432/certification"

@@ -100,11 +100,16 @@ def test_the_graph_sees_relative_function_level_and_package_imports():
     assert "certification.services.certificates" in graph["certification.tasks"]  # inside the task's function
 
 
-def test_freezing_documents_imports_no_other_service_but_the_audit_log():
+def test_freezing_documents_imports_no_other_service_but_the_audit_log_and_the_signatures():
     graph = import_graph()
 
-    services = {m for m in graph["certification.services.documents"] if m.startswith("certification.services.")}
-    assert services == {"certification.services.audit"}
+    def services(module):
+        return {m for m in graph[module] if m.startswith("certification.services.")}
+
+    assert services("certification.services.documents") == {"certification.services.audit",
+                                                             "certification.services.signing"}
+    # the signatures are a leaf too: they import no service that issues documents
+    assert services("certification.services.signing") == {"certification.services.audit"}
 
 
 def test_find_cycle_reports_the_cycle_it_finds():

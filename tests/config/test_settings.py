@@ -16,6 +16,7 @@ GOOD_ENV = {
     "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_URL": "smtp://mail.example.org:25",
+    "SIGNING_KEY_ENCRYPTION_KEY": "ZGVwbG95LWNoZWNrLW9ubHktbm90LWEtcmVhbC1rZXk=",
 }
 
 
@@ -33,7 +34,7 @@ def test_production_check_deploy_passes_with_its_variables():
 
 
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL",
-                                     "EMAIL_URL"])
+                                     "EMAIL_URL", "SIGNING_KEY_ENCRYPTION_KEY"])
 def test_production_refuses_to_start_without_a_secret(missing):
     env = {k: v for k, v in GOOD_ENV.items() if k != missing}
     result = _production_check(env)
@@ -45,6 +46,12 @@ def test_production_refuses_a_short_secret_key_and_sqlite():
     assert "at least 50" in _production_check({**GOOD_ENV, "DJANGO_SECRET_KEY": "short"}).stderr
     assert "at least 50" in _production_check({**GOOD_ENV, "DJANGO_SECRET_KEY": "ab" * 40}).stderr
     assert "PostgreSQL" in _production_check({**GOOD_ENV, "DATABASE_URL": "sqlite:///x.sqlite3"}).stderr
+
+
+def test_production_refuses_a_key_encryption_key_that_is_not_a_fernet_key():
+    result = _production_check({**GOOD_ENV, "SIGNING_KEY_ENCRYPTION_KEY": "not-a-key"})
+    assert result.returncode != 0
+    assert "SIGNING_KEY_ENCRYPTION_KEY must be a Fernet key" in result.stderr
 
 
 def test_defaults_are_chinese_shanghai_and_late_acks():

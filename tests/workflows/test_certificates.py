@@ -79,7 +79,7 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
         "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
         "documents:summary_pdf", "documents:summary_xlsx", "documents:summary_send", "documents:summary_sent_pdf",
         "documents:summary_sent_html", "certificates:batch", "certificates:detail", "certificates:pdf",
-        "certificates:transition", "certificates:scan"}
+        "certificates:transition", "certificates:scan", "certificates:credential"}
     certificate.scan.save("scan.pdf", ContentFile(PDF))  # as a certificate registered from paper has
     for name, route in urls:
         url = _args(name, route, case, certificate, batch, bureaus["county"], summary)

@@ -253,6 +253,14 @@ class CertificateViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
         return certificates_for_user(self.request.user).select_related("institution", "grade", "issued_by",
                                                                        "certified_case")
 
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT}, operation_id="certificate_credential")
+    @action(detail=True, methods=["get"])
+    def credential(self, request, pk=None):
+        """The certificate's signed Open Badges 3.0 credential (W3C VC 2.0, ``ecdsa-jcs-2019`` proof), as JSON."""
+        from certification.services.signing import certificate_credential_get
+
+        return Response(certificate_credential_get(certificate=self.get_object()))
+
 
 class ImportView(APIView):
     """Import an .xlsx sheet (institutions, experts, experts' past employments, or the paper register of
