@@ -64,7 +64,7 @@ def test_the_template_of_the_register_has_the_columns_in_chinese(client, officer
     client.force_login(officer)
     response = client.get(reverse("spreadsheet_template", args=["certificates"]))
     header = [c.value for c in next(load_workbook(io.BytesIO(response.content)).active.iter_rows())]
-    assert header == ["持证机关信用代码", "方案", "等级", "类别", "证书编号", "发证机关", "发证日期", "有效期至", "确认函文号",
+    assert header == ["持证机关信用代码", "考评方案", "等级", "类别", "证书编号", "发证机关", "发证日期", "有效期至", "确认函文号",
                       "审批机关", "扫描件"]
 
 

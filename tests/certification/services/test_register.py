@@ -21,7 +21,7 @@ from tests.worlds import PDF, at, local, xlsx_sheet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
-HEADER = ["持证机关信用代码", "方案", "等级", "类别", "证书编号", "发证机关", "发证日期", "有效期至", "确认函文号",
+HEADER = ["持证机关信用代码", "考评方案", "等级", "类别", "证书编号", "发证机关", "发证日期", "有效期至", "确认函文号",
           "审批机关", "扫描件"]
 DAY_ONE = local(2026, 3, 2, 9, 0)
 
