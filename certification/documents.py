@@ -341,6 +341,23 @@ def _cn(moment_or_day) -> str:
     return chinese_date(day)
 
 
+def _last_day(moment) -> dt.date | None:
+    """The last day a deadline leaves (``rules.deadline_last_day``): a period ending at midnight is printed as
+    the day before."""
+    from . import rules
+
+    return None if moment is None else rules.deadline_last_day(moment)
+
+
+def _deadline_cn(moment) -> str:
+    """A deadline in a document: ``2026年12月15日24:00`` for one at the midnight that ends its last day."""
+    from . import rules
+
+    text = rules.deadline_text(moment)
+    day, _sep, time = text.partition(" ")
+    return chinese_date(dt.date.fromisoformat(day)) + time
+
+
 def _points(value) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -554,7 +571,7 @@ def application_form_context(case) -> dict:
         "self_submitted_on": totals["self_submitted_on"],
         "filled_on": _cn(case.acceptance_requested_at),
         "precheck": {"opinion": precheck.summary if precheck else "",
-                     "by": precheck.prechecker.get_full_name() or precheck.prechecker.username if precheck else "",
+                     "by": precheck.prechecker.get_full_name() if precheck else "",
                      "on": _cn(precheck.decided_at) if precheck else ""},
         "panel": {"opinion": review.conclusion if review and review.concluded_at else "",
                   "total": totals["panel"], "chair": chair,
@@ -587,15 +604,15 @@ def precheck_opinion_context(case) -> dict:
     names = {i.code: i.name for _c, i in spec.rubric_for(case.grade.code).items()}
     rounds = [{
         "round": p.round, "decision": p.get_decision_display(), "passed": p.decision == "pass",
-        "summary": p.summary, "on": _cn(p.decided_at), "due": _cn(p.rectification_due_at),
-        "by": p.prechecker.get_full_name() or p.prechecker.username,
+        "summary": p.summary, "on": _cn(p.decided_at), "due": _cn(_last_day(p.rectification_due_at)),
+        "by": p.prechecker.get_full_name(),
         "opinions": [(code, names.get(code, ""), text) for code, text in sorted(p.opinions.items()) if text],
         # a pre-check delegated to a city bureau: its written result, and the assessing bureau's decision on it
         "delegated_to": p.delegated_to.name if p.delegated_to_id else "",
         "recommendation": p.get_recommendation_display() if p.recommendation else "",
         "reported_on": _cn(p.reported_at) if p.reported_at else "",
         "written_attached": bool(p.attachment),
-        "decided_by": (p.decided_by.get_full_name() or p.decided_by.username) if p.decided_by_id else "",
+        "decided_by": p.decided_by.get_full_name() if p.decided_by_id else "",
         "decision_reason": p.decision_reason,
     } for p in case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by("round")]
     return {**case_context(case), "title": "预检意见书", "rounds": rounds}
@@ -624,7 +641,7 @@ def notice_result_context(case) -> dict:
         **case_context(case), "title": notice.title if notice else "公示",
         "notice": notice, "listed": listed,
         "published_on": _cn(notice.published_at) if notice else "",
-        "closes_at": timezone_text(notice.closes_at) if notice else "",
+        "closes_at": _cn(_last_day(notice.closes_at)) if notice else "",
         "closed_on": _cn(notice.closed_at) if notice and notice.closed_at else "",
         "extension_reason": notice.extension_reason if notice else "",
         "objections": [{"receipt": o.receipt, "received_on": _cn(o.received_at), "status": o.get_status_display(),
@@ -651,7 +668,7 @@ def panel_roster_context(case) -> dict:
     years = case.scheme_version.specification().panel.conflict_employment_years
     return {**case_context(case), "title": "考评组人员名单及回避声明", "members": members, "window_years": years,
             "formed_on": _cn(panel.formed_at) if panel else "",
-            "scoring_due": timezone_text(panel.scoring_due_at) if panel else ""}
+            "scoring_due": _deadline_cn(panel.scoring_due_at) if panel else ""}
 
 
 def integrity_notice_context(case) -> dict:

@@ -155,6 +155,25 @@ def start_of_local_day(day: dt.date, *, scheme: SchemeSpec | None = None) -> dt.
     return dt.datetime.combine(day, dt.time.min, tzinfo=scheme_zone(scheme))
 
 
+def deadline_last_day(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.date:
+    """The last day a deadline leaves, in the scheme's zone. Deadlines are stored as the instant they pass —
+    local midnight after the last day — so a period ending at 2026-12-16 00:00 is read "by 2026-12-15"."""
+    _require_aware(moment, "moment")
+    local = moment.astimezone(scheme_zone(scheme))
+    day = local.date()
+    return day - dt.timedelta(days=1) if local.time() == dt.time.min else day
+
+
+def deadline_text(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> str:
+    """A deadline as people read it: ``2026-12-15 24:00`` for one at local midnight (the end of the last day),
+    otherwise the local day and time."""
+    _require_aware(moment, "moment")
+    local = moment.astimezone(scheme_zone(scheme))
+    if local.time() == dt.time.min:
+        return f"{deadline_last_day(moment, scheme=scheme).isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:
     """A public notice published at T closes at the first local midnight at or after T + 7 × 24 h.
 

@@ -368,11 +368,22 @@ def case_next_step(case) -> NextStep | None:
 
 
 def case_timeline(case):
-    """Every audited event of the case (who, when, what, why), oldest first."""
+    """Every audited event of the case (who, when, what, why), oldest first: the case's own, and those of the
+    public notices it was published on and of the objections to it, so that the record tells the whole story
+    (a notice published, an objection received, verified and resolved)."""
     from .models import AuditEntry
 
-    return (AuditEntry.objects.filter(target_type="certification.case", target_id=str(case.pk))
-            .select_related("actor").order_by("id"))
+    objections = [str(pk) for pk in case.objections.values_list("pk", flat=True)]
+    notices = [str(pk) for pk in case.notices.values_list("pk", flat=True)]
+    return (AuditEntry.objects.filter(
+        Q(target_type="certification.case", target_id=str(case.pk))
+        | Q(target_type="certification.objection", target_id__in=objections)
+        | Q(target_type="certification.notice", target_id__in=notices, action__in=NOTICE_TIMELINE_ACTIONS))
+        .select_related("actor").order_by("id"))
+
+
+#: A notice's events shown on the timeline of each case it lists.
+NOTICE_TIMELINE_ACTIONS = ("notice.publish", "notice.extend", "notice.close")
 
 
 def _action_labels() -> dict:
@@ -393,6 +404,14 @@ def _action_labels() -> dict:
         "case.precheck_return": _("Returned for rectification"),
         "case.rectification_missed": _("Withdrawn: rectification deadline missed"),
         "case.notice_passed": _("Public notice closed without objection"),
+        "case.notice_cleared": _("Public notice closed; every objection resolved"),
+        "notice.publish": _("Public notice published"),
+        "notice.extend": _("Public notice extended"),
+        "notice.close": _("Public notice closed"),
+        "objection.file": _("Objection received"),
+        "objection.verify": _("Objection verified by experts"),
+        "objection.resolve": _("Objection resolved"),
+        "document.issue": _("Document issued"),
         "case.downgrade": _("Grade lowered after an objection"),
         "case.objection_upheld": _("Objection upheld"),
         "panel.form": _("Review panel formed"),
@@ -443,7 +462,12 @@ def certificate_history(certificate) -> list:
 
 
 def action_label(action: str) -> str:
-    return str(_action_labels().get(action, action))
+    """An audited action in the reader's language; an action without a label reads as a generic event, never
+    as its code."""
+    from django.utils.translation import gettext as _
+
+    label = _action_labels().get(action) or _certificate_action_labels().get(action)
+    return str(label) if label is not None else _("Recorded")
 
 
 def certificate_public(*, token: str | None = None, number: str | None = None):

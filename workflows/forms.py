@@ -38,7 +38,7 @@ class PrecheckerForm(forms.Form):
     def __init__(self, *args, candidates=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["prechecker"].queryset = candidates
-        self.fields["prechecker"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["prechecker"].label_from_instance = lambda u: u.get_full_name() or str(u)
 
 
 def item_label(item) -> str:
@@ -345,7 +345,7 @@ class ConcludeForm(forms.Form):
 
 class ApproveForm(forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
-        ("approve", _("Approve")), ("refuse", _("Refuse"))])
+        ("approve", _("Grant the approval")), ("refuse", _("Do not approve"))])
     reasons = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
 
 
@@ -401,7 +401,8 @@ class DeclarationForm(forms.Form):
             if gate.check == "declared":
                 self.fields[f"gate_{gate.code}"] = forms.BooleanField(
                     label=gate.text, required=False,
-                    help_text=_("Only for: %(grades)s") % {"grades": "、".join(gate.grades)})
+                    help_text=_("Only for: %(grades)s") % {"grades": "、".join(
+                        self.spec.grade(code).name for code in gate.grades)})
 
     def prerequisite_rows(self):
         return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"]) for p in self.spec.prerequisites]

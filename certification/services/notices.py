@@ -110,7 +110,9 @@ def _release(case: Case, *, actor, now) -> bool:
         return False
     if case.objections.filter(status=Objection.Status.RECEIVED).exists():
         return False
-    case_move(case, "pass_notice", actor=actor, action="case.notice_passed", now=now)
+    # "without objection" only where none was received: a case whose objections were all resolved says so
+    action = "case.notice_cleared" if case.objections.exists() else "case.notice_passed"
+    case_move(case, "pass_notice", actor=actor, action=action, now=now)
     return True
 
 
