@@ -254,7 +254,8 @@ def chinese_date(day: dt.date) -> str:
 
 
 def verification_url(certificate) -> str:
-    base = getattr(settings, "CERTIFICATION_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+    # Unset only outside production (the deploy check refuses it there): a local run's own address.
+    base = getattr(settings, "CERTIFICATION_PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000"
     return urljoin(base.rstrip("/") + "/", "verify/" + certificate.verification_token)
 
 

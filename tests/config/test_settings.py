@@ -16,6 +16,7 @@ GOOD_ENV = {
     "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_URL": "smtp://mail.example.org:25",
+    "CERTIFICATION_PUBLIC_BASE_URL": "https://certification.example.org",
 }
 
 
