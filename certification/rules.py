@@ -9,6 +9,7 @@ in :mod:`certification.scoring` and is re-exported here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -172,6 +173,25 @@ def deadline_text(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> s
     if local.time() == dt.time.min:
         return f"{deadline_last_day(moment, scheme=scheme).isoformat()} 24:00"
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+_PHONE = re.compile(r"(?:\+?86[ -]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?|[48]00-?\d{3}-?\d{4})")
+
+
+def contact_kind(value: str) -> str | None:
+    """What an objector's contact is: ``"phone"`` (a mainland mobile, a landline with its area code and an
+    optional extension, or a 400/800 number; spaces ignored), ``"email"``, or ``None`` for anything else."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    value = (value or "").strip()
+    if _PHONE.fullmatch(re.sub(r"[\s()（）]", "", value)):
+        return "phone"
+    try:
+        validate_email(value)
+    except ValidationError:
+        return None
+    return "email"
 
 
 def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:

@@ -9,6 +9,7 @@ from django.views.generic import DetailView, TemplateView
 
 from certification.models import Bureau
 from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, granted, objects_for
+from certification.rules import deadline_text
 from certification.selectors import (
     action_label,
     case_get_for_user_or_404,
@@ -282,7 +283,7 @@ def notice_publish(request):
                     form.add_error(None, text)
             else:
                 messages.success(request, _("Published; the notice closes at %(at)s.") % {
-                    "at": timezone.localtime(notice.closes_at).strftime("%Y-%m-%d %H:%M")})
+                    "at": deadline_text(notice.closes_at)})
                 return redirect("inbox")
     from certification.models import Bureau, Notice
     from certification.permissions import objects_for

@@ -516,7 +516,7 @@ def case_rectification_missed(*, case: Case, now: dt.datetime | None = None) -> 
         return False
     with translation.override(settings.LANGUAGE_CODE):
         reason = _("The rectification deadline %(due)s passed without a resubmission.") % {
-            "due": timezone.localtime(case.rectification_due_at).strftime("%Y-%m-%d %H:%M")}
+            "due": rules.deadline_text(case.rectification_due_at, scheme=case.scheme_version.specification())}
     case_move(case, "miss_rectification", actor=None, action="case.rectification_missed", reason=reason, now=now)
     return True
 

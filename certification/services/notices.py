@@ -89,6 +89,9 @@ def objection_file(*, notice: Notice, case: Case, name: str, contact: str, groun
     if not (grounds or "").strip():
         refusals.append(_refuse("objection.grounds_required", _("Please give %(what)s.") % {"what": _("the grounds")},
                                 field="grounds"))
+    if (contact or "").strip() and rules.contact_kind(contact) is None:
+        refusals.append(_refuse("objection.contact", _("Give a phone number (a mobile, or a landline with its "
+                                                       "area code) or an e-mail address."), field="contact"))
     if attachment is not None:
         refusals.extend(upload_refusals(attachment, field="attachment"))
     if refusals:

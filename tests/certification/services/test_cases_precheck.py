@@ -121,7 +121,7 @@ def test_the_deadline_passing_withdraws_the_case_once(setting):
     assert case_rectification_missed(case=case, now=local(2026, 5, 22, 0, 0)) is False
     case.refresh_from_db()
     assert (case.outcome, case.stage) == (Outcome.RECTIFICATION_MISSED, Stage.CLOSED)
-    assert "2026-05-21 00:00" in case.outcome_reason
+    assert "2026-05-20 24:00" in case.outcome_reason  # the last day, as the applicant was told
     assert AuditEntry.objects.filter(action="case.rectification_missed").count() == 1
 
 
