@@ -746,3 +746,94 @@ def filings_for_user(user):
         return Filing.objects.none()
     return Filing.objects.filter(Q(bureau__in=ids) | Q(bureau__parent__in=ids) | Q(bureau__parent__parent__in=ids)
                                  | Q(bureau__parent__parent__parent__in=ids))
+
+
+# --- The evidence of a case, for those who judge it -----------------------------------------------------------
+@dataclass(frozen=True)
+class EvidenceFile:
+    label: str  # what it is, in the reader's language
+    name: str  # the file's own name, as uploaded
+    kind: str  # condition | report | precheck | objection: the download's route
+    pk: int  # the row holding the file
+    inline: bool  # a PDF or an image: the browser shows it in place
+    note: str = ""  # text that goes with it (a rectification explanation)
+
+
+@dataclass(frozen=True)
+class EvidenceRound:
+    title: str
+    files: list
+
+
+INLINE_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def _evidence_file(label: str, field, kind: str, pk: int, note: str = "") -> EvidenceFile:
+    import os
+
+    name = os.path.basename(field.name)
+    return EvidenceFile(label=label, name=name, kind=kind, pk=pk, note=note,
+                        inline=name.lower().endswith(INLINE_SUFFIXES))
+
+
+def case_evidence(user, case) -> list[EvidenceRound]:
+    """Everything uploaded for ``case`` that ``user`` may open, grouped by round: the declaration's evidence of
+    each condition; for each round of the acceptance request, its narrative report, its rectification
+    explanation and the written result of its pre-check; and, for the bureau's staff, the objections'
+    attachments. A user who may not see the case gets nothing (the downloads answer 404 alike). Four queries."""
+    from django.utils.translation import gettext as _
+
+    from .models import Objection
+
+    if not cases_for_user(user).filter(pk=case.pk).exists():
+        return []
+    texts = {p.code: p.text for p in case.scheme_version.specification().prerequisites}
+    rounds = [EvidenceRound(_("Declaration"), [
+        _evidence_file(texts.get(row.code, row.code), row.evidence, "condition", row.pk)
+        for row in case.prerequisites.order_by("pk") if row.evidence])]
+    reports = {r.round: r for r in case.reports.order_by("round")}
+    prechecks = {p.round: p for p in case.prechecks.order_by("round")}
+    if not reports and case.report:  # a case from before the rounds were kept: its one report
+        reports = {1: None}
+    for n in sorted(set(reports) | {p for p, row in prechecks.items() if row.attachment}):
+        files = []
+        report = reports.get(n)
+        if report is None and n in reports and case.report:
+            files.append(_evidence_file(_("Narrative report"), case.report, "report", 0))
+        elif report is not None and (report.file or report.explanation):
+            files.append(_evidence_file(_("Narrative report"), report.file, "report", report.pk,
+                                        note=report.explanation) if report.file else
+                         EvidenceFile(_("Rectification explanation"), "", "", 0, False, report.explanation))
+        precheck = prechecks.get(n)
+        if precheck is not None and precheck.attachment:
+            files.append(_evidence_file(_("Written pre-check result"), precheck.attachment, "precheck", precheck.pk))
+        if files:
+            rounds.append(EvidenceRound(_("Round %(n)d") % {"n": n}, files))
+    if case.bureau_id in granted(user, WORK_IN_BUREAU):
+        objections = [o for o in case.objections.order_by("received_at") if o.attachment]
+        if objections:
+            rounds.append(EvidenceRound(_("Objections"), [
+                _evidence_file(_("Objection %(receipt)s") % {"receipt": o.receipt}, o.attachment, "objection", o.pk)
+                for o in objections]))
+    return [r for r in rounds if r.files]
+
+
+def case_evidence_file(user, case, kind: str, pk: int):
+    """The stored file of one piece of ``case``'s evidence that ``user`` may open (see :func:`case_evidence`),
+    or ``None``."""
+    for evidence_round in case_evidence(user, case):
+        for item in evidence_round.files:
+            if item.kind == kind and item.pk == pk:
+                break
+        else:
+            continue
+        break
+    else:
+        return None
+    if kind == "condition":
+        return case.prerequisites.get(pk=pk).evidence
+    if kind == "report":
+        return case.reports.get(pk=pk).file if pk else case.report
+    if kind == "precheck":
+        return case.prechecks.get(pk=pk).attachment
+    return case.objections.get(pk=pk).attachment

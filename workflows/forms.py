@@ -27,7 +27,17 @@ class ReportForm(forms.Form):
     report = forms.FileField(label=_("Narrative report (PDF or Word)"))
 
 
+class RectificationSubmitForm(forms.Form):
+    """The request after a rectification: what was rectified, item by item (整改说明)."""
+
+    explanation = forms.CharField(label=_("Rectification explanation"), max_length=8000,
+                                  widget=forms.Textarea(attrs={"rows": 6}),
+                                  help_text=_("What was rectified, item by item (from the second round on)."))
+
+
 class IntegrityForm(forms.Form):
+    label_suffix = ""  # the label is a sentence, with its own full stop
+
     acknowledged = forms.BooleanField(
         label=_("I have read the integrity notice and undertake that everything declared is true."))
 

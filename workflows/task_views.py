@@ -30,7 +30,7 @@ from certification.models import (
     SheetKind,
 )
 from certification.permissions import PRECHECK_FOR_BUREAU
-from certification.selectors import precheck_delegate
+from certification.selectors import case_evidence, precheck_delegate
 from certification.services import assignments as assignment_services
 from certification.services import cases as case_services
 from certification.services import notices as notice_services
@@ -96,6 +96,9 @@ class TaskView(TemplateView):
                               for action in self.visible_actions()])
         texts = {p.code: p.text for p in self.case.scheme_version.specification().prerequisites}
         context["conditions"] = [(texts.get(row.code, row.code), row) for row in self.case.prerequisites.order_by("pk")]
+        context["evidence"] = case_evidence(self.request.user, self.case)  # every upload, on every task's page
+        context["latest_report"] = next((f for r in reversed(context["evidence"]) for f in r.files
+                                         if f.kind == "report"), None)
         context.update(self.extra_context_data())
         return context
 
@@ -285,12 +288,17 @@ class SelfCheckView(SheetTaskView):
         sheet = self.sheet()
         if not sheet.locked:
             sheet_services.sheet_submit(actor=self.request.user, sheet=sheet)
-        case_services.case_request_acceptance(actor=self.request.user, case=self.case)
+        case_services.case_request_acceptance(actor=self.request.user, case=self.case,
+                                              explanation=form.cleaned_data.get("explanation", ""))
         return True
 
 
 class RectifyView(SelfCheckView):
-    """A rectification round: the same self-check, a new round, with the pre-check's opinions beside it."""
+    """A rectification round: the same self-check, a new round, with the pre-check's opinions beside it; the
+    request says what was rectified (整改说明)."""
+
+    def form_class(self, action):
+        return forms.RectificationSubmitForm if action == "submit" else super().form_class(action)
 
 
 # --- 3b Designate the pre-checker ----------------------------------------------------------------------------

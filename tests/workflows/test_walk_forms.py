@@ -5,10 +5,11 @@ import pytest
 from certification.models import Objection, Outcome, Stage
 from certification.services.notices import objection_file
 from certification.tasks import fire_due_timers
-from tests.workflows.test_flows import declare, state, to_notice
+from tests.workflows.test_flows import clock, declare, state, to_notice
 from tests.worlds import at, field_error
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media", "clock")]
+__all__ = ["clock"]  # the autouse clock of the flow tests: inside the declaration window
 
 
 def test_resolving_as_downgraded_without_a_grade_keeps_the_decision_and_the_reason(client, world):
@@ -26,8 +27,7 @@ def test_resolving_as_downgraded_without_a_grade_keeps_the_decision_and_the_reas
                           {"objection": objection.pk, "decision": "downgraded", "reason": "部分属实，库房有渗漏"},
                           expect=200)
     page = response.content.decode()
-    print(field_error(response, "resolve-grade"), page[page.find("<main"):][:6000])
-    assert 0
+    assert field_error(response, "resolve-grade") == ["请选择异议处理后的等级。"]
     assert 'value="downgraded" selected' in page
     assert "部分属实，库房有渗漏" in page
     assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)
