@@ -783,7 +783,6 @@ def case_evidence(user, case) -> list[EvidenceRound]:
     attachments. A user who may not see the case gets nothing (the downloads answer 404 alike). Four queries."""
     from django.utils.translation import gettext as _
 
-    from .models import Objection
 
     if not cases_for_user(user).filter(pk=case.pk).exists():
         return []
