@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,6 +68,12 @@ class ItemForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.item = item
         rule = item.rule
+        deduction = self.fields["deduction"]
+        deduction.widget.attrs.update(inputmode="decimal", step="0.01")
+        if item.max_points > 0:  # at most the item's points (the service refuses more, whoever posts)
+            deduction.max_value = item.max_points
+            deduction.widget.attrs["max"] = str(item.max_points)
+            deduction.validators.append(MaxValueValidator(item.max_points))
         if rule.kind == "sub_criteria":
             self.fields["unmet"] = forms.MultipleChoiceField(
                 label=_("Sub-criteria not met"), required=False, widget=forms.CheckboxSelectMultiple,

@@ -9,6 +9,8 @@ process's row lock and one transaction around the form, the service and the task
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
@@ -54,6 +56,16 @@ def add_refusals(form, exc: RuleViolation) -> None:
             form.add_error(field, str(refusal))
         else:
             form.add_error(None, f"{refusal.rule}：{refusal}" if refusal.rule else str(refusal))
+
+
+def clamp_text(clamp: dict) -> str:
+    """A bound the scoring applied to an item (``ScoreLine.clamps``), in the reader's language."""
+    labels = {"sub_criterion": _("a sub-criterion loses at most its %(limit)s points"),
+              "deduction_cap": _("deductions capped at %(limit)s points"),
+              "bonus_cap": _("extra points capped at %(limit)s"),
+              "ceiling": _("capped at %(limit)s points"), "floor": _("not below %(limit)s points")}
+    label = labels.get(clamp.get("kind"), _("bounded at %(limit)s points"))
+    return label % {"limit": clamp.get("limit", "")}
 
 
 class TaskView(TemplateView):
@@ -215,14 +227,36 @@ class SheetTaskView(TaskView):
             return forms.ItemForm(data=self.request.POST if bound else None, prefix=f"item-{code}", item=item)
         return super().make_form(action, bound)
 
-    def post(self, request, *args, **kwargs):
-        if request.POST.get("action") == "item" and self.item(request.POST.get("item", "")) is None:
-            return HttpResponseBadRequest(_("There is no such item in this rubric."))
-        return super().post(request, *args, **kwargs)
-
     def shown_items(self):
         """The items this page lists (all of the rubric's, or a member's share)."""
         return self.items()
+
+    def totals(self, sheet) -> dict:
+        """Where the sheet stands, over the items this page lists: how many are scored, their points against
+        their maximum, and the points of those still to score (nothing counts before it is scored)."""
+        lines = {line.item_code: line for line in sheet.lines.all()}
+        shown = self.shown_items()
+        scored = [i for i in shown if i.code in lines]
+        return {"scored": len(scored), "count": len(shown),
+                "points": sum((lines[i.code].points for i in scored), Decimal(0)),
+                "of": sum((i.max_points for i in scored), Decimal(0)),
+                "left": sum((i.max_points for i in shown if i.code not in lines), Decimal(0))}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["totals"] = self.totals(self.sheet())
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("action") == "item" and self.item(request.POST.get("item", "")) is None:
+            return HttpResponseBadRequest(_("There is no such item in this rubric."))
+        response = super().post(request, *args, **kwargs)
+        if request.POST.get("action") == "item" and response.status_code == 302:
+            # back at the item just saved, not at the top of an 18-item page
+            if request.headers.get("X-Sheet-Item"):  # static/workflows/sheet.js: the page, to take the row from
+                return self.render_to_response(self.get_context_data())
+            return HttpResponseRedirect(f"{response.url}#item-{request.POST.get('item', '')}")
+        return response
 
     def rows(self, sheet, bound):
         lines = {line.item_code: line for line in sheet.lines.all()}
@@ -238,7 +272,8 @@ class SheetTaskView(TaskView):
             else:
                 form = forms.ItemForm(prefix=f"item-{item.code}", item=item,
                                       initial=forms.ItemForm.initial_from(line.entry) if line else None)
-            rows.append({"item": item, "line": line, "form": form})
+            rows.append({"item": item, "line": line, "form": form,
+                         "clamps": [clamp_text(c) for c in (line.clamps if line else ())]})
         return rows
 
     def do_item(self, form):
