@@ -419,6 +419,7 @@ def _action_labels() -> dict:
         "panel.recusal_sign": _("Recusal declaration signed"),
         "panel.recusal_conflict": _("A member declared a conflict of interest"),
         "panel.replace_member": _("A member replaced"),
+        "panel.reassign_tasks": _("A member's tasks given to their account"),
         "review.step": _("On-site step recorded"),
         "review.assign": _("Items assigned to the members"),
         "review.consolidate": _("Panel score consolidated"),

@@ -231,6 +231,25 @@ class ObjectionResolveForm(forms.Form):
         return data
 
 
+def expert_label(expert, load: int, conflicts: list[str]) -> str:
+    """An expert as the bureau chooses among them: name, pool, employer and title, how many undecided panels
+    they sit on, whether they can sign in, and every conflict with the case."""
+    from django.utils.translation import gettext
+
+    parts = [gettext("%(pool)s pool") % {"pool": expert.pool.name}]
+    if expert.employer_id:
+        parts.append(expert.employer.name)
+    if expert.title:
+        parts.append(expert.title)
+    parts.append(gettext("on %(n)d undecided panels") % {"n": load})
+    if expert.user_id is None:
+        parts.append(gettext("no account to sign in with"))
+    text = f"{expert.name}（{'，'.join(parts)}）"
+    if conflicts:
+        text += " — " + gettext("recused: %(why)s") % {"why": "；".join(conflicts)}
+    return text
+
+
 class PanelForm(forms.Form):
     """Take the system's proposal, or choose the members and the chair (the service checks the rules)."""
 
@@ -240,10 +259,12 @@ class PanelForm(forms.Form):
     chair = forms.ModelChoiceField(label=_("Chair"), queryset=None, required=False,
                                    help_text=_("Leave empty for the first member."))
 
-    def __init__(self, *args, experts=None, **kwargs):
+    def __init__(self, *args, experts=None, describe=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["members"].queryset = experts
         self.fields["chair"].queryset = experts
+        if describe is not None:
+            self.fields["members"].label_from_instance = describe
 
     def clean(self):
         data = super().clean()

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
@@ -544,9 +545,27 @@ class FormPanelView(TaskView):
     def candidates(self):
         return panel_services.panel_candidates_for(self.case)
 
+    def candidate_rows(self) -> dict:
+        """Per expert of the pools: (the expert, its pool, its load, its conflicts with this case), read once."""
+        if not hasattr(self, "_candidate_rows"):
+            facts = panel_services.panel_case_facts(self.case)
+            spec = self.case.scheme_version.specification()
+            today = rules.local_date(timezone.now(), scheme=spec)
+            candidates = {c.expert_id: c for c in self.candidates()}
+            experts = Expert.objects.filter(pk__in=list(candidates)).select_related("pool", "employer")
+            self._candidate_rows = {e.pk: (e, candidates[e.pk].load, [str(r) for r in rules.expert_conflicts(
+                candidates[e.pk], facts, today=today, scheme=spec)]) for e in experts}
+        return self._candidate_rows
+
     def form_kwargs(self, action):
-        return {"experts": Expert.objects.filter(pk__in=[c.expert_id for c in self.candidates()])
-                .order_by("name")}
+        rows = self.candidate_rows()
+        return {"experts": Expert.objects.filter(pk__in=list(rows)).select_related("pool", "employer")
+                .order_by("pool__level", "name"),
+                "describe": lambda e: forms.expert_label(e, rows[e.pk][1], rows[e.pk][2])}
+
+    def extra_context_data(self):
+        return {"without_account": panel_services.members_without_account(
+            [expert for expert, _load, conflicts in self.candidate_rows().values() if not conflicts])}
 
     def do_form(self, form):
         data = form.cleaned_data

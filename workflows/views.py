@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -86,8 +87,8 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["can_cancel"] = is_open and case.bureau_id in granted(user, WORK_IN_BUREAU)
         context["can_archive"] = may_keep_case_file(user, case)
         context["to_replace"] = list(PanelMember.objects.filter(
-            panel__case=case, conflict_declared_at__isnull=False, replaced_by__isnull=True).select_related(
-            "expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
+            Q(conflict_declared_at__isnull=False) | Q(expert__user__isnull=True), panel__case=case,
+            replaced_by__isnull=True).select_related("expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
         context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
             "round")
         context["objections"] = case.objections.select_related("verification").prefetch_related(
@@ -492,12 +493,17 @@ def replace_member(request, pk: int):
     case = case_get_for_user_or_404(request.user, pk)
     if not (can(request.user, WORK_IN_BUREAU, case.bureau) and hasattr(case, "panel")):
         raise Http404
-    recused = PanelMember.objects.filter(panel__case=case, conflict_declared_at__isnull=False,
-                                         replaced_by__isnull=True).select_related("expert")
+    recused = PanelMember.objects.filter(Q(conflict_declared_at__isnull=False) | Q(expert__user__isnull=True),
+                                         panel__case=case, replaced_by__isnull=True).select_related("expert")
 
     class ReplaceForm(dj_forms.Form):
-        member = dj_forms.ModelChoiceField(label=_("Member who declared a conflict"), queryset=recused,
-                                           empty_label=None)
+        member = dj_forms.ModelChoiceField(label=_("Member to replace"), queryset=recused, empty_label=None)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["member"].label_from_instance = lambda m: (
+                _("%(expert)s (declared a conflict of interest)") if m.conflict_declared_at
+                else _("%(expert)s (has no account to sign in with)")) % {"expert": m.expert.name}
         expert = dj_forms.ModelChoiceField(label=_("Replacement"), queryset=Expert.objects.filter(
             pk__in=[c.expert_id for c in panel_candidates_for(case)]).exclude(
             pk__in=PanelMember.objects.filter(panel__case=case).values("expert_id")).order_by("pool", "name"))
@@ -514,4 +520,43 @@ def replace_member(request, pk: int):
             messages.success(request, _("%(expert)s now sits on the panel.") % {"expert": new.expert})
             return redirect("case_detail", pk=case.pk)
     return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "replace",
-                                                        "title": _("Replace a member who declared a conflict")})
+                                                        "title": _("Replace a member of the panel")})
+
+
+@login_required
+def reassign_member(request, pk: int):
+    """The bureau gives a seat's open tasks to the account its expert signs in with now (an account linked after
+    the panel was formed): the member's scoring task, and the chair's tasks for the chair. Audited."""
+    from django import forms as dj_forms
+
+    from certification.exceptions import RuleViolation
+    from certification.models import PanelMember
+    from certification.permissions import can
+
+    from .task_views import refusal_text
+
+    case = case_get_for_user_or_404(request.user, pk)
+    if not (can(request.user, WORK_IN_BUREAU, case.bureau) and hasattr(case, "panel")):
+        raise Http404
+    seats = PanelMember.objects.active().filter(panel__case=case, expert__user__isnull=False).select_related(
+        "expert__user").order_by("pk")
+
+    class ReassignForm(dj_forms.Form):
+        member = dj_forms.ModelChoiceField(label=_("Member"), queryset=seats, empty_label=None)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["member"].label_from_instance = lambda m: f"{m.expert.name}（{m.expert.user}）"
+
+    form = ReassignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            seat = actions.panel_member_reassign(actor=request.user, case=case, member=form.cleaned_data["member"])
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("The tasks of %(expert)s are now theirs to do.") % {"expert": seat.expert})
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "reassign",
+                                                        "title": _("Give a member's tasks to their account")})
