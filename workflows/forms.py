@@ -394,6 +394,9 @@ class NoticeForm(forms.Form):
     def __init__(self, *args, cases=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["cases"].queryset = cases
+        # what the notice will list: the institution, the grade and the kind (the reference alone says nothing)
+        self.fields["cases"].label_from_instance = lambda c: (
+            f"{c.institution.name} · {c.grade.name}（{c.get_kind_display()}）· {c.reference}")
 
 
 class NoticeExtendForm(forms.Form):
@@ -442,8 +445,12 @@ class DeclarationForm(forms.Form):
                     help_text=_("Only for: %(grades)s") % {"grades": "、".join(
                         self.spec.grade(code).name for code in gate.grades)})
 
+    held: dict = {}  # evidence field → (token, file name) of a file kept from a refused post (workflows.views)
+
     def prerequisite_rows(self):
-        return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"]) for p in self.spec.prerequisites]
+        """(answer, evidence, the file kept for it or None) per condition."""
+        return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"], self.held.get(f"evidence_{p.code}"))
+                for p in self.spec.prerequisites]
 
     def gate_fields(self):
         return [self[name] for name in self.fields if name.startswith("gate_")]

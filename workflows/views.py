@@ -173,6 +173,29 @@ def task(request, pk: int, task_pk: int):
 
 
 # --- Declaration, withdrawal, cancellation -------------------------------------------------------------------
+def declaration_window_state(institutions, *, has_inclusion: bool) -> dict:
+    """Whether this year's declaration window is open today, said before the applicant types anything; when it
+    is not, the bureaus that may include a late declaration, per grade, with their telephone."""
+    from certification import rules
+    from certification.models import SchemeVersion
+    from certification.selectors import planning_bureau
+
+    version = SchemeVersion.objects.filter(scheme__code="archives", is_current=True).first()
+    if version is None:
+        return {}
+    spec = version.specification()
+    today = rules.local_date(timezone.now(), scheme=spec)
+    opens, closes = rules.declaration_window(today.year, scheme=spec)
+    state = {"window_opens": opens, "window_closes": closes, "window_open": opens <= today <= closes}
+    if not state["window_open"] and not has_inclusion:
+        state["ask_bureaus"] = [
+            (institution, grade.name, planning_bureau(institution, grade=grade.code, kind="promotion",
+                                                      version=version))
+            for institution in institutions.select_related("region")[:5]
+            for grade in version.grades.order_by("rank")]
+    return state
+
+
 class DeclareView(LoginRequiredMixin, TemplateView):
     """An institution declares for a grade (promotion) or for the recheck of the grade it holds."""
 
@@ -189,6 +212,59 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
         return DeclarationForm(data, files, institutions=self.institutions())
 
+    # --- Files kept across a refusal ---------------------------------------------------------------------
+    # A browser never sends a file twice: a declaration refused (a missing answer, the window closed) would lose
+    # every file chosen. Each one posted is kept aside in the storage under a token signed for this user, and
+    # the page posts the token back with the form, so the file counts as uploaded again unless another is chosen.
+    HELD_SALT = "workflows.declare.held"
+    HELD_MAX_AGE = 24 * 60 * 60
+
+    def hold_uploads(self, form) -> None:
+        import os
+        import uuid
+
+        from django.core import signing
+        from django.core.files.storage import default_storage
+
+        held = {}
+        for name in form.fields:
+            if not name.startswith("evidence_"):
+                continue
+            upload = self.request.FILES.get(name)
+            if upload is not None:
+                upload.seek(0)
+                stored = default_storage.save(f"held/{self.request.user.pk}/{uuid.uuid4().hex}/"
+                                              f"{os.path.basename(upload.name)}", upload)
+                held[name] = (signing.dumps({"u": self.request.user.pk, "n": stored}, salt=self.HELD_SALT),
+                              os.path.basename(upload.name))
+            elif name in self.held_files:
+                held[name] = self.held_files[name]
+        form.held = held
+
+    def held_uploads(self):
+        """The files kept from the refused post, by field: a token posted back opens its file (or nothing, if
+        the token is not this user's or too old)."""
+        import os
+
+        from django.core import signing
+        from django.core.files import File
+        from django.core.files.storage import default_storage
+
+        files, self.held_files = {}, {}
+        for key, token in self.request.POST.items():
+            if not key.startswith("held_evidence_"):
+                continue
+            try:
+                value = signing.loads(token, salt=self.HELD_SALT, max_age=self.HELD_MAX_AGE)
+            except signing.BadSignature:
+                continue
+            if value.get("u") != self.request.user.pk or not default_storage.exists(value.get("n", "")):
+                continue
+            name = key.removeprefix("held_")
+            self.held_files[name] = (token, os.path.basename(value["n"]))
+            files[name] = File(default_storage.open(value["n"], "rb"), name=os.path.basename(value["n"]))
+        return files
+
     def get_context_data(self, **kwargs):
         from certification.models import LateInclusion
 
@@ -197,7 +273,10 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                                       .filter(institution__in=self.institutions(), case__isnull=True,
                                               declare_by__gte=timezone.localdate())
                                       .select_related("institution", "bureau").order_by("declare_by"))
+        context.update(declaration_window_state(self.institutions(), has_inclusion=bool(context["late_inclusions"])))
         return context
+
+    held_files: dict = {}
 
     def get(self, request, *args, **kwargs):
         if not self.institutions().exists():
@@ -211,7 +290,11 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
         if not self.institutions().exists():
             raise Http404
-        form = self.form(request.POST, request.FILES)
+        files = request.FILES.copy()
+        for name, kept in self.held_uploads().items():
+            if name not in files:  # a file chosen anew replaces the one kept
+                files[name] = kept
+        form = self.form(request.POST, files)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -225,6 +308,7 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                 messages.success(request, _("Declared. The reference of the case is %(ref)s.") % {
                     "ref": case.reference})
                 return redirect("case_detail", pk=case.pk)
+        self.hold_uploads(form)
         return self.render_to_response(self.get_context_data(form=form), status=200)
 
 
