@@ -68,7 +68,7 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         return case_get_for_user_or_404(self.request.user, self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
-        from certification.models import Outcome, PanelMember, ScoreSheet, SheetKind, Stage
+        from certification.models import AuditEntry, Outcome, PanelMember, ScoreSheet, SheetKind, Stage
         from certification.selectors import may_keep_case_file
 
         from .engine import open_tasks, process_for, workable_tasks
@@ -93,8 +93,13 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
             "round")
         context["objections"] = case.objections.select_related("verification").prefetch_related(
             "verification__experts").order_by("received_at")
-        context["reopened_sheet"] = case.stage == Stage.REVIEW and not mine and ScoreSheet.objects.filter(
-            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists()
+        # a sheet the chair reopened (after the member had submitted it), not one never submitted: a member whose
+        # scoring task is someone else's or nobody's is not told the chair returned a sheet
+        unsubmitted = [str(pk) for pk in ScoreSheet.objects.filter(
+            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).values_list("pk", flat=True)
+            ] if case.stage == Stage.REVIEW and not mine else []
+        context["reopened_sheet"] = bool(unsubmitted) and AuditEntry.objects.filter(
+            action="sheet.reopen", target_type="certification.scoresheet", target_id__in=unsubmitted).exists()
         return context
 
 

@@ -65,12 +65,14 @@ def test_an_account_linked_later_gets_the_seats_task_when_the_bureau_gives_it(cl
                                                        "chair": experts[0].pk})
         late.user = UserFactory(username="late-expert", full_name="后开账号专家")
         late.save()
+        sign_recusal(client, d.case, late.user)
+        member_page = client.get(reverse("case_detail", args=[d.case.pk])).content.decode()
+        assert reverse("case_my_sheet", args=[d.case.pk]) not in member_page  # nothing was ever reopened
         client.force_login(people["staff"])
         seat = PanelMember.objects.get(panel__case=d.case, expert=late)
         response = client.post(reverse("case_reassign_member", args=[d.case.pk]), {"member": seat.pk})
         assert response.status_code == 302, response.content.decode()[:2000]
     with at(2026, 3, 11, 9, 0):
-        sign_recusal(client, d.case, late.user)
         for code in rubric_codes(d.case):
             d.item(late.user, "score", code)
         d.post(late.user, "score", "submit")
