@@ -182,6 +182,7 @@ def declaration_window_state(institutions, *, has_inclusion: bool) -> dict:
     """Whether this year's declaration window is open today, said before the applicant types anything; when it
     is not, the bureaus that may include a late declaration, per grade, with their telephone."""
     from certification import rules
+    from certification.exceptions import NotEligible
     from certification.models import SchemeVersion
     from certification.selectors import planning_bureau
 
@@ -193,11 +194,15 @@ def declaration_window_state(institutions, *, has_inclusion: bool) -> dict:
     opens, closes = rules.declaration_window(today.year, scheme=spec)
     state = {"window_opens": opens, "window_closes": closes, "window_open": opens <= today <= closes}
     if not state["window_open"] and not has_inclusion:
-        state["ask_bureaus"] = [
-            (institution, grade.name, planning_bureau(institution, grade=grade.code, kind="promotion",
-                                                      version=version))
-            for institution in institutions.select_related("region")[:5]
-            for grade in version.grades.order_by("rank")]
+        asks = []
+        for institution in institutions.select_related("region")[:5]:
+            for grade in version.grades.order_by("rank"):
+                try:  # the grades this institution may declare for, each with the bureau that plans it
+                    bureau = planning_bureau(institution, grade=grade.code, kind="promotion", version=version)
+                except NotEligible:
+                    continue
+                asks.append((institution, grade.name, bureau))
+        state["ask_bureaus"] = asks
     return state
 
 

@@ -26,10 +26,15 @@ def at_panel(client, world):
     return d
 
 
+def expert_without_account(bureaus, name):
+    """An expert of the county's pool, in term, who has no account to sign in with."""
+    return ExpertFactory(pool=bureaus["county"], name=name, user=None, term_starts_on=dt.date(2025, 1, 1),
+                         term_ends_on=dt.date(2032, 12, 31))
+
+
 def test_forming_a_panel_warns_about_experts_without_an_account_and_the_bureau_replaces_one(client, world, bureaus):
     _institution, people, experts = world
-    nobody = ExpertFactory(pool=bureaus["county"], name="无账号专家", user=None, term_starts_on=dt.date(2025, 1, 1),
-                           term_ends_on=dt.date(2032, 12, 31))
+    nobody = expert_without_account(bureaus, "无账号专家")
     d = at_panel(client, world)
     with at(2026, 3, 10, 9, 0):
         client.force_login(people["staff"])
@@ -57,8 +62,7 @@ def test_forming_a_panel_warns_about_experts_without_an_account_and_the_bureau_r
 
 def test_an_account_linked_later_gets_the_seats_task_when_the_bureau_gives_it(client, world, bureaus):
     _institution, people, experts = world
-    late = ExpertFactory(pool=bureaus["county"], name="后开账号专家", user=None, term_starts_on=dt.date(2025, 1, 1),
-                         term_ends_on=dt.date(2032, 12, 31))
+    late = expert_without_account(bureaus, "后开账号专家")
     d = at_panel(client, world)
     with at(2026, 3, 10, 9, 0):
         d.post(people["staff"], "form_panel", "form", {"members": [experts[0].pk, experts[1].pk, late.pk],
