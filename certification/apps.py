@@ -13,7 +13,7 @@ class CertificationConfig(AppConfig):
 
         # ``tasks``: the Celery tasks are registered in every process, the web's too, as services send them by
         # their registered name (Celery's autodiscovery runs only in its own command line: worker, beat).
-        from . import signals, tasks  # noqa: F401
+        from . import checks, signals, tasks  # noqa: F401
         from .services.signin import on_locked_out, on_login_failed, on_password_changed
 
         # Failed sign-ins and lockouts go to the audit log (after django-axes, listed before us, has counted them).

@@ -253,9 +253,14 @@ def chinese_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def public_base_url() -> str:
+    """The site's public address, which QR codes, credentials, DIDs and status lists name. Unset only outside
+    production (the deploy check refuses it there): a local run's own address."""
+    return (getattr(settings, "CERTIFICATION_PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000").rstrip("/")
+
+
 def verification_url(certificate) -> str:
-    base = getattr(settings, "CERTIFICATION_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-    return urljoin(base.rstrip("/") + "/", "verify/" + certificate.verification_token)
+    return urljoin(public_base_url() + "/", "verify/" + certificate.verification_token)
 
 
 def qr_svg_data_uri(data: str) -> str:
@@ -341,6 +346,23 @@ def _cn(moment_or_day) -> str:
         return ""
     day = moment_or_day if type(moment_or_day) is dt.date else _local_day(moment_or_day)
     return chinese_date(day)
+
+
+def _last_day(moment) -> dt.date | None:
+    """The last day a deadline leaves (``rules.deadline_last_day``): a period ending at midnight is printed as
+    the day before."""
+    from . import rules
+
+    return None if moment is None else rules.deadline_last_day(moment)
+
+
+def _deadline_cn(moment) -> str:
+    """A deadline in a document: ``2026年12月15日24:00`` for one at the midnight that ends its last day."""
+    from . import rules
+
+    text = rules.deadline_text(moment)
+    day, _sep, time = text.partition(" ")
+    return chinese_date(dt.date.fromisoformat(day)) + time
 
 
 def _points(value) -> str:
@@ -556,7 +578,7 @@ def application_form_context(case) -> dict:
         "self_submitted_on": totals["self_submitted_on"],
         "filled_on": _cn(case.acceptance_requested_at),
         "precheck": {"opinion": precheck.summary if precheck else "",
-                     "by": precheck.prechecker.get_full_name() or precheck.prechecker.username if precheck else "",
+                     "by": precheck.prechecker.get_full_name() if precheck else "",
                      "on": _cn(precheck.decided_at) if precheck else ""},
         "panel": {"opinion": review.conclusion if review and review.concluded_at else "",
                   "total": totals["panel"], "chair": chair,
@@ -589,15 +611,15 @@ def precheck_opinion_context(case) -> dict:
     names = {i.code: i.name for _c, i in spec.rubric_for(case.grade.code).items()}
     rounds = [{
         "round": p.round, "decision": p.get_decision_display(), "passed": p.decision == "pass",
-        "summary": p.summary, "on": _cn(p.decided_at), "due": _cn(p.rectification_due_at),
-        "by": p.prechecker.get_full_name() or p.prechecker.username,
+        "summary": p.summary, "on": _cn(p.decided_at), "due": _cn(_last_day(p.rectification_due_at)),
+        "by": p.prechecker.get_full_name(),
         "opinions": [(code, names.get(code, ""), text) for code, text in sorted(p.opinions.items()) if text],
         # a pre-check delegated to a city bureau: its written result, and the assessing bureau's decision on it
         "delegated_to": p.delegated_to.name if p.delegated_to_id else "",
         "recommendation": p.get_recommendation_display() if p.recommendation else "",
         "reported_on": _cn(p.reported_at) if p.reported_at else "",
         "written_attached": bool(p.attachment),
-        "decided_by": (p.decided_by.get_full_name() or p.decided_by.username) if p.decided_by_id else "",
+        "decided_by": p.decided_by.get_full_name() if p.decided_by_id else "",
         "decision_reason": p.decision_reason,
     } for p in case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by("round")]
     return {**case_context(case), "title": "预检意见书", "rounds": rounds}
@@ -626,7 +648,7 @@ def notice_result_context(case) -> dict:
         **case_context(case), "title": notice.title if notice else "公示",
         "notice": notice, "listed": listed,
         "published_on": _cn(notice.published_at) if notice else "",
-        "closes_at": timezone_text(notice.closes_at) if notice else "",
+        "closes_at": _cn(_last_day(notice.closes_at)) if notice else "",
         "closed_on": _cn(notice.closed_at) if notice and notice.closed_at else "",
         "extension_reason": notice.extension_reason if notice else "",
         "objections": [{"receipt": o.receipt, "received_on": _cn(o.received_at), "status": o.get_status_display(),
@@ -653,7 +675,7 @@ def panel_roster_context(case) -> dict:
     years = case.scheme_version.specification().panel.conflict_employment_years
     return {**case_context(case), "title": "考评组人员名单及回避声明", "members": members, "window_years": years,
             "formed_on": _cn(panel.formed_at) if panel else "",
-            "scoring_due": timezone_text(panel.scoring_due_at) if panel else ""}
+            "scoring_due": _deadline_cn(panel.scoring_due_at) if panel else ""}
 
 
 def integrity_notice_context(case) -> dict:

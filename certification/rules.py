@@ -9,6 +9,7 @@ in :mod:`certification.scoring` and is re-exported here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
@@ -153,6 +154,44 @@ def local_date(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.d
 def start_of_local_day(day: dt.date, *, scheme: SchemeSpec | None = None) -> dt.datetime:
     """Local midnight at the start of ``day`` in the scheme's zone, as an aware datetime."""
     return dt.datetime.combine(day, dt.time.min, tzinfo=scheme_zone(scheme))
+
+
+def deadline_last_day(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.date:
+    """The last day a deadline leaves, in the scheme's zone. Deadlines are stored as the instant they pass —
+    local midnight after the last day — so a period ending at 2026-12-16 00:00 is read "by 2026-12-15"."""
+    _require_aware(moment, "moment")
+    local = moment.astimezone(scheme_zone(scheme))
+    day = local.date()
+    return day - dt.timedelta(days=1) if local.time() == dt.time.min else day
+
+
+def deadline_text(moment: dt.datetime, *, scheme: SchemeSpec | None = None) -> str:
+    """A deadline as people read it: ``2026-12-15 24:00`` for one at local midnight (the end of the last day),
+    otherwise the local day and time."""
+    _require_aware(moment, "moment")
+    local = moment.astimezone(scheme_zone(scheme))
+    if local.time() == dt.time.min:
+        return f"{deadline_last_day(moment, scheme=scheme).isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+_PHONE = re.compile(r"(?:\+?86[ -]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?|[48]00-?\d{3}-?\d{4})")
+
+
+def contact_kind(value: str) -> str | None:
+    """What an objector's contact is: ``"phone"`` (a mainland mobile, a landline with its area code and an
+    optional extension, or a 400/800 number; spaces ignored), ``"email"``, or ``None`` for anything else."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    value = (value or "").strip()
+    if _PHONE.fullmatch(re.sub(r"[\s()（）]", "", value)):
+        return "phone"
+    try:
+        validate_email(value)
+    except ValidationError:
+        return None
+    return "email"
 
 
 def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:

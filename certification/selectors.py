@@ -399,11 +399,22 @@ def case_next_step(case) -> NextStep | None:
 
 
 def case_timeline(case):
-    """Every audited event of the case (who, when, what, why), oldest first."""
+    """Every audited event of the case (who, when, what, why), oldest first: the case's own, and those of the
+    public notices it was published on and of the objections to it, so that the record tells the whole story
+    (a notice published, an objection received, verified and resolved)."""
     from .models import AuditEntry
 
-    return (AuditEntry.objects.filter(target_type="certification.case", target_id=str(case.pk))
-            .select_related("actor").order_by("id"))
+    objections = [str(pk) for pk in case.objections.values_list("pk", flat=True)]
+    notices = [str(pk) for pk in case.notices.values_list("pk", flat=True)]
+    return (AuditEntry.objects.filter(
+        Q(target_type="certification.case", target_id=str(case.pk))
+        | Q(target_type="certification.objection", target_id__in=objections)
+        | Q(target_type="certification.notice", target_id__in=notices, action__in=NOTICE_TIMELINE_ACTIONS))
+        .select_related("actor").order_by("id"))
+
+
+#: A notice's events shown on the timeline of each case it lists.
+NOTICE_TIMELINE_ACTIONS = ("notice.publish", "notice.extend", "notice.close")
 
 
 def _action_labels() -> dict:
@@ -424,6 +435,14 @@ def _action_labels() -> dict:
         "case.precheck_return": _("Returned for rectification"),
         "case.rectification_missed": _("Withdrawn: rectification deadline missed"),
         "case.notice_passed": _("Public notice closed without objection"),
+        "case.notice_cleared": _("Public notice closed; every objection resolved"),
+        "notice.publish": _("Public notice published"),
+        "notice.extend": _("Public notice extended"),
+        "notice.close": _("Public notice closed"),
+        "objection.file": _("Objection received"),
+        "objection.verify": _("Objection verified by experts"),
+        "objection.resolve": _("Objection resolved"),
+        "document.issue": _("Document issued"),
         "case.downgrade": _("Grade lowered after an objection"),
         "case.objection_upheld": _("Objection upheld"),
         "panel.form": _("Review panel formed"),
@@ -431,6 +450,7 @@ def _action_labels() -> dict:
         "panel.recusal_sign": _("Recusal declaration signed"),
         "panel.recusal_conflict": _("A member declared a conflict of interest"),
         "panel.replace_member": _("A member replaced"),
+        "panel.reassign_tasks": _("A member's tasks given to their account"),
         "review.step": _("On-site step recorded"),
         "review.assign": _("Items assigned to the members"),
         "review.consolidate": _("Panel score consolidated"),
@@ -479,7 +499,12 @@ def certificate_history(certificate) -> list:
 
 
 def action_label(action: str) -> str:
-    return str(_action_labels().get(action, action))
+    """An audited action in the reader's language; an action without a label reads as a generic event, never
+    as its code."""
+    from django.utils.translation import gettext as _
+
+    label = _action_labels().get(action) or _certificate_action_labels().get(action)
+    return str(label) if label is not None else _("Recorded")
 
 
 def certificate_public(*, token: str | None = None, number: str | None = None):
@@ -846,3 +871,91 @@ def suspensions_for_user(user):
     from .models import Suspension
 
     return Suspension.objects.filter(bureau__in=bureaus_read(user))
+# --- The evidence of a case, for those who judge it -----------------------------------------------------------
+@dataclass(frozen=True)
+class EvidenceFile:
+    label: str  # what it is, in the reader's language
+    name: str  # the file's own name, as uploaded
+    kind: str  # condition | report | precheck | objection: the download's route
+    pk: int  # the row holding the file
+    inline: bool  # a PDF or an image: the browser shows it in place
+    note: str = ""  # text that goes with it (a rectification explanation)
+
+
+@dataclass(frozen=True)
+class EvidenceRound:
+    title: str
+    files: list
+
+
+INLINE_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def _evidence_file(label: str, field, kind: str, pk: int, note: str = "") -> EvidenceFile:
+    import os
+
+    name = os.path.basename(field.name)
+    return EvidenceFile(label=label, name=name, kind=kind, pk=pk, note=note,
+                        inline=name.lower().endswith(INLINE_SUFFIXES))
+
+
+def case_evidence(user, case) -> list[EvidenceRound]:
+    """Everything uploaded for ``case`` that ``user`` may open, grouped by round: the declaration's evidence of
+    each condition; for each round of the acceptance request, its narrative report, its rectification
+    explanation and the written result of its pre-check; and, for the bureau's staff, the objections'
+    attachments. A user who may not see the case gets nothing (the downloads answer 404 alike). Four queries."""
+    from django.utils.translation import gettext as _
+
+
+    if not cases_for_user(user).filter(pk=case.pk).exists():
+        return []
+    texts = {p.code: p.text for p in case.scheme_version.specification().prerequisites}
+    rounds = [EvidenceRound(_("Declaration"), [
+        _evidence_file(texts.get(row.code, row.code), row.evidence, "condition", row.pk)
+        for row in case.prerequisites.order_by("pk") if row.evidence])]
+    reports = {r.round: r for r in case.reports.order_by("round")}
+    prechecks = {p.round: p for p in case.prechecks.order_by("round")}
+    if not reports and case.report:  # a case from before the rounds were kept: its one report
+        reports = {1: None}
+    for n in sorted(set(reports) | {p for p, row in prechecks.items() if row.attachment}):
+        files = []
+        report = reports.get(n)
+        if report is None and n in reports and case.report:
+            files.append(_evidence_file(_("Narrative report"), case.report, "report", 0))
+        elif report is not None and (report.file or report.explanation):
+            files.append(_evidence_file(_("Narrative report"), report.file, "report", report.pk,
+                                        note=report.explanation) if report.file else
+                         EvidenceFile(_("Rectification explanation"), "", "", 0, False, report.explanation))
+        precheck = prechecks.get(n)
+        if precheck is not None and precheck.attachment:
+            files.append(_evidence_file(_("Written pre-check result"), precheck.attachment, "precheck", precheck.pk))
+        if files:
+            rounds.append(EvidenceRound(_("Round %(n)d") % {"n": n}, files))
+    if case.bureau_id in granted(user, WORK_IN_BUREAU):
+        objections = [o for o in case.objections.order_by("received_at") if o.attachment]
+        if objections:
+            rounds.append(EvidenceRound(_("Objections"), [
+                _evidence_file(_("Objection %(receipt)s") % {"receipt": o.receipt}, o.attachment, "objection", o.pk)
+                for o in objections]))
+    return [r for r in rounds if r.files]
+
+
+def case_evidence_file(user, case, kind: str, pk: int):
+    """The stored file of one piece of ``case``'s evidence that ``user`` may open (see :func:`case_evidence`),
+    or ``None``."""
+    for evidence_round in case_evidence(user, case):
+        for item in evidence_round.files:
+            if item.kind == kind and item.pk == pk:
+                break
+        else:
+            continue
+        break
+    else:
+        return None
+    if kind == "condition":
+        return case.prerequisites.get(pk=pk).evidence
+    if kind == "report":
+        return case.reports.get(pk=pk).file if pk else case.report
+    if kind == "precheck":
+        return case.prechecks.get(pk=pk).attachment
+    return case.objections.get(pk=pk).attachment

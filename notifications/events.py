@@ -45,6 +45,7 @@ CASE_ACTIONS: dict[str, tuple[str | None, str | None]] = {
     "case.precheck_return": (Kind.RECTIFICATION_REQUIRED, None),
     "case.rectification_missed": (Kind.RECTIFICATION_MISSED, Kind.RECTIFICATION_MISSED),
     "case.notice_passed": (Kind.NOTICE_PASSED, None),
+    "case.notice_cleared": (Kind.NOTICE_PASSED, None),
     "panel.form": (Kind.PANEL_FORMED, None),
     "review.conclude": (Kind.REVIEW_CONCLUDED, Kind.REVIEW_CONCLUDED),
     "case.approve": (Kind.APPROVED, None),

@@ -85,8 +85,9 @@ TEXTS: dict[str, Text] = {
     Kind.RECTIFICATION_MISSED: Text(_("Case %(reference)s was withdrawn: %(reason)s"), legal=True),
     Kind.NOTICE_PUBLISHED: Text(_("Case %(reference)s is on the public notice “%(title)s” until "
                                   "%(due)s; objections are received until then.")),
-    Kind.NOTICE_PASSED: Text(_("The public notice of case %(reference)s closed without objection; the review "
-                               "panel is formed next.")),
+    # True whether no objection was received or every one was resolved (the case's timeline tells which).
+    Kind.NOTICE_PASSED: Text(_("The public notice of case %(reference)s is over and no objection is pending; the "
+                               "review panel is formed next.")),
     Kind.OBJECTION_FILED: Text(_("An objection (receipt %(receipt)s) was received against case %(reference)s. "
                                  "The bureau verifies it; the case waits until it is resolved."), legal=True),
     Kind.OBJECTION_RESOLVED: Text(_("The objection %(receipt)s to case %(reference)s was resolved: "
@@ -149,7 +150,16 @@ def render_text(kind: str, params: dict) -> str:
     text = TEXTS.get(kind)
     if text is None:
         return str(kind)
-    return str(text.body) % _Params(params or {})
+    body, params = str(text.body), _Params(params or {})
+    for name, value in params.items():
+        # A reason ending in its own full stop, placed before the text's ("…计划。。请于"): the text's is kept.
+        after = body.partition(f"%({name})s")[2][:1]
+        if isinstance(value, str) and after and after in SENTENCE_ENDS:
+            params[name] = value.rstrip().rstrip(SENTENCE_ENDS)
+    return body % params
+
+
+SENTENCE_ENDS = "。.！!；;，,"
 
 
 class _Params(dict):

@@ -42,7 +42,8 @@ def as_email(value: str) -> str:
 
 
 def local_text(moment) -> str:
-    """A date or an aware datetime as the reader sees it, in the site's zone; language-neutral."""
+    """A deadline (a date, or an aware datetime) as the reader sees it, in the site's zone; language-neutral.
+    One at midnight reads as the end of its last day (``certification.rules.deadline_text``)."""
     if moment is None:
         return ""
     if isinstance(moment, str):
@@ -51,7 +52,9 @@ def local_text(moment) -> str:
         except ValueError:
             return moment
     if isinstance(moment, dt.datetime):
-        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+        from certification.rules import deadline_text
+
+        return deadline_text(timezone.localtime(moment))
     return moment.isoformat()
 
 

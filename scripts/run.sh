@@ -36,6 +36,9 @@ URL="http://$BROWSE_HOST:$PORT/"
 PROBE_HOST=${BROWSE_HOST#[}
 PROBE_HOST=${PROBE_HOST%]}
 
+# The address the certificates' QR codes name: this run's, unless the environment sets the public one.
+export CERTIFICATION_PUBLIC_BASE_URL=${CERTIFICATION_PUBLIC_BASE_URL:-${URL%/}}
+
 mkdir -p var/log
 
 # --- An earlier run still going? ------------------------------------------------------------------------

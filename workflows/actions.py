@@ -243,6 +243,17 @@ def panel_replace_member(*, actor, case: Case, member: PanelMember, expert: Expe
     return new
 
 
+def panel_member_reassign(*, actor, case: Case, member: PanelMember) -> PanelMember:
+    """The bureau gives a seat's open scoring task (and the chair's tasks, for the chair) to the account its
+    expert signs in with now."""
+    with transaction.atomic(durable=True), _lock(case):
+        seat = panel_services.panel_member_reassign(actor=actor, case=case, member=member)
+        engine.seat_tasks_follow(case, old_member=seat.pk, new_member=seat)
+        if seat.is_chair:
+            engine.chair_tasks_follow(case, seat.expert.user)
+    return seat
+
+
 # --- The certificate ------------------------------------------------------------------------------------------
 def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = None) -> Certificate:
     """Issue the approved case's certificate and fire its "certificate issued" event, so that the case's

@@ -22,6 +22,7 @@ from certification.models import Bureau, DocumentKind
 from certification.permissions import WORK_IN_BUREAU, get_for_user_or_404, objects_for
 from certification.selectors import (
     SUMMARY_READERS,
+    case_evidence,
     case_get_for_user_or_404,
     summaries_overview,
     summary_submission_get_for_user_or_404,
@@ -97,7 +98,8 @@ def case_documents(request, pk: int):
         if document is not None or documents.case_document_available(kind.value, case):
             rows.append({"kind": kind.value, "label": kind.label, "frozen": document})
     return render(request, "documents/case_documents.html",
-                  {"case": case, "rows": rows, "certificate": frozen.get(DocumentKind.CERTIFICATE)})
+                  {"case": case, "rows": rows, "certificate": frozen.get(DocumentKind.CERTIFICATE),
+                   "evidence": case_evidence(request.user, case)})
 
 
 def _case_document(request, pk: int, kind: str):
@@ -236,4 +238,31 @@ def case_archive_download(request, pk: int):
         return not_served(request, exc, back=reverse("documents:case_documents", args=[case.pk]))
     response = HttpResponse(archive, content_type="application/zip")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(case.reference + '-案卷.zip')}"
+    return response
+
+
+EVIDENCE_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                  ".gif": "image/gif", ".webp": "image/webp"}
+
+
+@login_required
+@require_GET
+def case_evidence_download(request, pk: int, kind: str, item: int):
+    """One uploaded piece of a case's evidence (``certification.selectors.case_evidence``): shown in the
+    browser where it can (a PDF, an image), otherwise downloaded. Anything the user may not open answers 404."""
+    import os
+
+    from django.http import FileResponse
+
+    from certification.selectors import case_evidence_file
+
+    case = case_get_for_user_or_404(request.user, pk)
+    field = case_evidence_file(request.user, case, kind, item)
+    if not field:
+        raise Http404
+    name = os.path.basename(field.name)
+    content_type = EVIDENCE_TYPES.get(os.path.splitext(name)[1].lower())
+    response = FileResponse(field.open("rb"), content_type=content_type or "application/octet-stream",
+                            as_attachment=content_type is None, filename=name)
+    response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -146,6 +146,16 @@ def case_end_process(case: Case) -> None:
         _flow().instance.cancel(process)
 
 
+def _give(task: Task, user) -> None:
+    """Give an open human task to ``user``: assign one that has no owner (a member without an account when it
+    was created), reassign one that has."""
+    activation = task.flow_task.activation_class(task)
+    if task.status == STATUS.NEW:
+        activation.assign(user)
+    else:
+        activation.reassign(user=user)
+
+
 def chair_tasks_follow(case: Case, user) -> int:
     """After the bureau names another chair, the chair's open tasks (on-site record, conclusion) go to them."""
     process = process_for(case)
@@ -154,7 +164,7 @@ def chair_tasks_follow(case: Case, user) -> int:
     moved = 0
     for task in Task.objects.filter(process=process, flow_task_type="HUMAN", status__in=OPEN):
         if task.flow_task.name in ("onsite", "conclude") and task.owner_id != user.pk:
-            task.flow_task.activation_class(task).reassign(user=user)
+            _give(task, user)
             moved += 1
     return moved
 
@@ -170,7 +180,7 @@ def seat_tasks_follow(case: Case, *, old_member: int, new_member) -> int:
         if task.flow_task.name == "score" and (task.data or {}).get("member") == old_member:
             task.data = {**task.data, "member": new_member.pk}
             task.save(update_fields=["data"])
-            task.flow_task.activation_class(task).reassign(user=new_member.expert.user)
+            _give(task, new_member.expert.user)
             moved += 1
     return moved
 

@@ -25,7 +25,7 @@ from certification.permissions import (
 
 from . import task_views as views
 from .models import CaseProcess, SpotCheckProcess
-from .nodes import SplitEach
+from .nodes import If, SplitEach
 
 BUREAU = WORK_IN_BUREAU
 APPLICANT = ACT_FOR_INSTITUTION
@@ -119,7 +119,7 @@ class CaseFlow(flow.Flow):
     # 1. Declaration (workflows.actions.case_declare calls the service, then starts this, in one transaction)
     start = flow.StartHandle(this.start_case).Annotation(title=_("Declared")).Next(this.needs_forwarding)
     needs_forwarding = (
-        flow.If(lambda a: _case(a).forwarding_bureau_id is not None and _case(a).forwarded_at is None)
+        If(lambda a: _case(a).forwarding_bureau_id is not None and _case(a).forwarded_at is None)
         .Annotation(title=_("Forwarded by the city bureau?"))
         .Then(this.forward)
         .Else(this.plan)
@@ -135,7 +135,7 @@ class CaseFlow(flow.Flow):
         .Permission(BUREAU, obj=_planning_bureau)
         .Next(this.planned)
     )
-    planned = flow.If(_open).Annotation(title=_("Included?")).Then(this.self_check).Else(this.end_plan_refused)
+    planned = If(_open).Annotation(title=_("Included?")).Then(this.self_check).Else(this.end_plan_refused)
     # 3. Self-check and acceptance request
     self_check = (
         flow.View(views.SelfCheckView.as_view()).Annotation(title=_("Self-check and acceptance request"))
@@ -239,14 +239,14 @@ class CaseFlow(flow.Flow):
         .Assign(_chair_user)
         .Next(this.concluded)
     )
-    concluded = flow.If(_open).Annotation(title=_("Passed?")).Then(this.approve).Else(this.end_panel_failed)
+    concluded = If(_open).Annotation(title=_("Passed?")).Then(this.approve).Else(this.end_panel_failed)
     # 8. Approval
     approve = (
         flow.View(views.ApproveView.as_view()).Annotation(title=_("Approve"))
         .Permission(APPROVER, obj=_bureau)
         .Next(this.approved)
     )
-    approved = flow.If(_open).Annotation(title=_("Approved?")).Then(this.await_certificate).Else(
+    approved = If(_open).Annotation(title=_("Approved?")).Then(this.await_certificate).Else(
         this.end_refused)
     # 9. Certificate: the province's officer issues it from the queue (singly or in a batch)
     await_certificate = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,7 +28,17 @@ class ReportForm(forms.Form):
     report = forms.FileField(label=_("Narrative report (PDF or Word)"))
 
 
+class RectificationSubmitForm(forms.Form):
+    """The request after a rectification: what was rectified, item by item (整改说明)."""
+
+    explanation = forms.CharField(label=_("Rectification explanation"), max_length=8000,
+                                  widget=forms.Textarea(attrs={"rows": 6}),
+                                  help_text=_("What was rectified, item by item (from the second round on)."))
+
+
 class IntegrityForm(forms.Form):
+    label_suffix = ""  # the label is a sentence, with its own full stop
+
     acknowledged = forms.BooleanField(
         label=_("I have read the integrity notice and undertake that everything declared is true."))
 
@@ -38,7 +49,7 @@ class PrecheckerForm(forms.Form):
     def __init__(self, *args, candidates=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["prechecker"].queryset = candidates
-        self.fields["prechecker"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["prechecker"].label_from_instance = lambda u: u.get_full_name() or str(u)
 
 
 def item_label(item) -> str:
@@ -57,6 +68,12 @@ class ItemForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.item = item
         rule = item.rule
+        deduction = self.fields["deduction"]
+        deduction.widget.attrs.update(inputmode="decimal", step="0.01")
+        if item.max_points > 0:  # at most the item's points (the service refuses more, whoever posts)
+            deduction.max_value = item.max_points
+            deduction.widget.attrs["max"] = str(item.max_points)
+            deduction.validators.append(MaxValueValidator(item.max_points))
         if rule.kind == "sub_criteria":
             self.fields["unmet"] = forms.MultipleChoiceField(
                 label=_("Sub-criteria not met"), required=False, widget=forms.CheckboxSelectMultiple,
@@ -214,6 +231,25 @@ class ObjectionResolveForm(forms.Form):
         return data
 
 
+def expert_label(expert, load: int, conflicts: list[str]) -> str:
+    """An expert as the bureau chooses among them: name, pool, employer and title, how many undecided panels
+    they sit on, whether they can sign in, and every conflict with the case."""
+    from django.utils.translation import gettext
+
+    parts = [gettext("%(pool)s pool") % {"pool": expert.pool.name}]
+    if expert.employer_id:
+        parts.append(expert.employer.name)
+    if expert.title:
+        parts.append(expert.title)
+    parts.append(gettext("on %(n)d undecided panels") % {"n": load})
+    if expert.user_id is None:
+        parts.append(gettext("no account to sign in with"))
+    text = f"{expert.name}（{'，'.join(parts)}）"
+    if conflicts:
+        text += " — " + gettext("recused: %(why)s") % {"why": "；".join(conflicts)}
+    return text
+
+
 class PanelForm(forms.Form):
     """Take the system's proposal, or choose the members and the chair (the service checks the rules)."""
 
@@ -223,10 +259,12 @@ class PanelForm(forms.Form):
     chair = forms.ModelChoiceField(label=_("Chair"), queryset=None, required=False,
                                    help_text=_("Leave empty for the first member."))
 
-    def __init__(self, *args, experts=None, **kwargs):
+    def __init__(self, *args, experts=None, describe=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["members"].queryset = experts
         self.fields["chair"].queryset = experts
+        if describe is not None:
+            self.fields["members"].label_from_instance = describe
 
     def clean(self):
         data = super().clean()
@@ -345,7 +383,7 @@ class ConcludeForm(forms.Form):
 
 class ApproveForm(forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
-        ("approve", _("Approve")), ("refuse", _("Refuse"))])
+        ("approve", _("Grant the approval")), ("refuse", _("Do not approve"))])
     reasons = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
 
 
@@ -356,6 +394,9 @@ class NoticeForm(forms.Form):
     def __init__(self, *args, cases=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["cases"].queryset = cases
+        # what the notice will list: the institution, the grade and the kind (the reference alone says nothing)
+        self.fields["cases"].label_from_instance = lambda c: (
+            f"{c.institution.name} · {c.grade.name}（{c.get_kind_display()}）· {c.reference}")
 
 
 class NoticeExtendForm(forms.Form):
@@ -401,10 +442,15 @@ class DeclarationForm(forms.Form):
             if gate.check == "declared":
                 self.fields[f"gate_{gate.code}"] = forms.BooleanField(
                     label=gate.text, required=False,
-                    help_text=_("Only for: %(grades)s") % {"grades": "、".join(gate.grades)})
+                    help_text=_("Only for: %(grades)s") % {"grades": "、".join(
+                        self.spec.grade(code).name for code in gate.grades)})
+
+    held: dict = {}  # evidence field → (token, file name) of a file kept from a refused post (workflows.views)
 
     def prerequisite_rows(self):
-        return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"]) for p in self.spec.prerequisites]
+        """(answer, evidence, the file kept for it or None) per condition."""
+        return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"], self.held.get(f"evidence_{p.code}"))
+                for p in self.spec.prerequisites]
 
     def gate_fields(self):
         return [self[name] for name in self.fields if name.startswith("gate_")]

@@ -29,3 +29,14 @@ class SplitEach(flow.Split):
     def Each(self, node, data_source):  # noqa: N802 - Viewflow's node-building style
         self._activate_next.append((node, None, data_source))
         return self
+
+
+class If(flow.If):
+    """viewflow's ``If`` whose chart labels its two ways in the reader's language (viewflow writes "yes"/"no")."""
+
+    def _outgoing(self):
+        from django.utils.translation import gettext as _
+        from viewflow.workflow.base import Edge
+
+        yield Edge(src=self, dst=self._on_true, edge_class="cond_true", label=_("Yes"))
+        yield Edge(src=self, dst=self._on_false, edge_class="cond_false", label=_("No"))

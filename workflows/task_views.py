@@ -9,10 +9,13 @@ process's row lock and one transaction around the form, the service and the task
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
@@ -30,7 +33,7 @@ from certification.models import (
     SheetKind,
 )
 from certification.permissions import PRECHECK_FOR_BUREAU
-from certification.selectors import precheck_delegate
+from certification.selectors import case_evidence, precheck_delegate
 from certification.services import assignments as assignment_services
 from certification.services import cases as case_services
 from certification.services import notices as notice_services
@@ -54,6 +57,16 @@ def add_refusals(form, exc: RuleViolation) -> None:
             form.add_error(field, str(refusal))
         else:
             form.add_error(None, f"{refusal.rule}：{refusal}" if refusal.rule else str(refusal))
+
+
+def clamp_text(clamp: dict) -> str:
+    """A bound the scoring applied to an item (``ScoreLine.clamps``), in the reader's language."""
+    labels = {"sub_criterion": _("a sub-criterion loses at most its %(limit)s points"),
+              "deduction_cap": _("deductions capped at %(limit)s points"),
+              "bonus_cap": _("extra points capped at %(limit)s"),
+              "ceiling": _("capped at %(limit)s points"), "floor": _("not below %(limit)s points")}
+    label = labels.get(clamp.get("kind"), _("bounded at %(limit)s points"))
+    return label % {"limit": clamp.get("limit", "")}
 
 
 class TaskView(TemplateView):
@@ -96,6 +109,9 @@ class TaskView(TemplateView):
                               for action in self.visible_actions()])
         texts = {p.code: p.text for p in self.case.scheme_version.specification().prerequisites}
         context["conditions"] = [(texts.get(row.code, row.code), row) for row in self.case.prerequisites.order_by("pk")]
+        context["evidence"] = case_evidence(self.request.user, self.case)  # every upload, on every task's page
+        context["latest_report"] = next((f for r in reversed(context["evidence"]) for f in r.files
+                                         if f.kind == "report"), None)
         context.update(self.extra_context_data())
         return context
 
@@ -212,14 +228,36 @@ class SheetTaskView(TaskView):
             return forms.ItemForm(data=self.request.POST if bound else None, prefix=f"item-{code}", item=item)
         return super().make_form(action, bound)
 
-    def post(self, request, *args, **kwargs):
-        if request.POST.get("action") == "item" and self.item(request.POST.get("item", "")) is None:
-            return HttpResponseBadRequest(_("There is no such item in this rubric."))
-        return super().post(request, *args, **kwargs)
-
     def shown_items(self):
         """The items this page lists (all of the rubric's, or a member's share)."""
         return self.items()
+
+    def totals(self, sheet) -> dict:
+        """Where the sheet stands, over the items this page lists: how many are scored, their points against
+        their maximum, and the points of those still to score (nothing counts before it is scored)."""
+        lines = {line.item_code: line for line in sheet.lines.all()}
+        shown = self.shown_items()
+        scored = [i for i in shown if i.code in lines]
+        return {"scored": len(scored), "count": len(shown),
+                "points": sum((lines[i.code].points for i in scored), Decimal(0)),
+                "of": sum((i.max_points for i in scored), Decimal(0)),
+                "left": sum((i.max_points for i in shown if i.code not in lines), Decimal(0))}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["totals"] = self.totals(self.sheet())
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("action") == "item" and self.item(request.POST.get("item", "")) is None:
+            return HttpResponseBadRequest(_("There is no such item in this rubric."))
+        response = super().post(request, *args, **kwargs)
+        if request.POST.get("action") == "item" and response.status_code == 302:
+            # back at the item just saved, not at the top of an 18-item page
+            if request.headers.get("X-Sheet-Item"):  # static/workflows/sheet.js: the page, to take the row from
+                return self.render_to_response(self.get_context_data())
+            return HttpResponseRedirect(f"{response.url}#item-{request.POST.get('item', '')}")
+        return response
 
     def rows(self, sheet, bound):
         lines = {line.item_code: line for line in sheet.lines.all()}
@@ -235,7 +273,8 @@ class SheetTaskView(TaskView):
             else:
                 form = forms.ItemForm(prefix=f"item-{item.code}", item=item,
                                       initial=forms.ItemForm.initial_from(line.entry) if line else None)
-            rows.append({"item": item, "line": line, "form": form})
+            rows.append({"item": item, "line": line, "form": form,
+                         "clamps": [clamp_text(c) for c in (line.clamps if line else ())]})
         return rows
 
     def do_item(self, form):
@@ -285,12 +324,17 @@ class SelfCheckView(SheetTaskView):
         sheet = self.sheet()
         if not sheet.locked:
             sheet_services.sheet_submit(actor=self.request.user, sheet=sheet)
-        case_services.case_request_acceptance(actor=self.request.user, case=self.case)
+        case_services.case_request_acceptance(actor=self.request.user, case=self.case,
+                                              explanation=form.cleaned_data.get("explanation", ""))
         return True
 
 
 class RectifyView(SelfCheckView):
-    """A rectification round: the same self-check, a new round, with the pre-check's opinions beside it."""
+    """A rectification round: the same self-check, a new round, with the pre-check's opinions beside it; the
+    request says what was rectified (整改说明)."""
+
+    def form_class(self, action):
+        return forms.RectificationSubmitForm if action == "submit" else super().form_class(action)
 
 
 # --- 3b Designate the pre-checker ----------------------------------------------------------------------------
@@ -501,9 +545,27 @@ class FormPanelView(TaskView):
     def candidates(self):
         return panel_services.panel_candidates_for(self.case)
 
+    def candidate_rows(self) -> dict:
+        """Per expert of the pools: (the expert, its pool, its load, its conflicts with this case), read once."""
+        if not hasattr(self, "_candidate_rows"):
+            facts = panel_services.panel_case_facts(self.case)
+            spec = self.case.scheme_version.specification()
+            today = rules.local_date(timezone.now(), scheme=spec)
+            candidates = {c.expert_id: c for c in self.candidates()}
+            experts = Expert.objects.filter(pk__in=list(candidates)).select_related("pool", "employer")
+            self._candidate_rows = {e.pk: (e, candidates[e.pk].load, [str(r) for r in rules.expert_conflicts(
+                candidates[e.pk], facts, today=today, scheme=spec)]) for e in experts}
+        return self._candidate_rows
+
     def form_kwargs(self, action):
-        return {"experts": Expert.objects.filter(pk__in=[c.expert_id for c in self.candidates()])
-                .order_by("name")}
+        rows = self.candidate_rows()
+        return {"experts": Expert.objects.filter(pk__in=list(rows)).select_related("pool", "employer")
+                .order_by("pool__level", "name"),
+                "describe": lambda e: forms.expert_label(e, rows[e.pk][1], rows[e.pk][2])}
+
+    def extra_context_data(self):
+        return {"without_account": panel_services.members_without_account(
+            [expert for expert, _load, conflicts in self.candidate_rows().values() if not conflicts])}
 
     def do_form(self, form):
         data = form.cleaned_data

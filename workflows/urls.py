@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/<int:pk>/chair/", views.change_chair, name="case_change_chair"),
     path("cases/<int:pk>/recusal/", views.recusal, name="case_recusal"),
     path("cases/<int:pk>/replace-member/", views.replace_member, name="case_replace_member"),
+    path("cases/<int:pk>/reassign-member/", views.reassign_member, name="case_reassign_member"),
     path("cases/<int:pk>/chart/", views.flow_chart, name="case_chart"),
     path("process/chart/", views.flow_chart, name="flow_chart"),
     path("bureau/notices/publish/", views.notice_publish, name="notice_publish"),

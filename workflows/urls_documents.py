@@ -7,6 +7,8 @@ app_name = "documents"
 urlpatterns = [
     path("cases/<int:pk>/documents/", documents.case_documents, name="case_documents"),
     path("cases/<int:pk>/documents/archive.zip", documents.case_archive_download, name="case_archive"),
+    path("cases/<int:pk>/evidence/<slug:kind>/<int:item>/", documents.case_evidence_download,
+         name="case_evidence"),
     path("cases/<int:pk>/documents/<slug:kind>.html", documents.case_document_html, name="case_document_html"),
     path("cases/<int:pk>/documents/<slug:kind>.pdf", documents.case_document_pdf, name="case_document_pdf"),
     path("summaries/", documents.summaries, name="summaries"),

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.views.generic import DetailView, TemplateView
 
 from certification.models import Bureau
 from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, granted, objects_for
+from certification.rules import deadline_text
 from certification.selectors import (
     action_label,
     case_get_for_user_or_404,
@@ -69,7 +71,7 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         return case_get_for_user_or_404(self.request.user, self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
-        from certification.models import Outcome, PanelMember, ScoreSheet, SheetKind, Stage
+        from certification.models import AuditEntry, Outcome, PanelMember, ScoreSheet, SheetKind, Stage
         from certification.selectors import may_keep_case_file
 
         from .engine import open_tasks, process_for, workable_tasks
@@ -88,14 +90,19 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["can_cancel"] = is_open and case.bureau_id in granted(user, WORK_IN_BUREAU)
         context["can_archive"] = may_keep_case_file(user, case)
         context["to_replace"] = list(PanelMember.objects.filter(
-            panel__case=case, conflict_declared_at__isnull=False, replaced_by__isnull=True).select_related(
-            "expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
+            Q(conflict_declared_at__isnull=False) | Q(expert__user__isnull=True), panel__case=case,
+            replaced_by__isnull=True).select_related("expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
         context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
             "round")
         context["objections"] = case.objections.select_related("verification").prefetch_related(
             "verification__experts").order_by("received_at")
-        context["reopened_sheet"] = case.stage == Stage.REVIEW and not mine and ScoreSheet.objects.filter(
-            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).exists()
+        # a sheet the chair reopened (after the member had submitted it), not one never submitted: a member whose
+        # scoring task is someone else's or nobody's is not told the chair returned a sheet
+        unsubmitted = [str(pk) for pk in ScoreSheet.objects.filter(
+            case=case, kind=SheetKind.MEMBER, expert__user=user, submitted_at__isnull=True).values_list("pk", flat=True)
+            ] if case.stage == Stage.REVIEW and not mine else []
+        context["reopened_sheet"] = bool(unsubmitted) and AuditEntry.objects.filter(
+            action="sheet.reopen", target_type="certification.scoresheet", target_id__in=unsubmitted).exists()
         return context
 
 
@@ -174,6 +181,34 @@ def task(request, pk: int, task_pk: int):
 
 
 # --- Declaration, withdrawal, cancellation -------------------------------------------------------------------
+def declaration_window_state(institutions, *, has_inclusion: bool) -> dict:
+    """Whether this year's declaration window is open today, said before the applicant types anything; when it
+    is not, the bureaus that may include a late declaration, per grade, with their telephone."""
+    from certification import rules
+    from certification.exceptions import NotEligible
+    from certification.models import SchemeVersion
+    from certification.selectors import planning_bureau
+
+    version = SchemeVersion.objects.filter(scheme__code="archives", is_current=True).first()
+    if version is None:
+        return {}
+    spec = version.specification()
+    today = rules.local_date(timezone.now(), scheme=spec)
+    opens, closes = rules.declaration_window(today.year, scheme=spec)
+    state = {"window_opens": opens, "window_closes": closes, "window_open": opens <= today <= closes}
+    if not state["window_open"] and not has_inclusion:
+        asks = []
+        for institution in institutions.select_related("region")[:5]:
+            for grade in version.grades.order_by("rank"):
+                try:  # the grades this institution may declare for, each with the bureau that plans it
+                    bureau = planning_bureau(institution, grade=grade.code, kind="promotion", version=version)
+                except NotEligible:
+                    continue
+                asks.append((institution, grade.name, bureau))
+        state["ask_bureaus"] = asks
+    return state
+
+
 class DeclareView(LoginRequiredMixin, TemplateView):
     """An institution declares for a grade (promotion) or for the recheck of the grade it holds."""
 
@@ -190,6 +225,59 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
         return DeclarationForm(data, files, institutions=self.institutions())
 
+    # --- Files kept across a refusal ---------------------------------------------------------------------
+    # A browser never sends a file twice: a declaration refused (a missing answer, the window closed) would lose
+    # every file chosen. Each one posted is kept aside in the storage under a token signed for this user, and
+    # the page posts the token back with the form, so the file counts as uploaded again unless another is chosen.
+    HELD_SALT = "workflows.declare.held"
+    HELD_MAX_AGE = 24 * 60 * 60
+
+    def hold_uploads(self, form) -> None:
+        import os
+        import uuid
+
+        from django.core import signing
+        from django.core.files.storage import default_storage
+
+        held = {}
+        for name in form.fields:
+            if not name.startswith("evidence_"):
+                continue
+            upload = self.request.FILES.get(name)
+            if upload is not None:
+                upload.seek(0)
+                stored = default_storage.save(f"held/{self.request.user.pk}/{uuid.uuid4().hex}/"
+                                              f"{os.path.basename(upload.name)}", upload)
+                held[name] = (signing.dumps({"u": self.request.user.pk, "n": stored}, salt=self.HELD_SALT),
+                              os.path.basename(upload.name))
+            elif name in self.held_files:
+                held[name] = self.held_files[name]
+        form.held = held
+
+    def held_uploads(self):
+        """The files kept from the refused post, by field: a token posted back opens its file (or nothing, if
+        the token is not this user's or too old)."""
+        import os
+
+        from django.core import signing
+        from django.core.files import File
+        from django.core.files.storage import default_storage
+
+        files, self.held_files = {}, {}
+        for key, token in self.request.POST.items():
+            if not key.startswith("held_evidence_"):
+                continue
+            try:
+                value = signing.loads(token, salt=self.HELD_SALT, max_age=self.HELD_MAX_AGE)
+            except signing.BadSignature:
+                continue
+            if value.get("u") != self.request.user.pk or not default_storage.exists(value.get("n", "")):
+                continue
+            name = key.removeprefix("held_")
+            self.held_files[name] = (token, os.path.basename(value["n"]))
+            files[name] = File(default_storage.open(value["n"], "rb"), name=os.path.basename(value["n"]))
+        return files
+
     def get_context_data(self, **kwargs):
         from certification.models import LateInclusion
 
@@ -198,7 +286,10 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                                       .filter(institution__in=self.institutions(), case__isnull=True,
                                               declare_by__gte=timezone.localdate())
                                       .select_related("institution", "bureau").order_by("declare_by"))
+        context.update(declaration_window_state(self.institutions(), has_inclusion=bool(context["late_inclusions"])))
         return context
+
+    held_files: dict = {}
 
     def get(self, request, *args, **kwargs):
         if not self.institutions().exists():
@@ -212,7 +303,11 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
         if not self.institutions().exists():
             raise Http404
-        form = self.form(request.POST, request.FILES)
+        files = request.FILES.copy()
+        for name, kept in self.held_uploads().items():
+            if name not in files:  # a file chosen anew replaces the one kept
+                files[name] = kept
+        form = self.form(request.POST, files)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -226,6 +321,7 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                 messages.success(request, _("Declared. The reference of the case is %(ref)s.") % {
                     "ref": case.reference})
                 return redirect("case_detail", pk=case.pk)
+        self.hold_uploads(form)
         return self.render_to_response(self.get_context_data(form=form), status=200)
 
 
@@ -285,7 +381,7 @@ def notice_publish(request):
                     form.add_error(None, text)
             else:
                 messages.success(request, _("Published; the notice closes at %(at)s.") % {
-                    "at": timezone.localtime(notice.closes_at).strftime("%Y-%m-%d %H:%M")})
+                    "at": deadline_text(notice.closes_at)})
                 return redirect("inbox")
     from certification.models import Bureau, Notice
     from certification.permissions import objects_for
@@ -494,12 +590,17 @@ def replace_member(request, pk: int):
     case = case_get_for_user_or_404(request.user, pk)
     if not (can(request.user, WORK_IN_BUREAU, case.bureau) and hasattr(case, "panel")):
         raise Http404
-    recused = PanelMember.objects.filter(panel__case=case, conflict_declared_at__isnull=False,
-                                         replaced_by__isnull=True).select_related("expert")
+    recused = PanelMember.objects.filter(Q(conflict_declared_at__isnull=False) | Q(expert__user__isnull=True),
+                                         panel__case=case, replaced_by__isnull=True).select_related("expert")
 
     class ReplaceForm(dj_forms.Form):
-        member = dj_forms.ModelChoiceField(label=_("Member who declared a conflict"), queryset=recused,
-                                           empty_label=None)
+        member = dj_forms.ModelChoiceField(label=_("Member to replace"), queryset=recused, empty_label=None)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["member"].label_from_instance = lambda m: (
+                _("%(expert)s (declared a conflict of interest)") if m.conflict_declared_at
+                else _("%(expert)s (has no account to sign in with)")) % {"expert": m.expert.name}
         expert = dj_forms.ModelChoiceField(label=_("Replacement"), queryset=Expert.objects.filter(
             pk__in=[c.expert_id for c in panel_candidates_for(case)]).exclude(
             pk__in=PanelMember.objects.filter(panel__case=case).values("expert_id")).order_by("pool", "name"))
@@ -516,4 +617,43 @@ def replace_member(request, pk: int):
             messages.success(request, _("%(expert)s now sits on the panel.") % {"expert": new.expert})
             return redirect("case_detail", pk=case.pk)
     return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "replace",
-                                                        "title": _("Replace a member who declared a conflict")})
+                                                        "title": _("Replace a member of the panel")})
+
+
+@login_required
+def reassign_member(request, pk: int):
+    """The bureau gives a seat's open tasks to the account its expert signs in with now (an account linked after
+    the panel was formed): the member's scoring task, and the chair's tasks for the chair. Audited."""
+    from django import forms as dj_forms
+
+    from certification.exceptions import RuleViolation
+    from certification.models import PanelMember
+    from certification.permissions import can
+
+    from .task_views import refusal_text
+
+    case = case_get_for_user_or_404(request.user, pk)
+    if not (can(request.user, WORK_IN_BUREAU, case.bureau) and hasattr(case, "panel")):
+        raise Http404
+    seats = PanelMember.objects.active().filter(panel__case=case, expert__user__isnull=False).select_related(
+        "expert__user").order_by("pk")
+
+    class ReassignForm(dj_forms.Form):
+        member = dj_forms.ModelChoiceField(label=_("Member"), queryset=seats, empty_label=None)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["member"].label_from_instance = lambda m: f"{m.expert.name}（{m.expert.user}）"
+
+    form = ReassignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            seat = actions.panel_member_reassign(actor=request.user, case=case, member=form.cleaned_data["member"])
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("The tasks of %(expert)s are now theirs to do.") % {"expert": seat.expert})
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "reassign",
+                                                        "title": _("Give a member's tasks to their account")})

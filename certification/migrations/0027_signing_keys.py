@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('certification', '0025_sign_in_security'),
+        ('certification', '0026_case_reports'),
     ]
 
     operations = [

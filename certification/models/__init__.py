@@ -1,6 +1,6 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
-from .cases import Case, CasePrerequisite, LateInclusion, Outcome, Precheck, Stage
+from .cases import Case, CasePrerequisite, CaseReport, LateInclusion, Outcome, Precheck, Stage
 from .certificates import Certificate, CertificateSerial, RegisterBatch
 from .documents import (
     DocumentKind,
@@ -57,6 +57,7 @@ __all__ = [
     "BureauMembership",
     "Case",
     "CasePrerequisite",
+    "CaseReport",
     "Certificate",
     "CertificateSerial",
     "ConflictDeclaration",

@@ -156,6 +156,31 @@ class CasePrerequisite(DomainModel):
         return f"{self.case} {self.code}: {self.answer}"
 
 
+def round_report_path(instance, filename: str) -> str:
+    return f"cases/{instance.case.year}/{instance.case_id}/report/{instance.round}/{filename}"
+
+
+class CaseReport(DomainModel):
+    """One round of the acceptance request as the applicant wrote it: its narrative report (汇报材料) and, from
+    the second round on, the rectification's explanation (整改说明). Every round is kept, so that the reviewers
+    read the earlier ones beside the latest (``Case.report`` is the latest report)."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="reports", verbose_name=_("case"))
+    round = models.PositiveSmallIntegerField(_("round"))
+    file = models.FileField(_("narrative report"), upload_to=round_report_path, blank=True, max_length=255)
+    explanation = models.TextField(_("rectification explanation"), blank=True,
+                                   help_text=_("What was rectified, item by item (from the second round on)."))
+
+    class Meta:
+        verbose_name = _("round of the acceptance request")
+        verbose_name_plural = _("rounds of the acceptance request")
+        ordering = ["case", "round"]
+        constraints = [models.UniqueConstraint(fields=["case", "round"], name="one_report_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.case} #{self.round}"
+
+
 class Precheck(DomainModel):
     """One round of the pre-check: opinions per rubric item and the decision; every round is kept."""
 

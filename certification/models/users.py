@@ -25,6 +25,11 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.full_name or self.username
 
+    def get_full_name(self) -> str:
+        """The person's name as printed on pages and documents: the full name, else Django's first and last
+        names; never the user name (which is a login, not a name)."""
+        return self.full_name.strip() or super().get_full_name()
+
     def get_session_auth_hash(self):
         """Django's (the password's hash) plus the session generation: a session checks it on each request, so
         changing the password or signing out everywhere ends every other session."""

@@ -21,6 +21,7 @@ from ..lifecycle import CaseLifecycle, CertificateLifecycle
 from ..models import (
     Case,
     CasePrerequisite,
+    CaseReport,
     Certificate,
     Grade,
     Institution,
@@ -314,8 +315,18 @@ def case_attach_report(*, actor, case: Case, upload: UploadedFile) -> Case:
         raise RuleViolation(*refusals)
     case.report.save(upload.name, upload, save=False)
     case.save(update_fields=["report", "updated_at"])
-    audit_record(actor=actor, action="case.report", target=case, after={"report": case.report.name})
+    # each round's report is kept beside the latest, for the reviewers who read the earlier rounds
+    row = _round_report(case)
+    row.file.save(upload.name, upload, save=False)
+    row.save()
+    audit_record(actor=actor, action="case.report", target=case, after={"report": case.report.name,
+                                                                         "round": row.round})
     return case
+
+
+def _round_report(case: Case) -> CaseReport:
+    """The row of the round the applicant is preparing (the first, or the rectification after a return)."""
+    return CaseReport.objects.get_or_create(case=case, round=case.prechecks.count() + 1)[0]
 
 
 @transaction.atomic
@@ -331,8 +342,9 @@ def case_acknowledge_integrity(*, actor, case: Case) -> Case:
 
 
 @transaction.atomic
-def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None) -> Case:
-    """The applicant submits its acceptance request (验收申请) after the self-check, or its rectification."""
+def case_request_acceptance(*, actor, case: Case, explanation: str = "", now: dt.datetime | None = None) -> Case:
+    """The applicant submits its acceptance request (验收申请) after the self-check, or its rectification —
+    which says what was rectified (``explanation``, 整改说明)."""
     now = now or timezone.now()
     case = _locked(case)
     case_may(case, "request_acceptance", actor=actor)
@@ -346,9 +358,17 @@ def case_request_acceptance(*, actor, case: Case, now: dt.datetime | None = None
         missing.append(_("the narrative report"))
     if case.integrity_acknowledged_at is None:
         missing.append(_("the acknowledged integrity notice"))
+    explanation = (explanation or "").strip()
+    if case.stage == Stage.RECTIFICATION and not explanation:
+        raise RuleViolation(Refusal(code="case.rectification_explanation", rule="", params={"field": "explanation"},
+                                    message=_("Say what was rectified (the rectification explanation).")))
     if missing:
         raise _refuse("case.acceptance_incomplete",
                       _("The acceptance request still needs: %(missing)s.") % {"missing": pgettext("list separator", ", ").join(missing)})
+    if explanation:
+        row = _round_report(case)
+        row.explanation = explanation
+        row.save(update_fields=["explanation", "updated_at"])
     return case_move(case, "request_acceptance", actor=actor, action="case.request_acceptance",
                      fields={"acceptance_requested_at": now}, audit_after={"self_check_total": sheet.total})
 
@@ -516,7 +536,7 @@ def case_rectification_missed(*, case: Case, now: dt.datetime | None = None) -> 
         return False
     with translation.override(settings.LANGUAGE_CODE):
         reason = _("The rectification deadline %(due)s passed without a resubmission.") % {
-            "due": timezone.localtime(case.rectification_due_at).strftime("%Y-%m-%d %H:%M")}
+            "due": rules.deadline_text(case.rectification_due_at, scheme=case.scheme_version.specification())}
     case_move(case, "miss_rectification", actor=None, action="case.rectification_missed", reason=reason, now=now)
     return True
 

@@ -125,6 +125,9 @@ TITLES = ["研究馆员", "副研究馆员", "档案馆员"]
 APPLICANT_INSTITUTION = "武汉市财政局"
 CITY_BUREAU_CODE = "420100"  # 武汉市档案局: bureau staff, pre-checker and approver work here
 DEMO_EXPERT = ("420100", "许志远")  # the expert login; employed by 武汉市民政局, no conflict with the applicant
+# More experts of the city's pool who sign in, so that a panel of three (or five) can score from the browser:
+# username → the expert's name. Same password; none has a conflict with the applicant.
+DEMO_PANEL_EXPERTS = {"expert2": "施美玲", "expert3": "张德福", "expert4": "孔繁荣", "expert5": "曹秀兰"}
 
 # Users: (username, role, role label, full name, bureau code or None). The expert's name is its Expert row's.
 USERS = [
@@ -400,6 +403,13 @@ def _seed_users(bureaus: dict[str, Bureau], institutions: dict[str, Institution]
             bureau = bureaus[bureau_code]
             BureauMembership.objects.get_or_create(user=u, bureau=bureau, archived_at=None)
             role_grant(user=u, role=role, obj=bureau)
+    for username, name in DEMO_PANEL_EXPERTS.items():
+        expert = experts[(CITY_BUREAU_CODE, name)]
+        u = user(username, expert.name, phone=expert.phone)
+        if expert.user_id is None and not Expert.objects.filter(user=u).exists():
+            expert.user = u
+            expert.save(update_fields=["user", "updated_at"])
+        role_grant(user=u, role=Role.EXPERT, obj=expert)
     username, _label, full_name = ADMIN
     user(username, full_name, is_staff=True, is_superuser=True)
     _seed_authenticators()

@@ -89,6 +89,9 @@ def objection_file(*, notice: Notice, case: Case, name: str, contact: str, groun
     if not (grounds or "").strip():
         refusals.append(_refuse("objection.grounds_required", _("Please give %(what)s.") % {"what": _("the grounds")},
                                 field="grounds"))
+    if (contact or "").strip() and rules.contact_kind(contact) is None:
+        refusals.append(_refuse("objection.contact", _("Give a phone number (a mobile, or a landline with its "
+                                                       "area code) or an e-mail address."), field="contact"))
     if attachment is not None:
         refusals.extend(upload_refusals(attachment, field="attachment"))
     if refusals:
@@ -110,7 +113,9 @@ def _release(case: Case, *, actor, now) -> bool:
         return False
     if case.objections.filter(status=Objection.Status.RECEIVED).exists():
         return False
-    case_move(case, "pass_notice", actor=actor, action="case.notice_passed", now=now)
+    # "without objection" only where none was received: a case whose objections were all resolved says so
+    action = "case.notice_cleared" if case.objections.exists() else "case.notice_passed"
+    case_move(case, "pass_notice", actor=actor, action=action, now=now)
     return True
 
 

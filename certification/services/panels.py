@@ -219,7 +219,8 @@ def panel_member_declare_conflict(*, actor, member: PanelMember, reason: str,
 @transaction.atomic
 def panel_replace_member(*, actor, case: Case, member: PanelMember, expert: Expert,
                          now: dt.datetime | None = None) -> PanelMember:
-    """The bureau names the replacement of a member who declared a conflict of interest. The replacement is
+    """The bureau names the replacement of a member who declared a conflict of interest, or who cannot sign in
+    (an expert without an account: the seat's tasks would have no owner). The replacement is
     held to the same rules as the panel's forming (no conflict, the nearer pools first); it takes the seat's
     score sheet (blank: its member never saw it) and scoring task, and the chair if the panel has none."""
     now = now or timezone.now()
@@ -231,9 +232,10 @@ def panel_replace_member(*, actor, case: Case, member: PanelMember, expert: Expe
                                     message=_("A member can be replaced only while the panel reviews the case.")))
     old = PanelMember.objects.select_for_update(of=("self",)).select_related("expert", "panel").filter(
         pk=member.pk, panel__case=case).first()
-    if old is None or old.conflict_declared_at is None:
+    if old is None or not member_replaceable(old):
         raise RuleViolation(Refusal(code="panel.replace_not_recused", rule=_("Panel"),
-                                    message=_("Only a member who declared a conflict of interest is replaced.")))
+                                    message=_("Only a member who declared a conflict of interest, or who has no "
+                                              "account to sign in with, is replaced.")))
     if old.replaced_by_id is not None:
         raise RuleViolation(Refusal(code="panel.already_replaced", rule=_("Panel"),
                                     message=_("%(expert)s was already replaced.") % {"expert": old.expert}))
@@ -271,6 +273,41 @@ def panel_replace_member(*, actor, case: Case, member: PanelMember, expert: Expe
                  before={"member": old.pk, "expert": old.expert.name},
                  after={"member": new.pk, "expert": expert.name, "chair": new.is_chair})
     return new
+
+
+def member_replaceable(member: PanelMember) -> bool:
+    """Whether the bureau may replace ``member``: it declared a conflict of interest, or its expert has no
+    account (it could never score), and it was not replaced already."""
+    return member.replaced_by_id is None and (member.conflict_declared_at is not None or member.expert.user_id is None)
+
+
+def members_without_account(experts) -> list:
+    """The experts among ``experts`` who have no account to sign in with: on a panel, their seat's tasks would
+    have no owner (the bureau is warned when it forms the panel, and may replace them)."""
+    return [e for e in experts if e.user_id is None]
+
+
+@transaction.atomic
+def panel_member_reassign(*, actor, case: Case, member: PanelMember) -> PanelMember:
+    """The bureau gives a seat's open tasks to the account its expert signs in with now (an account linked
+    after the panel was formed, or changed): audited; the flow's side is ``workflows.actions``."""
+    case = Case.objects.select_for_update(of=("self",)).select_related("bureau").get(pk=case.pk)
+    require_bureau_staff(actor, case.bureau)
+    if case.outcome != Outcome.OPEN or case.stage != Stage.REVIEW:
+        raise RuleViolation(Refusal(code="panel.not_under_review", rule=_("Panel"),
+                                    message=_("A member's tasks can be reassigned only while the panel reviews "
+                                              "the case.")))
+    seat = PanelMember.objects.active().select_related("expert__user").filter(pk=member.pk, panel__case=case).first()
+    if seat is None:
+        raise RuleViolation(Refusal(code="panel.not_a_member", rule=_("Panel"),
+                                    message=_("This member does not sit on the case's panel.")))
+    if seat.expert.user_id is None:
+        raise RuleViolation(Refusal(code="panel.no_account", rule=_("Panel"),
+                                    message=_("%(expert)s has no account to sign in with.") % {"expert": seat.expert},
+                                    satisfy=_("Give the expert an account first, or replace the member.")))
+    audit_record(actor=actor, action="panel.reassign_tasks", target=case,
+                 after={"member": seat.pk, "expert": seat.expert.name, "user": seat.expert.user_id})
+    return seat
 
 
 @transaction.atomic(durable=True)

@@ -52,7 +52,14 @@ def self_check_sheet(*, actor, case: Case) -> ScoreSheet:
     if latest is not None and not latest.locked:
         return latest
     sheet = ScoreSheet.objects.create(case=case, kind=SheetKind.SELF, round=(latest.round + 1) if latest else 1)
-    audit_record(actor=actor, action="sheet.open", target=sheet, after={"round": sheet.round})
+    copied = []
+    if latest is not None:  # a rectification starts from the round before: the applicant changes what it fixed
+        copied = ScoreLine.objects.bulk_create(
+            ScoreLine(sheet=sheet, item_code=line.item_code, entry=line.entry, points=line.points, clamps=line.clamps)
+            for line in latest.lines.order_by("pk"))
+    audit_record(actor=actor, action="sheet.open", target=sheet,
+                 after={"round": sheet.round, "copied_from_round": latest.round if copied else None,
+                        "items_copied": len(copied)})
     return sheet
 
 
@@ -77,6 +84,21 @@ def sheet_entry_refusals(item, entry: scoring.ItemEntry) -> list[Refusal]:
                            message=_("Every deduction needs its reason."),
                            satisfy=_("Write why the points are deducted."),
                            params={"item": item.code, "field": "reason"}))
+    free = sum((d.points or 0 for d in entry.deductions if d.points is not None and not d.element
+                and not d.occurrence), 0)
+    if item.max_points > 0 and free > item.max_points:
+        out.append(Refusal(code="sheet.deduction_above_max", rule=_("Score sheet"),
+                           message=_("A deduction of %(points)s is more than the item's %(max)s points.")
+                           % {"points": free, "max": item.max_points},
+                           satisfy=_("Deduct at most %(max)s.") % {"max": item.max_points},
+                           params={"item": item.code, "field": "deduction"}))
+    if item.rule.kind == "sub_criteria" and free and entry.unmet:
+        out.append(Refusal(code="sheet.deducted_twice", rule=_("Score sheet"),
+                           message=_("The sub-criteria not met already take their points: a deduction as well "
+                                     "would count the same shortfall twice."),
+                           satisfy=_("Either tick the sub-criteria not met, or deduct points for a partial "
+                                     "shortfall — not both."),
+                           params={"item": item.code, "field": "deduction"}))
     if entry.veto and item.veto is not None and not (entry.veto_reason or "").strip():
         out.append(Refusal(code="sheet.veto_reason_required", rule=_("Score sheet"),
                            message=_("A confirmed veto needs its reason."),

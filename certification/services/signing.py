@@ -61,7 +61,9 @@ def key_encryption_key() -> str:
 # --- Addresses -------------------------------------------------------------------------------------------------
 
 def public_base() -> str:
-    return settings.CERTIFICATION_PUBLIC_BASE_URL.rstrip("/")
+    from ..documents import public_base_url
+
+    return public_base_url()
 
 
 def bureau_code(bureau: Bureau) -> str:

@@ -17,6 +17,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# The site's public address (scheme and host, e.g. https://dangan.example.gov.cn): the certificate's QR code
+# and the links in e-mails point there. The deploy check (manage.py check --deploy) requires an https one.
+CERTIFICATION_PUBLIC_BASE_URL = env("CERTIFICATION_PUBLIC_BASE_URL", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -360,7 +363,5 @@ CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
 SIGNING_KEY_ENCRYPTION_KEY = env("SIGNING_KEY_ENCRYPTION_KEY", default="")
 # An RFC 3161 time-stamping authority for the PDFs' signatures; empty: the province's own key time-stamps.
 CERTIFICATION_TSA_URL = env("CERTIFICATION_TSA_URL", default="")
-# The public address of the site: what the QR codes, credentials, DIDs and status lists point to.
-CERTIFICATION_PUBLIC_BASE_URL = env("CERTIFICATION_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # How long a bureau's key signs before `manage.py keys rotate` is due (it stays published after, for checking).
 CERTIFICATION_SIGNING_KEY_DAYS = env.int("CERTIFICATION_SIGNING_KEY_DAYS", default=3 * 365)

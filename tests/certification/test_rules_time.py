@@ -148,3 +148,28 @@ def test_recheck_window_of_a_leap_day_certificate():
     # issued 2024-02-29 → valid through 2027-02-28 → window opens 2026-11-30
     expiry = rules.valid_until(dt.date(2024, 2, 29))
     assert rules.recheck_window(expiry) == (dt.date(2026, 11, 30), dt.date(2027, 2, 28))
+
+
+# --- The walk: deadlines read as their last day; an objector's contact is a phone number or an e-mail address
+def test_a_deadline_at_midnight_reads_as_the_end_of_its_last_day():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from certification import rules
+
+    returned = dt.datetime(2026, 11, 30, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    due = rules.rectification_deadline(returned, 15)
+    assert (rules.deadline_last_day(due), rules.deadline_text(due)) == (dt.date(2026, 12, 15), "2026-12-15 24:00")
+    noon = dt.datetime(2026, 12, 15, 12, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert (rules.deadline_last_day(noon), rules.deadline_text(noon)) == (dt.date(2026, 12, 15), "2026-12-15 12:30")
+
+
+def test_an_objectors_contact_is_a_phone_number_or_an_e_mail_address():
+    from certification import rules
+
+    kinds = {v: rules.contact_kind(v) for v in ("13800138000", "+86 138 0013 8000", "027-87654321",
+                                                "（027）87654321", "0710-1234567-802", "400-123-4567",
+                                                "wang@example.cn", "王五家", "12345", "微信：wangwu")}
+    assert kinds == {"13800138000": "phone", "+86 138 0013 8000": "phone", "027-87654321": "phone",
+                     "（027）87654321": "phone", "0710-1234567-802": "phone", "400-123-4567": "phone",
+                     "wang@example.cn": "email", "王五家": None, "12345": None, "微信：wangwu": None}

@@ -17,6 +17,7 @@ GOOD_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "EMAIL_URL": "smtp://mail.example.org:25",
     "SIGNING_KEY_ENCRYPTION_KEY": "ZGVwbG95LWNoZWNrLW9ubHktbm90LWEtcmVhbC1rZXk=",
+    "CERTIFICATION_PUBLIC_BASE_URL": "https://certification.example.org",
 }
 
 

@@ -238,7 +238,7 @@ def test_a_rectification_in_time_goes_back_to_the_precheck_with_the_rounds_kept(
     with at(2026, 2, 10, 9, 0):
         for code in rubric_codes(d.case):
             d.item(people["applicant"], "rectify", code)
-        d.post(people["applicant"], "rectify", "submit")
+        d.post(people["applicant"], "rectify", "submit", {"explanation": "已按预检意见补齐归档范围表"})
         assert state(d.case) == (Stage.PRECHECK, Outcome.OPEN)
         d.post(people["prechecker"], "precheck", "decide", {"decision": "pass", "summary": "已整改"})
     assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)

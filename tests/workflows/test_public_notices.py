@@ -159,3 +159,17 @@ def test_the_pages_work_in_english_too(client, notices):
     page = client.get(reverse("notice_detail", args=[open_notice.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "File an objection" in page
     assert timezone.now() == NOW
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("contact", ["王五家", "12345", "微信wangwu"])
+def test_a_contact_that_is_neither_a_phone_number_nor_an_e_mail_address_is_refused_beside_it(client, notices,
+                                                                                              contact):
+    open_notice, _closed = notices
+    response = client.post(reverse("notice_detail", args=[open_notice.pk]),
+                           form(open_notice.cases.first(), contact=contact))
+    page = response.content.decode()
+    assert response.status_code == 400
+    beside = page[page.index('name="contact"'):].split("<label", 1)[0]  # between the field and the next one
+    assert "请填写电话号码（手机号码，或带区号的固定电话）或电子邮箱地址。" in beside
+    assert Objection.objects.count() == 0

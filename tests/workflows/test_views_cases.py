@@ -86,7 +86,9 @@ def _url(name, case, route_kwargs):
 READ_BELOW = {"case_detail", "case_chart", "case_task", "documents:case_documents", "documents:case_document_html",
               "documents:case_document_pdf"}
 # Pages that exist only at some moment of a case (tested where that moment is: test_flows.py).
-EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair", "case_recusal", "case_replace_member"}
+EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair", "case_recusal", "case_replace_member",
+                              "case_reassign_member",
+                              "documents:case_evidence"}  # an upload's own URL (tests/workflows/test_walk_evidence.py)
 
 
 def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, regions):
@@ -94,7 +96,7 @@ def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, r
 
     case, applicant = make_case()
     case_start_process(case)
-    samples = {"task_pk": open_tasks(case).first().pk, "kind": "application_form"}
+    samples = {"task_pk": open_tasks(case).first().pk, "kind": "application_form", "item": 1}
     other_applicant = UserFactory()
     permissions.role_grant(user=other_applicant, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["city"]))
     sibling = BureauFactory(region=RegionFactory(name="邻县", code="420103", level=RegionLevel.COUNTY,

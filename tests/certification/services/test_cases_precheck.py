@@ -103,7 +103,8 @@ def test_a_return_sets_the_deadline_and_a_resubmission_goes_back_to_precheck(set
     assert (case.stage, case.rectification_due_at) == (Stage.RECTIFICATION,
                                                        local(2026, 6, 10, 0, 0))
     complete_self_check(case, applicant)  # round 2
-    case_request_acceptance(actor=applicant, case=case, now=local(2026, 6, 9, 23, 59))
+    case_request_acceptance(actor=applicant, case=case, explanation="归档范围表已报档案局审批",
+                            now=local(2026, 6, 9, 23, 59))
     case.refresh_from_db()
     assert case.stage == Stage.PRECHECK
     assert list(Precheck.objects.filter(case=case).values_list("round", "decision")) == [(1, "return")]
@@ -121,7 +122,7 @@ def test_the_deadline_passing_withdraws_the_case_once(setting):
     assert case_rectification_missed(case=case, now=local(2026, 5, 22, 0, 0)) is False
     case.refresh_from_db()
     assert (case.outcome, case.stage) == (Outcome.RECTIFICATION_MISSED, Stage.CLOSED)
-    assert "2026-05-21 00:00" in case.outcome_reason
+    assert "2026-05-20 24:00" in case.outcome_reason  # the last day, as the applicant was told
     assert AuditEntry.objects.filter(action="case.rectification_missed").count() == 1
 
 

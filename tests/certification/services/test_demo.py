@@ -337,3 +337,17 @@ def test_the_privileged_demo_logins_have_an_authenticator_whose_code_is_printed(
         "approver", "officer", "admin"}
     approver = User.objects.get(username="approver")
     assert otp_verify(user=approver, code=rows[0][2]) is not None
+
+
+def test_enough_experts_sign_in_for_a_panel_to_score_from_the_browser(demo):
+    """The walk could not pass a review without a shell: one expert login, and panels need three."""
+    from certification.models import Expert
+    from certification.services.demo import DEMO_PANEL_EXPERTS
+
+    experts = Expert.objects.filter(user__username__in=["expert", *DEMO_PANEL_EXPERTS]).select_related("user")
+    assert len(experts) == 5
+    assert all(e.user.full_name == e.name and e.user.check_password(DEMO_PASSWORD) for e in experts)
+    assert all(e.in_term(TODAY) and e.pool == _bureau("420100") for e in experts)
+    applicant = Institution.objects.get(name="武汉市财政局")
+    assert [e.name for e in experts if e.conflicts.filter(institution=applicant).exists()
+            or applicant.pk in (e.employer_id, e.system_id)] == []

@@ -39,11 +39,16 @@ def test_the_self_check_records_a_deduction_with_its_reason_and_the_rule_gives_t
                                                                           "reason": "宣传信息报送不足"}]})
 
 
-def test_a_deduction_beyond_the_item_is_floored_and_the_clamp_is_kept(planned):
+def test_a_deduction_beyond_the_item_is_refused_beside_the_deduction(planned):
+    # The walk: a deduction of 8 on a 6-point item was taken (and floored, with an English note); it is refused.
     case, applicant = planned
     sheet = self_check_sheet(actor=applicant, case=case)
-    line = sheet_record(actor=applicant, sheet=sheet, item_code="18", entry=deduct("5"))
-    assert (line.points, line.clamps) == (Decimal("0.00"), [{"kind": "floor", "limit": "0", "before": "-3.00"}])
+    with pytest.raises(RuleViolation) as exc:
+        sheet_record(actor=applicant, sheet=sheet, item_code="18", entry=deduct("5"))
+    assert (exc.value.codes, exc.value.refusals[0].params["field"]) == (["sheet.deduction_above_max"], "deduction")
+    assert ScoreLine.objects.count() == 0
+    line = sheet_record(actor=applicant, sheet=sheet, item_code="18", entry=deduct("2"))
+    assert (line.points, line.clamps) == (Decimal("0.00"), [])
 
 
 def test_a_deduction_without_a_reason_is_refused(planned):

@@ -66,6 +66,7 @@ def test_the_timeline_lists_the_audited_events(world):
     case = world["objects"]["case_a"]
     timeline = client_for(world["users"]["applicant"]).get(f"/api/v1/cases/{case.pk}/timeline/").json()
     assert [(e["action"], e["label"], e["reason"]) for e in timeline["results"]] == [
+        ("objection.resolve", "异议已处理", "属实"),  # the objection's own events are on the case's timeline
         ("case.objection_upheld", "异议成立", "属实")]
 
 
@@ -156,7 +157,7 @@ def test_anyone_files_an_objection_through_the_api_and_gets_a_receipt(world):
 def test_an_objection_to_a_case_not_on_the_notice_is_refused_and_nothing_is_kept(world):
     notice, other = world["objects"]["notice_a"], world["objects"]["case_b"]
     response = client_for(None).post(f"/api/v1/notices/{notice.pk}/objections/",
-                                     {"case": other.pk, "name": "李四", "contact": "139", "grounds": "x"},
+                                     {"case": other.pk, "name": "李四", "contact": "13900000000", "grounds": "x"},
                                      format="json")
     assert response.status_code == 400
     assert [r["code"] for r in response.json()["refusals"]] == ["objection.not_on_notice"]
