@@ -75,6 +75,12 @@ class SyncFilterSet(django_filters.FilterSet):
                                                      label=_("changed at or after (ISO 8601)"))
 
 
+def sync_filterset(model) -> type[SyncFilterSet]:
+    """The filters of a list that has none of its own but ``updated_since``."""
+    meta = type("Meta", (), {"model": model, "fields": []})
+    return type(f"{model.__name__}SyncFilter", (SyncFilterSet,), {"Meta": meta})
+
+
 class InstitutionFilter(SyncFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains", label=_("name contains"))
     uscc = django_filters.CharFilter(lookup_expr="iexact")

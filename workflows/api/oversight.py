@@ -37,6 +37,8 @@ from certification.selectors import (
 )
 
 from .. import actions
+from .conditional import SyncedDetail
+from .filters import sync_filterset
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -49,7 +51,7 @@ class RoundSerializer(serializers.ModelSerializer):
     class Meta:
         model = SpotCheckRound
         fields = ["id", "bureau", "bureau_name", "year", "scope", "sampling", "sample_rate", "sample_count",
-                  "selection", "selection_reason", "status", "seed", "candidates", "drawn_at", "concluded_at"]
+                  "selection", "selection_reason", "status", "seed", "candidates", "drawn_at", "concluded_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -76,7 +78,7 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SpotCheckItem
-        fields = ["id", "round", "position", "case", "reference", "bureau", "bureau_name", "inspected_at"]
+        fields = ["id", "round", "position", "case", "reference", "bureau", "bureau_name", "inspected_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -87,7 +89,7 @@ class FindingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Finding
-        fields = ["id", "item", "round", "case", "violation", "violation_name", "description", "created_at"]
+        fields = ["id", "item", "round", "case", "violation", "violation_name", "description", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -110,7 +112,7 @@ class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = BureauConclusion
         fields = ["id", "round", "bureau", "bureau_name", "checking_bureau", "result", "status", "requirements",
-                  "due_at", "measures", "answered_at", "decision_reason", "decided_at"]
+                  "due_at", "measures", "answered_at", "decision_reason", "decided_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -130,7 +132,7 @@ class SuspensionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Suspension
         fields = ["id", "bureau", "bureau_name", "order", "reason", "suspended_at", "cases_moved", "reinstated_at",
-                  "reinstatement_reason"]
+                  "reinstatement_reason", "updated_at"]
         read_only_fields = fields
 
 
@@ -155,13 +157,14 @@ def _bureau(pk) -> Bureau:
 
 
 # --- Views -------------------------------------------------------------------------------------------------
-class RoundViewSet(viewsets.ReadOnlyModelViewSet):
+class RoundViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Spot-check rounds of the caller's bureaus and of those below them; planned, drawn and concluded by the
     staff of the checking bureau."""
 
     serializer_class = RoundSerializer
     ordering = ["-id"]
-    ordering_fields = ["id", "year"]
+    ordering_fields = ["id", "year", "updated_at"]
+    filterset_class = sync_filterset(SpotCheckRound)
 
     def get_queryset(self):
         return spot_check_rounds_for_user(self.request.user).select_related("bureau").prefetch_related("scope")
@@ -198,12 +201,13 @@ class RoundViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(OrderSerializer(order).data)
 
 
-class DrawViewSet(viewsets.ReadOnlyModelViewSet):
+class DrawViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """The cases drawn in the caller's rounds; findings and the inspection are recorded on each."""
 
     serializer_class = ItemSerializer
     ordering = ["id"]
-    ordering_fields = ["id", "position"]
+    ordering_fields = ["id", "position", "updated_at"]
+    filterset_class = sync_filterset(SpotCheckItem)
 
     def get_queryset(self):
         return spot_check_items_for_user(self.request.user).select_related("case", "bureau")
@@ -223,21 +227,23 @@ class DrawViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(ItemSerializer(item).data)
 
 
-class FindingViewSet(viewsets.ReadOnlyModelViewSet):
+class FindingViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     serializer_class = FindingSerializer
     ordering = ["id"]
-    ordering_fields = ["id"]
+    ordering_fields = ["id", "updated_at"]
+    filterset_class = sync_filterset(Finding)
 
     def get_queryset(self):
         return findings_for_user(self.request.user).select_related("item")
 
 
-class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+class OrderViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Conclusions and rectification orders: answered by the bureau checked, decided by the checking bureau."""
 
     serializer_class = OrderSerializer
     ordering = ["-id"]
-    ordering_fields = ["id", "due_at"]
+    ordering_fields = ["id", "due_at", "updated_at"]
+    filterset_class = sync_filterset(BureauConclusion)
 
     def get_queryset(self):
         return orders_for_user(self.request.user).select_related("bureau", "round")
@@ -259,13 +265,14 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(OrderSerializer(order).data)
 
 
-class SuspensionViewSet(viewsets.ReadOnlyModelViewSet):
+class SuspensionViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """Suspensions of authority of the caller's bureaus and those below them; a higher bureau's staff suspend
     (``POST``) and reinstate."""
 
     serializer_class = SuspensionSerializer
     ordering = ["-id"]
-    ordering_fields = ["id", "suspended_at"]
+    ordering_fields = ["id", "suspended_at", "updated_at"]
+    filterset_class = sync_filterset(Suspension)
 
     def get_queryset(self):
         return suspensions_for_user(self.request.user).select_related("bureau")

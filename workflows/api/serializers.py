@@ -356,7 +356,7 @@ class RegisterBatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = RegisterBatch
         fields = ["id", "bureau", "imported_by", "created_at", "source", "certificates", "expiry_reason",
-                  "withdrawn_at", "withdrawal_reason"]
+                  "withdrawn_at", "withdrawal_reason", "updated_at"]
         read_only_fields = fields
 
 

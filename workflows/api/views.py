@@ -21,7 +21,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from certification import scoring
-from certification.models import ApiToken, Case, Expert
+from certification.models import ApiToken, Case, Expert, PanelMember, RegisterBatch
 from certification.selectors import (
     case_timeline,
     cases_for_user,
@@ -129,7 +129,8 @@ class PanelSeatViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     for the bureau to fill."""
 
     serializer_class = serializers.PanelSeatSerializer
-    filter_backends = [filters.KnownParametersOnly]
+    filterset_class = filters.sync_filterset(PanelMember)
+    ordering_fields = ["id", "updated_at"]
     ordering = ["id"]
 
     def get_queryset(self):
@@ -292,7 +293,9 @@ class RegisterBatchViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     """The register imports (certificates already held) of the caller's province, as its certificate officer."""
 
     serializer_class = serializers.RegisterBatchSerializer
-    filter_backends = [filters.KnownParametersOnly]
+    filterset_class = filters.sync_filterset(RegisterBatch)
+    ordering_fields = ["id", "created_at", "updated_at"]
+    ordering = ["-id"]
 
     def get_queryset(self):
         return register_batches_for(self.request.user)

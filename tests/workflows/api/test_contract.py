@@ -213,3 +213,20 @@ def test_the_schema_of_the_error_envelope_matches_what_is_sent():
     assert envelope["required"] == ["detail", "code"]
     assert envelope["properties"]["errors"]["additionalProperties"]["items"] == {
         "$ref": "#/components/schemas/FieldError"}
+
+
+def test_every_list_of_the_domain_syncs_by_updated_since_and_every_object_shows_updated_at():
+    document = yaml.safe_load(schema("en"))
+    lists = {op["operationId"]: op for ops in document["paths"].values() for method, op in ops.items()
+             if method == "get" and op["operationId"].endswith("_list")}
+    # a case's timeline is append-only (each entry has its time); API tokens are the caller's credentials
+    not_synced = {"cases_timeline_list", "auth_tokens_list"}
+    assert len(lists) > 10
+    for name, operation in lists.items():
+        if name in not_synced:
+            continue
+        parameters = {p["name"] for p in operation.get("parameters", [])}
+        assert "updated_since" in parameters, name
+        page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        row = document["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[1]
+        assert "updated_at" in document["components"]["schemas"][row]["properties"], (name, row)
