@@ -1,5 +1,6 @@
 """Certificates (证书): issued by the province, valid three years, rechecked or lapsed."""
 
+import re
 import secrets
 
 from django.db import models
@@ -14,6 +15,12 @@ from .schemes import Grade, Scheme, SchemeVersion
 
 def new_verification_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+# A certificate number as typed: a prefix (鄂档等证), the year, the serial, each bracket optional (see
+# ``Certificate.normalise_number``).
+NUMBER_TYPED = re.compile(r"(?P<prefix>[^\d〔〕()（）\[\]【】]*)[〔(（\[【]?(?P<year>\d{4})[〕)）\]】]?"
+                          r"[-—]?(?P<serial>\d{1,6})号?")
 
 
 class Certificate(DomainModel):
@@ -79,6 +86,20 @@ class Certificate(DomainModel):
     def format_number(year: int, serial: int) -> str:
         """The printed number: unique and gapless per year (鄂档等证〔2026〕0001号)."""
         return f"鄂档等证〔{year}〕{serial:04d}号"
+
+    @classmethod
+    def normalise_number(cls, typed: str) -> str:
+        """A number as someone typed it, in its printed form: without the 〔〕 or with other brackets
+        (() （） [] 【】), spaces, a serial without its leading zeros or without 号 — "鄂档等证2026 1",
+        "鄂档等证(2026)0001号" all read as 鄂档等证〔2026〕0001号. Text that is not a
+        number is returned as typed (stripped), and matches nothing."""
+        text = "".join(typed.split())
+        found = NUMBER_TYPED.fullmatch(text)
+        if found is None:
+            return text
+        prefix, year, serial = found["prefix"], int(found["year"]), int(found["serial"])
+        printed = cls.format_number(year, serial)
+        return printed if not prefix or printed.startswith(prefix) else f"{prefix}〔{year}〕{serial:04d}号"
 
 
 class CertificateSerial(models.Model):
