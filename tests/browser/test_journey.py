@@ -118,7 +118,9 @@ class Person:
         key = re.sub(r"\d+", "N", self.page.url.split("?")[0].removeprefix(self.base))
         if key not in self.audited and not NOT_AUDITED.search(key):
             self.audited.add(key)
+            before = len(self.csp_violations)
             self.accessibility.extend(axe_violations(self.page))
+            del self.csp_violations[before:]  # what axe-core itself tried while it looked: not the page's doing
 
     def open_task(self, title):
         self.go(reverse("inbox"))
@@ -299,14 +301,14 @@ def test_the_keyboard_alone_signs_in_and_verifies_a_certificate(browser, live_se
     page.keyboard.type("keyboard")
     tab_to("input[name=password]", limit=3)
     page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "/accounts/login/" not in page.url and "退出" in page.content()
 
     page.goto(live_server.url + reverse("verify"))
     tab_to("input[name=number]")
     page.keyboard.type(certificate.number.replace("〔", "").replace("〕", ""))  # typed without the brackets
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert certificate.number in page.content() and "县档案馆" in page.content()
     assert axe_violations(page) == []
