@@ -309,6 +309,8 @@ def case_visibility(user, *, unsigned_seats: bool = False) -> Q:
     database answers it from the indexes on each column (a bitmap OR) without a join or a DISTINCT,
     however many cases there are. A user who may see nothing gets a condition no case meets.
 
+    Staff, approvers and auditors also read the cases of every bureau below theirs (:func:`bureaus_read`).
+
     ``unsigned_seats``: also the cases of the seats whose declaration the user has not signed yet (for the
     inbox, which lists the member's task; its page shows the declaration alone)."""
     from .models import PanelMember
@@ -341,7 +343,8 @@ def case_get_for_user_or_404(user, pk):
     from django.http import Http404
 
     case = cases_for_user(user).filter(pk=pk).select_related(
-        "institution", "grade", "bureau", "filing_bureau", "panel", "late_inclusion__bureau").first()
+        "institution", "grade", "bureau", "filing_bureau", "panel", "late_inclusion__bureau", "certificate",
+        "scheme_version").first()
     if case is None:
         raise Http404
     return case
@@ -396,6 +399,82 @@ def case_next_step(case) -> NextStep | None:
             "%(bureau)s then decides on it.") % {"city": case.precheck_bureau, "bureau": case.bureau}, None)
     role, what, due = steps[case.stage]
     return NextStep(who=str(role.label), what=what, due=due)
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    label: str
+    state: str  # "done", "current", "ended" (the case ended at this step), or "todo"
+
+
+def case_progress(case) -> list[ProgressStep]:
+    """The case's way through the stages of DESIGN §4 (rectification is a turn of the pre-check): each step
+    done, current or to come; an ended case shows where it ended (a withdrawn or cancelled one: at its end)."""
+    from django.utils.translation import gettext_lazy as _
+
+    from .models import Outcome, Stage
+
+    line = [Stage.DECLARED, Stage.PLANNED, Stage.PRECHECK, Stage.NOTICE, Stage.PANEL, Stage.REVIEW,
+            Stage.APPROVAL, Stage.CERTIFICATE]
+    ended_at = {Outcome.PLAN_REFUSED: Stage.DECLARED, Outcome.RECTIFICATION_MISSED: Stage.PRECHECK,
+                Outcome.OBJECTION_UPHELD: Stage.NOTICE, Outcome.PANEL_FAILED: Stage.REVIEW,
+                Outcome.APPROVAL_REFUSED: Stage.APPROVAL}
+    labels = {Stage.DECLARED: _("Declaration"), Stage.PLANNED: _("Self-check"), Stage.PRECHECK: _("Pre-check"),
+              Stage.NOTICE: _("Public notice"), Stage.PANEL: _("Review panel"), Stage.REVIEW: _("Panel review"),
+              Stage.APPROVAL: _("Approval"), Stage.CERTIFICATE: _("Certificate")}
+    labels = {stage: str(label) for stage, label in labels.items()}
+    if case.outcome == Outcome.OPEN:
+        current = Stage.PRECHECK if case.stage == Stage.RECTIFICATION else Stage(case.stage)
+        if case.stage == Stage.RECTIFICATION:
+            labels[Stage.PRECHECK] = str(Stage.RECTIFICATION.label)  # the pre-check's turn back to the applicant
+        at = line.index(current)
+        return [ProgressStep(labels[s], "done" if i < at else "current" if i == at else "todo")
+                for i, s in enumerate(line)]
+    if case.outcome == Outcome.CERTIFIED:
+        return [ProgressStep(labels[s], "done") for s in line] + [ProgressStep(str(Outcome.CERTIFIED.label), "done")]
+    stop = ended_at.get(case.outcome)
+    if stop is None:  # withdrawn or cancelled: the step it left from is not kept on the case
+        return [ProgressStep(labels[s], "todo") for s in line] + [ProgressStep(str(case.get_outcome_display()),
+                                                                                "ended")]
+    at = line.index(stop)
+    return [ProgressStep(labels[s], "done" if i < at else "ended" if i == at else "todo")
+            for i, s in enumerate(line)]
+
+
+@dataclass
+class CaseMatter:
+    """Everything the matter page shows of one case, gathered in a fixed number of queries."""
+
+    notices: list
+    objections: list
+    members: list
+    sheets: list
+    review: object
+    documents: list
+    certificate: object
+    certificate_visible: bool
+
+
+def case_matter(case, user) -> CaseMatter:
+    """What ``user`` may read of ``case`` on its matter page: its notices (with the public link's dates), the
+    objections received, the panel, the score sheets the user may see, the review's conclusion, the documents
+    issued and the certificate (the uploads are :func:`case_evidence`'s). Each part is one query, whatever the
+    size of the case."""
+    from .models import IssuedDocument, PanelMember, Review
+
+    notices = list(case.notices.active().select_related("bureau").order_by("published_at"))
+    objections = list(case.objections.select_related("verification", "notice").prefetch_related(
+        "verification__experts").order_by("received_at"))
+    members = list(PanelMember.objects.filter(panel__case=case).select_related("expert").order_by(
+        "-is_chair", "pk")) if getattr(case, "panel", None) is not None else []
+    sheets = list(sheets_for_user(user).filter(case=case, submitted_at__isnull=False).select_related("expert")
+                  .order_by("kind", "round", "pk"))
+    review = Review.objects.filter(case=case).first()
+    documents = list(IssuedDocument.objects.filter(case=case, certificate__isnull=True).order_by("issued_at", "pk"))
+    certificate = case.certificate
+    visible = certificate is not None and certificates_for_user(user).filter(pk=certificate.pk).exists()
+    return CaseMatter(notices=notices, objections=objections, members=members, sheets=sheets, review=review,
+                      documents=documents, certificate=certificate, certificate_visible=visible)
 
 
 def case_timeline(case):
@@ -465,6 +544,16 @@ def _action_labels() -> dict:
         "case.authority_passed": _("Passed to the higher bureau: the assessing bureau's authority is suspended"),
         "signing_key.create": _("Signing key created"),
         "signing_key.rotate": _("Signing key rotated"),
+        "document.draw": _("Document's PDF drawn"),
+        "late_inclusion.grant": _("Late declaration included by hand"),
+        "late_inclusion.withdraw": _("Late inclusion withdrawn"),
+        "panel.nudge": _("The chair reminded a member"),
+        "sheet.open": _("Score sheet opened"),
+        "sheet.record": _("Scores recorded"),
+        "sheet.submit": _("Score sheet submitted"),
+        "sheet.reopen": _("Score sheet reopened"),
+        "sheet.overdue": _("Score sheet overdue"),
+        "certificate.issue": _("Certificate issued"),
     }
 
 
@@ -495,7 +584,8 @@ def certificate_history(certificate) -> list:
     labels = _certificate_action_labels()
     entries = (AuditEntry.objects.filter(target_type="certification.certificate", target_id=str(certificate.pk))
                .select_related("actor").order_by("id"))
-    return [(entry, str(labels.get(entry.action, entry.action))) for entry in entries]
+    return [(entry, str(labels[entry.action]) if entry.action in labels else action_label(entry.action))
+            for entry in entries]
 
 
 def action_label(action: str) -> str:
@@ -515,7 +605,7 @@ def certificate_public(*, token: str | None = None, number: str | None = None):
     if token:
         return query.filter(verification_token=token).first()
     if number:
-        return query.filter(number=number.strip()).first()
+        return query.filter(number=Certificate.normalise_number(number)).first()
     return None
 
 

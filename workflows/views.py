@@ -13,7 +13,9 @@ from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, grant
 from certification.rules import deadline_text
 from certification.selectors import (
     action_label,
+    case_evidence,
     case_get_for_user_or_404,
+    case_matter,
     case_next_step,
     case_timeline,
     cases_for_user,
@@ -36,28 +38,37 @@ class HomeView(TemplateView):
 
 
 class CaseListView(LoginRequiredMixin, TemplateView):
-    """The cases the signed-in user may see, newest first, fifty a page (keyset pages: see ``paging``)."""
+    """The cases the signed-in user may see, newest first, fifty a page (keyset pages: see ``paging``),
+    narrowed by the filters and sorted within the page by any column (``workflows.lists``)."""
 
     template_name = "workflows/case_list.html"
     paginate_by = 50
 
     def get_context_data(self, **kwargs):
+        from django_tables2 import RequestConfig
+
+        from .lists import CaseFilter, CaseTable
         from .paging import newest_first_page
 
         context = super().get_context_data(**kwargs)
         from certification.dashboard import cases_listed
 
+        # the dashboard's links narrow the list (cases_listed); the filter form narrows it further
         cases, context["narrowed"] = cases_listed(self.request.user, cases_for_user(self.request.user).select_related(
             "institution", "grade", "bureau"), self.request.GET)
-        page = newest_first_page(cases, after=self.request.GET.get("after"), size=self.paginate_by)
-        context["page"] = page
-        context["cases"] = page.object_list
+        filters = CaseFilter(self.request.GET, queryset=cases)
+        page = newest_first_page(filters.qs, after=self.request.GET.get("after"), size=self.paginate_by)
+        table = CaseTable(page.object_list)
+        RequestConfig(self.request, paginate=False).configure(table)  # sorts the page's rows by a column
+        context.update(page=page, cases=page.object_list, filter=filters, table=table)
         return context
 
 
 class CaseDetailView(LoginRequiredMixin, DetailView):
-    """One case: where it stands, what is expected of whom and by when, and its whole timeline.
-    Another user's case answers 404, as a missing one does."""
+    """The matter page (案件办理页) of one case: where it stands, what is expected of whom and by when, the
+    user's own open task, its documents and uploads, notices and objections, panel, scores, decisions,
+    certificate and whole timeline (gathered by ``case_matter``). Another user's case answers 404, as a
+    missing one does."""
 
     template_name = "workflows/case_detail.html"
     context_object_name = "case"
@@ -94,8 +105,8 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
             replaced_by__isnull=True).select_related("expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
         context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
             "round")
-        context["objections"] = case.objections.select_related("verification").prefetch_related(
-            "verification__experts").order_by("received_at")
+        context["matter"] = case_matter(case, user)
+        context["evidence"] = case_evidence(user, case)
         # a sheet the chair reopened (after the member had submitted it), not one never submitted: a member whose
         # scoring task is someone else's or nobody's is not told the chair returned a sheet
         unsubmitted = [str(pk) for pk in ScoreSheet.objects.filter(
@@ -493,6 +504,20 @@ def flow_chart(request, pk: int | None = None):
             raise Http404
         kwargs["process_pk"] = process.pk
     return FlowChartView.as_view(flow_class=CaseFlow)(request, **kwargs)
+
+
+@login_required
+def chart_page(request, pk: int | None = None):
+    """The process chart within the site's layout, with the way back: the case's (its current state marked)
+    or the process's own."""
+    case = None
+    if pk is not None:
+        from .engine import process_for
+
+        case = case_get_for_user_or_404(request.user, pk)
+        if process_for(case) is None:
+            raise Http404
+    return render(request, "workflows/chart.html", {"case": case})
 
 
 @login_required

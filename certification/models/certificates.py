@@ -47,6 +47,10 @@ class RegisterBatch(DomainModel):
 
     def __str__(self) -> str:
         return f"#{self.pk}"
+# A certificate number as typed: a prefix (鄂档等证), the year, the serial, each bracket optional (see
+# ``Certificate.normalise_number``).
+NUMBER_TYPED = re.compile(r"(?P<prefix>[^\d〔〕()（）\[\]【】]*)[〔(（\[【]?(?P<year>\d{4})[〕)）\]】]?"
+                          r"[-—]?(?P<serial>\d{1,6})号?")
 
 
 class Certificate(DomainModel):
@@ -138,6 +142,19 @@ class Certificate(DomainModel):
         """(year, serial) of a number in the engine's own series, or None for any other number."""
         match = NUMBER_PATTERN.fullmatch(number.strip())
         return (int(match["year"]), int(match["serial"])) if match else None
+    @classmethod
+    def normalise_number(cls, typed: str) -> str:
+        """A number as someone typed it, in its printed form: without the 〔〕 or with other brackets
+        (() （） [] 【】), spaces, a serial without its leading zeros or without 号 — "鄂档等证2026 1",
+        "鄂档等证(2026)0001号" all read as 鄂档等证〔2026〕0001号. Text that is not a
+        number is returned as typed (stripped), and matches nothing."""
+        text = "".join(typed.split())
+        found = NUMBER_TYPED.fullmatch(text)
+        if found is None:
+            return text
+        prefix, year, serial = found["prefix"], int(found["year"]), int(found["serial"])
+        printed = cls.format_number(year, serial)
+        return printed if not prefix or printed.startswith(prefix) else f"{prefix}〔{year}〕{serial:04d}号"
 
 
 class CertificateSerial(models.Model):

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI from our own static files (no CDN)
+    "crispy_forms",  # forms rendered with Bootstrap 5's markup (crispy-bootstrap5)
+    "crispy_bootstrap5",
+    "django_tables2",  # lists that sort and page, rendered with Bootstrap 5's markup
     "certification",
     "workflows",
     "notifications",
@@ -338,6 +341,13 @@ SPECTACULAR_SETTINGS = {
                              "workflows.api.schema.add_error_responses",
                              "workflows.api.schema.add_task_actions"],
 }
+
+# --- Design system ----------------------------------------------------------------------------------------
+# Bootstrap 5.3 from our own static files (workflows/static/vendor/bootstrap); forms by crispy-forms, lists
+# by django-tables2, both with Bootstrap 5's markup.
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"
 
 # --- Response headers -------------------------------------------------------------------------------------
 # A strict Content-Security-Policy on every response (django-csp): scripts, styles, images and fonts only from

@@ -38,7 +38,7 @@ def test_the_inbox_reads_in_a_fixed_number_of_queries(client, rows):
     client.force_login(me)
     with CaptureQueriesContext(connection) as queries:
         client.get(reverse("notifications:inbox"))
-    assert len(queries) == 6  # the same for one row and for three
+    assert len(queries) == 7  # the same for one row and for three (one of them: the navigation reads the grants)
 
 
 def test_marking_another_users_notification_answers_404_and_changes_nothing(client):

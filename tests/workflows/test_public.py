@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.core.cache import cache
@@ -56,3 +57,23 @@ def test_lookups_are_rate_limited(client, certificate):
     path = reverse("verify_token", args=[certificate.verification_token])
     codes = [client.get(path).status_code for _ in range(21)]
     assert (codes[:20], codes[20]) == ([200] * 20, 429)
+
+
+@pytest.mark.parametrize("typed", ["{prefix}{year}{serial}号", "{prefix}({year}){serial}号", "{prefix}【{year}】{serial}",
+                                   " {prefix} {year} {serial} 号 ", "{prefix}〔{year}〕{serial}号"])
+def test_a_number_typed_without_its_brackets_finds_the_certificate(client, certificate, typed):
+    found = re.fullmatch(r"(.*)〔(\d{4})〕(\d+)号", certificate.number)
+    assert found, certificate.number
+    number = typed.format(prefix=found[1], year=found[2], serial=found[3])
+
+    response = client.get(reverse("verify"), {"number": number})
+
+    assert response.status_code == 200 and certificate.number in response.content.decode()
+
+
+def test_the_public_home_links_the_notices_and_the_verification(client):
+    page = client.get(reverse("home")).content.decode()
+
+    main = page.split('<main', 1)[1].split("</main>")[0]
+    for name in ("notice_list", "notice_archive", "verify", "login"):
+        assert f'href="{reverse(name)}"' in main, name

@@ -7,6 +7,7 @@ from django.urls import reverse
 from certification import permissions
 from certification.enums import Role
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
+from tests.worlds import at
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +82,47 @@ def test_home_takes_the_same_queries_for_one_workplace_or_three(client, bureaus)
     assert three == one
 
 
+
+
+@pytest.mark.parametrize(("role", "bureau", "links"), [
+    (Role.CERTIFICATE_OFFICER, "province", ["certificates:queue", "documents:summaries", "filing_list"]),
+    (Role.AUDITOR, "province", ["case_list", "documents:summaries", "filing_list"]),
+])
+def test_the_officers_and_auditors_home_links_to_their_pages(client, bureaus, role, bureau, links):
+    user = UserFactory()
+    permissions.role_grant(user=user, role=role, obj=bureaus[bureau])
+    client.force_login(user)
+
+    main = client.get(reverse("home")).content.decode().split("<main", 1)[1].split("</main>")[0]
+
+    assert [f'href="{reverse(name)}"' in main for name in links] == [True] * len(links)
+    for name in links:  # and each link opens
+        assert client.get(reverse(name)).status_code == 200, name
+
+
+def test_an_inbox_with_only_the_bureaus_queues_does_not_say_there_is_nothing_to_do(client, world):
+    from tests.workflows.test_flows import declare, to_precheck
+
+    _institution, people, _experts = world
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        to_precheck(d, world)
+        d.post(people["prechecker"], "precheck", "decide", {"decision": "pass", "summary": "符合要求"})
+        client.force_login(people["staff"])  # no task of its own: a case waits for the notice it publishes
+
+        page = client.get(reverse("inbox")).content.decode()
+
+    assert ("您目前没有待办事项。" in page, reverse("notice_publish") in page) == (False, True)
+
+
+def test_the_process_chart_has_a_way_back(client, world):
+    from tests.workflows.test_flows import declare
+
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+    client.force_login(world[1]["applicant"])
+
+    page = client.get(reverse("case_process", args=[d.case.pk])).content.decode()
+
+    assert f'href="{reverse("case_detail", args=[d.case.pk])}"' in page
+    assert f'src="{reverse("case_chart", args=[d.case.pk])}"' in page

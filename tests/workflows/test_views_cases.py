@@ -112,6 +112,12 @@ def test_every_case_url_answers_404_to_anyone_else(client, make_case, bureaus, r
         user = UserFactory()
         permissions.role_grant(user=user, role=role, obj=bureaus["city"])
         readers.append(user)
+    # an auditor reads the cases of its bureau and of the bureaus below it: another city's auditor, nothing here
+    other_city = BureauFactory(region=RegionFactory(level=RegionLevel.CITY, parent=regions["province"]),
+                               parent=bureaus["province"])
+    auditor = UserFactory()
+    permissions.role_grant(user=auditor, role=Role.AUDITOR, obj=other_city)
+    outsiders.append(auditor)
     names = _case_urls()
     assert {"case_detail", "case_task", "case_withdraw", "case_cancel", "case_chart"} <= set(names)
     insiders = [staff_of(bureaus["county"]), applicant]
@@ -185,3 +191,16 @@ def test_the_matrix_of_roles_and_case_pages(client, make_case, bureaus, role):
             reverse("case_task", args=[case.pk, task.pk]), reverse("case_withdraw", args=[case.pk]),
             reverse("case_cancel", args=[case.pk])]
     assert tuple(client.get(url).status_code for url in urls) == MATRIX[role]
+
+
+def test_the_province_auditor_reads_the_cases_of_the_bureaus_below_it(client, make_case, bureaus):
+    county_case, _applicant = make_case("县财政局")
+    auditor = UserFactory()
+    permissions.role_grant(user=auditor, role=Role.AUDITOR, obj=bureaus["province"])
+    client.force_login(auditor)
+
+    listed = client.get(reverse("case_list")).content.decode()
+    page = client.get(reverse("case_detail", args=[county_case.pk]))
+
+    assert (county_case.reference in listed, page.status_code) == (True, 200)
+    assert "撤销申报" not in page.content.decode() and "撤销案件" not in page.content.decode()  # read only
