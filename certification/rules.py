@@ -135,6 +135,17 @@ def panel_size(
 
 
 # --- Time rules (§3.6) --------------------------------------------------------------------------------------
+def has_stage(stage: str, *, scheme: SchemeSpec | None = None) -> bool:
+    """Whether the scheme's cases go through an optional stage: ``precheck``, ``notice`` or ``recheck``."""
+    return getattr(_scheme(scheme).stages, stage)
+
+
+def precheck_pass_transition(scheme: SchemeSpec | None = None) -> str:
+    """The case's move when its pre-check passes: on to the public notice, or straight to the panel where the
+    scheme has no notice."""
+    return "pass_precheck" if has_stage("notice", scheme=scheme) else "pass_precheck_to_panel"
+
+
 def scheme_zone(scheme: SchemeSpec | None = None) -> ZoneInfo:
     return ZoneInfo(_scheme(scheme).time_zone)
 
@@ -370,6 +381,13 @@ def declaration_refusals(
         held = None
     if declaration.kind == "promotion":
         refusals.extend(_promotion_refusals(held, grade.code, today, scheme))
+    elif not scheme.stages.recheck:
+        refusals.append(Refusal(
+            code="recheck.not_in_scheme",
+            rule=_("Recheck"),
+            message=_("%(scheme)s has no recheck: a grade is assessed anew.") % {"scheme": scheme.title},
+            satisfy=_("Declare a promotion instead."),
+        ))
     else:
         refusals.extend(_recheck_refusals(held, grade.code, today, scheme))
 
