@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .enums import BUREAU_DEPTH, INSTITUTION_DEPTH
 from .exceptions import NotEligible, Refusal, RuleViolation
@@ -705,6 +706,28 @@ def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_le
     keyed = [(c.tier, c.load, draw.random(), c.expert_id) for c in eligible]
     chosen = [expert_id for _tier, _load, _r, expert_id in sorted(keyed)[:size]]
     return PanelProposal(members=tuple(chosen), seed=seed, excluded=excluded)
+
+
+def scorer_group_refusals(member_groups: Iterable[str], *, scheme: SchemeSpec | None = None) -> list[Refusal]:
+    """Under ``weighted_groups``, every member scores in one of the scheme's groups and every group has a
+    member; other schemes have no groups."""
+    scheme = _scheme(scheme)
+    member_groups = list(member_groups)
+    known = {g.code for g in scheme.panel.groups}
+    if not known:
+        return []
+    refusals = []
+    if any(g not in known for g in member_groups):
+        refusals.append(Refusal(code="panel.group_missing", rule=_("Panel"),
+                                message=_("Under this scheme each member scores in one of its scorer groups."),
+                                satisfy=_("Choose each member's scorer group.")))
+    empty = [g.name for g in scheme.panel.groups if g.code not in member_groups]
+    if empty:
+        refusals.append(Refusal(code="panel.group_empty", rule=_("Panel"),
+                                message=_("These scorer groups have no member: %(groups)s.")
+                                % {"groups": pgettext("list separator", ", ").join(empty)},
+                                satisfy=_("Give every scorer group at least one member.")))
+    return refusals
 
 
 def pool_order_refusals(chosen: Iterable[Candidate], eligible: Iterable[Candidate]) -> list[Refusal]:
