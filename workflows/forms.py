@@ -374,15 +374,20 @@ class DeclarationForm(forms.Form):
     """The declaration: institution, grade and kind, each condition met (with evidence) or not applicable,
     and the conditions some grades add. The service checks every rule; this form only the shape."""
 
+    scheme = forms.ChoiceField(label=_("Scheme"))
     institution = forms.ModelChoiceField(label=_("Institution"), queryset=None, empty_label=None)
     grade = forms.ChoiceField(label=_("Grade"))
     kind = forms.ChoiceField(label=_("Kind"), widget=forms.RadioSelect)
 
-    def __init__(self, *args, institutions=None, scheme: str = "archives", **kwargs):
+    def __init__(self, *args, institutions=None, scheme: str = "archives", schemes=(), **kwargs):
+        """``schemes``: the current versions the institutions may declare under; ``scheme`` the chosen one's
+        code, whose grades, conditions and gates the form asks for."""
         from certification.enums import Kind
         from certification.models import Scheme
 
         super().__init__(*args, **kwargs)
+        self.fields["scheme"].choices = [(v.scheme.code, v.scheme.title) for v in schemes] or [(scheme, scheme)]
+        self.fields["scheme"].initial = scheme
         self.fields["institution"].queryset = institutions
         if self.data.get("institution"):  # as written on a form or a letter: upper case, spaces ignored
             self.data = self.data.copy()

@@ -26,7 +26,6 @@ from ..models import (
     Institution,
     Outcome,
     Precheck,
-    Scheme,
     SheetKind,
     Stage,
 )
@@ -43,6 +42,7 @@ from ..selectors import (
     forwarding_bureau,
     planning_bureau,
     precheck_delegate,
+    schemes_open_to,
 )
 from ..uploads import upload_refusals
 from .audit import audit_record
@@ -80,7 +80,11 @@ def case_declare(
                       _("You may declare only for the institution you act for."))
     if kind not in Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
-    version = Scheme.objects.get(code=scheme).current_version()
+    version = next((v for v in schemes_open_to(institution) if v.scheme.code == scheme), None)
+    if version is None:
+        raise _refuse("declaration.scheme", _("%(institution)s may not declare under the scheme “%(scheme)s”.")
+                      % {"institution": institution.name, "scheme": scheme},
+                      _("Choose one of the schemes its bureau runs."))
     spec = version.specification()
     now = now or timezone.now()
     today = rules.local_date(now, scheme=spec)
