@@ -223,10 +223,20 @@ class PanelForm(forms.Form):
     chair = forms.ModelChoiceField(label=_("Chair"), queryset=None, required=False,
                                    help_text=_("Leave empty for the first member."))
 
-    def __init__(self, *args, experts=None, **kwargs):
+    def __init__(self, *args, experts=None, groups=(), **kwargs):
+        """``groups``: the scheme's scorer groups, where it weights them; each expert chosen then needs one."""
         super().__init__(*args, **kwargs)
         self.fields["members"].queryset = experts
         self.fields["chair"].queryset = experts
+        if groups:
+            choices = [("", "—")] + [(g.code, f"{g.name}（{g.weight * 100:g}%）") for g in groups]
+            for expert in experts:
+                self.fields[f"group_{expert.pk}"] = forms.ChoiceField(
+                    label=_("Scorer group of %(expert)s") % {"expert": expert.name}, choices=choices, required=False)
+
+    def member_groups(self) -> dict[int, str]:
+        return {int(name.removeprefix("group_")): value for name, value in self.cleaned_data.items()
+                if name.startswith("group_") and value}
 
     def clean(self):
         data = super().clean()

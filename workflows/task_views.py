@@ -503,12 +503,12 @@ class FormPanelView(TaskView):
 
     def form_kwargs(self, action):
         return {"experts": Expert.objects.filter(pk__in=[c.expert_id for c in self.candidates()])
-                .order_by("name")}
+                .order_by("name"), "groups": self.case.scheme_version.specification().panel.groups}
 
     def do_form(self, form):
         data = form.cleaned_data
         panel_services.panel_form(actor=self.request.user, case=self.case, members=list(data["members"]) or None,
-                                  chair=data.get("chair"))
+                                  chair=data.get("chair"), groups=form.member_groups())
         return True
 
 

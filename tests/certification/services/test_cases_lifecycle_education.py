@@ -7,10 +7,9 @@ awarded, with the reason on the conclusion and the approval → the 合格 certi
 import pytest
 from django.utils import timezone
 
-from certification import permissions, rules
-from certification.enums import InstitutionLevel, Role
+from certification import rules
 from certification.models import AuditEntry, OnsiteStep, Outcome, ScoreSheet, SheetKind, Stage
-from certification.scheme import SCHEMES_DIR, load_scheme_file
+from certification.scheme import SCHEMES_DIR
 from certification.scoring import Deduction, ItemEntry
 from certification.services.cases import (
     case_acknowledge_integrity,
@@ -25,10 +24,8 @@ from certification.services.cases import (
 )
 from certification.services.panels import panel_form
 from certification.services.review import panel_consolidate, review_conclude, review_record_step
-from certification.services.schemes import scheme_load
 from certification.services.sheets import self_check_sheet, sheet_record, sheet_submit
-from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
-from tests.worlds import at, pdf, sign_panel
+from tests.worlds import at, build_education_world, pdf, sign_panel
 
 pytestmark = [pytest.mark.lifecycle, pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -37,20 +34,7 @@ EDUCATION_FILE = SCHEMES_DIR / "education-county-004.yaml"
 
 @pytest.fixture
 def education(db, regions, bureaus):
-    """The education scheme loaded; a county government (assessed by the city, 篇5) and the city's people."""
-    version = scheme_load(spec=load_scheme_file(EDUCATION_FILE), source=EDUCATION_FILE.name).version
-    city = bureaus["city"]
-    people = {name: UserFactory(username=name) for name in ("applicant", "staff", "prechecker", "approver",
-                                                            "officer")}
-    county = InstitutionFactory(name="元江县人民政府", region=regions["county"], level=InstitutionLevel.COUNTY)
-    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=county)
-    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=city)
-    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=city)
-    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=city)
-    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
-    experts = [ExpertFactory(pool=city, user=UserFactory(username=f"expert{n}"), name=f"督导{n}",
-                             schemes=["education-county"]) for n in range(3)]
-    return version, county, people, experts
+    return build_education_world(regions=regions, bureaus=bureaus)
 
 
 # What each scorer group records: the same but for item 1.1, where the groups differ (8, 9, 9 → 8.6 weighted)
