@@ -384,7 +384,7 @@ class DeclarationForm(forms.Form):
     """The declaration: institution, grade and kind, each condition met (with evidence) or not applicable,
     and the conditions some grades add. The service checks every rule; this form only the shape."""
 
-    scheme = forms.ChoiceField(label=_("Scheme"))
+    scheme = forms.ChoiceField(label=_("Scheme"), required=False)  # left out: the scheme the form was drawn for
     institution = forms.ModelChoiceField(label=_("Institution"), queryset=None, empty_label=None)
     grade = forms.ChoiceField(label=_("Grade"))
     kind = forms.ChoiceField(label=_("Kind"), widget=forms.RadioSelect)
@@ -397,7 +397,7 @@ class DeclarationForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["scheme"].choices = [(v.scheme.code, v.scheme.title) for v in schemes] or [(scheme, scheme)]
-        self.fields["scheme"].initial = scheme
+        self.fields["scheme"].initial = self.scheme_code = scheme
         self.fields["institution"].queryset = institutions
         if self.data.get("institution"):  # as written on a form or a letter: upper case, spaces ignored
             self.data = self.data.copy()
@@ -417,6 +417,9 @@ class DeclarationForm(forms.Form):
                 self.fields[f"gate_{gate.code}"] = forms.BooleanField(
                     label=gate.text, required=False,
                     help_text=_("Only for: %(grades)s") % {"grades": "、".join(gate.grades)})
+
+    def clean_scheme(self):
+        return self.cleaned_data.get("scheme") or self.scheme_code
 
     def prerequisite_rows(self):
         return [(self[f"answer_{p.code}"], self[f"evidence_{p.code}"]) for p in self.spec.prerequisites]
