@@ -452,6 +452,35 @@ class Times(_Spec):
         return self
 
 
+Template = Annotated[str, Field(pattern=r"^[\w/.\-]+\.html$")]
+
+
+class Documents(_Spec):
+    """The scheme's documents: the confirmation letter's model per grade (a template; the archives' 附件5 has
+    two) and the certificate's number, a format with ``{year}`` and ``{serial}`` (``鄂档等证〔{year}〕{serial:04d}号``)."""
+
+    letters: dict[Code, Template] = {}
+    letter_default: Template = "documents/confirmation_letter_second.html"
+    certificate_number: str = "鄂档等证〔{year}〕{serial:04d}号"
+
+    @field_validator("certificate_number")
+    @classmethod
+    def _formats(cls, value: str) -> str:
+        try:
+            value.format(year=2026, serial=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"the certificate number format takes only {{year}} and {{serial}}: {exc}") from None
+        if "{serial" not in value or "{year" not in value:
+            raise ValueError("the certificate number format needs {year} and {serial}")
+        return value
+
+    def letter_template(self, grade: str) -> str:
+        return self.letters.get(grade, self.letter_default)
+
+    def certificate_number_for(self, year: int, serial: int) -> str:
+        return self.certificate_number.format(year=year, serial=serial)
+
+
 class Stages(_Spec):
     """The optional stages of a case: a scheme whose source has no pre-check, public notice or recheck leaves
     them out, and its cases' process skips them."""
@@ -477,6 +506,7 @@ class SchemeSpec(_Spec):
     panel: Panel
     times: Times = Times()
     stages: Stages = Stages()
+    documents: Documents = Documents()
     rubrics: Annotated[dict[Code, Rubric], NonEmpty]
 
     @model_validator(mode="after")
@@ -542,6 +572,9 @@ class SchemeSpec(_Spec):
                         if grade_code not in known:
                             out.append((("rubrics", rubric_code, "categories", c_index, "items", i_index, "veto",
                                          "grades"), f"grade {grade_code!r} is not declared"))
+        for grade_code in self.documents.letters:
+            if grade_code not in known:
+                out.append((("documents", "letters", grade_code), f"grade {grade_code!r} is not declared"))
         prereq = [p.code for p in self.prerequisites]
         for index, code in enumerate(prereq):
             if prereq.count(code) > 1:

@@ -4,6 +4,24 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+FIRST_MODEL = "documents/confirmation_letter_first.html"
+
+
+def archives_names_its_letters(apps, schema_editor):
+    """A stored archives version says, as its file now does, which letter model each grade gets (附件5: one for
+    the special and first grades) and its certificate numbers; its digest is recomputed."""
+    from certification.scheme import SchemeSpec
+
+    SchemeVersion = apps.get_model("certification", "SchemeVersion")
+    for version in SchemeVersion.objects.filter(scheme__code="archives"):
+        spec = dict(version.spec)
+        codes = {g["code"] for g in spec["grades"]}
+        spec["documents"] = {"letters": {c: FIRST_MODEL for c in ("first", "special") if c in codes}}
+        parsed = SchemeSpec.model_validate(spec)
+        version.spec, version.digest = parsed.to_json(), parsed.digest()
+        version.save(update_fields=["spec", "digest"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -31,4 +49,5 @@ class Migration(migrations.Migration):
             name='awarded_grade',
             field=models.ForeignKey(blank=True, help_text='Set where the panel awards a lower grade than declared, as the scheme allows (a veto of the declared tier, or a lower score).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='certification.grade', verbose_name='grade awarded'),
         ),
+        migrations.RunPython(archives_names_its_letters, migrations.RunPython.noop),
     ]

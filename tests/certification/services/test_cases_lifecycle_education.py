@@ -119,3 +119,4 @@ def test_education_county_scored_91_5_with_a_veto_of_advanced_is_certified_quali
     case.refresh_from_db()
     assert (case.outcome, certificate.grade.name, certificate.grade.version) == (Outcome.CERTIFIED, "合格", version)
     assert certificate.valid_until.isoformat() == "2027-10-07"  # the scheme's one year
+    assert certificate.number == "教育督导评估证〔2026〕0001号"  # the scheme's own numbering
