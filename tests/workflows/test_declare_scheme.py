@@ -28,6 +28,14 @@ def county(archives_version, regions, bureaus):
     return institution, applicant
 
 
+def declare_by_api(applicant, institution, *, grade="advanced"):
+    """``POST /api/v1/cases/`` by the applicant, under the education scheme, on 2026-05-20."""
+    with at(2026, 5, 20, 9, 0):
+        return client_for(applicant).post("/api/v1/cases/", {
+            "scheme": "education-county", "institution": institution.pk, "grade": grade, "kind": "promotion"},
+            format="json")
+
+
 def test_the_page_offers_the_schemes_and_declares_under_the_one_chosen(client, county):
     institution, applicant = county
     client.force_login(applicant)
@@ -44,10 +52,7 @@ def test_the_page_offers_the_schemes_and_declares_under_the_one_chosen(client, c
 
 def test_the_api_declares_under_the_scheme_chosen(county):
     institution, applicant = county
-    with at(2026, 5, 20, 9, 0):
-        answer = client_for(applicant).post("/api/v1/cases/", {
-            "scheme": "education-county", "institution": institution.pk, "grade": "advanced", "kind": "promotion"},
-            format="json")
+    answer = declare_by_api(applicant, institution)
     assert answer.status_code == 201, answer.json()
     body = answer.json()
     assert (body["grade"], body["grade_name"], body["stage"]) == ("advanced", "先进", "declared")
@@ -58,10 +63,7 @@ def test_a_scheme_the_bureau_does_not_run_is_refused_beside_its_field(county, bu
     institution, applicant = county
     bureaus["county"].schemes = ["archives"]
     bureaus["county"].save()
-    with at(2026, 5, 20, 9, 0):
-        answer = client_for(applicant).post("/api/v1/cases/", {
-            "scheme": "education-county", "institution": institution.pk, "grade": "advanced", "kind": "promotion"},
-            format="json")
+    answer = declare_by_api(applicant, institution)
     assert answer.status_code == 400
     assert [e["code"] for e in answer.json()["errors"]["scheme"]] == ["invalid_choice"]
     assert not Case.objects.exists()
@@ -69,9 +71,6 @@ def test_a_scheme_the_bureau_does_not_run_is_refused_beside_its_field(county, bu
 
 def test_a_grade_of_another_scheme_is_refused(county):
     institution, applicant = county
-    with at(2026, 5, 20, 9, 0):
-        answer = client_for(applicant).post("/api/v1/cases/", {
-            "scheme": "education-county", "institution": institution.pk, "grade": "second", "kind": "promotion"},
-            format="json")
+    answer = declare_by_api(applicant, institution, grade="second")
     assert answer.status_code == 400 and "grade" in answer.json()["errors"]
     assert not Case.objects.exists()
