@@ -489,6 +489,13 @@ class Stages(_Spec):
     notice: bool = True
     recheck: bool = True
 
+    @field_validator("precheck")
+    @classmethod
+    def _precheck_kept(cls, value: bool) -> bool:
+        if not value:  # the acceptance request still leads to a pre-check: refused rather than ignored
+            raise ValueError("a scheme without a pre-check is not supported yet")
+        return value
+
 
 class SchemeSpec(_Spec):
     code: Code

@@ -66,6 +66,11 @@ def test_notice_days_zero_is_refused_while_the_scheme_has_a_notice_naming_field_
     assert "notice_days" in str(exc.value) and "line" in str(exc.value)
 
 
+def test_a_scheme_without_a_precheck_is_refused_rather_than_ignored():
+    with pytest.raises(ValidationError, match="without a pre-check is not supported"):
+        spec_with(stages={"precheck": False})
+
+
 def test_a_scheme_without_recheck_refuses_a_recheck_declaration():
     spec = spec_with(stages={"recheck": False})
     declarant = rules.Declarant(level="county", certificate=None)
