@@ -691,9 +691,9 @@ def integrity_notice_context(case) -> dict:
 
 
 def confirmation_letter_template(case) -> str:
-    """附件5 has two models: one for the special and first grades, one for the second grade."""
-    return ("documents/confirmation_letter_first.html" if case.grade.code in ("special", "first")
-            else "documents/confirmation_letter_second.html")
+    """The letter's model the scheme names for the grade (the archives' 附件5 has two: one for the special and
+    first grades, one for the second grade)."""
+    return case.scheme_version.specification().documents.letter_template(case.grade.code)
 
 
 def confirmation_letter_context(case, *, number: str = "") -> dict:

@@ -240,6 +240,12 @@ class CaseLifecycle:
         """The pre-checker passes the case on to the public notice (a delegated pre-check: the assessing bureau,
         accepting the city's written result)."""
 
+    @state.transition(source=C.PRECHECK, target=C.PANEL, permission=_precheck_decider,
+                      custom=_who("case.not_the_prechecker", _("the designated pre-checker (for a delegated "
+                                                               "pre-check, the assessing bureau's staff)")))
+    def pass_precheck_to_panel(self):
+        """As :meth:`pass_precheck`, under a scheme without a public notice: the panel is formed next."""
+
     @state.transition(source=C.PRECHECK, target=C.RECTIFICATION, permission=_precheck_decider,
                       custom=_who("case.not_the_prechecker", _("the designated pre-checker (for a delegated "
                                                                "pre-check, the assessing bureau's staff)")))

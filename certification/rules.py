@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .enums import BUREAU_DEPTH, INSTITUTION_DEPTH
 from .exceptions import NotEligible, Refusal, RuleViolation
@@ -136,6 +137,17 @@ def panel_size(
 
 
 # --- Time rules (§3.6) --------------------------------------------------------------------------------------
+def has_stage(stage: str, *, scheme: SchemeSpec | None = None) -> bool:
+    """Whether the scheme's cases go through an optional stage: ``precheck``, ``notice`` or ``recheck``."""
+    return getattr(_scheme(scheme).stages, stage)
+
+
+def precheck_pass_transition(scheme: SchemeSpec | None = None) -> str:
+    """The case's move when its pre-check passes: on to the public notice, or straight to the panel where the
+    scheme has no notice."""
+    return "pass_precheck" if has_stage("notice", scheme=scheme) else "pass_precheck_to_panel"
+
+
 def scheme_zone(scheme: SchemeSpec | None = None) -> ZoneInfo:
     return ZoneInfo(_scheme(scheme).time_zone)
 
@@ -409,6 +421,13 @@ def declaration_refusals(
         held = None
     if declaration.kind == "promotion":
         refusals.extend(_promotion_refusals(held, grade.code, today, scheme))
+    elif not scheme.stages.recheck:
+        refusals.append(Refusal(
+            code="recheck.not_in_scheme",
+            rule=_("Recheck"),
+            message=_("%(scheme)s has no recheck: a grade is assessed anew.") % {"scheme": scheme.title},
+            satisfy=_("Declare a promotion instead."),
+        ))
     else:
         refusals.extend(_recheck_refusals(held, grade.code, today, scheme))
 
@@ -726,6 +745,28 @@ def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_le
     keyed = [(c.tier, c.load, draw.random(), c.expert_id) for c in eligible]
     chosen = [expert_id for _tier, _load, _r, expert_id in sorted(keyed)[:size]]
     return PanelProposal(members=tuple(chosen), seed=seed, excluded=excluded)
+
+
+def scorer_group_refusals(member_groups: Iterable[str], *, scheme: SchemeSpec | None = None) -> list[Refusal]:
+    """Under ``weighted_groups``, every member scores in one of the scheme's groups and every group has a
+    member; other schemes have no groups."""
+    scheme = _scheme(scheme)
+    member_groups = list(member_groups)
+    known = {g.code for g in scheme.panel.groups}
+    if not known:
+        return []
+    refusals = []
+    if any(g not in known for g in member_groups):
+        refusals.append(Refusal(code="panel.group_missing", rule=_("Panel"),
+                                message=_("Under this scheme each member scores in one of its scorer groups."),
+                                satisfy=_("Choose each member's scorer group.")))
+    empty = [g.name for g in scheme.panel.groups if g.code not in member_groups]
+    if empty:
+        refusals.append(Refusal(code="panel.group_empty", rule=_("Panel"),
+                                message=_("These scorer groups have no member: %(groups)s.")
+                                % {"groups": pgettext("list separator", ", ").join(empty)},
+                                satisfy=_("Give every scorer group at least one member.")))
+    return refusals
 
 
 def pool_order_refusals(chosen: Iterable[Candidate], eligible: Iterable[Candidate]) -> list[Refusal]:

@@ -188,15 +188,28 @@ class Item(_Spec):
 
 
 class Category(_Spec):
+    """A category of items. A ``bonus`` category holds stand-alone bonus items (加分项目) outside the rubric's
+    points: each item is a ground, its ``max_points`` the cap per ground, and the category's ``max_points``
+    the cap in total (the grounds may add up to more). A bonus item starts from nothing: it is a
+    ``capped_award``."""
+
     code: Code
     name: str = Field(min_length=1)
     max_points: Points
     items: Annotated[tuple[Item, ...], NonEmpty]
+    bonus: bool = False
 
     @model_validator(mode="after")
     def _items_add_up(self) -> Category:
         total = sum((i.max_points for i in self.items), Decimal(0))
-        if total != self.max_points:
+        if self.bonus:
+            wrong = [i.code for i in self.items if i.rule.kind != "capped_award"]
+            if wrong:
+                raise ValueError(f"a bonus item is a capped_award (it starts from nothing): {', '.join(wrong)}")
+            if self.max_points == 0 or total < self.max_points:
+                raise ValueError(f"the bonus cap in total {self.max_points} must be above 0 and not above what "
+                                 f"the grounds add up to ({total})")
+        elif total != self.max_points:
             raise ValueError(f"items add up to {total}, not the category's max_points {self.max_points}")
         return self
 
@@ -217,9 +230,11 @@ class Rubric(_Spec):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rubric:
-        total = sum((c.max_points for c in self.categories), Decimal(0))
+        total = sum((c.max_points for c in self.categories if not c.bonus), Decimal(0))
         if total != self.max_points:
             raise ValueError(f"categories add up to {total}, not the rubric's max_points {self.max_points}")
+        if [c.bonus for c in self.categories].count(True) > 1:
+            raise ValueError("a rubric has at most one bonus category")
         seen: set[str] = set()
         for category in self.categories:
             for item in category.items:
@@ -264,6 +279,9 @@ class Grade(_Spec):
     requires_system_guidance: bool = False
     category_floor_share: Share | None = None
     key_item_zero_blocks: bool = False
+    # a case declared for this grade that misses it (a veto of this tier, or a score placing it lower) is
+    # awarded the highest lower grade of the same rubric it passes, instead of failing
+    award_lower: bool = False
 
     @model_validator(mode="after")
     def _score_needs_pass_line(self) -> Grade:
@@ -345,9 +363,18 @@ class PanelSize(_Spec):
         return self
 
 
+class ScorerGroup(_Spec):
+    """A group of scorers whose mean counts with a weight (e.g. leaders 40 %, peers 30 %, staff 30 %)."""
+
+    code: Code
+    name: str = Field(min_length=1)
+    weight: Share
+
+
 class Panel(_Spec):
     sizes: Annotated[tuple[PanelSize, ...], NonEmpty]
-    aggregation: Literal["consensus", "mean", "trimmed_mean"] = "consensus"
+    aggregation: Literal["consensus", "mean", "trimmed_mean", "weighted_groups"] = "consensus"
+    groups: tuple[ScorerGroup, ...] = ()  # weighted_groups: each member scores in one group
     trimmed_mean_min_scores: int = Field(default=5, ge=3)
     discrepancy_share: Share = Decimal("0.30")
     conflict_employment_years: int = Field(default=3, ge=0)
@@ -363,6 +390,27 @@ class Panel(_Spec):
             num, den = (Decimal(p) for p in value.split("/"))
             return num / den
         return value
+
+    @model_validator(mode="after")
+    def _groups_fit(self) -> Panel:
+        if self.aggregation == "weighted_groups":
+            if not self.groups:
+                raise ValueError("aggregation 'weighted_groups' needs groups")
+            weights = sum((g.weight for g in self.groups), Decimal(0))
+            if weights != 1:
+                raise ValueError(f"the groups' weights add up to {weights}, not 1")
+            codes = [g.code for g in self.groups]
+            if len(codes) != len(set(codes)):
+                raise ValueError("group codes must be unique")
+        elif self.groups:
+            raise ValueError("groups are only for aggregation 'weighted_groups'")
+        return self
+
+    def group(self, code: str) -> ScorerGroup:
+        for group in self.groups:
+            if group.code == code:
+                return group
+        raise KeyError(code)
 
     @model_validator(mode="after")
     def _last_is_default(self) -> Panel:
@@ -388,7 +436,7 @@ class Times(_Spec):
     declaration_closes: MonthDay = "03-31"
     special_forward_by: MonthDay = "03-31"  # the last day a forwarded declaration reaches the planning bureau
     rectification_days: int = Field(default=30, ge=1)
-    notice_days: int = Field(default=7, ge=1)
+    notice_days: int = Field(default=7, ge=0)  # 0: the scheme has no public notice (see Stages)
     panel_scoring_days: int = Field(default=14, ge=1)
     panel_reminder_days_before: tuple[int, ...] = (3, 1)
     validity_years: int = Field(default=3, ge=1)
@@ -402,6 +450,51 @@ class Times(_Spec):
         if _month_day(self.declaration_opens) > _month_day(self.declaration_closes):
             raise ValueError("the declaration window closes before it opens")
         return self
+
+
+Template = Annotated[str, Field(pattern=r"^[\w/.\-]+\.html$")]
+
+
+class Documents(_Spec):
+    """The scheme's documents: the confirmation letter's model per grade (a template; the archives' 附件5 has
+    two) and the certificate's number, a format with ``{year}`` and ``{serial}`` (``鄂档等证〔{year}〕{serial:04d}号``)."""
+
+    letters: dict[Code, Template] = {}
+    letter_default: Template = "documents/confirmation_letter_second.html"
+    certificate_number: str = "鄂档等证〔{year}〕{serial:04d}号"
+
+    @field_validator("certificate_number")
+    @classmethod
+    def _formats(cls, value: str) -> str:
+        try:
+            value.format(year=2026, serial=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"the certificate number format takes only {{year}} and {{serial}}: {exc}") from None
+        if "{serial" not in value or "{year" not in value:
+            raise ValueError("the certificate number format needs {year} and {serial}")
+        return value
+
+    def letter_template(self, grade: str) -> str:
+        return self.letters.get(grade, self.letter_default)
+
+    def certificate_number_for(self, year: int, serial: int) -> str:
+        return self.certificate_number.format(year=year, serial=serial)
+
+
+class Stages(_Spec):
+    """The optional stages of a case: a scheme whose source has no pre-check, public notice or recheck leaves
+    them out, and its cases' process skips them."""
+
+    precheck: bool = True
+    notice: bool = True
+    recheck: bool = True
+
+    @field_validator("precheck")
+    @classmethod
+    def _precheck_kept(cls, value: bool) -> bool:
+        if not value:  # the acceptance request still leads to a pre-check: refused rather than ignored
+            raise ValueError("a scheme without a pre-check is not supported yet")
+        return value
 
 
 class SchemeSpec(_Spec):
@@ -419,7 +512,18 @@ class SchemeSpec(_Spec):
     authority: dict[InstitutionLevelCode, dict[Code, dict[KindCode, AuthorityCell]]]
     panel: Panel
     times: Times = Times()
+    stages: Stages = Stages()
+    documents: Documents = Documents()
     rubrics: Annotated[dict[Code, Rubric], NonEmpty]
+
+    @model_validator(mode="after")
+    def _notice_has_days(self) -> SchemeSpec:
+        if self.stages.notice and self.times.notice_days < 1:
+            raise ValueError("a scheme with a public notice needs times.notice_days of at least 1 "
+                             "(or stages.notice: false)")
+        if not self.stages.notice and self.times.notice_days:
+            raise ValueError("a scheme without a public notice (stages.notice: false) has times.notice_days 0")
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -475,6 +579,9 @@ class SchemeSpec(_Spec):
                         if grade_code not in known:
                             out.append((("rubrics", rubric_code, "categories", c_index, "items", i_index, "veto",
                                          "grades"), f"grade {grade_code!r} is not declared"))
+        for grade_code in self.documents.letters:
+            if grade_code not in known:
+                out.append((("documents", "letters", grade_code), f"grade {grade_code!r} is not declared"))
         prereq = [p.code for p in self.prerequisites]
         for index, code in enumerate(prereq):
             if prereq.count(code) > 1:

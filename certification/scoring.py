@@ -129,9 +129,42 @@ class Assessment:
     failed_by_veto: bool = False
     unscored: tuple[str, ...] = field(default=())
     failed_key_subs: tuple[str, ...] = ()  # "<item>.<sub>" of every key sub-criterion failed
+    bonus_raw: Decimal = ZERO  # the bonus items' points before the cap in total (the total counts the capped)
 
     def passes(self, grade: str) -> bool:
         return self.grades[grade].passed
+
+
+@dataclass(frozen=True)
+class Award:
+    """What a case declared for ``declared`` is awarded: the grade itself, a lower grade the scheme allows
+    (``award_lower``) with the reasons the declared grade was missed, or nothing (``grade`` None)."""
+
+    declared: str
+    grade: str | None
+    reasons: tuple[str, ...] = ()  # the declared grade's failing reasons, where it was not awarded
+
+    @property
+    def lower(self) -> bool:
+        return self.grade is not None and self.grade != self.declared
+
+
+def award(assessment: Assessment, declared: str, *, scheme: SchemeSpec | None = None) -> Award:
+    """The grade awarded on an assessment for a case declared for ``declared``. Where the declared grade is
+    missed and the scheme lets it award a lower tier, the highest lower score-decided grade of the same
+    rubric that passes is awarded (a veto of the declared tier, or a score placing the case lower); a veto
+    that fails the whole assessment awards nothing."""
+    scheme = scheme or default_scheme()
+    result = assessment.grades[declared]
+    if result.passed:
+        return Award(declared, declared)
+    grade = scheme.grade(declared)
+    if grade.award_lower and not assessment.failed_by_veto:
+        lower = [g for g in scheme.grades_by_rank() if g.rank < grade.rank and g.code in assessment.grades
+                 and assessment.grades[g.code].passed]
+        if lower:
+            return Award(declared, lower[-1].code, result.reasons)
+    return Award(declared, None, result.reasons)
 
 
 # --- One item ---------------------------------------------------------------------------------------------
@@ -371,15 +404,16 @@ def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec
             cat = members[0][0].code
             relief_by_category[cat] = relief_by_category.get(cat, ZERO) + (deducted_raw - deducted)
 
-    categories = {
-        c.code: CategoryScore(
-            c.code,
-            c.max_points,
-            q(sum((items[i.code].points for i in c.items), ZERO) + relief_by_category.get(c.code, ZERO)),
-        )
-        for c in spec.categories
-    }
+    categories: dict[str, CategoryScore] = {}
+    bonus_raw = ZERO
+    for c in spec.categories:
+        points = q(sum((items[i.code].points for i in c.items), ZERO) + relief_by_category.get(c.code, ZERO))
+        if c.bonus:  # stand-alone bonus items: capped in total, outside the rubric's points
+            bonus_raw = points
+            points = q(min(points, c.max_points))
+        categories[c.code] = CategoryScore(c.code, c.max_points, points)
     total = q(sum((c.points for c in categories.values()), ZERO))
+    bonus_categories = {c.code for c in spec.categories if c.bonus}
 
     vetoes = [code for code, s in items.items() if s.veto]
     fail_veto = any(spec.item(code).veto.scope == "fail" for code in vetoes)
@@ -401,7 +435,7 @@ def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec
             reasons += [
                 f"category_floor:{c.code}"
                 for c in categories.values()
-                if c.points < c.max_points * grade.category_floor_share
+                if c.code not in bonus_categories and c.points < c.max_points * grade.category_floor_share
             ]
         if fail_veto:
             reasons += [f"veto:{code}" for code in vetoes if spec.item(code).veto.scope == "fail"]
@@ -422,6 +456,7 @@ def _decide(items: dict[str, ItemScore], *, rubric_code: str, scheme: SchemeSpec
         failed_by_veto=fail_veto,
         unscored=unscored,
         failed_key_subs=tuple(failed_subs),
+        bonus_raw=bonus_raw,
     )
 
 
@@ -437,16 +472,21 @@ class Consolidation:
     flagged: bool  # proposals further apart than the scheme's share of the item's maximum
 
 
-def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, scheme: SchemeSpec | None = None
-                     ) -> Consolidation:
+def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, scheme: SchemeSpec | None = None,
+                     groups: Iterable[str] | None = None) -> Consolidation:
+    """``groups``, under ``weighted_groups``: each proposal's scorer group, in the order of ``proposals``."""
     values = [_decimal(p, "proposal") for p in proposals]
     if not values:
         raise ValueError("no proposals to consolidate")
     scheme = scheme or default_scheme()
     spread = max(values) - min(values)
     method = "mean" if scheme.panel.aggregation == "consensus" else scheme.panel.aggregation
+    if method == "weighted_groups":
+        prefill = aggregate_groups(zip(list(groups or ()), values, strict=True), scheme=scheme)
+    else:
+        prefill = aggregate_totals(values, method=method, scheme=scheme)
     return Consolidation(
-        prefill=aggregate_totals(values, method=method, scheme=scheme),
+        prefill=prefill,
         spread=q(spread),
         flagged=spread > max_points * scheme.panel.discrepancy_share,
     )
@@ -466,6 +506,22 @@ def aggregate_totals(totals: Iterable[Decimal], *, method: str | None = None, sc
     elif method not in ("mean", "trimmed_mean"):
         raise ValueError(f"aggregation {method!r} has no formula; the chair records the panel's score")
     return q(sum(values, ZERO) / len(values))
+
+
+def aggregate_groups(scores: Iterable[tuple[str, Decimal]], *, scheme: SchemeSpec | None = None) -> Decimal:
+    """``weighted_groups``: the mean of each scorer group's scores, weighted by the group's weight (e.g. three
+    groups at 40/30/30). ``scores`` are (group code, score) pairs; every group of the scheme must have scored."""
+    scheme = scheme or default_scheme()
+    by_group: dict[str, list[Decimal]] = {}
+    for group, value in scores:
+        if group not in {g.code for g in scheme.panel.groups}:
+            raise ValueError(f"no such scorer group {group!r}")
+        by_group.setdefault(group, []).append(_decimal(value, "score"))
+    missing = [g.code for g in scheme.panel.groups if g.code not in by_group]
+    if missing:
+        raise ValueError(f"scorer group(s) without a score: {missing}")
+    return q(sum((g.weight * sum(by_group[g.code], ZERO) / len(by_group[g.code]) for g in scheme.panel.groups),
+                 ZERO))
 
 
 def propose_assignment(rubric: Rubric, members: Iterable, *, every_member_scores_every_item: bool = False

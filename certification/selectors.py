@@ -185,6 +185,21 @@ def bureau_at(institution: Institution, level: str) -> Bureau:
     return Bureau.objects.select_related("parent").get(region=region)
 
 
+def schemes_open_to(institution: Institution) -> list[SchemeVersion]:
+    """The current versions of the schemes an institution may declare under: those its nearest bureau (up its
+    region's chain) runs, or every loaded scheme where that bureau names none."""
+    versions = SchemeVersion.objects.filter(is_current=True).select_related("scheme").order_by("scheme__code")
+    region = institution.region
+    while region is not None:
+        bureau = Bureau.objects.filter(region=region).first()
+        if bureau is not None:
+            if bureau.schemes:
+                versions = versions.filter(scheme__code__in=bureau.schemes)
+            break
+        region = region.parent
+    return list(versions)
+
+
 def _with_authority(bureau: Bureau) -> Bureau:
     """A bureau whose authority is suspended loses it to its parent until reinstated (第十二条)."""
     while bureau.authority_suspended and bureau.parent_id is not None:

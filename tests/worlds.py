@@ -88,6 +88,32 @@ def build_world(*, regions, bureaus):
     return institution, people, experts
 
 
+EDUCATION_FILE = "education-county-004.yaml"
+
+
+def build_education_world(*, regions, bureaus, file=EDUCATION_FILE):
+    """A shipped scheme loaded (by default the county education scheme of seeds/004); a county government,
+    assessed by the city (篇5), the city's people (applicant of the county, staff, pre-checker, approver; the
+    province's certificate officer) and three experts of the city's pool appointed for that scheme. Returns
+    (version, county, people, experts)."""
+    from certification.scheme import SCHEMES_DIR, load_scheme_file
+    from certification.services.schemes import scheme_load
+
+    path = SCHEMES_DIR / file
+    version = scheme_load(spec=load_scheme_file(path), source=path.name).version
+    city = bureaus["city"]
+    people = {name: UserFactory(username=name) for name in PEOPLE}
+    county = InstitutionFactory(name="元江县人民政府", region=regions["county"], level=InstitutionLevel.COUNTY)
+    permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=county)
+    permissions.role_grant(user=people["staff"], role=Role.BUREAU_STAFF, obj=city)
+    permissions.role_grant(user=people["prechecker"], role=Role.PRECHECKER, obj=city)
+    permissions.role_grant(user=people["approver"], role=Role.APPROVER, obj=city)
+    permissions.role_grant(user=people["officer"], role=Role.CERTIFICATE_OFFICER, obj=bureaus["province"])
+    experts = [ExpertFactory(pool=city, user=UserFactory(username=f"expert{n}"), name=f"督导{n}",
+                             schemes=[version.scheme.code]) for n in range(3)]
+    return version, county, people, experts
+
+
 class _Errors(HTMLParser):
     """The errors of a page as Django renders them: ``<ul class="errorlist" id="id_<field>_error">`` beside
     a field, ``<ul class="errorlist nonfield">`` (or a page's ``<p class="error">``) above the form."""

@@ -51,13 +51,13 @@ def _complete(task: Task, user) -> None:
 
 # --- Declaration, withdrawal, cancellation --------------------------------------------------------------------
 def case_declare(*, actor, institution: Institution, grade: str, kind: str, answers: Mapping[str, str],
-                 evidence: Mapping, gates: Mapping[str, bool] | None = None,
+                 evidence: Mapping, gates: Mapping[str, bool] | None = None, scheme: str = "archives",
                  now: dt.datetime | None = None) -> Case:
-    """Declare (``certification.services.cases.case_declare``) and start the case's process. A refused
-    declaration leaves neither a case nor a process."""
+    """Declare (``certification.services.cases.case_declare``) under ``scheme`` and start the case's process.
+    A refused declaration leaves neither a case nor a process."""
     with transaction.atomic(durable=True):
         case = case_services.case_declare(actor=actor, institution=institution, grade=grade, kind=kind,
-                                          answers=answers, evidence=evidence, gates=gates, now=now)
+                                          answers=answers, evidence=evidence, gates=gates, scheme=scheme, now=now)
         engine.case_start_process(case)
     return case
 

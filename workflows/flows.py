@@ -162,6 +162,7 @@ class CaseFlow(flow.Flow):
         flow.Switch().Annotation(title=_("After the pre-check"))
         .Case(this.rectify, _is(CaseState.RECTIFICATION))
         .Case(this.await_notice, _is(CaseState.NOTICE))
+        .Case(this.form_panel, _is(CaseState.PANEL))  # a scheme without a public notice
         .Default(this.decide_precheck)
     )
     decide_precheck = (

@@ -259,12 +259,23 @@ class PanelForm(forms.Form):
     chair = forms.ModelChoiceField(label=_("Chair"), queryset=None, required=False,
                                    help_text=_("Leave empty for the first member."))
 
-    def __init__(self, *args, experts=None, describe=None, **kwargs):
+    def __init__(self, *args, experts=None, describe=None, groups=(), **kwargs):
+        """``describe``: the words for each candidate; ``groups``: the scheme's scorer groups, where it weights
+        them (each expert chosen then needs one)."""
         super().__init__(*args, **kwargs)
         self.fields["members"].queryset = experts
         self.fields["chair"].queryset = experts
         if describe is not None:
             self.fields["members"].label_from_instance = describe
+        if groups:
+            choices = [("", "—")] + [(g.code, f"{g.name}（{g.weight * 100:g}%）") for g in groups]
+            for expert in experts:
+                self.fields[f"group_{expert.pk}"] = forms.ChoiceField(
+                    label=_("Scorer group of %(expert)s") % {"expert": expert.name}, choices=choices, required=False)
+
+    def member_groups(self) -> dict[int, str]:
+        return {int(name.removeprefix("group_")): value for name, value in self.cleaned_data.items()
+                if name.startswith("group_") and value}
 
     def clean(self):
         data = super().clean()
@@ -415,15 +426,20 @@ class DeclarationForm(forms.Form):
     """The declaration: institution, grade and kind, each condition met (with evidence) or not applicable,
     and the conditions some grades add. The service checks every rule; this form only the shape."""
 
+    scheme = forms.ChoiceField(label=_("Scheme"), required=False)  # left out: the scheme the form was drawn for
     institution = forms.ModelChoiceField(label=_("Institution"), queryset=None, empty_label=None)
     grade = forms.ChoiceField(label=_("Grade"))
     kind = forms.ChoiceField(label=_("Kind"), widget=forms.RadioSelect)
 
-    def __init__(self, *args, institutions=None, scheme: str = "archives", **kwargs):
+    def __init__(self, *args, institutions=None, scheme: str = "archives", schemes=(), **kwargs):
+        """``schemes``: the current versions the institutions may declare under; ``scheme`` the chosen one's
+        code, whose grades, conditions and gates the form asks for."""
         from certification.enums import Kind
         from certification.models import Scheme
 
         super().__init__(*args, **kwargs)
+        self.fields["scheme"].choices = [(v.scheme.code, v.scheme.title) for v in schemes] or [(scheme, scheme)]
+        self.fields["scheme"].initial = self.scheme_code = scheme
         self.fields["institution"].queryset = institutions
         if self.data.get("institution"):  # as written on a form or a letter: upper case, spaces ignored
             self.data = self.data.copy()
@@ -446,6 +462,9 @@ class DeclarationForm(forms.Form):
                         self.spec.grade(code).name for code in gate.grades)})
 
     held: dict = {}  # evidence field → (token, file name) of a file kept from a refused post (workflows.views)
+
+    def clean_scheme(self):
+        return self.cleaned_data.get("scheme") or self.scheme_code
 
     def prerequisite_rows(self):
         """(answer, evidence, the file kept for it or None) per condition."""

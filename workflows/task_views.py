@@ -561,7 +561,8 @@ class FormPanelView(TaskView):
         rows = self.candidate_rows()
         return {"experts": Expert.objects.filter(pk__in=list(rows)).select_related("pool", "employer")
                 .order_by("pool__level", "name"),
-                "describe": lambda e: forms.expert_label(e, rows[e.pk][1], rows[e.pk][2])}
+                "describe": lambda e: forms.expert_label(e, rows[e.pk][1], rows[e.pk][2]),
+                "groups": self.case.scheme_version.specification().panel.groups}
 
     def extra_context_data(self):
         return {"without_account": panel_services.members_without_account(
@@ -570,7 +571,7 @@ class FormPanelView(TaskView):
     def do_form(self, form):
         data = form.cleaned_data
         panel_services.panel_form(actor=self.request.user, case=self.case, members=list(data["members"]) or None,
-                                  chair=data.get("chair"))
+                                  chair=data.get("chair"), groups=form.member_groups())
         return True
 
 

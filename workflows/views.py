@@ -231,10 +231,25 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
         return objects_for(self.request.user, ACT_FOR_INSTITUTION, Institution.objects.all())
 
+    def schemes(self) -> list:
+        """The schemes the user's institutions may declare under (each institution's bureau's)."""
+        from certification.selectors import schemes_open_to
+
+        found = {}
+        for institution in self.institutions().select_related("region"):
+            for version in schemes_open_to(institution):
+                found.setdefault(version.scheme.code, version)
+        return sorted(found.values(), key=lambda v: v.scheme.code)
+
     def form(self, data=None, files=None):
         from .forms import DeclarationForm
 
-        return DeclarationForm(data, files, institutions=self.institutions())
+        schemes = self.schemes()
+        codes = [v.scheme.code for v in schemes]
+        chosen = (data or {}).get("scheme") or self.request.GET.get("scheme")
+        if chosen not in codes:
+            chosen = "archives" if "archives" in codes else (codes[0] if codes else "archives")
+        return DeclarationForm(data, files, institutions=self.institutions(), scheme=chosen, schemes=schemes)
 
     # --- Files kept across a refusal ---------------------------------------------------------------------
     # A browser never sends a file twice: a declaration refused (a missing answer, the window closed) would lose
@@ -324,7 +339,7 @@ class DeclareView(LoginRequiredMixin, TemplateView):
             try:
                 case = actions.case_declare(actor=request.user, institution=data["institution"],
                                             grade=data["grade"], kind=data["kind"], answers=form.answers(),
-                                            evidence=form.evidence(), gates=form.gates())
+                                            evidence=form.evidence(), gates=form.gates(), scheme=data["scheme"])
             except RuleViolation as exc:
                 for text in refusal_text(exc):
                     form.add_error(None, text)

@@ -64,6 +64,9 @@ class Bureau(DomainModel):
     region = models.OneToOneField(Region, models.PROTECT, related_name="bureau", verbose_name=_("region"))
     parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children",
                                verbose_name=_("higher bureau"))
+    schemes = models.JSONField(_("schemes the bureau runs"), default=list, blank=True,
+                               help_text=_("Scheme codes its institutions may declare under; empty means every "
+                                           "loaded scheme."))
     authority_suspended = models.BooleanField(_("authority suspended"), default=False)
     suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
     suspension_reason = models.TextField(_("reason for suspension"), blank=True)

@@ -33,6 +33,8 @@ class PanelMember(DomainModel):
     panel = models.ForeignKey(Panel, models.PROTECT, related_name="memberships", verbose_name=_("panel"))
     expert = models.ForeignKey(Expert, models.PROTECT, related_name="panel_memberships", verbose_name=_("expert"))
     is_chair = models.BooleanField(_("chair"), default=False)
+    group = models.CharField(_("scorer group"), max_length=40, blank=True,
+                             help_text=_("Under a scheme that weights scorer groups, the group the member scores in."))
     recusal_declared_at = models.DateTimeField(_("recusal declaration signed at"), null=True, blank=True,
                                                help_text=_("When the member signed online that no conflict "
                                                            "of interest bars them from this case (回避声明)."))

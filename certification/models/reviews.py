@@ -31,6 +31,11 @@ class Review(DomainModel):
     votes_for = models.PositiveSmallIntegerField(_("votes for"), null=True, blank=True)
     passed = models.BooleanField(_("passed"), null=True)
     conclusion = models.TextField(_("conclusion"), blank=True)
+    awarded_grade = models.ForeignKey("certification.Grade", models.PROTECT, null=True, blank=True, related_name="+",
+                                      verbose_name=_("grade awarded"),
+                                      help_text=_("Set where the panel awards a lower grade than declared, as the "
+                                                  "scheme allows (a veto of the declared tier, or a lower score)."))
+    award_reason = models.TextField(_("why the grade awarded is lower"), blank=True)
     concluded_at = models.DateTimeField(_("concluded at"), null=True, blank=True)
     concluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
                                      related_name="+", verbose_name=_("concluded by"))

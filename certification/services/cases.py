@@ -27,7 +27,6 @@ from ..models import (
     Institution,
     Outcome,
     Precheck,
-    Scheme,
     SheetKind,
     Stage,
 )
@@ -44,6 +43,7 @@ from ..selectors import (
     forwarding_bureau,
     planning_bureau,
     precheck_delegate,
+    schemes_open_to,
 )
 from ..uploads import upload_refusals
 from .audit import audit_record
@@ -81,7 +81,11 @@ def case_declare(
                       _("You may declare only for the institution you act for."))
     if kind not in Kind.values:
         raise ValueError(f"unknown kind {kind!r}")
-    version = Scheme.objects.get(code=scheme).current_version()
+    version = next((v for v in schemes_open_to(institution) if v.scheme.code == scheme), None)
+    if version is None:
+        raise _refuse("declaration.scheme", _("%(institution)s may not declare under the scheme “%(scheme)s”.")
+                      % {"institution": institution.name, "scheme": scheme},
+                      _("Choose one of the schemes its bureau runs."))
     spec = version.specification()
     now = now or timezone.now()
     today = rules.local_date(now, scheme=spec)
@@ -480,14 +484,15 @@ def case_precheck_decide_delegated(*, actor, case: Case, accepted: bool, reason:
     public notice) or returns the case for rectification by a deadline, with its reason."""
     now = now or timezone.now()
     case = _locked(case)
-    transition = "pass_precheck" if accepted else "return_for_rectification"
+    spec = case.scheme_version.specification()
+    transition = rules.precheck_pass_transition(spec) if accepted else "return_for_rectification"
     case_may(case, transition, actor=actor)
     precheck = case.prechecks.select_for_update().filter(decision=Precheck.Decision.REPORTED).first()
     if case.precheck_bureau_id is None or precheck is None:
         raise _refuse("case.no_written_result", _("There is no written pre-check result to decide on."),
                       _("Wait for the delegated city bureau's pre-checker to send it."))
     reason = _need_reason(reason)
-    due = None if accepted else rules.rectification_deadline(now, days, scheme=case.scheme_version.specification())
+    due = None if accepted else rules.rectification_deadline(now, days, scheme=spec)
     precheck.decision = Precheck.Decision.PASS if accepted else Precheck.Decision.RETURN
     precheck.decided_at, precheck.decided_by, precheck.rectification_due_at = now, actor, due
     precheck.decision_reason = reason
@@ -508,10 +513,10 @@ def case_precheck_decide(*, actor, case: Case, passed: bool, summary: str, opini
     case = _locked(case)
     if case.precheck_bureau_id is not None:
         raise _delegated(case)
-    transition = "pass_precheck" if passed else "return_for_rectification"
+    spec = case.scheme_version.specification()
+    transition = rules.precheck_pass_transition(spec) if passed else "return_for_rectification"
     case_may(case, transition, actor=actor)
     summary = _need_reason(summary)
-    spec = case.scheme_version.specification()
     _known_opinions(case, opinions)
     due = None if passed else rules.rectification_deadline(now, days, scheme=spec)
     Precheck.objects.create(
@@ -559,9 +564,17 @@ def approval_basis(case: Case) -> list[tuple[str, str, bool]]:
         ("assessment_form", _("Grade assessment form"),
          review is not None and review.passed is True
          and (case.sheets.filter(kind=SheetKind.PANEL).exists() or review.votes_for is not None)),
-        ("notice_result", _("Result of the public notice"), notice and not pending),
+        ("notice_result", _("Result of the public notice"),
+         (notice or not rules.has_stage("notice", scheme=case.scheme_version.specification())) and not pending),
         ("integrity_notice", _("Integrity notice"), case.integrity_acknowledged_at is not None),
     ]
+
+
+def awarded_grade(case: Case):
+    """The grade the case is awarded: the declared one, or the lower one the panel awarded as the scheme
+    allows (``Review.awarded_grade``, with its reason beside the conclusion)."""
+    review = getattr(case, "review", None)
+    return review.awarded_grade if review is not None and review.awarded_grade_id else case.grade
 
 
 @transaction.atomic
@@ -578,8 +591,11 @@ def case_approve(*, actor, case: Case, approved: bool, reasons: str) -> Case:
         if missing:
             raise _refuse("case.basis_incomplete", _("The basis of approval is incomplete: %(missing)s.")
                           % {"missing": pgettext("list separator", ", ").join(missing)})
+        awarded = awarded_grade(case)
         case_move(case, "approve", actor=actor, action="case.approve", reason=reasons,
-                  fields={"outcome_reason": reasons, "approval_decided_at": now})
+                  fields={"outcome_reason": reasons, "approval_decided_at": now},
+                  audit_after={"awarded_grade": awarded.code, **(
+                      {"award_reason": case.review.award_reason} if awarded != case.grade else {})})
         documents_freeze_approval(actor=actor, case=case)
         case_file_within(actor=actor, case=case)  # a recheck the scheme files (备案): record, audit, told
         return case
@@ -592,7 +608,7 @@ def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = Non
     """The provincial certificate officer issues the approved case's certificate; the case is certified."""
     case = _locked(case)
     case_may(case, "certify", actor=actor)
-    certificate = issue_within(actor=actor, institution=case.institution, grade=case.grade, kind=case.kind,
+    certificate = issue_within(actor=actor, institution=case.institution, grade=awarded_grade(case), kind=case.kind,
                                approved_by=case.bureau, issued_on=issued_on)
     case_move(case, "certify", actor=actor, action="case.certified", fields={"certificate": certificate},
               audit_after={"certificate": certificate.number})

@@ -96,7 +96,7 @@ def issue_within(*, actor, institution: Institution, grade: Grade, kind: str, ap
         ))
     serial = certificate_next_serial(issued_on.year)
     certificate = Certificate(
-        number=Certificate.format_number(issued_on.year, serial), year=issued_on.year, serial=serial,
+        number=spec.documents.certificate_number_for(issued_on.year, serial), year=issued_on.year, serial=serial,
         institution=institution, grade=grade, kind=kind, issued_on=issued_on,
         valid_until=rules.valid_until(issued_on, scheme=spec), issued_by=approved_by.province,
         approved_by=approved_by, supersedes=None,

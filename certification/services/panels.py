@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 
 from django.db import transaction
 from django.utils import timezone
@@ -73,10 +74,12 @@ def _refuse_by_hand(chosen: list[int], candidates: list, facts: rules.PanelCase,
 
 @transaction.atomic
 def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair: Expert | None = None,
-               size: int | None = None, seed: int | None = None, now: dt.datetime | None = None) -> Panel:
+               size: int | None = None, seed: int | None = None, now: dt.datetime | None = None,
+               groups: Mapping[int, str] | None = None) -> Panel:
     """Form the panel: the system proposes members by a recorded draw (least loaded first, no conflict); the
     bureau may choose others within the rules. The chair is a member; the scoring deadline is set and every
-    member gets a score sheet."""
+    member gets a score sheet. Under a scheme that weights scorer groups, ``groups`` gives each member's group
+    (expert pk → group code), and every group has a member."""
     now = now or timezone.now()
     case = Case.objects.select_for_update(of=("self",)).select_related("bureau__parent", "grade", "institution").get(
         pk=case.pk)
@@ -103,13 +106,18 @@ def panel_form(*, actor, case: Case, members: list[Expert] | None = None, chair:
     if chair_id not in chosen:
         raise RuleViolation(Refusal(code="panel.chair_not_member", rule=_("Panel"),
                                     message=_("The chair is one of the members.")))
+    groups = {int(k): v for k, v in (groups or {}).items()}
+    group_refusals = rules.scorer_group_refusals([groups.get(pk, "") for pk in chosen], scheme=spec)
+    if group_refusals:
+        raise RuleViolation(*group_refusals)
     panel = Panel.objects.create(case=case, seed=seed, proposed=list(proposal.members), formed_at=now,
                                  formed_by=actor, scoring_due_at=rules.panel_scoring_deadline(now, scheme=spec))
     for pk in chosen:
-        PanelMember.objects.create(panel=panel, expert_id=pk, is_chair=pk == chair_id)
+        PanelMember.objects.create(panel=panel, expert_id=pk, is_chair=pk == chair_id, group=groups.get(pk, ""))
         ScoreSheet.objects.create(case=case, kind=SheetKind.MEMBER, expert_id=pk)
     case_move(case, "form_panel", actor=actor, action="panel.form", now=now, audit_after={
         "members": chosen, "chair": chair_id, "seed": seed,
+        **({"groups": {str(pk): groups[pk] for pk in chosen}} if spec.panel.groups else {}),
         "proposed": list(proposal.members), "excluded": {str(k): v for k, v in proposal.excluded.items()},
         # the draw's inputs, so that it can be replayed later, when loads have changed
         "loads": {str(c.expert_id): c.load for c in candidates},

@@ -14,7 +14,18 @@ from django.utils.translation import pgettext
 
 from .. import scoring
 from ..exceptions import Refusal, RuleViolation
-from ..models import Case, OnsiteStep, Outcome, PanelMember, Review, ScoreLine, ScoreSheet, SheetKind, Stage
+from ..models import (
+    Case,
+    Grade,
+    OnsiteStep,
+    Outcome,
+    PanelMember,
+    Review,
+    ScoreLine,
+    ScoreSheet,
+    SheetKind,
+    Stage,
+)
 from .audit import audit_record
 from .cases import case_move
 
@@ -196,16 +207,25 @@ def panel_consolidate(*, actor, case: Case, scores: Mapping[str, Decimal] | None
     if case.sheets.filter(kind=SheetKind.PANEL).exists():
         raise _refuse("review.already_consolidated", _("The panel's score is already recorded."))
     proposals: dict[str, list[Decimal]] = {}
-    for line in ScoreLine.objects.filter(sheet__in=members):
+    groups: dict[str, list[str]] = {}
+    group_of = member_groups(case)
+    for line in ScoreLine.objects.filter(sheet__in=members).select_related("sheet"):
         proposals.setdefault(line.item_code, []).append(line.points)
+        groups.setdefault(line.item_code, []).append(group_of.get(line.sheet.expert_id, ""))
     uncovered = [i.code for _c, i in rubric.items() if i.code not in proposals]
     if uncovered:
         raise _refuse("review.items_uncovered", _("No member scored these items: %(items)s.")
                       % {"items": pgettext("list separator", ", ").join(uncovered)}, items=uncovered)
-    formula = spec.panel.aggregation in ("mean", "trimmed_mean")
+    formula = spec.panel.aggregation in FORMULAS
     lines, refusals = [], []
     for _category, item in rubric.items():
-        consolidation = scoring.consolidate_item(proposals[item.code], item.max_points, scheme=spec)
+        try:
+            consolidation = scoring.consolidate_item(proposals[item.code], item.max_points, scheme=spec,
+                                                     groups=groups[item.code])
+        except ValueError as exc:
+            raise _refuse("review.groups_incomplete", _("Item %(code)s: every scorer group scores each item under "
+                                                        "this scheme's weighted aggregation.") % {"code": item.code},
+                          detail=str(exc)) from None
         chosen = scoring.q(Decimal(str(scores.get(item.code, consolidation.prefill))))
         reason = (reasons.get(item.code) or "").strip()
         if chosen != consolidation.prefill:
@@ -276,6 +296,15 @@ def panel_consolidate(*, actor, case: Case, scores: Mapping[str, Decimal] | None
     return sheet
 
 
+#: The aggregations whose formula sets the panel's score (the chair does not depart from it).
+FORMULAS = ("mean", "trimmed_mean", "weighted_groups")
+
+
+def member_groups(case: Case) -> dict[int, str]:
+    """Each panel member's scorer group (``weighted_groups``), by expert."""
+    return dict(PanelMember.objects.filter(panel__case=case).values_list("expert_id", "group"))
+
+
 def rubric_code(spec, case: Case) -> str:
     return spec.grade(case.grade.code).rubric
 
@@ -283,7 +312,11 @@ def rubric_code(spec, case: Case) -> str:
 def aggregation_label(spec) -> str:
     return {"consensus": _("consensus of the panel, prefilled with the mean"), "mean": _("mean of the proposals"),
             "trimmed_mean": _("mean of the proposals, the highest and lowest dropped when %(n)d or more scored")
-            % {"n": spec.panel.trimmed_mean_min_scores}}[spec.panel.aggregation]
+            % {"n": spec.panel.trimmed_mean_min_scores},
+            "weighted_groups": _("weighted mean of the scorer groups' means (%(groups)s)")
+            % {"groups": pgettext("list separator", ", ").join(f"{g.name} {g.weight * 100:g}%"
+                                                                for g in spec.panel.groups)},
+            }[spec.panel.aggregation]
 
 
 def reason_text(reason: str, rubric) -> str:
@@ -305,10 +338,20 @@ def reason_text(reason: str, rubric) -> str:
     return reason
 
 
+def award_reason_text(spec, award: scoring.Award) -> str:
+    """Why a lower grade than declared is awarded, in words: the declared grade's failing reasons."""
+    rubric = spec.rubric_for(award.declared)
+    return _("%(declared)s not awarded (%(reasons)s); %(awarded)s awarded.") % {
+        "declared": spec.grade(award.declared).name, "awarded": spec.grade(award.grade).name,
+        "reasons": pgettext("list separator", ", ").join(reason_text(r, rubric) for r in award.reasons)}
+
+
 @transaction.atomic
 def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None = None) -> Review:
     """The chair records the conclusion once the six steps are recorded: a score-decided grade passes by
-    the scheme's rules on the panel's score; the special grade by the members' vote (two thirds)."""
+    the scheme's rules on the panel's score; the special grade by the members' vote (two thirds). Where the
+    scheme awards a lower tier (``award_lower``) and the score or a veto places the case there, the review
+    passes with that grade awarded, and the reason is recorded beside the conclusion."""
     case = _case_in_review(case)
     _need_chair(actor, case)
     spec = case.scheme_version.specification()
@@ -318,6 +361,7 @@ def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None
         raise _refuse("review.conclusion_required", _("Write the panel's conclusion."))
     panel_sheet = case.sheets.filter(kind=SheetKind.PANEL).first()
     grade = spec.grade(case.grade.code)
+    awarded, award_reason = None, ""
     if grade.decision == "onsite":
         if votes_for is None:
             raise _refuse("review.vote_required", _("The special grade is decided by the members' vote."))
@@ -326,14 +370,23 @@ def review_conclude(*, actor, case: Case, conclusion: str, votes_for: int | None
         if panel_sheet is None:
             raise _refuse("review.not_consolidated", _("Record the panel's score first."))
         points = {line.item_code: line.points for line in panel_sheet.lines.all()}
-        passed = scoring.assess_points(points, vetoes=review.vetoes, failed_key_subs=review.key_failures,
-                                       rubric=grade.rubric, scheme=spec).passes(grade.code)
+        assessment = scoring.assess_points(points, vetoes=review.vetoes, failed_key_subs=review.key_failures,
+                                           rubric=grade.rubric, scheme=spec)
+        outcome = scoring.award(assessment, grade.code, scheme=spec)
+        passed = outcome.grade is not None
+        if outcome.lower:
+            awarded = Grade.objects.get(version=case.scheme_version_id, code=outcome.grade)
+            award_reason = award_reason_text(spec, outcome)
     review.passed, review.votes_for, review.conclusion = passed, votes_for, conclusion.strip()
+    review.awarded_grade, review.award_reason = awarded, award_reason
     review.concluded_at, review.concluded_by = timezone.now(), actor
-    review.save(update_fields=["passed", "votes_for", "conclusion", "concluded_at", "concluded_by", "updated_at"])
+    review.save(update_fields=["passed", "votes_for", "conclusion", "awarded_grade", "award_reason", "concluded_at",
+                               "concluded_by", "updated_at"])
     case_move(case, "pass_review" if passed else "fail_review", actor=actor, action="review.conclude",
               reason=review.conclusion, audit_after={"passed": passed, "votes_for": votes_for,
-                                                     "total": panel_sheet.total if panel_sheet else None})
+                                                     "total": panel_sheet.total if panel_sheet else None,
+                                                     **({"awarded_grade": awarded.code, "award_reason": award_reason}
+                                                        if awarded else {})})
     return review
 
 
@@ -375,17 +428,23 @@ def consolidation_preview(case: Case) -> list[ConsolidationRow]:
     the scheme's formula) and whether they differ too much (the same rule as panel_consolidate,
     scoring.consolidate_item)."""
     spec = case.scheme_version.specification()
-    proposals: dict[str, list[tuple[str, Decimal]]] = {}
+    proposals: dict[str, list[tuple[str, Decimal, str]]] = {}
+    group_of = member_groups(case)
     for line in _member_lines(case):
-        proposals.setdefault(line.item_code, []).append((line.sheet.expert.name, line.points))
+        proposals.setdefault(line.item_code, []).append((line.sheet.expert.name, line.points,
+                                                          group_of.get(line.sheet.expert_id, "")))
     rows = []
     for _category, item in spec.rubric_for(case.grade.code).items():
         found = proposals.get(item.code, [])
-        points = [p for _n, p in found]
-        consolidation = scoring.consolidate_item(points, item.max_points, scheme=spec) if found else None
+        points = [p for _n, p, _g in found]
+        try:
+            consolidation = scoring.consolidate_item(points, item.max_points, scheme=spec,
+                                                     groups=[g for _n, _p, g in found]) if found else None
+        except ValueError:  # a scorer group has not scored this item yet
+            consolidation = None
         rows.append(ConsolidationRow(item.code, item.name, item.max_points, tuple(points),
                                      consolidation.prefill if consolidation else None,
-                                     bool(consolidation and consolidation.flagged), tuple(n for n, _p in found)))
+                                     bool(consolidation and consolidation.flagged), tuple(n for n, _p, _g in found)))
     return rows
 
 

@@ -149,6 +149,35 @@ class DeductionInputSerializer(serializers.Serializer):
     element = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
+class EvidenceFileSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, help_text="The file's name, e.g. 登记证明.pdf.")
+    content = serializers.CharField(help_text="The file's bytes, base64-encoded.")
+
+    def validate_content(self, value):
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError(_("Not base64."), code="invalid") from None
+
+
+class DeclarationInputSerializer(serializers.Serializer):
+    """A declaration, as on the page: the scheme (one the institution's bureau runs), institution, grade and
+    kind, each condition's answer (``yes`` or ``na``) with the evidence of each one met, and the declared
+    gates."""
+
+    scheme = serializers.CharField(max_length=40, help_text="The scheme's code, e.g. from the scheme list.")
+    institution = serializers.IntegerField(min_value=1)
+    grade = serializers.CharField(max_length=40, help_text="The grade's code in the scheme.")
+    kind = serializers.ChoiceField(choices=["promotion", "recheck"])
+    answers = serializers.DictField(child=serializers.ChoiceField(choices=["yes", "na"]), required=False,
+                                    default=dict)
+    evidence = serializers.DictField(child=EvidenceFileSerializer(), required=False, default=dict)
+    gates = serializers.DictField(child=serializers.BooleanField(), required=False, default=dict)
+
+
 class ItemEntryInputSerializer(serializers.Serializer):
     """One rubric item as recorded: deductions with reasons, or the facts the item's rule counts."""
 

@@ -71,6 +71,45 @@ class CaseViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
         return cases_for_user(self.request.user).select_related("institution", "grade", "bureau", "panel",
                                                                 "late_inclusion__bureau", "certificate")
 
+    @extend_schema(request=serializers.DeclarationInputSerializer, responses={201: serializers.CaseSerializer},
+                   filters=False)
+    def create(self, request):
+        """Declare: the same service as the declaration page (every rule checked, all refusals together;
+        nothing stored unless accepted), and the case's process started."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from certification.selectors import schemes_open_to
+
+        given = serializers.DeclarationInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        institution = institutions_for_user(request.user).filter(pk=data["institution"]).first()
+        if institution is None:
+            raise ValidationError({"institution": [_("No such institution of yours.")]}, code="does_not_exist")
+        version = next((v for v in schemes_open_to(institution) if v.scheme.code == data["scheme"]), None)
+        if version is None:
+            raise ValidationError({"scheme": [_("Choose one of the schemes its bureau runs.")]}, code="invalid_choice")
+        spec = version.specification()
+        errors = {}
+        if data["grade"] not in {g.code for g in spec.grades}:
+            errors["grade"] = [_("No such grade in this scheme.")]
+        conditions = {p.code for p in spec.prerequisites}
+        for name in ("answers", "evidence"):
+            stray = sorted(set(data[name]) - conditions)
+            if stray:
+                errors[name] = [_("No such condition in this scheme: %(codes)s.") % {"codes": ", ".join(stray)}]
+        stray = sorted(set(data["gates"]) - {g.code for g in spec.gates if g.check == "declared"})
+        if stray:
+            errors["gates"] = [_("No such condition in this scheme: %(codes)s.") % {"codes": ", ".join(stray)}]
+        if errors:
+            raise ValidationError(errors, code="invalid")
+        evidence = {code: SimpleUploadedFile(f["name"], f["content"]) for code, f in data["evidence"].items()}
+        case = actions.case_declare(actor=request.user, institution=institution, grade=data["grade"],
+                                    kind=data["kind"], answers=data["answers"], evidence=evidence,
+                                    gates=data["gates"], scheme=data["scheme"])
+        case = self.get_queryset().get(pk=case.pk)
+        return Response(serializers.CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(responses=serializers.TimelineEntrySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, pk=None):
