@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, TemplateView
 
 from certification.models import Bureau
@@ -192,7 +193,7 @@ def task(request, pk: int, task_pk: int):
 
 
 # --- Declaration, withdrawal, cancellation -------------------------------------------------------------------
-def declaration_window_state(institutions, *, has_inclusion: bool) -> dict:
+def declaration_window_state(institutions, *, scheme: str, has_inclusion: bool) -> dict:
     """Whether this year's declaration window is open today, said before the applicant types anything; when it
     is not, the bureaus that may include a late declaration, per grade, with their telephone."""
     from certification import rules
@@ -200,7 +201,7 @@ def declaration_window_state(institutions, *, has_inclusion: bool) -> dict:
     from certification.models import SchemeVersion
     from certification.selectors import planning_bureau
 
-    version = SchemeVersion.objects.filter(scheme__code="archives", is_current=True).first()
+    version = SchemeVersion.objects.filter(scheme__code=scheme, is_current=True).first()
     if version is None:
         return {}
     spec = version.specification()
@@ -245,11 +246,16 @@ class DeclareView(LoginRequiredMixin, TemplateView):
         from .forms import DeclarationForm
 
         schemes = self.schemes()
-        codes = [v.scheme.code for v in schemes]
+        return DeclarationForm(data, files, institutions=self.institutions(), scheme=self.chosen_scheme(data),
+                               schemes=schemes)
+
+    def chosen_scheme(self, data=None) -> str:
+        """The scheme asked for (posted, or in the address), if the user may declare under it; else the default."""
+        codes = [v.scheme.code for v in self.schemes()]
         chosen = (data or {}).get("scheme") or self.request.GET.get("scheme")
         if chosen not in codes:
             chosen = "archives" if "archives" in codes else (codes[0] if codes else "archives")
-        return DeclarationForm(data, files, institutions=self.institutions(), scheme=chosen, schemes=schemes)
+        return chosen
 
     # --- Files kept across a refusal ---------------------------------------------------------------------
     # A browser never sends a file twice: a declaration refused (a missing answer, the window closed) would lose
@@ -312,7 +318,9 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                                       .filter(institution__in=self.institutions(), case__isnull=True,
                                               declare_by__gte=timezone.localdate())
                                       .select_related("institution", "bureau").order_by("declare_by"))
-        context.update(declaration_window_state(self.institutions(), has_inclusion=bool(context["late_inclusions"])))
+        context.update(declaration_window_state(
+            self.institutions(), scheme=self.chosen_scheme(self.request.POST if self.request.method == "POST" else None),
+            has_inclusion=bool(context["late_inclusions"])))
         return context
 
     held_files: dict = {}
@@ -522,6 +530,7 @@ def flow_chart(request, pk: int | None = None):
 
 
 @login_required
+@require_GET
 def chart_page(request, pk: int | None = None):
     """The process chart within the site's layout, with the way back: the case's (its current state marked)
     or the process's own."""

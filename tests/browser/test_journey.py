@@ -210,8 +210,9 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
             member.submit("sign")
             member.open_task("评审打分")
             for code in codes:  # no split confirmed by the chair: every member scores every item
-                member.page.locator(f"#item-{code} button[type=submit]").click()
-                member.page.wait_for_load_state()
+                # each item saves without a reload (static/workflows/sheet.js): wait for its answer
+                with member.page.expect_response(lambda r: r.request.method == "POST"):
+                    member.page.locator(f"#item-{code} button[type=submit]").click()
             member.submit("submit")
         chair = Person(browser, live_server, case.panel.memberships.get(is_chair=True).expert.user.username)
         chair.open_task("记录现场评审环节")

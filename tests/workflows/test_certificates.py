@@ -51,6 +51,8 @@ def _args(name, route, case, certificate, batch, bureau, summary):
             name, case.pk if name.startswith("documents:") else certificate.pk)
     if "<slug:kind>" in route:
         kwargs["kind"] = "application_form"
+    if name == "documents:case_evidence":  # a condition's evidence the applicant uploaded
+        kwargs.update(kind="condition", item=case.prerequisites.exclude(evidence="").order_by("pk").first().pk)
     if "<int:bureau>" in route:
         kwargs.update(bureau=bureau.pk, year=2026)
     return reverse(name, kwargs=kwargs)
@@ -79,7 +81,7 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
         "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
         "documents:summary_pdf", "documents:summary_xlsx", "documents:summary_send", "documents:summary_sent_pdf",
         "documents:summary_sent_html", "certificates:batch", "certificates:detail", "certificates:pdf",
-        "certificates:transition", "certificates:scan", "certificates:credential"}
+        "certificates:transition", "certificates:scan", "certificates:credential", "documents:case_evidence"}
     certificate.scan.save("scan.pdf", ContentFile(PDF))  # as a certificate registered from paper has
     for name, route in urls:
         url = _args(name, route, case, certificate, batch, bureaus["county"], summary)

@@ -19,8 +19,8 @@ from tests.worlds import declared_case, local, staff_of
 
 pytestmark = pytest.mark.django_db
 
-DOCUMENTS = [{"id": 1, "kind": "application_form", "number": "", "sha256": "a" * 64},
-             {"id": 2, "kind": "confirmation_letter", "number": "县档案局函〔2026〕1号", "sha256": "b" * 64}]
+DOCUMENTS = [{"id": 1, "kind": "application_form", "kind_display": "申报审批表", "number": "", "sha256": "a" * 64},
+             {"id": 2, "kind": "confirmation_letter", "kind_display": "确认函", "number": "县档案局函〔2026〕1号", "sha256": "b" * 64}]
 
 
 @pytest.fixture

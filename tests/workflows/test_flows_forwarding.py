@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 @pytest.fixture
 def people(bureaus):
     def person(role, bureau, name):
-        user = UserFactory(first_name=name, last_name="")
+        user = UserFactory(full_name=name)
         permissions.role_grant(user=user, role=role, obj=bureaus[bureau])
         return user
     return {"province": person(Role.BUREAU_STAFF, "province", "省局员"),
@@ -39,7 +39,7 @@ def system_head(archives_version, regions, bureaus, people):
                               parent=institution)
     CertificateFactory(institution=unit, scheme_version=archives_version, grade_code="second",
                        issued_by=bureaus["province"], approved_by=bureaus["county"], issued_on=dt.date(2025, 6, 1))
-    people["applicant"] = UserFactory(first_name="申报人", last_name="")
+    people["applicant"] = UserFactory(full_name="申报人")
     permissions.role_grant(user=people["applicant"], role=Role.APPLICANT, obj=institution)
     return institution
 

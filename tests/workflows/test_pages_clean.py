@@ -20,7 +20,8 @@ from tests.worlds import at, run_case
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 # Words a Chinese page may show in Latin letters: file formats and names of standards.
-ALLOWED = {"PDF", "HTML", "SHA", "zip", "xlsx", "QR", "API", "English", "TOTP"}
+ALLOWED = {"PDF", "HTML", "SHA", "zip", "xlsx", "QR", "API", "English", "TOTP",
+           "JSON", "json", "Open", "Badges"}  # format and standard names (the signed credential: Open Badges 3.0)
 RESOURCE_ATTRIBUTES = {"link": "href", "script": "src", "img": "src", "iframe": "src", "source": "src",
                        "video": "src", "audio": "src", "embed": "src", "object": "data"}
 

@@ -83,7 +83,7 @@ def _url(name, case, route_kwargs):
 
 # Pages a higher bureau's staff, approvers and auditors read on a case below them (the others answer them 404).
 # The task page tells them the task is someone else's (409), as it tells another role of the case's own bureau.
-READ_BELOW = {"case_detail", "case_chart", "case_task", "documents:case_documents", "documents:case_document_html",
+READ_BELOW = {"case_detail", "case_chart", "case_process", "case_task", "documents:case_documents", "documents:case_document_html",
               "documents:case_document_pdf"}
 # Pages that exist only at some moment of a case (tested where that moment is: test_flows.py).
 EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair", "case_recusal", "case_replace_member",

@@ -19,20 +19,25 @@ ALLOWED = {"pdf", "html", "sha", "csv", "zip", "png", "jpg", "jpeg", "word", "ex
 
 
 class _Text(HTMLParser):
-    """The text a reader sees (not scripts, styles, attributes)."""
+    """The text a reader sees (not scripts, styles, attributes, nor what is marked ``translate="no"``: file
+    names and addresses, shown as they are)."""
 
     def __init__(self):
         super().__init__()
-        self.parts, self._skip = [], 0
+        self.parts, self._skip, self._verbatim = [], 0, []
 
     def handle_starttag(self, tag, attrs):
         self._skip += tag in ("script", "style", "title")
+        if ("translate", "no") in attrs:
+            self._verbatim.append(tag)
 
     def handle_endtag(self, tag):
         self._skip -= tag in ("script", "style", "title") and self._skip > 0
+        if self._verbatim and self._verbatim[-1] == tag:
+            self._verbatim.pop()
 
     def handle_data(self, data):
-        if not self._skip:
+        if not self._skip and not self._verbatim:
             self.parts.append(data)
 
 

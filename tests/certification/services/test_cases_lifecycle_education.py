@@ -84,7 +84,7 @@ def test_education_county_scored_91_5_with_a_veto_of_advanced_is_certified_quali
             sheet_record(actor=people["applicant"], sheet=sheet, item_code=item.code,
                          entry=ItemEntry(units=1) if item.code == "B1" else ItemEntry())
         sheet_submit(actor=people["applicant"], sheet=sheet)
-        case_request_acceptance(actor=people["applicant"], case=case)
+        case_request_acceptance(actor=people["applicant"], case=case, explanation="已按初检意见补齐资料")
         case = case_precheck_decide(actor=people["prechecker"], case=case, passed=True, summary="整改到位",
                                     opinions={})
         assert case.stage == Stage.PANEL  # no public notice in this scheme

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 @pytest.fixture
 def people(bureaus):
     def person(role, bureau, name):
-        user = UserFactory(first_name=name, last_name="")
+        user = UserFactory(full_name=name)
         permissions.role_grant(user=user, role=role, obj=bureaus[bureau])
         return user
     return {"province": person(Role.BUREAU_STAFF, "province", "省局员"),
