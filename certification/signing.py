@@ -353,7 +353,8 @@ def pdf_sign(pdf: bytes, *, signer: Signer, timestamper, box: tuple[int, int, in
              location: str = "", contact_info: str = "") -> bytes:
     """Sign ``pdf`` incrementally (its first revision, a PDF/A-2b file, is kept byte for byte), PAdES B-T: a CMS
     signature by ``signer`` with its certificate and a time-stamp token from ``timestamper``, in a signature
-    field whose widget lies over ``box`` on the first page. The widget draws a thin red frame and no text, so
+    field whose widget lies over ``box`` on the first page; then a document time-stamp from ``timestamper``
+    over the whole signed file. The widget draws a thin red frame and no text, so
     that it needs no font (a PDF/A file embeds every font it uses) and the seal printed below shows. A certificate's
     ``contact_info`` is its credential's address, where a verifier finds its status."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -375,7 +376,13 @@ def pdf_sign(pdf: bytes, *, signer: Signer, timestamper, box: tuple[int, int, in
     out = io.BytesIO()
     signers.PdfSigner(meta, signer=cms_signer, timestamper=timestamper, stamp_style=style).sign_pdf(
         writer, output=out)
-    return out.getvalue()
+    if timestamper is None:
+        return out.getvalue()
+    # then a document time-stamp over the whole signed file (PAdES's DocTimeStamp), in a revision of its own
+    stamped = io.BytesIO()
+    signers.PdfTimeStamper(timestamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(out.getvalue()), strict=False), "sha256", output=stamped)
+    return stamped.getvalue()
 
 
 @dataclass(frozen=True)
@@ -402,7 +409,7 @@ def pdf_signatures(pdf: bytes) -> list[PdfSignatureCheck]:
 
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        embedded = list(reader.embedded_signatures)
+        embedded = list(reader.embedded_regular_signatures)
     except Exception as error:  # noqa: BLE001 - pyHanko raises many kinds on a damaged file: all mean "not valid"
         raise SignatureError(f"the PDF cannot be read: {error}") from error
     checks = []
@@ -427,6 +434,45 @@ def pdf_signatures(pdf: bytes) -> list[PdfSignatureCheck]:
             timestamp_intact=bool(timestamp is not None and timestamp.intact and timestamp.valid),
             field_name=signature.field_name,
         ))
+    return checks
+
+
+@dataclass(frozen=True)
+class DocumentTimestampCheck:
+    """A document time-stamp (PAdES DocTimeStamp) of a PDF: whether it holds over the file up to it, and when."""
+
+    intact: bool
+    covers_whole_file: bool
+    at: dt.datetime | None
+    authority_pem: str
+
+
+def pdf_document_timestamps(pdf: bytes) -> list[DocumentTimestampCheck]:
+    """Check every document time-stamp of ``pdf`` with pyHanko's validator against the authority's certificate it
+    embeds (whose key is compared with the published ones by the caller, as for signatures)."""
+    from asn1crypto import pem as asn1_pem
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_timestamp
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        stamps = list(PdfFileReader(io.BytesIO(pdf), strict=False).embedded_timestamp_signatures)
+    except Exception as error:  # noqa: BLE001 - as for signatures: a damaged file is not valid
+        raise SignatureError(f"the PDF cannot be read: {error}") from error
+    checks = []
+    for stamp in stamps:
+        authority = stamp.signer_cert
+        context = ValidationContext(trust_roots=[authority], allow_fetching=False, revocation_mode="soft-fail")
+        try:
+            status = validate_pdf_timestamp(stamp, validation_context=context)
+        except Exception:  # noqa: BLE001 - a time-stamp pyHanko cannot evaluate does not hold
+            checks.append(DocumentTimestampCheck(False, False, None, ""))
+            continue
+        checks.append(DocumentTimestampCheck(
+            intact=bool(status.intact and status.valid),
+            covers_whole_file=status.coverage.name == "ENTIRE_FILE",
+            at=status.timestamp,
+            authority_pem=asn1_pem.armor("CERTIFICATE", authority.dump()).decode()))
     return checks
 
 

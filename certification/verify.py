@@ -295,6 +295,12 @@ def verify_pdf(pdf: bytes, *, keys: list[dict] | None = None, status_lists: list
             published.setdefault(signing.public_key_fingerprint(signing.jwk_public_key(jwk)), []).append(jwk)
         except (signing.SignatureError, KeyError, ValueError):
             continue
+    for stamp in signing.pdf_document_timestamps(pdf):
+        report.add(stamp.intact and stamp.covers_whole_file,
+                   _("The document time-stamp holds: the file is as it was at %(moment)s.")
+                   % {"moment": stamp.at.isoformat(timespec="seconds") if stamp.at else "-"}
+                   if stamp.intact and stamp.covers_whole_file
+                   else _("The document time-stamp does NOT hold: the PDF was changed after it was time-stamped."))
     for check in checks:
         if not (check.intact and check.covers_whole_file):
             report.add(False, _("The signature does NOT hold: the PDF was changed after it was signed."))

@@ -342,3 +342,21 @@ def test_a_registered_certificate_in_its_recheck_window_is_rechecked_as_an_issue
     with pytest.raises(RuleViolation) as refused:  # the register is in use: the import is no longer withdrawn
         register_batch_withdraw(actor=officer, batch=held.register_batch, reason="错表", now=DAY_ONE)
     assert refused.value.codes == ["register.in_use"]
+
+
+def test_the_dashboards_count_registered_certificates_among_the_expiries_and_list_them(officer, bureaus, holders):
+    from certification.dashboard import certificates_listed, dashboard, dashboard_filters
+    from tests.worlds import staff_of
+
+    register(officer, bureaus, [row(holders[0], "A-1", "2024-05-20", "2027-05-19"),
+                                row(holders[1], "A-2", "2024-06-20", "2027-06-19")])
+    staff = staff_of(bureaus["province"])
+    board = dashboard(dashboard_filters(staff), now=DAY_ONE)
+    months = {bar.label: bar.value for bar in board.expiries}
+    assert (months["2027-05"], months["2027-06"]) == (1, 1)
+    # the figure links to the list behind it, which holds the registered certificate
+    may = next(bar for bar in board.expiries if bar.label == "2027-05")
+    params = dict(pair.split("=", 1) for pair in may.query.split("&"))
+    listed, _query = certificates_listed(staff, Certificate.objects.all(), params)
+    assert [c.number for c in listed] == ["A-1"]
+    assert listed[0].is_registered

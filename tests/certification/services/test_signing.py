@@ -75,6 +75,10 @@ def test_the_certificate_pdf_is_signed_by_the_issuing_bureau_over_the_seal_and_t
     [check] = signing.pdf_signatures(pdf)
     assert (check.intact, check.covers_whole_file, check.timestamp_intact) == (True, True, True)
     assert check.field_name == signing.SIGNATURE_FIELD
+    # and a document time-stamp over the whole signed file, after the signature
+    [stamp] = signing.pdf_document_timestamps(pdf)
+    assert (stamp.intact, stamp.covers_whole_file) == (True, True)
+    assert stamp.at >= check.signed_at
     assert bureaus["province"].name in check.signer_subject
     key = SigningKey.objects.get(bureau=bureaus["province"], retired_at__isnull=True)
     assert signing.certificate_public_jwk_thumbprint(check.certificate_pem) == key.fingerprint
@@ -88,7 +92,7 @@ def test_the_certificate_pdf_is_signed_by_the_issuing_bureau_over_the_seal_and_t
     from pypdf import PdfReader
 
     [widget] = [a.get_object() for a in PdfReader(io.BytesIO(pdf)).pages[0]["/Annots"]
-                if a.get_object().get("/FT") == "/Sig"]
+                if a.get_object().get("/FT") == "/Sig" and a.get_object().get("/T") == signing.SIGNATURE_FIELD]
     assert [round(float(v)) for v in widget["/Rect"]] == list(signing.CERTIFICATE_SEAL_BOX)
     # what is stored and served is the signed PDF: its SHA-256 is the signed file's
     import hashlib
