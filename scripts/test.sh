@@ -62,6 +62,7 @@ step 3 "production deploy check (check --deploy --fail-level WARNING)" \
     env DJANGO_SETTINGS_MODULE=config.settings.production \
     DJANGO_SECRET_KEY="$SECRET" \
     SIGNING_KEY_ENCRYPTION_KEY="$SIGNING_KEK" \
+    CERTIFICATION_PUBLIC_BASE_URL=https://certification.example.org \
     DJANGO_ALLOWED_HOSTS=certification.example.org \
     DATABASE_URL="$PG_URL" \
     REDIS_URL=redis://127.0.0.1:6379/0 \
