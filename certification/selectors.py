@@ -188,16 +188,34 @@ def bureau_at(institution: Institution, level: str) -> Bureau:
 def schemes_open_to(institution: Institution) -> list[SchemeVersion]:
     """The current versions of the schemes an institution may declare under: those its nearest bureau (up its
     region's chain) runs, or every loaded scheme where that bureau names none."""
+    return schemes_open_to_any([institution])
+
+
+def schemes_open_to_any(institutions) -> list[SchemeVersion]:
+    """The schemes any of ``institutions`` may declare under (:func:`schemes_open_to`), in three queries
+    however many institutions: their regions' chains (four levels at most), the bureaus of those regions, the
+    versions."""
+    from .models import Region
+
     versions = SchemeVersion.objects.filter(is_current=True).select_related("scheme").order_by("scheme__code")
-    region = institution.region
-    while region is not None:
-        bureau = Bureau.objects.filter(region=region).first()
-        if bureau is not None:
-            if bureau.schemes:
-                versions = versions.filter(scheme__code__in=bureau.schemes)
-            break
-        region = region.parent
-    return list(versions)
+    regions = {r.pk: r for r in Region.objects.select_related("parent__parent__parent").filter(
+        pk__in={i.region_id for i in institutions})}
+    chains = {}
+    for pk, region in regions.items():
+        chain = []
+        while region is not None:
+            chain.append(region.pk)
+            region = region.parent
+        chains[pk] = chain
+    bureaus = {b.region_id: b for b in Bureau.objects.filter(region__in={p for c in chains.values() for p in c})}
+    allowed: set[str] = set()
+    for institution in institutions:
+        chain = chains.get(institution.region_id, [])
+        bureau = next((bureaus[pk] for pk in chain if pk in bureaus), None)
+        if bureau is None or not bureau.schemes:
+            return list(versions)  # one of them may declare under every loaded scheme
+        allowed |= set(bureau.schemes)
+    return list(versions.filter(scheme__code__in=sorted(allowed)))
 
 
 def _with_authority(bureau: Bureau) -> Bureau:

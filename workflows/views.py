@@ -234,13 +234,11 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
     def schemes(self) -> list:
         """The schemes the user's institutions may declare under (each institution's bureau's)."""
-        from certification.selectors import schemes_open_to
+        from certification.selectors import schemes_open_to_any
 
-        found = {}
-        for institution in self.institutions().select_related("region"):
-            for version in schemes_open_to(institution):
-                found.setdefault(version.scheme.code, version)
-        return sorted(found.values(), key=lambda v: v.scheme.code)
+        if getattr(self, "_schemes", None) is None:  # asked by the form, the chosen scheme and the page: read once
+            self._schemes = schemes_open_to_any(list(self.institutions()))
+        return self._schemes
 
     def form(self, data=None, files=None):
         from .forms import DeclarationForm

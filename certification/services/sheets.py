@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -84,8 +86,8 @@ def sheet_entry_refusals(item, entry: scoring.ItemEntry) -> list[Refusal]:
                            message=_("Every deduction needs its reason."),
                            satisfy=_("Write why the points are deducted."),
                            params={"item": item.code, "field": "reason"}))
-    free = sum((d.points or 0 for d in entry.deductions if d.points is not None and not d.element
-                and not d.occurrence), 0)
+    free = sum((Decimal(str(d.points)) for d in entry.deductions if d.points is not None and not d.element
+                and not d.occurrence), Decimal(0))
     if item.max_points > 0 and free > item.max_points:
         out.append(Refusal(code="sheet.deduction_above_max", rule=_("Score sheet"),
                            message=_("A deduction of %(points)s is more than the item's %(max)s points.")
