@@ -30,6 +30,7 @@ from .permissions import (
     APPROVE_FOR_BUREAU,
     AUDIT_BUREAU,
     ISSUE_FOR_BUREAU,
+    PRECHECK_FOR_BUREAU,
     ROLE_OBJECT_PERMISSION,
     WORK_IN_BUREAU,
     granted,
@@ -37,6 +38,15 @@ from .permissions import (
     has_role,
     objects_for,
 )
+
+
+def prechecker_candidates(bureau: Bureau):
+    """The active users who pre-check for ``bureau`` (the people its staff may designate to pre-check a case)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(
+        userobjectpermission__permission__codename=PRECHECK_FOR_BUREAU.partition(".")[2],
+        userobjectpermission__object_pk=str(bureau.pk), is_active=True).distinct().order_by("pk")
 
 
 @dataclass(frozen=True)
@@ -575,6 +585,7 @@ def _action_labels() -> dict:
         "case.withdraw": _("Withdrawn by the applicant"),
         "case.cancel": _("Cancelled by the bureau"),
         "case.authority_passed": _("Passed to the higher bureau: the assessing bureau's authority is suspended"),
+        "case.prechecker_released": _("Pre-checker released: the case passed to a bureau they do not pre-check for"),
         "signing_key.create": _("Signing key created"),
         "signing_key.rotate": _("Signing key rotated"),
         "document.draw": _("Document's PDF drawn"),

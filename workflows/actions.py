@@ -254,6 +254,15 @@ def panel_member_reassign(*, actor, case: Case, member: PanelMember) -> PanelMem
     return seat
 
 
+def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
+    """The pre-checking bureau designates (again) the case's pre-checker outside the designation task: after the
+    case passed up from a suspended bureau, whose pre-checker it lost. The open pre-check task goes to them."""
+    with transaction.atomic(durable=True), _lock(case):
+        case = case_services.case_designate_prechecker(actor=actor, case=case, prechecker=prechecker)
+        engine.tasks_follow(case, prechecker, nodes=("precheck",))
+    return case
+
+
 # --- The certificate ------------------------------------------------------------------------------------------
 def case_issue_certificate(*, actor, case: Case, issued_on: dt.date | None = None) -> Certificate:
     """Issue the approved case's certificate and fire its "certificate issued" event, so that the case's

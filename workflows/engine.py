@@ -156,17 +156,22 @@ def _give(task: Task, user) -> None:
         activation.reassign(user=user)
 
 
-def chair_tasks_follow(case: Case, user) -> int:
-    """After the bureau names another chair, the chair's open tasks (on-site record, conclusion) go to them."""
+def tasks_follow(case: Case, user, *, nodes: tuple[str, ...]) -> int:
+    """The case's open tasks of these nodes go to ``user`` (those it does not hold already)."""
     process = process_for(case)
     if process is None:
         return 0
     moved = 0
     for task in Task.objects.filter(process=process, flow_task_type="HUMAN", status__in=OPEN):
-        if task.flow_task.name in ("onsite", "conclude") and task.owner_id != user.pk:
+        if task.flow_task.name in nodes and task.owner_id != user.pk:
             _give(task, user)
             moved += 1
     return moved
+
+
+def chair_tasks_follow(case: Case, user) -> int:
+    """After the bureau names another chair, the chair's open tasks (on-site record, conclusion) go to them."""
+    return tasks_follow(case, user, nodes=("onsite", "conclude"))
 
 
 def seat_tasks_follow(case: Case, *, old_member: int, new_member) -> int:

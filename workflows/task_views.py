@@ -12,7 +12,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -32,8 +31,7 @@ from certification.models import (
     ScoreSheet,
     SheetKind,
 )
-from certification.permissions import PRECHECK_FOR_BUREAU
-from certification.selectors import case_evidence, precheck_delegate
+from certification.selectors import case_evidence, precheck_delegate, prechecker_candidates
 from certification.services import assignments as assignment_services
 from certification.services import cases as case_services
 from certification.services import notices as notice_services
@@ -356,10 +354,7 @@ class DesignateView(TaskView):
     def form_kwargs(self, action):
         if action != "designate":
             return {}
-        users = get_user_model().objects.filter(
-            userobjectpermission__permission__codename=PRECHECK_FOR_BUREAU.partition(".")[2],
-            userobjectpermission__object_pk=str(self.case.prechecking_bureau.pk), is_active=True).distinct()
-        return {"candidates": users}
+        return {"candidates": prechecker_candidates(self.case.prechecking_bureau)}
 
     def delegate(self):
         """The bureau the pre-check may be delegated to (the scheme's rule), while it is not delegated."""

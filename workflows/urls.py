@@ -16,6 +16,7 @@ urlpatterns = [
     path("cases/<int:pk>/recusal/", views.recusal, name="case_recusal"),
     path("cases/<int:pk>/replace-member/", views.replace_member, name="case_replace_member"),
     path("cases/<int:pk>/reassign-member/", views.reassign_member, name="case_reassign_member"),
+    path("cases/<int:pk>/prechecker/", views.designate_prechecker, name="case_designate_prechecker"),
     path("cases/<int:pk>/chart/", views.flow_chart, name="case_chart"),  # the SVG
     path("cases/<int:pk>/process/", views.chart_page, name="case_process"),  # the page that shows it
     path("process/chart/", views.flow_chart, name="flow_chart"),

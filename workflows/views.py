@@ -104,6 +104,10 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         context["to_replace"] = list(PanelMember.objects.filter(
             Q(conflict_declared_at__isnull=False) | Q(expert__user__isnull=True), panel__case=case,
             replaced_by__isnull=True).select_related("expert")) if context["can_cancel"] and case.stage == Stage.REVIEW else []
+        context["needs_prechecker"] = (
+            is_open and case.stage in (Stage.PRECHECK, Stage.RECTIFICATION) and case.prechecker_id is None
+            and not any(task.flow_task.name == "designate" for task in tasks)
+            and case.prechecking_bureau.pk in granted(user, WORK_IN_BUREAU))
         context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
             "round")
         context["matter"] = case_matter(case, user)
@@ -665,6 +669,39 @@ def replace_member(request, pk: int):
             return redirect("case_detail", pk=case.pk)
     return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "replace",
                                                         "title": _("Replace a member of the panel")})
+
+
+@login_required
+def designate_prechecker(request, pk: int):
+    """The pre-checking bureau designates the case's pre-checker again, where the case has none while its
+    pre-check is still to be done (it passed up from a suspended bureau, whose pre-checker it lost): the open
+    pre-check task goes to the one designated. Audited."""
+    from certification.exceptions import RuleViolation
+    from certification.models import Outcome, Stage
+    from certification.permissions import can
+    from certification.selectors import prechecker_candidates
+
+    from .forms import PrecheckerForm
+    from .task_views import refusal_text
+
+    case = case_get_for_user_or_404(request.user, pk)
+    bureau = case.prechecking_bureau
+    if not (case.outcome == Outcome.OPEN and case.stage in (Stage.PRECHECK, Stage.RECTIFICATION)
+            and can(request.user, WORK_IN_BUREAU, bureau)):
+        raise Http404
+    form = PrecheckerForm(request.POST or None, candidates=prechecker_candidates(bureau))
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.case_designate_prechecker(actor=request.user, case=case,
+                                              prechecker=form.cleaned_data["prechecker"])
+        except RuleViolation as exc:
+            for text in refusal_text(exc):
+                form.add_error(None, text)
+        else:
+            messages.success(request, _("The pre-check of this case is now theirs to do."))
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "workflows/case_end.html", {"case": case, "form": form, "how": "prechecker",
+                                                        "title": _("Designate the pre-checker")})
 
 
 @login_required

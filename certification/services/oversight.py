@@ -30,11 +30,12 @@ from ..models import (
     Selection,
     SpotCheckItem,
     SpotCheckRound,
+    Stage,
     Suspension,
     Violation,
 )
 from ..permissions import WORK_IN_BUREAU, require
-from ..selectors import bureaus_below, oversight_candidates
+from ..selectors import bureaus_below, oversight_candidates, prechecker_candidates
 from ..uploads import upload_refusals
 from .audit import audit_record, audit_record_many
 
@@ -384,10 +385,34 @@ def _cases_pass_to(bureau: Bureau, holder: Bureau, *, actor, reason: str) -> lis
     delegated = list(running.filter(precheck_bureau_id=bureau.pk).values_list("pk", flat=True))
     Case.objects.filter(pk__in=delegated).update(precheck_bureau=None, precheck_delegated_at=None)
     moved.update(delegated)
-    cases = list(Case.objects.filter(pk__in=moved).order_by("pk"))
+    cases = list(Case.objects.filter(pk__in=moved).select_related("bureau", "precheck_bureau").order_by("pk"))
     audit_record_many(actor=actor, action="case.authority_passed", targets=cases,
                       before={"bureau": bureau.pk}, after={"bureau": holder.pk}, reason=reason)
+    _prechecker_released(cases, actor=actor, reason=reason)
     return [c.pk for c in cases]
+
+
+#: The stages in which a case's designated pre-checker still has the pre-check to do.
+PRECHECK_STAGES = (Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION)
+
+
+def _prechecker_released(cases: list[Case], *, actor, reason: str) -> None:
+    """A case that passed up before its pre-check ended loses a designated pre-checker who does not pre-check
+    for the bureau that now pre-checks it: that bureau's staff designate one of their own (the case page says
+    so). Audited per case, with the pre-checker it had. Queries: one per bureau and one per pre-checker."""
+    waiting = [c for c in cases if c.stage in PRECHECK_STAGES and c.prechecker_id is not None]
+    allowed: dict[int, set[int]] = {}
+    released: dict[int, list[Case]] = {}
+    for case in waiting:
+        checking = case.prechecking_bureau
+        if checking.pk not in allowed:
+            allowed[checking.pk] = set(prechecker_candidates(checking).values_list("pk", flat=True))
+        if case.prechecker_id not in allowed[checking.pk]:
+            released.setdefault(case.prechecker_id, []).append(case)
+    for prechecker, targets in released.items():
+        Case.objects.filter(pk__in=[c.pk for c in targets]).update(prechecker=None, updated_at=timezone.now())
+        audit_record_many(actor=actor, action="case.prechecker_released", targets=targets,
+                          before={"prechecker": prechecker}, after={"prechecker": None}, reason=reason)
 
 
 @transaction.atomic

@@ -313,3 +313,57 @@ def test_the_bureau_is_reminded_of_its_order_once_per_reminder_and_the_sweep_mar
         sweep_oversight_orders()
     order.refresh_from_db()
     assert order.status == BureauConclusion.Status.OVERDUE
+
+
+def test_a_case_at_its_pre_check_passes_up_without_the_suspended_bureaus_pre_checker(
+        client, world, archives_version, bureaus):
+    """The county had designated its pre-checker when its authority was suspended: the city's staff designate one
+    of the city's pre-checkers from the case page, the pre-check task is theirs, and the case goes on."""
+    from tests.workflows.test_flows import declare, to_precheck
+
+    _institution, people, _experts = world
+    province, city, county = bureaus["province"], bureaus["city"], bureaus["county"]
+    with at(2026, 2, 2, 9, 0):
+        d = declare(client, world)
+        to_precheck(d, world)
+    case = d.case
+    case.refresh_from_db()
+    assert case.stage == Stage.PRECHECK and case.prechecker_id == people["prechecker"].pk
+    inspector, order = _ordered(world, archives_version, bureaus)
+    with at(2026, 12, 12, 9, 0):
+        actions.bureau_suspend(actor=inspector, bureau=county, checking=province, order=order,
+                               reason="逾期未整改")
+    case.refresh_from_db()
+    assert case.bureau_id == city.pk and case.prechecker_id is None  # the county's pre-checker no longer holds it
+
+    city_staff, city_prechecker = staff_of(city), UserFactory(username="city-prechecker", full_name="王五")
+    role_grant(user=city_prechecker, role=Role.PRECHECKER, obj=city)
+    url = f"/cases/{case.pk}/prechecker/"
+    with at(2026, 12, 12, 10, 0):
+        # the county's pre-checker can no longer open the task; the case page tells the city what to do
+        client.force_login(people["prechecker"])
+        assert client.get(d.url("precheck")).status_code == 404
+        client.force_login(city_staff)
+        page = client.get(f"/cases/{case.pk}/").content.decode()
+        assert "尚未指定预检人员" in page and url in page
+        response = client.get(url)
+        options = re.findall(r"<option[^>]*>([^<]*)</option>", response.content.decode().split('name="prechecker"')[1])
+        assert options[:1] == ["王五"] and people["prechecker"].full_name not in options  # the city's, by name
+        # a forged choice (the county's pre-checker) is refused beside the field, and changes nothing
+        response = client.post(url, {"prechecker": people["prechecker"].pk})
+        assert response.status_code == 200 and field_error(response, "prechecker")
+        case.refresh_from_db()
+        assert case.prechecker_id is None
+        response = client.post(url, {"prechecker": city_prechecker.pk})
+        assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"
+    case.refresh_from_db()
+    assert case.prechecker_id == city_prechecker.pk
+    assert d.task("precheck").owner_id == city_prechecker.pk
+    with at(2026, 12, 12, 11, 0):
+        d.post(city_prechecker, "precheck", "decide", {"decision": "pass", "summary": "符合要求"})
+    case.refresh_from_db()
+    assert case.stage == Stage.NOTICE and case.prechecks.get().prechecker_id == city_prechecker.pk
+    # the page is the pre-checking bureau's own: the county's staff (suspended) and the applicant get 404
+    for user in (people["staff"], people["applicant"]):
+        client.force_login(user)
+        assert client.get(url).status_code == 404
