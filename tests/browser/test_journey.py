@@ -96,6 +96,8 @@ class Person:
             f"{self.page.url}: {message.text} (at {message.location.get('url')}:{message.location.get('lineNumber')})")
                      if "Content Security Policy" in message.text else None)
         self.base = live_server.url
+        if username is None:  # a member of the public: no sign-in
+            return
         self.go(reverse("login"))
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", PASSWORD)
@@ -107,6 +109,10 @@ class Person:
             self.page.fill("input[name=code]", totp_now(device))
             self.page.click("form:has(input[name=code]) button[type=submit]")
             self.page.wait_for_load_state()
+
+    @classmethod
+    def anonymous(cls, browser, live_server):
+        return cls(browser, live_server, None)
 
     def go(self, path):
         self.page.goto(self.base + path)
@@ -154,37 +160,10 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
 
     with time_machine.travel(local(2026, 2, 2, 9, 0)):
         applicant = Person(browser, live_server, "applicant")
-        applicant.go(reverse("declare"))
-        page = applicant.page
-        page.select_option("select[name=grade]", "second")
-        for code in ("registration", "central_management", "no_safety_incident", "electronic_records"):
-            page.check(f"input[name=answer_{code}][value=yes]")
-            page.set_input_files(f"input[name=evidence_{code}]", str(evidence))
-        for code in ("transfer", "public_information"):
-            page.check(f"input[name=answer_{code}][value=na]")
-        page.get_by_role("button", name="提交申报").click()
-        page.wait_for_load_state()
-        assert "申报成功" in page.content()
+        declare_in_browser(applicant, "second", evidence)
         case = Case.objects.get(institution=institution)
-
         staff = Person(browser, live_server, "staff")
-        staff.open_task("列入考评计划")
-        staff.form("plan").locator("input[value=include]").check()
-        staff.submit("plan")
-
-        applicant.open_task("自查与验收申请")
-        for form in applicant.page.locator("form:has(input[name=action][value=item])").all():
-            form.locator("button[type=submit]").click()
-            applicant.page.wait_for_load_state()
-        applicant.form("report").locator("input[type=file]").set_input_files(str(evidence))
-        applicant.submit("report")
-        applicant.form("integrity").locator("input[type=checkbox]").check()
-        applicant.submit("integrity")
-        applicant.submit("submit")
-        assert "已办理" in applicant.page.content()
-
-        staff.open_task("指定预检人员")
-        staff.submit("designate")
+        planned_and_self_checked(staff, applicant, evidence)
         prechecker = Person(browser, live_server, "prechecker")
         prechecker.open_task("预检")
         prechecker.form("decide").locator("input[value=pass]").check()
@@ -205,26 +184,9 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
         experts = [m.expert.user.username for m in case.panel.memberships.order_by("pk")]
         codes = [i.code for _c, i in case.scheme_version.specification().rubric_for("second").items()]
         for username in experts:
-            member = Person(browser, live_server, username)
-            member.open_task("评审打分")  # the declaration comes first: signed, the task opens
-            member.submit("sign")
-            member.open_task("评审打分")
-            for code in codes:  # no split confirmed by the chair: every member scores every item
-                # each item saves without a reload (static/workflows/sheet.js): wait for its answer
-                with member.page.expect_response(lambda r: r.request.method == "POST"):
-                    member.page.locator(f"#item-{code} button[type=submit]").click()
-            member.submit("submit")
-        chair = Person(browser, live_server, case.panel.memberships.get(is_chair=True).expert.user.username)
-        chair.open_task("记录现场评审环节")
-        options = chair.form("step").locator("select[name=step-step] option")
-        for index in range(options.count()):
-            chair.form("step").locator("select[name=step-step]").select_option(index=index)
-            chair.submit("step")
-        chair.submit("done")
-        chair.open_task("合议与评审结论")
-        chair.submit("consolidate")
-        chair.form("conclude").locator("textarea[name=conclude-conclusion]").fill("达到二级标准")
-        chair.submit("conclude")
+            signed_and_scored(Person(browser, live_server, username), codes)
+        chaired(Person(browser, live_server, case.panel.memberships.get(is_chair=True).expert.user.username),
+                 "达到二级标准")
 
         approver = Person(browser, live_server, "approver")
         approver.open_task("审批")
@@ -267,6 +229,67 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
     assert len(Person.audited) >= 15  # the journey's pages (18 kinds) were checked, not one
 
 
+def declare_in_browser(applicant, grade, evidence):
+    """The applicant declares for ``grade``: four conditions met, each with its evidence, two not applicable."""
+    applicant.go(reverse("declare"))
+    page = applicant.page
+    page.select_option("select[name=grade]", grade)
+    for code in ("registration", "central_management", "no_safety_incident", "electronic_records"):
+        page.check(f"input[name=answer_{code}][value=yes]")
+        page.set_input_files(f"input[name=evidence_{code}]", str(evidence))
+    for code in ("transfer", "public_information"):
+        page.check(f"input[name=answer_{code}][value=na]")
+    page.get_by_role("button", name="提交申报").click()
+    page.wait_for_load_state()
+    assert "申报成功" in page.content()
+
+
+def planned_and_self_checked(staff, applicant, evidence):
+    """The bureau includes the case in its plan; the applicant self-checks every item, attaches its report,
+    acknowledges the integrity notice and asks for acceptance; the bureau designates its pre-checker."""
+    staff.open_task("列入考评计划")
+    staff.form("plan").locator("input[value=include]").check()
+    staff.submit("plan")
+    applicant.open_task("自查与验收申请")
+    for form in applicant.page.locator("form:has(input[name=action][value=item])").all():
+        form.locator("button[type=submit]").click()
+        applicant.page.wait_for_load_state()
+    applicant.form("report").locator("input[type=file]").set_input_files(str(evidence))
+    applicant.submit("report")
+    applicant.form("integrity").locator("input[type=checkbox]").check()
+    applicant.submit("integrity")
+    applicant.submit("submit")
+    assert "已办理" in applicant.page.content()
+    staff.open_task("指定预检人员")
+    staff.submit("designate")
+
+
+def signed_and_scored(member, codes):
+    """A member signs the recusal declaration, scores every item and submits the sheet."""
+    member.open_task("评审打分")  # the declaration comes first: signed, the task opens
+    member.submit("sign")
+    member.open_task("评审打分")
+    for code in codes:  # no split confirmed by the chair: every member scores every item
+        # each item saves without a reload (static/workflows/sheet.js): wait for its answer
+        with member.page.expect_response(lambda r: r.request.method == "POST"):
+            member.page.locator(f"#item-{code} button[type=submit]").click()
+    member.submit("submit")
+
+
+def chaired(chair, conclusion):
+    """The chair records every on-site step, consolidates the sheets and concludes."""
+    chair.open_task("记录现场评审环节")
+    options = chair.form("step").locator("select[name=step-step] option")
+    for index in range(options.count()):
+        chair.form("step").locator("select[name=step-step]").select_option(index=index)
+        chair.submit("step")
+    chair.submit("done")
+    chair.open_task("合议与评审结论")
+    chair.submit("consolidate")
+    chair.form("conclude").locator("textarea[name=conclude-conclusion]").fill(conclusion)
+    chair.submit("conclude")
+
+
 def case_process_finished(case) -> bool:
     return process_for(case).status == "DONE"
 
@@ -277,7 +300,8 @@ def issue_in_browser(officer, case):
     officer.page.check(f"#case-{case.pk}")
     officer.page.locator("button[name=issue]").click()
     officer.page.wait_for_load_state()
-    number = case.institution.certificates.get().number
+    case.refresh_from_db()
+    number = case.certificate.number
     assert "/certificates/" in officer.page.url and number in officer.page.content()
 
 
@@ -316,3 +340,167 @@ def test_the_keyboard_alone_signs_in_and_verifies_a_certificate(browser, live_se
         page.keyboard.press("Enter")
     assert certificate.number in page.content() and "县档案馆" in page.content()
     assert axe_violations(page) == []
+
+
+def qr_codes_in(pdf: bytes, tmp_path) -> list[str]:
+    """What a phone reads from the QR codes printed on the PDF's first page: the page drawn by poppler's
+    ``pdftoppm`` at 200 dpi, the codes read by ZXing (zxing-cpp)."""
+    import subprocess
+
+    import zxingcpp
+    from PIL import Image
+
+    source = tmp_path / "certificate.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "200", "-png", "-singlefile", "-f", "1", str(source),  # noqa: S603, S607
+                    str(tmp_path / "page")], check=True)
+    return [code.text for code in zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))]
+
+
+def test_a_rectification_an_objection_and_a_replaced_member_in_the_browser(
+        browser, live_server, archives_version, regions, bureaus, tmp_path, settings):
+    """A city organ's first-grade promotion, from the pages alone: returned for rectification and resubmitted,
+    an objection filed on the public notice and resolved by lowering the grade, a member who declares a
+    conflict replaced, the certificate issued; its printed QR code, read from the PDF, opens its public
+    verification; the province's auditor reads the case."""
+    from tests.factories import CertificateFactory
+
+    settings.CERTIFICATION_PUBLIC_BASE_URL = live_server.url  # the QR code names the site the test serves
+    city, province = bureaus["city"], bureaus["province"]
+    institution = InstitutionFactory(name="市财政局", region=regions["city"], level=InstitutionLevel.CITY)
+    CertificateFactory(institution=institution, scheme_version=archives_version, grade_code="second",
+                       issued_by=province, approved_by=city, issued_on=dt.date(2024, 5, 20),
+                       valid_until=dt.date(2027, 5, 19))  # 省二级 for two years: it may ask for 省一级
+    user("applicant", Role.APPLICANT, institution)
+    user("staff", Role.BUREAU_STAFF, city)
+    user("prechecker", Role.PRECHECKER, city)
+    authenticator_for(user("approver", Role.APPROVER, city))
+    authenticator_for(user("officer", Role.CERTIFICATE_OFFICER, province))
+    authenticator_for(user("auditor", Role.AUDITOR, province))
+    for n in range(4):  # three seats and one expert to replace a member
+        ExpertFactory(pool=city, user=user(f"expert{n}"), name=f"专家{n}", term_starts_on=dt.date(2025, 1, 1),
+                      term_ends_on=dt.date(2032, 12, 31))
+    evidence = tmp_path / "证明.pdf"
+    evidence.write_bytes(b"%PDF-1.7\n%\xe2\xe3\n")
+
+    with time_machine.travel(local(2026, 2, 2, 9, 0)):
+        applicant = Person(browser, live_server, "applicant")
+        declare_in_browser(applicant, "first", evidence)
+        case = Case.objects.get(institution=institution)
+        staff = Person(browser, live_server, "staff")
+        planned_and_self_checked(staff, applicant, evidence)
+        # the pre-checker returns the case for rectification, with an opinion on an item
+        prechecker = Person(browser, live_server, "prechecker")
+        prechecker.open_task("预检")
+        decide = prechecker.form("decide")
+        decide.locator("input[value=return]").check()
+        decide.locator("textarea[name=decide-summary]").fill("案卷整理不规范")
+        decide.locator("textarea[name^=decide-opinion_]").first.fill("归档范围表需细化")
+        decide.locator("input[name=decide-days]").fill("15")
+        prechecker.submit("decide")
+        case.refresh_from_db()
+        assert case.stage == "rectification"
+
+    with time_machine.travel(local(2026, 2, 9, 9, 0)):
+        # the applicant reads the opinion beside the items, rectifies and explains what was rectified
+        applicant.open_task("整改后重新提交")
+        assert "归档范围表需细化" in applicant.page.content()
+        for form in applicant.page.locator("form:has(input[name=action][value=item])").all():
+            form.locator("button[type=submit]").click()
+            applicant.page.wait_for_load_state()
+        applicant.form("submit").locator("textarea[name=submit-explanation]").fill("已按预检意见细化归档范围表")
+        applicant.submit("submit")
+        prechecker.open_task("预检")
+        assert "已按预检意见细化归档范围表" in prechecker.page.content()
+        prechecker.form("decide").locator("input[value=pass]").check()
+        prechecker.form("decide").locator("textarea[name=decide-summary]").fill("已整改，符合要求")
+        prechecker.submit("decide")
+        staff.go(reverse("notice_publish"))
+        staff.page.fill("input[name=title]", "2026年第一批档案工作等级考评公示")
+        staff.page.locator("input[name=cases]").first.check()
+        staff.page.get_by_role("button", name="发布").click()
+        staff.page.wait_for_load_state()
+        notice = case.notices.get()
+        assert list(case.prechecks.order_by("round").values_list("decision", flat=True)) == ["return", "pass"]
+
+    with time_machine.travel(local(2026, 2, 10, 15, 0)):
+        # a member of the public objects on the notice's own page, under a real name with a phone number
+        public = Person.anonymous(browser, live_server)
+        public.go(reverse("notice_detail", args=[notice.pk]))
+        public.page.fill("input[name=name]", "张三")
+        public.page.fill("input[name=contact]", "13800000000")
+        public.page.fill("textarea[name=grounds]", "该局档案库房温湿度长期不达标")
+        public.page.get_by_role("button", name="提交异议").click()
+        public.page.wait_for_load_state()
+        public.audit()
+        objection = case.objections.get()
+        assert "您的异议已收到" in public.page.content() and objection.receipt in public.page.content()
+        assert (objection.name, objection.contact, objection.anonymous) == ("张三", "13800000000", False)
+
+    with time_machine.travel(local(2026, 2, 18, 0, 5)):
+        fire_due_timers()  # the notice closes; the objection holds the case
+        staff.open_task("处理异议")
+        assert "该局档案库房温湿度长期不达标" in staff.page.content()
+        resolve = staff.form("resolve")
+        resolve.locator("select[name=resolve-decision]").select_option("downgraded")
+        resolve.locator("select[name=resolve-grade]").select_option("second")
+        resolve.locator("textarea[name=resolve-reason]").fill("经核实部分属实：库房温湿度记录不全，按省二级考评")
+        staff.submit("resolve")
+        case.refresh_from_db()
+        assert case.grade.code == "second" and case.stage == "panel"
+
+        staff.open_task("组建评审组")
+        staff.submit("form")
+        case.refresh_from_db()
+        seats = list(case.panel.memberships.select_related("expert__user").order_by("pk"))
+        leaving = next(m for m in seats if not m.is_chair)
+        # a member declares a conflict of interest instead of signing; the bureau names a replacement
+        member = Person(browser, live_server, leaving.expert.user.username)
+        member.open_task("评审打分")
+        member.form("conflict").locator("textarea[name=conflict-reason]").fill("三年内曾在该局任职")
+        member.submit("conflict")
+        staff.go(reverse("case_detail", args=[case.pk]))
+        assert f"{leaving.expert.name}已声明回避并退出评审组" in staff.page.content()
+        staff.page.get_by_role("link", name="指定替补成员").click()
+        staff.audit()
+        spare = next(f"expert{n}" for n in range(4) if f"expert{n}" not in {m.expert.user.username for m in seats})
+        staff.page.locator("select[name=expert]").select_option(label=spare.replace("expert", "专家"))
+        staff.page.get_by_role("button", name="提交").click()
+        staff.page.wait_for_load_state()
+        current = case.panel.memberships.filter(conflict_declared_at__isnull=True)
+        names = sorted(m.expert.user.username for m in current)
+        assert leaving.expert.user.username not in names and spare in names and len(names) == 3
+        codes = [i.code for _c, i in case.scheme_version.specification().rubric_for("second").items()]
+        for username in names:
+            signed_and_scored(Person(browser, live_server, username), codes)
+        chaired(Person(browser, live_server, case.panel.memberships.get(is_chair=True).expert.user.username),
+                "达到二级标准")
+        approver = Person(browser, live_server, "approver")
+        approver.open_task("审批")
+        approver.form("decide").locator("input[value=approve]").check()
+        approver.form("decide").locator("textarea[name=decide-reasons]").fill("依据齐全，同意")
+        approver.submit("decide")
+        officer = Person(browser, live_server, "officer")
+        issue_in_browser(officer, case)
+        certificate = case.certificate
+
+    with time_machine.travel(local(2026, 2, 18, 10, 0)):
+        # the certificate's PDF as the holder receives it; a phone reads its QR code and opens the public page
+        pdf = officer.page.request.get(live_server.url + reverse("certificates:pdf", args=[certificate.pk]))
+        assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+        urls = [text for text in qr_codes_in(pdf.body(), tmp_path) if text.startswith("http")]
+        assert len(urls) == 1 and urls[0].startswith(live_server.url + "/verify/")
+        phone = Person.anonymous(browser, live_server)
+        phone.page.goto(urls[0])
+        phone.audit()
+        text = phone.page.content()
+        assert certificate.number in text and "市财政局" in text and "省二级" in text
+
+        # the province's auditor reads the case below it, its documents and its objection
+        auditor = Person(browser, live_server, "auditor")
+        auditor.go(reverse("case_detail", args=[case.pk]))
+        text = auditor.page.content()
+        assert "经核实部分属实：库房温湿度记录不全，按省二级考评" in text and certificate.number in text
+        auditor.go(reverse("documents:case_documents", args=[case.pk]))
+    assert Person.accessibility == []
+    assert [v for v in Person.csp_violations if "/static/viewflow/js/turbo" not in v] == []
