@@ -74,10 +74,10 @@ step 4 "pytest on PostgreSQL and Redis (the full suite)" \
     .venv/bin/pytest -p no:cacheprovider "$@"
 
 rm -f var/test-smoke.sqlite3 var/test.sqlite3
-step 5 "pytest on SQLite (smoke run: not postgresql, not worker, not browser)" \
+step 5 "pytest on SQLite (smoke run: the lifecycle and smoke tests)" \
     env DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL="sqlite:///$(pwd)/var/test-smoke.sqlite3" \
     REDIS_URL="$TEST_REDIS_URL" \
-    .venv/bin/pytest -p no:cacheprovider -m "not postgresql and not worker and not browser" -q
+    .venv/bin/pytest -p no:cacheprovider -m "(lifecycle or smoke) and not postgresql and not worker and not browser" -q
 
 ELAPSED=$(($(date +%s) - STARTED))
 echo

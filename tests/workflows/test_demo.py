@@ -6,7 +6,7 @@ from certification.services.demo import demo_seed
 from workflows.demo import demo_cases
 from workflows.engine import inbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
 
 
 def test_each_demo_login_finds_work_in_its_inbox_and_seeding_twice_adds_nothing(archives_version, settings,

@@ -14,7 +14,7 @@ from certification.services.notices import objection_file
 from tests.workflows.test_flows import declare, noticed
 from tests.worlds import at, run_case
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def _page(client, user, case) -> str:

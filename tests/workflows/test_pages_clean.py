@@ -17,7 +17,7 @@ from certification.services.cases import case_issue_certificate
 from tests.factories import UserFactory
 from tests.worlds import at, run_case
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 # Words a Chinese page may show in Latin letters: file formats and names of standards.
 ALLOWED = {"PDF", "HTML", "SHA", "zip", "xlsx", "QR", "API", "English", "TOTP",

@@ -9,7 +9,7 @@ from certification import documents
 from certification.enums import CertificateStatus
 from tests.factories import CertificateFactory, InstitutionFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from certification.services.cases import case_plan_include
 from tests.factories import BureauFactory, InstitutionFactory, RegionFactory, UserFactory
 from tests.worlds import staff_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
 
 
 def test_the_applicant_sees_where_its_case_stands_and_what_is_next(client, make_case, bureaus):
@@ -87,7 +87,7 @@ READ_BELOW = {"case_detail", "case_chart", "case_process", "case_task", "documen
               "documents:case_document_pdf"}
 # Pages that exist only at some moment of a case (tested where that moment is: test_flows.py).
 EXISTS_ONLY_IN_SOME_STATES = {"case_my_sheet", "case_change_chair", "case_recusal", "case_replace_member",
-                              "case_reassign_member",
+                              "case_reassign_member", "case_designate_prechecker",  # (test_oversight.py)
                               "documents:case_evidence"}  # an upload's own URL (tests/workflows/test_walk_evidence.py)
 
 

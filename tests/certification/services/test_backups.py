@@ -135,6 +135,7 @@ def test_a_changed_stored_document_is_found(certified):
     assert report.problems == (f"issueddocument #{document.pk} ({document.file.name}): SHA-256 does not match",)
 
 
+@pytest.mark.smoke
 @pytest.mark.django_db(transaction=True)
 def test_the_embedded_sqlite_database_backs_up_and_restores_too(world, tmp_path):
     if connection.vendor != "sqlite":

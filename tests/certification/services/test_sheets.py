@@ -11,7 +11,7 @@ from certification.scoring import Deduction, ItemEntry
 from certification.services.sheets import self_check_sheet, sheet_assessment, sheet_record, sheet_submit
 from tests.factories import InstitutionFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
 
 
 @pytest.fixture
