@@ -223,9 +223,7 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
                                                                                   args=[certificate.pk])):
             officer.go(path)
     assert Person.accessibility == []
-    # Viewflow's own Turbo script (static/viewflow/js/turbo…, loaded by one of Viewflow's pages) draws its
-    # progress bar with an inline style: a known breach of the policy by the engine's page, not by ours.
-    assert [v for v in Person.csp_violations if "/static/viewflow/js/turbo" not in v] == []
+    assert Person.csp_violations == []
     assert len(Person.audited) >= 15  # the journey's pages (18 kinds) were checked, not one
 
 
@@ -503,4 +501,4 @@ def test_a_rectification_an_objection_and_a_replaced_member_in_the_browser(
         assert "经核实部分属实：库房温湿度记录不全，按省二级考评" in text and certificate.number in text
         auditor.go(reverse("documents:case_documents", args=[case.pk]))
     assert Person.accessibility == []
-    assert [v for v in Person.csp_violations if "/static/viewflow/js/turbo" not in v] == []
+    assert Person.csp_violations == []

@@ -123,3 +123,22 @@ def test_the_crawl_sees_a_leak_where_there_is_one():
 
     assert outside(page.resources) == ["https://cdn.example.org/x.js"]
     assert leaks(" ".join(page.text), {"staff"}) == {"precheck", "document.issue"}
+
+
+def test_the_error_pages_are_the_sites_own(client, world, certified):
+    """A case opened by the wrong user answers 404 with the site's own page (its layout, in Chinese), not the
+    page of a library the site is built on (Viewflow ships a 404.html with its own fonts and scripts)."""
+    from django.template.loader import render_to_string
+
+    _institution, people, _experts = world
+    case, _certificate = certified
+    client.force_login(UserFactory())
+    response = client.get(reverse("case_detail", args=[case.pk]))
+    assert response.status_code == 404
+    assert [t.name for t in response.templates][:2] == ["404.html", "base.html"]
+    page = read(response.content.decode())
+    assert "页面不存在" in page.text and outside(page.resources) == []
+    assert not [r for r in page.resources if "/viewflow/" in r], page.resources
+    # the server error's page draws without a request or the database
+    html = render_to_string("500.html")
+    assert "系统错误" in html and "/static/workflows/site.css" in html and "viewflow" not in html
