@@ -19,6 +19,7 @@ from certification.models import (
     Filing,
     Institution,
     LateInclusion,
+    LateInclusionRequest,
     Notice,
     Objection,
     PanelMember,
@@ -258,6 +259,27 @@ def _late_included(entries: list) -> list[Draft]:
     return drafts
 
 
+def _late_asked(action: str, entries: list) -> list[Draft]:
+    """An institution asked a bureau to include its late declaration: the bureau's staff are told; the bureau
+    refused: the applicant is told why."""
+    asked = LateInclusionRequest.objects.select_related("bureau", "institution", "grade").in_bulk(
+        {int(e.target_id) for e in entries})
+    if action == "late_inclusion.ask":
+        kind, people = Kind.LATE_REQUESTED, users_holding(STAFF, Bureau, {r.bureau_id for r in asked.values()})
+    else:
+        kind, people = Kind.LATE_REFUSED, users_holding(APPLICANT, Institution,
+                                                        {r.institution_id for r in asked.values()})
+    drafts = []
+    for entry in entries:
+        request = asked[int(entry.target_id)]
+        params = {"bureau": request.bureau.name, "institution": request.institution.name,
+                  "grade": request.grade.name,
+                  "reason": request.reason if action == "late_inclusion.ask" else request.answer}
+        whom = request.bureau_id if action == "late_inclusion.ask" else request.institution_id
+        drafts += [Draft(_key(entry, kind, u), kind, u, params=params) for u in people.get(whom, ())]
+    return drafts
+
+
 def _oversight(action: str, entries: list) -> list[Draft]:
     """Spot checks (第十二条): an order and its reminders, decision and lapse are told to the bureau checked, an
     answer and a lapse to the checking bureau's staff; a suspension and a reinstatement to every person of the
@@ -343,6 +365,8 @@ def on_audited(sender, entries, targets, **kwargs) -> None:
             drafts += _filed(group)
         elif action == "late_inclusion.grant":
             drafts += _late_included(group)
+        elif action in ("late_inclusion.ask", "late_inclusion.refuse"):
+            drafts += _late_asked(action, group)
         elif action in OVERSIGHT_ACTIONS:
             drafts += _oversight(action, group)
     notify(drafts)

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 class Kind(models.TextChoices):
     CASE_DECLARED = "case_declared", _("New declaration")
     LATE_INCLUDED = "late_included", _("Late declaration included in the plan")
+    LATE_REQUESTED = "late_requested", _("Asked to include a late declaration")
+    LATE_REFUSED = "late_refused", _("Late declaration not included")
     CASE_FORWARDED = "case_forwarded", _("Declaration forwarded")
     PLAN_INCLUDED = "plan_included", _("Included in the plan")
     PLAN_RETURNED = "plan_returned", _("Not included in the plan")
@@ -70,6 +72,10 @@ class Text:
 TEXTS: dict[str, Text] = {
     Kind.LATE_INCLUDED: Text(_("%(bureau)s has included a late declaration of %(institution)s in its plan, "
                                "because: %(reason)s. Declare by %(due)s."), legal=True),
+    Kind.LATE_REQUESTED: Text(_("%(institution)s asks %(bureau)s to include its late declaration for %(grade)s "
+                                "in this year's plan, because: %(reason)s.")),
+    Kind.LATE_REFUSED: Text(_("%(bureau)s did not include the late declaration of %(institution)s in its plan, "
+                              "because: %(reason)s."), legal=True),
     Kind.CASE_DECLARED: Text(_("%(institution)s declared for %(grade)s (case %(reference)s).")),
     Kind.CASE_FORWARDED: Text(_("The city bureau forwarded case %(reference)s of %(institution)s.")),
     Kind.PLAN_INCLUDED: Text(_("Case %(reference)s is in this year's assessment plan: do the self-check and "

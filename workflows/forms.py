@@ -486,6 +486,43 @@ class DeclarationForm(forms.Form):
                 if name.startswith("gate_")}
 
 
+class LateRequestForm(forms.Form):
+    """The applicant asks the bureau that plans a grade to include its late declaration: which institution and
+    grade (the rows of the page's table of bureaus), and why it is late."""
+
+    prefix = "late"
+    ask = forms.ChoiceField(label=_("Institution and grade"))
+    reason = forms.CharField(label=_("Why the declaration is late"), widget=forms.Textarea(attrs={"rows": 3}),
+                             max_length=2000)
+
+    def __init__(self, *args, asks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ask"].choices = [(f"{institution.pk}:{code}", f"{institution.name} · {grade} · {bureau.name}")
+                                      for institution, grade, bureau, code in asks]
+        self.institutions = {str(institution.pk): institution for institution, _g, _b, _c in asks}
+
+    def chosen(self):
+        """(institution, grade code) of the row chosen."""
+        pk, _sep, code = self.cleaned_data["ask"].partition(":")
+        return self.institutions[pk], code
+
+
+class LateRequestAnswerForm(forms.Form):
+    """The bureau answers an institution's request: the last day to declare (when it includes it) and its
+    reason, which the applicant reads either way."""
+
+    declare_by = forms.DateField(label=_("Last day to declare"), required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    reason = REASON
+
+    def is_valid(self, *, grant: bool = False) -> bool:
+        valid = super().is_valid()
+        if valid and grant and not self.cleaned_data.get("declare_by"):
+            self.add_error("declare_by", _("Give the last day to declare."))
+            return False
+        return valid
+
+
 class LateInclusionForm(forms.Form):
     """The bureau includes a late declaration: which bureau (for staff of more than one), the institution, the
     last day to declare and the reason. The service checks the territory, the day and the rest."""

@@ -220,7 +220,7 @@ def declaration_window_state(institutions, *, scheme: str, has_inclusion: bool) 
                     bureau = planning_bureau(institution, grade=grade.code, kind="promotion", version=version)
                 except NotEligible:
                     continue
-                asks.append((institution, grade.name, bureau))
+                asks.append((institution, grade.name, bureau, grade.code))
         state["ask_bureaus"] = asks
     return state
 
@@ -313,16 +313,24 @@ class DeclareView(LoginRequiredMixin, TemplateView):
         return files
 
     def get_context_data(self, **kwargs):
-        from certification.models import LateInclusion
+        from certification.models import LateInclusion, LateInclusionRequest
+
+        from .forms import LateRequestForm
 
         context = super().get_context_data(**kwargs)
         context["late_inclusions"] = (LateInclusion.objects.active()
                                       .filter(institution__in=self.institutions(), case__isnull=True,
                                               declare_by__gte=timezone.localdate())
                                       .select_related("institution", "bureau").order_by("declare_by"))
-        context.update(declaration_window_state(
-            self.institutions(), scheme=self.chosen_scheme(self.request.POST if self.request.method == "POST" else None),
+        context.update(self.window_state(
+            self.chosen_scheme(self.request.POST if self.request.method == "POST" else None),
             has_inclusion=bool(context["late_inclusions"])))
+        context["late_requests"] = (LateInclusionRequest.objects.active()
+                                    .filter(institution__in=self.institutions(), year=timezone.localdate().year)
+                                    .exclude(status=LateInclusionRequest.Status.GRANTED)
+                                    .select_related("institution", "bureau", "grade").order_by("-requested_at"))
+        if context.get("ask_bureaus"):
+            context["late_form"] = kwargs.get("late_form") or LateRequestForm(asks=context["ask_bureaus"])
         return context
 
     held_files: dict = {}
@@ -339,6 +347,8 @@ class DeclareView(LoginRequiredMixin, TemplateView):
 
         if not self.institutions().exists():
             raise Http404
+        if "late-ask" in request.POST:
+            return self.ask_late(request)
         files = request.FILES.copy()
         for name, kept in self.held_uploads().items():
             if name not in files:  # a file chosen anew replaces the one kept
@@ -359,6 +369,41 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                 return redirect("case_detail", pk=case.pk)
         self.hold_uploads(form)
         return self.render_to_response(self.get_context_data(form=form), status=200)
+
+
+    def window_state(self, scheme: str, *, has_inclusion: bool) -> dict:
+        """:func:`declaration_window_state`, read once per request."""
+        key = (scheme, has_inclusion)
+        cache = self.__dict__.setdefault("_window_states", {})
+        if key not in cache:
+            cache[key] = declaration_window_state(self.institutions(), scheme=scheme, has_inclusion=has_inclusion)
+        return cache[key]
+
+    def ask_late(self, request):
+        """The applicant asks the bureau to include its late declaration (the window is closed); the error of a
+        refused request stands beside its field, and what was typed stays."""
+        from certification.exceptions import RuleViolation
+        from certification.services.late_inclusions import late_inclusion_ask
+
+        from .forms import LateRequestForm
+        from .task_views import refusal_text
+
+        state = self.window_state(self.chosen_scheme(request.POST), has_inclusion=False)
+        late_form = LateRequestForm(request.POST, asks=state.get("ask_bureaus", ()))
+        if late_form.is_valid():
+            institution, grade = late_form.chosen()
+            try:
+                asked = late_inclusion_ask(actor=request.user, institution=institution, grade=grade,
+                                           reason=late_form.cleaned_data["reason"],
+                                           scheme=self.chosen_scheme(request.POST))
+            except RuleViolation as exc:
+                for text in refusal_text(exc):
+                    late_form.add_error(None, text)
+            else:
+                messages.success(request, _("Your request is sent to %(bureau)s; you will be told its answer.")
+                                 % {"bureau": asked.bureau.name})
+                return redirect("declare")
+        return self.render_to_response(self.get_context_data(form=self.form(), late_form=late_form), status=400)
 
 
 @login_required
@@ -466,15 +511,18 @@ def late_inclusions(request):
     """The bureau includes late declarations in its plan by hand, with a reason, and withdraws one not yet
     used. Only the staff of a bureau see the page (404 otherwise); the service holds every rule."""
     from certification.exceptions import RuleViolation
+    from certification.models import LateInclusionRequest
     from certification.services.late_inclusions import (
         default_declare_by,
         institutions_of,
         late_inclusion_grant,
+        late_inclusion_refuse,
         late_inclusion_withdraw,
         late_inclusions_for_user,
+        late_requests_for_user,
     )
 
-    from .forms import LateInclusionForm, ReasonForm
+    from .forms import LateInclusionForm, LateRequestAnswerForm, ReasonForm
     from .task_views import refusal_text
 
     bureaus = objects_for(request.user, WORK_IN_BUREAU, Bureau.objects.all()).order_by("pk")
@@ -485,8 +533,38 @@ def late_inclusions(request):
                              initial={"declare_by": default_declare_by(timezone.localdate())})
     withdraw = ReasonForm(request.POST if "withdraw" in request.POST else None)
     inclusions = late_inclusions_for_user(request.user)
+    asked = late_requests_for_user(request.user)
+    # one form per open request: include it (the last day and the bureau's reason) or refuse it (a reason)
+    answering = request.POST.get("request", "") if request.method == "POST" else ""
+    open_requests = []
+    for row in asked.filter(status=LateInclusionRequest.Status.OPEN)[:200]:
+        posted = request.POST if str(row.pk) == answering else None
+        open_requests.append((row, LateRequestAnswerForm(posted, prefix=f"r{row.pk}", initial={
+            "declare_by": default_declare_by(timezone.localdate())})))
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and answering:
+        found = next(((row, f) for row, f in open_requests if str(row.pk) == answering), None)
+        if found is None:
+            raise Http404  # not a request to this user's bureaus, or no longer open
+        row, answer = found
+        status = 400
+        if answer.is_valid(grant="grant_request" in request.POST):
+            try:
+                if "grant_request" in request.POST:
+                    inclusion = late_inclusion_grant(
+                        actor=request.user, bureau=row.bureau, institution=row.institution,
+                        reason=answer.cleaned_data["reason"], declare_by=answer.cleaned_data["declare_by"],
+                        scheme=row.scheme.code)
+                    messages.success(request, _("%(institution)s may declare until %(day)s.") % {
+                        "institution": inclusion.institution, "day": inclusion.declare_by.isoformat()})
+                else:
+                    late_inclusion_refuse(actor=request.user, request=row, reason=answer.cleaned_data["reason"])
+                    messages.success(request, _("The request is refused; the applicant is told why."))
+                return redirect("late_inclusions")
+            except RuleViolation as exc:
+                for text in refusal_text(exc):
+                    answer.add_error(None, text)
+    elif request.method == "POST":
         status = 400
         try:
             if "grant" in request.POST and form.is_valid():
@@ -510,7 +588,8 @@ def late_inclusions(request):
             for text in refusal_text(exc):
                 target.add_error(None, text)
     return render(request, "workflows/late_inclusions.html", {
-        "form": form, "withdraw": withdraw, "inclusions": inclusions[:200]}, status=status)
+        "form": form, "withdraw": withdraw, "inclusions": inclusions[:200], "open_requests": open_requests,
+        "answered_requests": asked.exclude(status=LateInclusionRequest.Status.OPEN)[:50]}, status=status)
 
 
 # --- Viewflow's chart of the process -------------------------------------------------------------------------

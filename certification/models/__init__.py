@@ -1,6 +1,15 @@
 from .audit import AuditEntry, AuditHead, AuditLogIsAppendOnly
 from .base import DomainModel, HardDeleteRefused
-from .cases import Case, CasePrerequisite, CaseReport, LateInclusion, Outcome, Precheck, Stage
+from .cases import (
+    Case,
+    CasePrerequisite,
+    CaseReport,
+    LateInclusion,
+    LateInclusionRequest,
+    Outcome,
+    Precheck,
+    Stage,
+)
 from .certificates import Certificate, CertificateSerial, RegisterBatch
 from .documents import (
     DocumentKind,
@@ -74,6 +83,7 @@ __all__ = [
     "IssueBatchItem",
     "IssuedDocument",
     "LateInclusion",
+    "LateInclusionRequest",
     "LetterSerial",
     "OnsiteStep",
     "Outcome",

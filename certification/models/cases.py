@@ -253,3 +253,48 @@ class LateInclusion(DomainModel):
 
     def __str__(self) -> str:
         return f"{self.bureau} {self.year}: {self.institution}"
+
+
+class LateInclusionRequest(DomainModel):
+    """An institution asks, from the declaration page after the window closed, the bureau that plans its
+    grade to include a late declaration in this year's plan, with its reason. The bureau's staff answer it
+    on their late declarations page: they include it (a :class:`LateInclusion`, linked here) or refuse it
+    with a reason the applicant reads."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for the bureau")
+        GRANTED = "granted", _("Included in the plan")
+        REFUSED = "refused", _("Not included")
+
+    bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="late_inclusion_requests",
+                               verbose_name=_("bureau asked"))
+    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="+", verbose_name=_("scheme"))
+    institution = models.ForeignKey(Institution, models.PROTECT, related_name="late_inclusion_requests",
+                                    verbose_name=_("applicant"))
+    grade = models.ForeignKey(Grade, models.PROTECT, related_name="+", verbose_name=_("grade"))
+    year = models.PositiveSmallIntegerField(_("plan year"))
+    reason = models.TextField(_("reason"))
+    requested_at = models.DateTimeField(_("asked at"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+",
+                                     verbose_name=_("asked by"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    answer = models.TextField(_("answer"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
+                                    related_name="+", verbose_name=_("answered by"))
+    inclusion = models.OneToOneField(LateInclusion, models.PROTECT, null=True, blank=True,
+                                     related_name="request", verbose_name=_("inclusion"))
+
+    class Meta:
+        verbose_name = _("request to include a late declaration")
+        verbose_name_plural = _("requests to include a late declaration")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["bureau", "scheme", "institution", "year"],
+                                    condition=Q(status="open", archived_at__isnull=True),
+                                    name="one_open_late_request_per_institution"),
+            models.CheckConstraint(condition=~Q(reason=""), name="a_late_request_says_why"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} → {self.bureau} {self.year}"

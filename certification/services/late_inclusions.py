@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 
 from .. import rules
 from ..exceptions import NotEligible, Refusal, RuleViolation
-from ..models import Bureau, Institution, LateInclusion, Scheme
-from ..permissions import WORK_IN_BUREAU, objects_for, require_bureau_staff
-from ..selectors import assessing_bureau
+from ..models import Bureau, Institution, LateInclusion, LateInclusionRequest, Scheme
+from ..permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, objects_for, require, require_bureau_staff
+from ..selectors import assessing_bureau, planning_bureau
 from .audit import audit_record
 
 #: How long the institution has to declare when the bureau gives no day (the plan's own days).
@@ -75,9 +75,86 @@ def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, rea
     inclusion = LateInclusion.objects.create(
         bureau=bureau, scheme=version.scheme, institution=institution, year=today.year, reason=reason,
         declare_by=declare_by, granted_at=now, granted_by=actor)
+    asked = list(LateInclusionRequest.objects.select_for_update().filter(
+        bureau=bureau, scheme=version.scheme, institution=institution, year=today.year,
+        status=LateInclusionRequest.Status.OPEN))
+    for request in asked:  # the institution's own request, answered by this inclusion
+        request.status, request.inclusion = LateInclusionRequest.Status.GRANTED, inclusion
+        request.answer, request.answered_at, request.answered_by = reason, now, actor
+        request.save(update_fields=["status", "inclusion", "answer", "answered_at", "answered_by", "updated_at"])
     audit_record(actor=actor, action="late_inclusion.grant", target=inclusion, reason=reason, after={
-        "institution": institution.pk, "year": today.year, "declare_by": declare_by.isoformat()})
+        "institution": institution.pk, "year": today.year, "declare_by": declare_by.isoformat(),
+        "requests": [r.pk for r in asked]})
     return inclusion
+
+
+@transaction.atomic(durable=True)
+def late_inclusion_ask(*, actor, institution: Institution, grade: str, reason: str, scheme: str = "archives",
+                       now: dt.datetime | None = None) -> LateInclusionRequest:
+    """The institution asks, after the declaration window closed, the bureau that plans ``grade`` for it to
+    include a late declaration in this year's plan, with its reason. The bureau's staff are told; they
+    include it on their late declarations page, or refuse it with a reason."""
+    require(actor, ACT_FOR_INSTITUTION, institution,
+            message=_("Only the institution's own people may ask for it."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise _refuse("late.reason_required", _("Say why the declaration is late."),
+                      _("The bureau reads the reason before it decides."))
+    version = Scheme.objects.get(code=scheme).current_version()
+    spec = version.specification()
+    now = now or timezone.now()
+    today = rules.local_date(now, scheme=spec)
+    opens, closes = rules.declaration_window(today.year, scheme=spec)
+    if opens <= today <= closes:
+        raise _refuse("late.window_open", _("The declaration window is open: declare now, without asking."))
+    grade_row = version.grades.filter(code=grade).first()
+    if grade_row is None:
+        raise _refuse("late.grade", _("There is no grade %(grade)s in this scheme.") % {"grade": grade})
+    bureau = planning_bureau(institution, grade=grade, kind="promotion", version=version)  # or NotEligible
+    Institution.objects.select_for_update().get(pk=institution.pk)  # one request at a time per institution
+    if LateInclusion.objects.active().filter(bureau=bureau, scheme=version.scheme, institution=institution,
+                                             year=today.year, case__isnull=True, declare_by__gte=today).exists():
+        raise _refuse("late.already", _("%(bureau)s has already included a late declaration of %(institution)s "
+                                        "in its plan: declare now.") % {"bureau": bureau, "institution": institution})
+    if LateInclusionRequest.objects.active().filter(bureau=bureau, scheme=version.scheme, institution=institution,
+                                                    year=today.year,
+                                                    status=LateInclusionRequest.Status.OPEN).exists():
+        raise _refuse("late.asked", _("%(institution)s has already asked %(bureau)s; the bureau has not answered "
+                                      "yet.") % {"bureau": bureau, "institution": institution})
+    request = LateInclusionRequest.objects.create(
+        bureau=bureau, scheme=version.scheme, institution=institution, grade=grade_row, year=today.year,
+        reason=reason, requested_at=now, requested_by=actor)
+    audit_record(actor=actor, action="late_inclusion.ask", target=request, reason=reason,
+                 after={"bureau": bureau.pk, "grade": grade, "year": today.year})
+    return request
+
+
+@transaction.atomic(durable=True)
+def late_inclusion_refuse(*, actor, request: LateInclusionRequest, reason: str,
+                          now: dt.datetime | None = None) -> LateInclusionRequest:
+    """The bureau's staff refuse an institution's request to include its late declaration, with a reason the
+    applicant reads."""
+    request = LateInclusionRequest.objects.select_for_update().select_related("bureau").get(pk=request.pk)
+    require_bureau_staff(actor, request.bureau)
+    reason = (reason or "").strip()
+    if not reason:
+        raise _refuse("late.reason_required", _("A reason is required to refuse the request."),
+                      _("Give the reason, as the applicant will read it."))
+    if request.status != LateInclusionRequest.Status.OPEN:
+        raise _refuse("late.answered", _("This request is already answered; nothing was changed."))
+    request.status, request.answer = LateInclusionRequest.Status.REFUSED, reason
+    request.answered_at, request.answered_by = now or timezone.now(), actor
+    request.save(update_fields=["status", "answer", "answered_at", "answered_by", "updated_at"])
+    audit_record(actor=actor, action="late_inclusion.refuse", target=request, reason=reason,
+                 before={"status": "open"}, after={"status": "refused"})
+    return request
+
+
+def late_requests_for_user(user) -> QuerySet[LateInclusionRequest]:
+    """The requests to include a late declaration sent to the bureaus ``user`` works in."""
+    bureaus = objects_for(user, WORK_IN_BUREAU, Bureau.objects.all())
+    return (LateInclusionRequest.objects.active().filter(bureau__in=bureaus)
+            .select_related("bureau", "institution", "grade", "requested_by").order_by("-requested_at"))
 
 
 @transaction.atomic(durable=True)

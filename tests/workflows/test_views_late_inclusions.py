@@ -9,7 +9,7 @@ from certification import permissions
 from certification.enums import InstitutionLevel, Role
 from certification.models import AuditEntry, LateInclusion
 from tests.factories import InstitutionFactory, UserFactory
-from tests.worlds import all_conditions, at
+from tests.worlds import all_conditions, at, field_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -133,3 +133,96 @@ def test_the_institution_is_given_by_its_code_as_written_not_chosen_from_thousan
 
     assert response.status_code == 302
     assert LateInclusion.objects.get().institution == people["institution"]
+
+
+def ask(client, people, **data):
+    client.force_login(people["applicant"])
+    return client.post(reverse("declare"), {"scheme": "archives", "late-ask": f"{people['institution'].pk}:second",
+                                            "late-reason": "单位机构改革，档案整理延误", **data})
+
+
+def test_the_applicant_asks_from_the_declaration_page_and_the_bureau_refuses_then_includes(client, people, bureaus):
+    from certification.models import LateInclusionRequest
+    from notifications.kinds import Kind as NoticeKind
+    from notifications.models import Notification
+
+    client.force_login(people["applicant"])
+    page = client.get(reverse("declare")).content.decode()
+    assert "申请档案局列入逾期申报" in page and 'name="late-reason"' in page
+    assert "乡政府 · 省二级 · 县档案局" in page  # each grade with the bureau that plans it
+
+    # no reason: told beside the field, what was chosen kept, nothing sent
+    response = ask(client, people, **{"late-reason": " "})
+    assert response.status_code == 400 and field_error(response, "late-reason")
+    assert 'value="{}:second" selected'.format(people["institution"].pk) in response.content.decode()
+    assert LateInclusionRequest.objects.count() == 0
+    # a forged choice (an institution not the applicant's) is refused beside the field
+    other = InstitutionFactory(name="他乡政府", region=people["institution"].region, level=InstitutionLevel.TOWNSHIP)
+    response = ask(client, people, **{"late-ask": f"{other.pk}:second"})
+    assert response.status_code == 400 and field_error(response, "late-ask")
+    assert LateInclusionRequest.objects.count() == 0
+
+    assert ask(client, people).status_code == 302
+    asked = LateInclusionRequest.objects.get()
+    assert (asked.bureau, asked.grade.code, asked.status) == (bureaus["county"], "second", "open")
+    told = Notification.objects.get(recipient=people["staff"], kind=NoticeKind.LATE_REQUESTED)
+    assert "乡政府申请县档案局将其省二级逾期申报列入本年度考评计划，理由：单位机构改革，档案整理延误。" in told.text
+    twice = ask(client, people)  # a double submit sends nothing more
+    assert twice.status_code == 400 and "已向县档案局提出申请，档案局尚未答复" in twice.content.decode()
+    assert LateInclusionRequest.objects.count() == 1
+    assert "待档案局答复" in client.get(reverse("declare")).content.decode()
+
+    # the county's staff read it on their page; a refusal needs a reason; the applicant reads it
+    client.force_login(people["staff"])
+    page = client.get(reverse("late_inclusions")).content.decode()
+    assert "单位机构改革，档案整理延误" in page and 'name="refuse_request"' in page
+    without = client.post(reverse("late_inclusions"), {"request": asked.pk, "refuse_request": "1",
+                                                       f"r{asked.pk}-reason": ""})
+    assert without.status_code == 400 and field_error(without, f"r{asked.pk}-reason")
+    # another bureau's staff cannot answer it
+    client.force_login(people["other_staff"])
+    assert client.post(reverse("late_inclusions"), {"request": asked.pk, "refuse_request": "1",
+                                                    f"r{asked.pk}-reason": "越权"}).status_code == 404
+    client.force_login(people["staff"])
+    done = client.post(reverse("late_inclusions"), {"request": asked.pk, "refuse_request": "1",
+                                                    f"r{asked.pk}-reason": "本年度计划已报省局"})
+    assert done.status_code == 302
+    asked.refresh_from_db()
+    assert (asked.status, asked.answer) == ("refused", "本年度计划已报省局")
+    refused = Notification.objects.get(recipient=people["applicant"], kind=NoticeKind.LATE_REFUSED)
+    assert "本年度计划已报省局" in refused.text
+    client.force_login(people["applicant"])
+    assert "未予列入，理由：本年度计划已报省局" in client.get(reverse("declare")).content.decode()
+
+    # asked again, the bureau includes it from the request: the applicant may declare
+    assert ask(client, people, **{"late-reason": "已补齐材料，恳请列入"}).status_code == 302
+    again = LateInclusionRequest.objects.get(status="open")
+    client.force_login(people["staff"])
+    no_day = client.post(reverse("late_inclusions"), {"request": again.pk, "grant_request": "1",
+                                                      f"r{again.pk}-reason": "同意", f"r{again.pk}-declare_by": ""})
+    assert no_day.status_code == 400 and field_error(no_day, f"r{again.pk}-declare_by")
+    response = client.post(reverse("late_inclusions"), {"request": again.pk, "grant_request": "1",
+                                                        f"r{again.pk}-reason": "材料齐全，同意列入",
+                                                        f"r{again.pk}-declare_by": "2026-04-30"})
+    assert response.status_code == 302
+    again.refresh_from_db()
+    inclusion = LateInclusion.objects.get()
+    assert (again.status, again.inclusion, inclusion.institution) == ("granted", inclusion, people["institution"])
+    client.force_login(people["applicant"])
+    assert "请于2026-04-30前申报" in client.get(reverse("declare")).content.decode()
+
+
+def test_inside_the_window_there_is_nothing_to_ask(client, people):
+    from certification.models import LateInclusionRequest
+    from certification.services.late_inclusions import late_inclusion_ask
+
+    with at(2026, 2, 5, 10, 0):
+        client.force_login(people["applicant"])
+        assert 'name="late-reason"' not in client.get(reverse("declare")).content.decode()
+        from certification.exceptions import RuleViolation
+
+        with pytest.raises(RuleViolation) as refused:
+            late_inclusion_ask(actor=people["applicant"], institution=people["institution"], grade="second",
+                               reason="提前询问")
+    assert refused.value.refusals[0].code == "late.window_open"
+    assert LateInclusionRequest.objects.count() == 0
