@@ -954,6 +954,25 @@ def oversight_checkers(user) -> list[Bureau]:
     return list(Bureau.objects.filter(pk__in=ids, children__isnull=False).distinct().order_by("region__code"))
 
 
+def oversight_work(user) -> dict[str, int]:
+    """What oversight waits on in the bureaus ``user`` works for, as three counts: rectification orders its own
+    bureau has to answer, orders of its rounds to decide on (answered, not accepted or overdue), and its rounds
+    still to draw or inspect."""
+    from .models import BureauConclusion, SpotCheckRound
+
+    own = sorted(granted(user, WORK_IN_BUREAU))
+    if not own:
+        return {}
+    Status = BureauConclusion.Status
+    return {
+        "to_answer": BureauConclusion.objects.filter(bureau__in=own, status=Status.OPEN).count(),
+        "to_decide": BureauConclusion.objects.filter(
+            round__bureau__in=own, status__in=(Status.ANSWERED, Status.REJECTED, Status.OVERDUE)).count(),
+        "rounds": SpotCheckRound.objects.filter(bureau__in=own, status__in=(
+            SpotCheckRound.Status.PLANNED, SpotCheckRound.Status.DRAWN)).count(),
+    }
+
+
 def spot_check_rounds_for_user(user):
     """The rounds ``user`` may read: those planned by a bureau it works for or one below it."""
     from .models import SpotCheckRound

@@ -22,6 +22,7 @@ from certification.selectors import (
     cases_for_user,
     certificate_queue,
     notice_candidates,
+    oversight_work,
     panel_seat_awaiting_declaration,
     workplaces_for,
 )
@@ -143,6 +144,7 @@ class InboxView(LoginRequiredMixin, TemplateView):
         context["awaiting_notice"] = notice_candidates(user).count()
         context["certificate_queue"] = certificate_queue(user).count()
         context["bureau_staff"] = bool(granted(user, WORK_IN_BUREAU))
+        context["oversight"] = oversight_work(user) if context["bureau_staff"] else {}
         return context
 
 

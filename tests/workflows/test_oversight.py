@@ -130,6 +130,8 @@ def test_a_whole_round_through_the_pages(client, world, archives_version, bureau
     # the county reads its order and the findings (it may answer); nobody answers it
     with at(2026, 12, 10, 9, 0):
         client.force_login(county_staff)
+        inbox = client.get("/tasks/").content.decode()
+        assert "1项抽查整改通知待答复" in inbox and 'href="/oversight/"' in inbox
         page = client.get(f"/oversight/orders/{order.pk}/").content.decode()
         assert "未见公示结果，即进入评审" in page and 'name="answer-measures"' in page
 
@@ -139,6 +141,8 @@ def test_a_whole_round_through_the_pages(client, world, archives_version, bureau
     order.refresh_from_db()
     assert order.status == BureauConclusion.Status.OVERDUE
     assert Notification.objects.filter(recipient=inspector, kind=NoticeKind.ORDER_OVERDUE).count() == 1
+    client.force_login(inspector)
+    assert "1项整改通知待决定" in client.get("/tasks/").content.decode()  # the inspector's inbox says so
 
     # the province suspends the county's authority, with a reason: audited, every one of its people told,
     # its running case passed to the city
