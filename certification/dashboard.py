@@ -253,10 +253,11 @@ def dashboard(filters: Filters, *, now: dt.datetime | None = None) -> Dashboard:
                             for r in board.results])
 
     # 6. Expert workload: seats on the panels of running cases
-    board.workload = list(PanelMember.objects.active().filter(
-        filters.cases("panel__case__"), panel__case__outcome=Outcome.OPEN)
-        .values("expert_id", "expert__name").annotate(panels=Count("id"))
-        .order_by("-panels", "expert__name")[:30])
+    board.workload = [{**w, "list": filters.query(expert=w["expert_id"], outcome=Outcome.OPEN)}
+                      for w in PanelMember.objects.active().filter(
+                          filters.cases("panel__case__"), panel__case__outcome=Outcome.OPEN)
+                      .values("expert_id", "expert__name").annotate(panels=Count("id"))
+                      .order_by("-panels", "expert__name")[:30]]
 
     # 7. Spot checks: rounds by status, orders open, bureaus suspended
     round_labels, order_labels = dict(SpotCheckRound.Status.choices), dict(BureauConclusion.Status.choices)
@@ -344,6 +345,9 @@ def cases_listed(user, cases, params) -> tuple:
     for name in ("year", "scheme"):
         if (params.get(name) or "").isdigit() and len(params[name]) <= 9:
             cases, kept[name] = cases.filter(**{name: int(params[name])}), params[name]
+    if (params.get("expert") or "").isdigit() and len(params["expert"]) <= 9:  # the cases on whose panel they sit
+        seats = PanelMember.objects.active().filter(expert_id=int(params["expert"])).values("panel__case_id")
+        cases, kept["expert"] = cases.filter(pk__in=seats), params["expert"]
     return cases, urlencode(kept)
 
 

@@ -118,3 +118,22 @@ def test_the_dashboard_exports_to_xlsx(client, world, archives_version, bureaus)
     assert book.sheetnames[:3] == ["阶段", "等级", "到期"]
     rows = list(book["阶段"].iter_rows(values_only=True))
     assert rows[0] == ("阶段", "在办案件") and ("已申报，待列入考评计划", 2) in rows
+
+
+def test_an_experts_workload_links_to_the_running_cases_on_whose_panel_they_sit(client, world, archives_version,
+                                                                               bureaus):
+    from tests.worlds import run_case
+
+    _institution, _people, experts = world
+    case = run_case(world, approve=False)  # reviewed, waiting for approval: its panel still counts
+    director = staff_of(bureaus["province"])
+    with at(2026, 3, 21, 9, 0):
+        _cases(world, archives_version, bureaus, 2)  # running cases without a panel
+        client.force_login(director)
+        page = client.get("/oversight/dashboard/").content.decode()
+        experts_section = re.search(r'<section id="experts">(.*?)</section>', page, re.S).group(1)
+        link = re.search(r'<td>' + re.escape(experts[1].name) + r'</td><td><a href="(/cases/\?[^"]*)">1</a>',
+                         experts_section)
+        assert link is not None, experts_section
+        listed = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert re.findall(r'href="/cases/(\d+)/"', listed) == [str(case.pk)]  # that case alone, of three running
