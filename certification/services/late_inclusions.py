@@ -89,7 +89,7 @@ def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, rea
 
 
 @transaction.atomic(durable=True)
-def late_inclusion_ask(*, actor, institution: Institution, grade: str, reason: str, scheme: str = "archives",
+def late_inclusion_ask(*, actor, institution: Institution, scheme: str, grade: str, reason: str,
                        now: dt.datetime | None = None) -> LateInclusionRequest:
     """The institution asks, after the declaration window closed, the bureau that plans ``grade`` for it to
     include a late declaration in this year's plan, with its reason. The bureau's staff are told; they

@@ -222,7 +222,7 @@ def test_inside_the_window_there_is_nothing_to_ask(client, people):
         from certification.exceptions import RuleViolation
 
         with pytest.raises(RuleViolation) as refused:
-            late_inclusion_ask(actor=people["applicant"], institution=people["institution"], grade="second",
-                               reason="提前询问")
+            late_inclusion_ask(actor=people["applicant"], institution=people["institution"], scheme="archives",
+                               grade="second", reason="提前询问")
     assert refused.value.refusals[0].code == "late.window_open"
     assert LateInclusionRequest.objects.count() == 0
