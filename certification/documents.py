@@ -241,12 +241,6 @@ def render_pdf(template_name: str, context: dict, record: PdfRecord | None = Non
 
 # --- Certificate ---------------------------------------------------------------------------------------
 
-CERTIFICATE_TITLES = {
-    "promotion": "湖北省机关档案工作目标管理等级证书",
-    "recheck": "湖北省机关档案工作目标管理等级复查合格证书",
-}
-
-
 def chinese_date(day: dt.date) -> str:
     """``2026年5月20日``: Arabic numerals, as GB/T 9704-2012 (7.3.5.1) prescribes for dates in official
     documents since 2012 (the older 二〇二六年五月二十日 form is no longer the standard)."""
@@ -275,14 +269,14 @@ def certificate_context(certificate, *, qr_token: str = "") -> dict:
     lays them out (and the benchmark can set them all to Latin text for its floor). ``qr_token`` (the issuing
     bureau's compact JWS over the certificate's essentials) follows the URL in the QR code, after ``#``: a
     phone reads it without the network, and the browser never sends it to the server."""
-    kind = str(certificate.kind)
+    words = certificate.scheme_version.specification().documents  # the scheme's own title and statement
     grade = certificate.grade.name
     url = verification_url(certificate)
     return {
-        "title": CERTIFICATE_TITLES.get(kind, CERTIFICATE_TITLES["promotion"]),
+        "title": words.certificate_title_for(str(certificate.kind)),
         "holder": certificate.institution.name,
         "grade": grade,
-        "statement": f"经考评，达到湖北省机关档案工作目标管理{grade}标准，特发此证。",
+        "statement": words.certificate_statement.format(grade=grade),
         "number_label": "证书编号：",
         "number": certificate.number,
         "valid_until_label": "有效期至：",
@@ -309,8 +303,12 @@ def certificate_pdf(certificate) -> bytes:
 
 
 def sample_certificate(**overrides) -> SimpleNamespace:
-    """An unsaved certificate-like object with the attributes the certificate reads (benchmarks, previews)."""
+    """An unsaved certificate-like object with the attributes the certificate reads (benchmarks, previews), under
+    the default scheme as shipped."""
+    from .scheme import default_scheme
+
     values = {
+        "scheme_version": SimpleNamespace(specification=default_scheme),
         "number": "鄂档等证〔2026〕0001号",
         "institution": SimpleNamespace(name="武汉市江岸区人民政府办公室"),
         "grade": SimpleNamespace(name="省二级"),

@@ -456,12 +456,34 @@ Template = Annotated[str, Field(pattern=r"^[\w/.\-]+\.html$")]
 
 
 class Documents(_Spec):
-    """The scheme's documents: the confirmation letter's model per grade (a template; the archives' 附件5 has
-    two) and the certificate's number, a format with ``{year}`` and ``{serial}`` (``鄂档等证〔{year}〕{serial:04d}号``)."""
+    """The scheme's documents, in its own words, each declared by the file (none is inherited from another
+    scheme): the confirmation letter's model per grade (a template; the archives' 附件5 has two) and the model of
+    every other grade; the certificate's number, a format with ``{year}`` and ``{serial}``; the certificate's
+    title (and, where the scheme has a recheck, the title of the certificate a recheck renews) and its
+    statement, a sentence with ``{grade}``."""
 
     letters: dict[Code, Template] = {}
-    letter_default: Template = "documents/confirmation_letter_second.html"
-    certificate_number: str = "鄂档等证〔{year}〕{serial:04d}号"
+    letter_default: Template
+    certificate_number: str
+    certificate_title: str = Field(min_length=1)
+    recheck_certificate_title: str = ""
+    certificate_statement: str = Field(min_length=1)
+
+    @field_validator("certificate_statement")
+    @classmethod
+    def _names_the_grade(cls, value: str) -> str:
+        if "{grade}" not in value:
+            raise ValueError("the certificate's statement names the grade: put {grade} where it goes")
+        try:
+            value.format(grade="合格")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"the certificate's statement takes only {{grade}}: {exc}") from None
+        return value
+
+    def certificate_title_for(self, kind: str) -> str:
+        """The certificate's title: a recheck's own where the scheme names one."""
+        return self.recheck_certificate_title if kind == "recheck" and self.recheck_certificate_title \
+            else self.certificate_title
 
     @field_validator("certificate_number")
     @classmethod
@@ -513,7 +535,7 @@ class SchemeSpec(_Spec):
     panel: Panel
     times: Times = Times()
     stages: Stages = Stages()
-    documents: Documents = Documents()
+    documents: Documents
     rubrics: Annotated[dict[Code, Rubric], NonEmpty]
 
     @model_validator(mode="after")

@@ -207,14 +207,14 @@ def _day_bounds(certificate: Certificate) -> tuple[str, str]:
 def certificate_credential(certificate: Certificate) -> dict:
     """The unsigned ``OpenBadgeCredential`` of a certificate: the achievement is the scheme's grade, the issuer
     the issuing bureau, the validity the certificate's, the evidence its public verification page."""
-    from ..documents import CERTIFICATE_TITLES, verification_url
+    from ..documents import verification_url
 
     version = certificate.scheme_version
     issuer = certificate.issued_by
     valid_from, valid_until = _day_bounds(certificate)
     list_number, index = status_position(certificate.pk)
     list_url = status_list_url(issuer, list_number)
-    title = CERTIFICATE_TITLES.get(str(certificate.kind), CERTIFICATE_TITLES["promotion"])
+    title = version.specification().documents.certificate_title_for(str(certificate.kind))
     return {
         "@context": CONTEXTS,
         "id": credential_url(certificate),

@@ -54,6 +54,11 @@ rubrics:
         max_points: 5
         items:
           - {code: "2.1", name: 第三项目, max_points: 5}
+documents:
+  letter_default: documents/confirmation_letter_second.html
+  certificate_number: "小证〔{year}〕{serial:04d}号"
+  certificate_title: 最小方案证书
+  certificate_statement: "经考评，评为{grade}，特发此证。"
 """
 
 
@@ -267,6 +272,24 @@ def test_minimal_inline_scheme_parses():
     assert spec.rubrics["main"].item("1.1").rule.kind == "deduction"
     assert spec.rubrics["main"].item("1.2").rule.kind == "deduction"  # the default rule
     assert spec.times.declaration_closes == "03-31"
+
+
+def test_a_scheme_declares_its_documents_words_and_none_is_inherited():
+    without = edited(MINIMAL, """documents:
+  letter_default: documents/confirmation_letter_second.html
+  certificate_number: "小证〔{year}〕{serial:04d}号"
+  certificate_title: 最小方案证书
+  certificate_statement: "经考评，评为{grade}，特发此证。"
+""", "")
+    assert [loc for loc, _message in scheme_errors(without)] == ["documents (line 1)"]
+    no_title = edited(MINIMAL, "  certificate_title: 最小方案证书\n", "")
+    assert [loc for loc, _message in scheme_errors(no_title)] == ["documents.certificate_title (line 32)"]  # the part it belongs to
+    no_grade = edited(MINIMAL, "经考评，评为{grade}，特发此证。", "经考评，特发此证。")
+    errors = scheme_errors(no_grade)
+    assert errors[0][0].startswith("documents.certificate_statement") and "{grade}" in errors[0][1]
+    spec = parse_scheme(MINIMAL)
+    assert (spec.documents.certificate_title_for("recheck"), spec.documents.certificate_number_for(2026, 7)) == (
+        "最小方案证书", "小证〔2026〕0007号")
 
 
 def test_item_max_changed_breaks_its_category_sum():

@@ -137,6 +137,11 @@ times:
 """
 
 TEST_RUBRICS = """
+documents:
+  letter_default: documents/confirmation_letter_second.html
+  certificate_number: "测证〔{year}〕{serial:04d}号"
+  certificate_title: 测试证书
+  certificate_statement: "经考评，评为{grade}，特发此证。"
 rubrics:
   standard:
     title: 测试用考评标准 (tests only)
@@ -261,6 +266,11 @@ authority: {}
 panel:
   sizes:
     - {min: 3, max: 5}
+documents:
+  letter_default: documents/confirmation_letter_second.html
+  certificate_number: "测证〔{year}〕{serial:04d}号"
+  certificate_title: 测试证书
+  certificate_statement: "经考评，评为{grade}，特发此证。"
 rubrics:
   county:
     max_points: 100
@@ -291,6 +301,11 @@ authority: {}
 panel:
   sizes:
     - {min: 3, max: 5}
+documents:
+  letter_default: documents/confirmation_letter_second.html
+  certificate_number: "测证〔{year}〕{serial:04d}号"
+  certificate_title: 测试证书
+  certificate_statement: "经考评，评为{grade}，特发此证。"
 rubrics:
   r:
     max_points: 100

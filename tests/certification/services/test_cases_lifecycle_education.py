@@ -120,3 +120,8 @@ def test_education_county_scored_91_5_with_a_veto_of_advanced_is_certified_quali
     assert (case.outcome, certificate.grade.name, certificate.grade.version) == (Outcome.CERTIFIED, "合格", version)
     assert certificate.valid_until.isoformat() == "2027-10-07"  # the scheme's one year
     assert certificate.number == "教育督导评估证〔2026〕0001号"  # the scheme's own numbering
+    from certification.documents import certificate_html
+
+    printed = certificate_html(certificate)  # in the scheme's own words, none of another scheme's
+    assert "县乡人民政府教育工作督导评估等级证书" in printed and "经督导评估，被评为合格，特发此证。" in printed
+    assert "机关档案工作目标管理" not in printed and "湖北" not in printed

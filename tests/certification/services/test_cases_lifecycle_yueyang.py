@@ -92,3 +92,9 @@ def test_a_yueyang_office_case_runs_to_its_certificate_in_its_own_words(regions,
         certificate = case_issue_certificate(actor=people["officer"], case=case)
     case.refresh_from_db()
     assert (case.outcome, certificate.grade.name, certificate.grade.version) == (Outcome.CERTIFIED, "合格", version)
+    from certification.documents import certificate_html
+
+    assert certificate.number == "岳教办考〔2026〕0001号"  # its own numbering, not the archives'
+    printed = certificate_html(certificate)
+    assert "县（市）区教育局办公室目标管理考核证书" in printed and "经考核，评为合格，特发此证。" in printed
+    assert "机关档案工作目标管理" not in printed and "鄂" not in printed
