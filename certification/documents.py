@@ -571,7 +571,7 @@ def application_form_context(case) -> dict:
     _rows, totals = _item_rows(case, with_panel=True)
     return {
         **case_context(case),
-        "title": "湖北省机关档案工作目标管理等级考评（复查）申报审批表",
+        "title": case.scheme_version.specification().documents.application_form_title,
         "self_total": totals["self"],
         "self_submitted_on": totals["self_submitted_on"],
         "filled_on": _cn(case.acceptance_requested_at),
@@ -698,8 +698,13 @@ def confirmation_letter_context(case, *, number: str = "") -> dict:
     rows, totals = _item_rows(case, with_panel=True)
     review = _review(case)
     approval = _approval(case)
-    return {**case_context(case), "title": f"关于确认{case.institution.name}档案工作达到"
-                                          f"湖北省机关档案工作目标管理{case.grade.name}的函",
+    spec = case.scheme_version.specification()
+    # the grade awarded: a lower one where the review placed the case below the grade declared (a veto, a tier)
+    grade = (review.awarded_grade if review and review.awarded_grade_id else case.grade).name
+    return {**case_context(case), "grade": grade,
+            "title": spec.documents.letter_subject.format(institution=case.institution.name, grade=grade),
+            "validity_years": spec.times.validity_years,
+            "award_reason": (getattr(review, "award_reason", "") or "") if review else "",
             "number": number, "total": totals["panel"],
             "assessed_on": _cn(review.concluded_at) if review and review.concluded_at else "",
             "approved_on": approval["on"],

@@ -460,7 +460,8 @@ class Documents(_Spec):
     scheme): the confirmation letter's model per grade (a template; the archives' 附件5 has two) and the model of
     every other grade; the certificate's number, a format with ``{year}`` and ``{serial}``; the certificate's
     title (and, where the scheme has a recheck, the title of the certificate a recheck renews) and its
-    statement, a sentence with ``{grade}``."""
+    statement, a sentence with ``{grade}``; the title of the application and approval form; the confirmation
+    letter's subject, with ``{institution}`` and ``{grade}``."""
 
     letters: dict[Code, Template] = {}
     letter_default: Template
@@ -468,6 +469,17 @@ class Documents(_Spec):
     certificate_title: str = Field(min_length=1)
     recheck_certificate_title: str = ""
     certificate_statement: str = Field(min_length=1)
+    application_form_title: str = Field(min_length=1)
+    letter_subject: str = Field(min_length=1)
+
+    @field_validator("letter_subject")
+    @classmethod
+    def _names_both(cls, value: str) -> str:
+        try:
+            value.format(institution="某单位", grade="合格")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"the letter's subject takes only {{institution}} and {{grade}}: {exc}") from None
+        return value
 
     @field_validator("certificate_statement")
     @classmethod

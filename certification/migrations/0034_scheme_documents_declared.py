@@ -11,6 +11,8 @@ PRINTED_BEFORE = {
     "certificate_title": "湖北省机关档案工作目标管理等级证书",
     "recheck_certificate_title": "湖北省机关档案工作目标管理等级复查合格证书",
     "certificate_statement": "经考评，达到湖北省机关档案工作目标管理{grade}标准，特发此证。",
+    "application_form_title": "湖北省机关档案工作目标管理等级考评（复查）申报审批表",
+    "letter_subject": "关于确认{institution}档案工作达到湖北省机关档案工作目标管理{grade}的函",
 }
 
 

@@ -59,6 +59,8 @@ documents:
   certificate_number: "小证〔{year}〕{serial:04d}号"
   certificate_title: 最小方案证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
+  application_form_title: 测试审批表
+  letter_subject: 关于{institution}为{grade}的函
 """
 
 
@@ -280,6 +282,8 @@ def test_a_scheme_declares_its_documents_words_and_none_is_inherited():
   certificate_number: "小证〔{year}〕{serial:04d}号"
   certificate_title: 最小方案证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
+  application_form_title: 测试审批表
+  letter_subject: 关于{institution}为{grade}的函
 """, "")
     assert [loc for loc, _message in scheme_errors(without)] == ["documents (line 1)"]
     no_title = edited(MINIMAL, "  certificate_title: 最小方案证书\n", "")

@@ -142,6 +142,8 @@ documents:
   certificate_number: "测证〔{year}〕{serial:04d}号"
   certificate_title: 测试证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
+  application_form_title: 测试审批表
+  letter_subject: 关于{institution}为{grade}的函
 rubrics:
   standard:
     title: 测试用考评标准 (tests only)
@@ -271,6 +273,8 @@ documents:
   certificate_number: "测证〔{year}〕{serial:04d}号"
   certificate_title: 测试证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
+  application_form_title: 测试审批表
+  letter_subject: 关于{institution}为{grade}的函
 rubrics:
   county:
     max_points: 100
@@ -306,6 +310,8 @@ documents:
   certificate_number: "测证〔{year}〕{serial:04d}号"
   certificate_title: 测试证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
+  application_form_title: 测试审批表
+  letter_subject: 关于{institution}为{grade}的函
 rubrics:
   r:
     max_points: 100

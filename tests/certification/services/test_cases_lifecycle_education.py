@@ -125,3 +125,10 @@ def test_education_county_scored_91_5_with_a_veto_of_advanced_is_certified_quali
     printed = certificate_html(certificate)  # in the scheme's own words, none of another scheme's
     assert "县乡人民政府教育工作督导评估等级证书" in printed and "经督导评估，被评为合格，特发此证。" in printed
     assert "机关档案工作目标管理" not in printed and "湖北" not in printed
+    from certification.models import IssuedDocument
+
+    letter = IssuedDocument.objects.get(case=case, kind="confirmation_letter", certificate__isnull=True)
+    assert letter.template == "schemes/education-county/confirmation_letter.html"  # the scheme's own model
+    assert f"关于{case.institution.name}教育工作督导评估结果为合格的函" in letter.html  # the grade awarded
+    assert review.award_reason in letter.html and "评估结果有效期为1年" in letter.html
+    assert "湖北" not in letter.html and "鄂档" not in letter.html
