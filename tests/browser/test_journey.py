@@ -90,8 +90,8 @@ class Person:
     accessibility: list[str] = []
     audited: set[str] = set()
 
-    def __init__(self, browser, live_server, username):
-        self.page = browser.new_page(locale="zh-CN")
+    def __init__(self, browser, live_server, username, *, viewport=None):
+        self.page = browser.new_page(locale="zh-CN", **({"viewport": viewport} if viewport else {}))
         self.page.on("console", lambda message: self.csp_violations.append(
             f"{self.page.url}: {message.text} (at {message.location.get('url')}:{message.location.get('lineNumber')})")
                      if "Content Security Policy" in message.text else None)
@@ -111,8 +111,8 @@ class Person:
             self.page.wait_for_load_state()
 
     @classmethod
-    def anonymous(cls, browser, live_server):
-        return cls(browser, live_server, None)
+    def anonymous(cls, browser, live_server, *, viewport=None):
+        return cls(browser, live_server, None, viewport=viewport)
 
     def go(self, path):
         self.page.goto(self.base + path)
