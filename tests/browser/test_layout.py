@@ -5,7 +5,6 @@ navigation stays in reach."""
 import time_machine
 from django.urls import reverse
 
-from certification.enums import Role
 from certification.services.cases import case_issue_certificate
 from tests.browser.test_journey import PASSWORD, Person, browser, pytestmark  # noqa: F401 - the journey's set-up
 from tests.worlds import local, run_case
