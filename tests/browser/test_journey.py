@@ -61,6 +61,7 @@ def browser(monkeypatch):
     Person.csp_violations.clear()
     Person.accessibility.clear()
     Person.audited.clear()
+    Person.leaked.clear()
     # the test's ORM calls run beside Playwright's event loop (for this test only: a deployment must not set it)
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
@@ -89,6 +90,9 @@ class Person:
     # What axe-core found serious or critical on any page anyone visited in the test.
     accessibility: list[str] = []
     audited: set[str] = set()
+    # What the pages showed that a Chinese reader should not see: an internal code, an English word, a user
+    # name where a person's name belongs (the crawl's rule, tests/workflows/test_pages_clean.py).
+    leaked: dict[str, set[str]] = {}
 
     def __init__(self, browser, live_server, username, *, viewport=None):
         self.page = browser.new_page(locale="zh-CN", **({"viewport": viewport} if viewport else {}))
@@ -128,6 +132,19 @@ class Person:
             before = len(self.csp_violations)
             self.accessibility.extend(axe_violations(self.page))
             del self.csp_violations[before:]  # what axe-core itself tried while it looked: not the page's doing
+            self.scan()
+
+    def scan(self):
+        from tests.workflows.test_pages_clean import leaks, read
+
+        if self.page.url.startswith(self.base + "/api/"):
+            return  # the API's documentation is in English, for programmers
+        from django.contrib.auth import get_user_model
+
+        usernames = set(get_user_model().objects.values_list("username", flat=True))
+        found = leaks(" ".join(read(self.page.content()).text), usernames)
+        if found:
+            self.leaked.setdefault(self.page.url.removeprefix(self.base), set()).update(found)
 
     def open_task(self, title):
         self.go(reverse("inbox"))
@@ -224,6 +241,7 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
             officer.go(path)
     assert Person.accessibility == []
     assert Person.csp_violations == []
+    assert Person.leaked == {}
     assert len(Person.audited) >= 15  # the journey's pages (18 kinds) were checked, not one
 
 
@@ -250,7 +268,8 @@ def planned_and_self_checked(staff, applicant, evidence):
     staff.submit("plan")
     applicant.open_task("自查与验收申请")
     for form in applicant.page.locator("form:has(input[name=action][value=item])").all():
-        form.locator("button[type=submit]").click()
+        with applicant.page.expect_response(lambda r: r.request.method == "POST"):  # saved, with or without a reload
+            form.locator("button[type=submit]").click()
         applicant.page.wait_for_load_state()
     applicant.form("report").locator("input[type=file]").set_input_files(str(evidence))
     applicant.submit("report")
@@ -404,7 +423,8 @@ def test_a_rectification_an_objection_and_a_replaced_member_in_the_browser(
         applicant.open_task("整改后重新提交")
         assert "归档范围表需细化" in applicant.page.content()
         for form in applicant.page.locator("form:has(input[name=action][value=item])").all():
-            form.locator("button[type=submit]").click()
+            with applicant.page.expect_response(lambda r: r.request.method == "POST"):
+                form.locator("button[type=submit]").click()
             applicant.page.wait_for_load_state()
         applicant.form("submit").locator("textarea[name=submit-explanation]").fill("已按预检意见细化归档范围表")
         applicant.submit("submit")
@@ -502,3 +522,4 @@ def test_a_rectification_an_objection_and_a_replaced_member_in_the_browser(
         auditor.go(reverse("documents:case_documents", args=[case.pk]))
     assert Person.accessibility == []
     assert Person.csp_violations == []
+    assert Person.leaked == {}
