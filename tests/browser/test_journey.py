@@ -187,11 +187,7 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
         prechecker.form("decide").locator("textarea[name=decide-summary]").fill("符合要求")
         prechecker.submit("decide")
 
-        staff.go(reverse("notice_publish"))
-        staff.page.fill("input[name=title]", "2026年第一批档案工作等级考评公示")
-        staff.page.locator("input[name=cases]").first.check()
-        staff.page.get_by_role("button", name="发布").click()
-        staff.page.wait_for_load_state()
+        published(staff)
 
     with time_machine.travel(local(2026, 2, 10, 0, 5)):
         fire_due_timers()  # the beat task: the notice closes
@@ -206,10 +202,7 @@ def test_a_declaration_to_its_certificate_in_the_browser(browser, live_server, a
                  "达到二级标准")
 
         approver = Person(browser, live_server, "approver")
-        approver.open_task("审批")
-        approver.form("decide").locator("input[value=approve]").check()
-        approver.form("decide").locator("textarea[name=decide-reasons]").fill("依据齐全，同意")
-        approver.submit("decide")
+        approved(approver)
         case.refresh_from_db()
         assert case.stage == "certificate"
 
@@ -305,6 +298,23 @@ def chaired(chair, conclusion):
     chair.submit("consolidate")
     chair.form("conclude").locator("textarea[name=conclude-conclusion]").fill(conclusion)
     chair.submit("conclude")
+
+
+def published(staff):
+    """The bureau publishes the public notice listing the case."""
+    staff.go(reverse("notice_publish"))
+    staff.page.fill("input[name=title]", "2026年第一批档案工作等级考评公示")
+    staff.page.locator("input[name=cases]").first.check()
+    staff.page.get_by_role("button", name="发布").click()
+    staff.page.wait_for_load_state()
+
+
+def approved(approver):
+    """The approver approves the case, with the basis."""
+    approver.open_task("审批")
+    approver.form("decide").locator("input[value=approve]").check()
+    approver.form("decide").locator("textarea[name=decide-reasons]").fill("依据齐全，同意")
+    approver.submit("decide")
 
 
 def case_process_finished(case) -> bool:
@@ -433,11 +443,7 @@ def test_a_rectification_an_objection_and_a_replaced_member_in_the_browser(
         prechecker.form("decide").locator("input[value=pass]").check()
         prechecker.form("decide").locator("textarea[name=decide-summary]").fill("已整改，符合要求")
         prechecker.submit("decide")
-        staff.go(reverse("notice_publish"))
-        staff.page.fill("input[name=title]", "2026年第一批档案工作等级考评公示")
-        staff.page.locator("input[name=cases]").first.check()
-        staff.page.get_by_role("button", name="发布").click()
-        staff.page.wait_for_load_state()
+        published(staff)
         notice = case.notices.get()
         assert list(case.prechecks.order_by("round").values_list("decision", flat=True)) == ["return", "pass"]
 
@@ -493,11 +499,7 @@ def test_a_rectification_an_objection_and_a_replaced_member_in_the_browser(
             signed_and_scored(Person(browser, live_server, username), codes)
         chaired(Person(browser, live_server, case.panel.memberships.get(is_chair=True).expert.user.username),
                 "达到二级标准")
-        approver = Person(browser, live_server, "approver")
-        approver.open_task("审批")
-        approver.form("decide").locator("input[value=approve]").check()
-        approver.form("decide").locator("textarea[name=decide-reasons]").fill("依据齐全，同意")
-        approver.submit("decide")
+        approved(Person(browser, live_server, "approver"))
         officer = Person(browser, live_server, "officer")
         issue_in_browser(officer, case)
         certificate = case.certificate

@@ -131,4 +131,5 @@ def test_education_county_scored_91_5_with_a_veto_of_advanced_is_certified_quali
     assert letter.template == "schemes/education-county/confirmation_letter.html"  # the scheme's own model
     assert f"关于{case.institution.name}教育工作督导评估结果为合格的函" in letter.html  # the grade awarded
     assert review.award_reason in letter.html and "评估结果有效期为1年" in letter.html
+    assert "请针对督导评估中指出的以下问题认真整改：" in letter.html and "D级危房占校舍总面积16.21%" in letter.html
     assert "湖北" not in letter.html and "鄂档" not in letter.html
