@@ -372,7 +372,6 @@ class DeclareView(LoginRequiredMixin, TemplateView):
         self.hold_uploads(form)
         return self.render_to_response(self.get_context_data(form=form), status=200)
 
-
     def window_state(self, scheme: str, *, has_inclusion: bool) -> dict:
         """:func:`declaration_window_state`, read once per request."""
         key = (scheme, has_inclusion)
