@@ -34,8 +34,16 @@ class HomeView(TemplateView):
     template_name = "home.html"
 
     def get_context_data(self, **kwargs):
+        from certification.models import SchemeVersion
+
         context = super().get_context_data(**kwargs)
         context["workplaces"] = workplaces_for(self.request.user)
+        # each scheme in force with its own times, read from its file (no scheme's numbers in the page)
+        context["schemes"] = [
+            {"title": version.scheme.title, "notice": spec.stages.notice, "notice_days": spec.times.notice_days,
+             "validity_years": spec.times.validity_years}
+            for version in SchemeVersion.objects.filter(is_current=True).select_related("scheme")
+            .order_by("scheme__title") for spec in [version.specification()]]
         return context
 
 

@@ -74,3 +74,10 @@ def test_a_grade_of_another_scheme_is_refused(county):
     answer = declare_by_api(applicant, institution, grade="second")
     assert answer.status_code == 400 and "grade" in answer.json()["errors"]
     assert not Case.objects.exists()
+
+
+def test_the_home_page_states_each_schemes_own_times(client, county, archives_version):
+    page = client.get(reverse("home")).content.decode()
+
+    assert f"<strong>{archives_version.scheme.title}</strong>：公示不少于7天；证书有效期3年" in page
+    assert "<strong>县乡人民政府教育工作督导评估</strong>：不设公示；证书有效期1年" in page  # its file's, not the archives'
