@@ -698,9 +698,10 @@ def confirmation_letter_context(case, *, number: str = "") -> dict:
     rows, totals = _item_rows(case, with_panel=True)
     review = _review(case)
     approval = _approval(case)
+    from .selectors import awarded_grade
+
     spec = case.scheme_version.specification()
-    # the grade awarded: a lower one where the review placed the case below the grade declared (a veto, a tier)
-    grade = (review.awarded_grade if review and review.awarded_grade_id else case.grade).name
+    grade = awarded_grade(case).name  # a lower one where the review placed the case below the grade declared
     return {**case_context(case), "grade": grade,
             "title": spec.documents.letter_subject.format(institution=case.institution.name, grade=grade),
             "validity_years": spec.times.validity_years,

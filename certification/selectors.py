@@ -444,6 +444,13 @@ def case_next_step(case) -> NextStep | None:
     return NextStep(who=str(role.label), what=what, due=due)
 
 
+def awarded_grade(case):
+    """The grade the case is awarded: the declared one, or the lower one the panel awarded as the scheme
+    allows (``Review.awarded_grade``, with its reason beside the conclusion)."""
+    review = getattr(case, "review", None)
+    return review.awarded_grade if review is not None and review.awarded_grade_id else case.grade
+
+
 @dataclass(frozen=True)
 class ProgressStep:
     label: str

@@ -38,6 +38,7 @@ from ..permissions import (
 )
 from ..selectors import (
     assessing_bureau,
+    awarded_grade,
     declarant_for,
     filing_bureau,
     forwarding_bureau,
@@ -568,13 +569,6 @@ def approval_basis(case: Case) -> list[tuple[str, str, bool]]:
          (notice or not rules.has_stage("notice", scheme=case.scheme_version.specification())) and not pending),
         ("integrity_notice", _("Integrity notice"), case.integrity_acknowledged_at is not None),
     ]
-
-
-def awarded_grade(case: Case):
-    """The grade the case is awarded: the declared one, or the lower one the panel awarded as the scheme
-    allows (``Review.awarded_grade``, with its reason beside the conclusion)."""
-    review = getattr(case, "review", None)
-    return review.awarded_grade if review is not None and review.awarded_grade_id else case.grade
 
 
 @transaction.atomic
