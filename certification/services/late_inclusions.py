@@ -28,6 +28,14 @@ def _refuse(code: str, message: str, satisfy: str = "") -> RuleViolation:
                                  satisfy=satisfy))
 
 
+def _reason(reason: str | None, message: str, satisfy: str = "") -> str:
+    """The reason given, stripped; refused (``late.reason_required``) when there is none."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise _refuse("late.reason_required", message, satisfy)
+    return reason
+
+
 def institutions_of(*bureaus: Bureau) -> QuerySet[Institution]:
     """The institutions in the bureaus' territory: each bureau's region and every region below it."""
     territory = Q(pk__in=[])
@@ -50,10 +58,8 @@ def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, rea
     """The bureau's staff include an institution's late declaration in this year's plan, with a reason the
     applicant reads. The institution may declare until ``declare_by`` (within the year), once."""
     require_bureau_staff(actor, bureau)
-    reason = (reason or "").strip()
-    if not reason:
-        raise _refuse("late.reason_required", _("A reason is required to include a late declaration."),
-                      _("Give the reason, as the applicant and the auditors will read it."))
+    reason = _reason(reason, _("A reason is required to include a late declaration."),
+                     _("Give the reason, as the applicant and the auditors will read it."))
     version = Scheme.objects.get(code=scheme).current_version()
     spec = version.specification()
     now = now or timezone.now()
@@ -96,10 +102,8 @@ def late_inclusion_ask(*, actor, institution: Institution, scheme: str, grade: s
     include it on their late declarations page, or refuse it with a reason."""
     require(actor, ACT_FOR_INSTITUTION, institution,
             message=_("Only the institution's own people may ask for it."))
-    reason = (reason or "").strip()
-    if not reason:
-        raise _refuse("late.reason_required", _("Say why the declaration is late."),
-                      _("The bureau reads the reason before it decides."))
+    reason = _reason(reason, _("Say why the declaration is late."),
+                     _("The bureau reads the reason before it decides."))
     version = Scheme.objects.get(code=scheme).current_version()
     spec = version.specification()
     now = now or timezone.now()
@@ -136,10 +140,8 @@ def late_inclusion_refuse(*, actor, request: LateInclusionRequest, reason: str,
     applicant reads."""
     request = LateInclusionRequest.objects.select_for_update().select_related("bureau").get(pk=request.pk)
     require_bureau_staff(actor, request.bureau)
-    reason = (reason or "").strip()
-    if not reason:
-        raise _refuse("late.reason_required", _("A reason is required to refuse the request."),
-                      _("Give the reason, as the applicant will read it."))
+    reason = _reason(reason, _("A reason is required to refuse the request."),
+                     _("Give the reason, as the applicant will read it."))
     if request.status != LateInclusionRequest.Status.OPEN:
         raise _refuse("late.answered", _("This request is already answered; nothing was changed."))
     request.status, request.answer = LateInclusionRequest.Status.REFUSED, reason
@@ -162,9 +164,7 @@ def late_inclusion_withdraw(*, actor, inclusion: LateInclusion, reason: str) -> 
     """The bureau withdraws an inclusion not yet used, with a reason; it is archived, never deleted."""
     inclusion = LateInclusion.objects.select_for_update().select_related("bureau").get(pk=inclusion.pk)
     require_bureau_staff(actor, inclusion.bureau)
-    reason = (reason or "").strip()
-    if not reason:
-        raise _refuse("late.reason_required", _("A reason is required to withdraw the inclusion."))
+    reason = _reason(reason, _("A reason is required to withdraw the inclusion."))
     if inclusion.case_id is not None or inclusion.archived_at is not None:
         raise _refuse("late.not_open", _("This inclusion was already used or withdrawn; nothing was changed."))
     inclusion.archived_at = timezone.now()
