@@ -515,12 +515,15 @@ class LateRequestAnswerForm(forms.Form):
                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reason = REASON
 
-    def is_valid(self, *, grant: bool = False) -> bool:
-        valid = super().is_valid()
-        if valid and grant and not self.cleaned_data.get("declare_by"):
+    def __init__(self, *args, grant: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grant = grant  # including it: the last day is needed
+
+    def clean(self):
+        data = super().clean()
+        if self.grant and not data.get("declare_by"):
             self.add_error("declare_by", _("Give the last day to declare."))
-            return False
-        return valid
+        return data
 
 
 class LateInclusionForm(forms.Form):

@@ -548,8 +548,9 @@ def late_inclusions(request):
     open_requests = []
     for row in asked.filter(status=LateInclusionRequest.Status.OPEN)[:200]:
         posted = request.POST if str(row.pk) == answering else None
-        open_requests.append((row, LateRequestAnswerForm(posted, prefix=f"r{row.pk}", initial={
-            "declare_by": default_declare_by(timezone.localdate())})))
+        open_requests.append((row, LateRequestAnswerForm(
+            posted, prefix=f"r{row.pk}", grant="grant_request" in request.POST,
+            initial={"declare_by": default_declare_by(timezone.localdate())})))
     status = 200
     if request.method == "POST" and answering:
         found = next(((row, f) for row, f in open_requests if str(row.pk) == answering), None)
@@ -557,7 +558,7 @@ def late_inclusions(request):
             raise Http404  # not a request to this user's bureaus, or no longer open
         row, answer = found
         status = 400
-        if answer.is_valid(grant="grant_request" in request.POST):
+        if answer.is_valid():
             try:
                 if "grant_request" in request.POST:
                     inclusion = late_inclusion_grant(
