@@ -512,9 +512,10 @@ def aggregate_groups(scores: Iterable[tuple[str, Decimal]], *, scheme: SchemeSpe
     """``weighted_groups``: the mean of each scorer group's scores, weighted by the group's weight (e.g. three
     groups at 40/30/30). ``scores`` are (group code, score) pairs; every group of the scheme must have scored."""
     scheme = scheme or default_scheme()
+    known = {g.code for g in scheme.panel.groups}
     by_group: dict[str, list[Decimal]] = {}
     for group, value in scores:
-        if group not in {g.code for g in scheme.panel.groups}:
+        if group not in known:
             raise ValueError(f"no such scorer group {group!r}")
         by_group.setdefault(group, []).append(_decimal(value, "score"))
     missing = [g.code for g in scheme.panel.groups if g.code not in by_group]
