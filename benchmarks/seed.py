@@ -164,7 +164,7 @@ def world_from_demo() -> World:
 
     world.current_certificates = set(Certificate.objects.filter(
         status__in=["in_force", "recheck_in_progress", "suspended"]).values_list("institution_id", flat=True))
-    world.serials = dict(CertificateSerial.objects.values_list("year", "last"))
+    world.serials = dict(CertificateSerial.objects.filter(scheme_id=world.scheme_id).values_list("year", "last"))
     from certification.models import Case
 
     world.open_institutions = set(Case.objects.filter(outcome="open").values_list("institution_id", flat=True))
@@ -800,9 +800,8 @@ def certificate_row(world: World, rows, pk, institution, grade, issued_on, *, ap
     year = issued_on.year
     serial = world.serials.get(year, 0) + 1
     world.serials[year] = serial
-    from certification.models import Certificate
-
-    return {"id": pk, "number": Certificate.format_number(year, serial), "year": year, "serial": serial,
+    return {"id": pk, "number": rows.spec.documents.certificate_number_for(year, serial), "year": year,
+            "serial": serial,
             "institution_id": institution, "grade_id": world.grades[grade], "scheme_version_id": world.version_id,
             "scheme_id": world.scheme_id, "kind": "promotion", "issued_on": issued_on, "valid_until": valid_until,
             "status": status, "status_changed_at": None if status == "in_force" else world.now,
@@ -855,4 +854,4 @@ def finish(world: World) -> None:
     from certification.models import CertificateSerial
 
     for year, last in world.serials.items():
-        CertificateSerial.objects.update_or_create(year=year, defaults={"last": last})
+        CertificateSerial.objects.update_or_create(scheme_id=world.scheme_id, year=year, defaults={"last": last})

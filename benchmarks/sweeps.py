@@ -72,7 +72,7 @@ def _seed(world, expiries: list[dt.date], *, with_users: bool) -> None:
             serial = next(_serials)
             issued = expiry - dt.timedelta(days=3 * 365)
             certificates.append(Certificate(
-                number=Certificate.format_number(issued.year, serial), year=issued.year, serial=serial,
+                number=Certificate.format_number(issued.year, serial, version=version), year=issued.year, serial=serial,
                 institution=institution, grade=grade, scheme_version=version, scheme_id=version.scheme_id,
                 issued_on=issued, valid_until=expiry, issued_by=top, approved_by=bureau))
         Certificate.objects.bulk_create(certificates)

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import re
+import string
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -455,6 +456,22 @@ class Times(_Spec):
 Template = Annotated[str, Field(pattern=r"^[\w/.\-]+\.html$")]
 
 
+@functools.lru_cache(maxsize=64)
+def number_pattern(number_format: str) -> re.Pattern:
+    """The regular expression of the numbers a format such as ``XX〔{year}〕{serial:04d}号`` prints: its text
+    as written, the year as four digits, the serial as digits (at least as many as the format pads to)."""
+    parts = []
+    for text, field, spec, _conversion in string.Formatter().parse(number_format):
+        parts.append(re.escape(text))
+        if field == "year":
+            parts.append(r"(?P<year>\d{4})")
+        elif field == "serial":
+            digits = spec.rstrip("d")
+            width = int(digits) if digits.isdigit() and int(digits) else 1
+            parts.append(rf"(?P<serial>\d{{{width},}})")
+    return re.compile("".join(parts))
+
+
 class Documents(_Spec):
     """The scheme's documents, in its own words, each declared by the file (none is inherited from another
     scheme): the confirmation letter's model per grade (a template; the archives' 附件5 has two) and the model of
@@ -513,6 +530,11 @@ class Documents(_Spec):
 
     def certificate_number_for(self, year: int, serial: int) -> str:
         return self.certificate_number.format(year=year, serial=serial)
+
+    def certificate_number_parse(self, number: str) -> tuple[int, int] | None:
+        """(year, serial) of a number printed in this scheme's format, or None for any other number."""
+        match = number_pattern(self.certificate_number).fullmatch(number.strip())
+        return (int(match["year"]), int(match["serial"])) if match else None
 
 
 class Stages(_Spec):

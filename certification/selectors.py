@@ -650,13 +650,14 @@ def action_label(action: str) -> str:
 
 def certificate_public(*, token: str | None = None, number: str | None = None):
     """A certificate as the public may see it, by its QR token or its number, or None."""
-    from .models import Certificate
+    from .models import Certificate, SchemeVersion
 
     query = Certificate.objects.select_related("institution", "grade", "issued_by", "register_batch__bureau")
     if token:
         return query.filter(verification_token=token).first()
     if number:
-        return query.filter(number=Certificate.normalise_number(number)).first()
+        formats = SchemeVersion.objects.values_list("spec__documents__certificate_number", flat=True).distinct()
+        return query.filter(number=Certificate.normalise_number(number, [f for f in formats if f])).first()
     return None
 
 

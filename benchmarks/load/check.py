@@ -95,28 +95,32 @@ def _sheets(results: dict, plan: dict) -> dict:
 
 
 def _certificates() -> dict:
-    from certification.models import Certificate, CertificateSerial
+    from certification.models import Certificate, CertificateSerial, SchemeVersion
 
     problems = []
-    by_year = defaultdict(list)
-    for year, serial, number in Certificate.objects.values_list("year", "serial", "number"):
-        by_year[year].append((serial, number))
-        if number != Certificate.format_number(year, serial):
+    by_year = defaultdict(list)  # each scheme's series, by (scheme, year)
+    versions = SchemeVersion.objects.in_bulk()
+    for scheme, version, year, serial, number in Certificate.objects.filter(serial__isnull=False).values_list(
+            "scheme__code", "scheme_version_id", "year", "serial", "number"):
+        by_year[(scheme, year)].append((serial, number))
+        if number != Certificate.format_number(year, serial, version=versions[version]):
             problems.append(f"{number}: printed from neither year {year} nor serial {serial}")
-    counters = dict(CertificateSerial.objects.values_list("year", "last"))
-    for year, rows in sorted(by_year.items()):
+    counters = {(scheme, year): last for scheme, year, last
+                in CertificateSerial.objects.values_list("scheme__code", "year", "last")}
+    for (scheme, year), rows in sorted(by_year.items()):
+        series, last = f"{scheme}/{year}", counters.get((scheme, year))
         serials = sorted(s for s, _n in rows)
         repeated = [s for s, n in Counter(serials).items() if n > 1]
         if repeated:
-            problems.append(f"{year}: serials issued twice: {repeated}")
+            problems.append(f"{series}: serials issued twice: {repeated}")
         missing = sorted(set(range(1, max(serials) + 1)) - set(serials))
         if missing:
-            problems.append(f"{year}: gaps at serials {missing[:20]}")
-        if counters.get(year) != max(serials):
-            problems.append(f"{year}: the counter says {counters.get(year)}, the last serial is {max(serials)}")
+            problems.append(f"{series}: gaps at serials {missing[:20]}")
+        if last != max(serials):
+            problems.append(f"{series}: the counter says {last}, the last serial is {max(serials)}")
     numbers = Counter(n for rows in by_year.values() for _s, n in rows)
     problems += [f"number {n} issued {c} times" for n, c in numbers.items() if c > 1]
-    return {"years": {str(y): len(rows) for y, rows in sorted(by_year.items())}, "problems": problems}
+    return {"years": {f"{s}/{y}": len(rows) for (s, y), rows in sorted(by_year.items())}, "problems": problems}
 
 
 def _batch(results: dict) -> dict:

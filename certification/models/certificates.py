@@ -1,4 +1,5 @@
-"""Certificates (证书): issued by the province, valid three years, rechecked or lapsed."""
+"""Certificates (证书): issued by the province, valid for the scheme's years, rechecked or lapsed; numbered in
+each scheme's own series."""
 
 import re
 import secrets
@@ -12,8 +13,6 @@ from ..enums import CERTIFICATE_STATUSES_CURRENT, CertificateStatus, Kind
 from .base import DomainModel
 from .organisations import Bureau, Institution
 from .schemes import Grade, Scheme, SchemeVersion
-
-NUMBER_PATTERN = re.compile(r"鄂档等证〔(?P<year>\d{4})〕(?P<serial>\d{4,})号")
 
 
 def new_verification_token() -> str:
@@ -47,7 +46,7 @@ class RegisterBatch(DomainModel):
 
     def __str__(self) -> str:
         return f"#{self.pk}"
-# A certificate number as typed: a prefix (鄂档等证), the year, the serial, each bracket optional (see
+# A certificate number as typed: a prefix (the text the scheme's format prints before the year), the year, the serial, each bracket optional (see
 # ``Certificate.normalise_number``).
 NUMBER_TYPED = re.compile(r"(?P<prefix>[^\d〔〕()（）\[\]【】]*)[〔(（\[【]?(?P<year>\d{4})[〕)）\]】]?"
                           r"[-—]?(?P<serial>\d{1,6})号?")
@@ -97,7 +96,7 @@ class Certificate(DomainModel):
         verbose_name_plural = _("certificates")
         ordering = ["-issued_on", "-serial"]
         constraints = [
-            models.UniqueConstraint(fields=["year", "serial"], name="certificate_serial_unique_in_year"),
+            models.UniqueConstraint(fields=["scheme", "year", "serial"], name="certificate_serial_unique_in_scheme_year"),
             models.UniqueConstraint(
                 fields=["institution", "scheme"],
                 condition=Q(status__in=list(CERTIFICATE_STATUSES_CURRENT)),
@@ -133,40 +132,46 @@ class Certificate(DomainModel):
         super().save(*args, **kwargs)
 
     @staticmethod
-    def format_number(year: int, serial: int) -> str:
-        """The printed number: unique and gapless per year (鄂档等证〔2026〕0001号)."""
-        return f"鄂档等证〔{year}〕{serial:04d}号"
+    def format_number(year: int, serial: int, *, version: SchemeVersion) -> str:
+        """The printed number, in the format the scheme's file declares: unique and gapless per scheme and
+        year."""
+        return version.specification().documents.certificate_number_for(year, serial)
 
     @staticmethod
-    def parse_number(number: str) -> tuple[int, int] | None:
-        """(year, serial) of a number in the engine's own series, or None for any other number."""
-        match = NUMBER_PATTERN.fullmatch(number.strip())
-        return (int(match["year"]), int(match["serial"])) if match else None
-    @classmethod
-    def normalise_number(cls, typed: str) -> str:
-        """A number as someone typed it, in its printed form: without the 〔〕 or with other brackets
-        (() （） [] 【】), spaces, a serial without its leading zeros or without 号 — "鄂档等证2026 1",
-        "鄂档等证(2026)0001号" all read as 鄂档等证〔2026〕0001号. Text that is not a
-        number is returned as typed (stripped), and matches nothing."""
+    def parse_number(number: str, *, version: SchemeVersion) -> tuple[int, int] | None:
+        """(year, serial) of a number in the scheme's own series, or None for any other number."""
+        return version.specification().documents.certificate_number_parse(number)
+
+    @staticmethod
+    def normalise_number(typed: str, formats) -> str:
+        """A number as someone typed it, in its printed form under one of ``formats`` (the schemes' number
+        formats): without the brackets or with other ones (() （） [] 【】), spaces, a serial without its
+        leading zeros or without 号 all read as the number printed. Text that is not a number is returned as
+        typed (stripped), and matches nothing."""
         text = "".join(typed.split())
         found = NUMBER_TYPED.fullmatch(text)
         if found is None:
             return text
         prefix, year, serial = found["prefix"], int(found["year"]), int(found["serial"])
-        printed = cls.format_number(year, serial)
-        return printed if not prefix or printed.startswith(prefix) else f"{prefix}〔{year}〕{serial:04d}号"
+        for number_format in formats:
+            printed = number_format.format(year=year, serial=serial)
+            if printed == text or (prefix and printed.startswith(prefix)):
+                return printed
+        return text
 
 
 class CertificateSerial(models.Model):
-    """The last serial issued in a year. Issuing locks the year's row, so numbers are unique and gapless
-    however many officers issue at once."""
+    """The last serial a scheme issued in a year. Issuing locks the row, so numbers are unique and gapless in
+    each scheme's series however many officers issue at once."""
 
-    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="+", verbose_name=_("scheme"))
+    year = models.PositiveSmallIntegerField(_("year"))
     last = models.PositiveIntegerField(_("last serial"), default=0)
 
     class Meta:
         verbose_name = _("certificate serial")
         verbose_name_plural = _("certificate serials")
+        constraints = [models.UniqueConstraint(fields=["scheme", "year"], name="certificate_serial_per_scheme_year")]
 
     def __str__(self) -> str:
-        return f"{self.year}: {self.last}"
+        return f"{self.scheme_id}/{self.year}: {self.last}"

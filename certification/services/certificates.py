@@ -36,16 +36,17 @@ def _snapshot(certificate: Certificate) -> dict:
             "status_reason": certificate.status_reason}
 
 
-def certificate_next_serial(year: int) -> int:
-    """The next serial of ``year``, taken under a row lock: unique and gapless under concurrent issuing."""
+def certificate_next_serial(scheme_id: int, year: int) -> int:
+    """The next serial of the scheme's series in ``year``, taken under a row lock: unique and gapless under
+    concurrent issuing."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("a serial is taken inside the transaction that issues the certificate")
     try:
         with transaction.atomic():
-            CertificateSerial.objects.get_or_create(year=year)
-    except IntegrityError:  # another transaction created the year's row first
+            CertificateSerial.objects.get_or_create(scheme_id=scheme_id, year=year)
+    except IntegrityError:  # another transaction created the row first
         pass
-    counter = CertificateSerial.objects.select_for_update().get(year=year)
+    counter = CertificateSerial.objects.select_for_update().get(scheme_id=scheme_id, year=year)
     counter.last += 1
     counter.save(update_fields=["last"])
     return counter.last
@@ -94,7 +95,7 @@ def issue_within(*, actor, institution: Institution, grade: Grade, kind: str, ap
             message=_("The holder's certificate %(number)s is suspended.") % {"number": current.number},
             satisfy=_("Reinstate or revoke it first."),
         ))
-    serial = certificate_next_serial(issued_on.year)
+    serial = certificate_next_serial(version.scheme_id, issued_on.year)
     certificate = Certificate(
         number=spec.documents.certificate_number_for(issued_on.year, serial), year=issued_on.year, serial=serial,
         institution=institution, grade=grade, kind=kind, issued_on=issued_on,

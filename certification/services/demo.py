@@ -472,8 +472,8 @@ def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str
         approver = Bureau.objects.get(region=holder.region.ancestor_at(level))
         old = done.get(entry.supersedes) if entry.supersedes else None
         year = entry.issued_on.year
-        serial = certificate_next_serial(year)
-        number = Certificate.format_number(year, serial)
+        serial = certificate_next_serial(version.scheme_id, year)
+        number = spec.documents.certificate_number_for(year, serial)
         if old is not None and old.status != CertificateStatus.SUPERSEDED:
             # The promotion supersedes the lower certificate before the new one comes into force.
             old.status = CertificateStatus.SUPERSEDED

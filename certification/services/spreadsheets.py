@@ -632,8 +632,9 @@ def certificates_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
     the file (PDF, JPEG or PNG).
 
     Numbering: a registered certificate keeps the number printed on it and takes no serial (the engine's
-    sequence is untouched). A number of the engine's own form (鄂档等证〔Y〕N号) is the province's one series: it
-    moves year Y's counter on to N, so the engine's next number follows the paper ones and never meets them.
+    sequence is untouched). A number printed in its scheme's own format (the scheme file's certificate number,
+    year Y, serial N) is in that scheme's series: it moves the scheme's counter of year Y on to N, so the
+    engine's next number follows the paper ones and never meets them.
     All the certificates of an import belong to one register batch, which can be withdrawn as a whole.
     """
     now = now or timezone.now()
@@ -668,7 +669,8 @@ def certificates_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
         current = {(c.institution_id, c.scheme_id): c.number for c in Certificate.objects.filter(
             institution__in=institutions.values(), status__in=CERTIFICATE_STATUSES_CURRENT)
             .only("institution_id", "scheme_id", "number")}
-        counters = dict(CertificateSerial.objects.values_list("year", "last"))
+        counters = {(scheme, year): last for scheme, year, last
+                    in CertificateSerial.objects.values_list("scheme_id", "year", "last")}
         seen_numbers: dict[str, int] = {}
         seen_current: dict[tuple[int, int], int] = {}
         built = []
@@ -721,7 +723,7 @@ def certificates_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
                     approver = None
             printed = values.get("number", "")
             if printed:
-                own = Certificate.parse_number(printed)
+                own = Certificate.parse_number(printed, version=version) if version is not None else None
                 if len(printed) > 40:
                     errors.append(sheet.cell_error(number, "number", _("A certificate number has at most 40 "
                                                                        "characters.")))
@@ -731,7 +733,7 @@ def certificates_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
                 elif printed in seen_numbers:
                     errors.append(sheet.cell_error(number, "number", _("The same number is on row %(row)d.")
                                                    % {"row": seen_numbers[printed]}))
-                elif own is not None and own[1] <= counters.get(own[0], 0):
+                elif own is not None and own[1] <= counters.get((version.scheme_id, own[0]), 0):
                     errors.append(sheet.cell_error(number, "number", _("%(number)s belongs to the numbers the "
                                                                        "engine has already issued in %(year)d.")
                                                    % {"number": printed, "year": own[0]}))
@@ -810,7 +812,7 @@ def certificates_import(*, actor, bureau: Bureau, content, good_rows_only: bool 
             if certificate._scan is not None:
                 certificate.scan.save(certificate._scan.name.rsplit("/", 1)[-1], certificate._scan, save=False)
             certificates.append(certificate)
-        _register_counters_follow([c.number for c in certificates])
+        _register_counters_follow(certificates)
         try:
             with transaction.atomic():
                 stored = Certificate.objects.bulk_create(certificates, batch_size=1000)
@@ -863,14 +865,19 @@ def register_lapse_reason() -> str:
         return _("Registered from the paper register after its expiry: the grade has lapsed.")
 
 
-def _register_counters_follow(numbers: list[str]) -> None:
-    """Move each year's counter on past the registered numbers of the engine's own form (under its lock)."""
-    highest: dict[int, int] = {}
-    for parsed in filter(None, map(Certificate.parse_number, numbers)):
-        highest[parsed[0]] = max(highest.get(parsed[0], 0), parsed[1])
-    for year, serial in sorted(highest.items()):
-        CertificateSerial.objects.get_or_create(year=year)
-        counter = CertificateSerial.objects.select_for_update().get(year=year)
+def _register_counters_follow(certificates) -> None:
+    """Move each scheme's counter of a year on past the registered numbers printed in its own format (under
+    its lock)."""
+    versions = SchemeVersion.objects.in_bulk({c.scheme_version_id for c in certificates})
+    highest: dict[tuple[int, int], int] = {}
+    for certificate in certificates:
+        parsed = Certificate.parse_number(certificate.number, version=versions[certificate.scheme_version_id])
+        if parsed is not None:
+            key = (certificate.scheme_id, parsed[0])
+            highest[key] = max(highest.get(key, 0), parsed[1])
+    for (scheme_id, year), serial in sorted(highest.items()):
+        CertificateSerial.objects.get_or_create(scheme_id=scheme_id, year=year)
+        counter = CertificateSerial.objects.select_for_update().get(scheme_id=scheme_id, year=year)
         if counter.last < serial:
             counter.last = serial
             counter.save(update_fields=["last"])

@@ -62,20 +62,20 @@ def _certificates(world, archives_version, bureaus, serials):
     grade = Grade.objects.get(version=archives_version, code="second")
     for serial in serials:
         Certificate.objects.create(
-            number=Certificate.format_number(2026, serial), year=2026, serial=serial, institution=institution,
+            number=Certificate.format_number(2026, serial, version=archives_version), year=2026, serial=serial, institution=institution,
             grade=grade, issued_on=dt.date(2026, 6, 1), valid_until=dt.date(2029, 6, 1), status="superseded",
             issued_by=bureaus["province"], approved_by=bureaus["county"])
-    CertificateSerial.objects.create(year=2026, last=max(serials))
+    CertificateSerial.objects.create(scheme=archives_version.scheme, year=2026, last=max(serials))
 
 
 def test_gapless_numbers_pass(world, archives_version, bureaus):
     _certificates(world, archives_version, bureaus, [1, 2, 3])
     report = check({}, {})
-    assert report["certificates"] == {"years": {"2026": 3}, "problems": []}
+    assert report["certificates"] == {"years": {"archives/2026": 3}, "problems": []}
 
 
 def test_a_gap_in_the_numbers_is_reported(world, archives_version, bureaus):
     _certificates(world, archives_version, bureaus, [1, 2, 4])
     report = check({}, {})
     assert not report["ok"]
-    assert report["certificates"]["problems"] == ["2026: gaps at serials [3]"]
+    assert report["certificates"]["problems"] == ["archives/2026: gaps at serials [3]"]

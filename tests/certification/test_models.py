@@ -129,8 +129,10 @@ def test_certificate_verification_tokens_are_unique_and_long(archives_version, r
     assert len(a.verification_token) >= 32
 
 
-def test_certificate_number_format():
-    assert Certificate.format_number(2026, 7) == "鄂档等证〔2026〕0007号"
+def test_certificate_number_format_is_the_schemes(archives_version):
+    assert Certificate.format_number(2026, 7, version=archives_version) == "鄂档等证〔2026〕0007号"
+    assert Certificate.parse_number("鄂档等证〔2026〕0007号", version=archives_version) == (2026, 7)
+    assert Certificate.parse_number("教育督导评估证〔2026〕0007号", version=archives_version) is None
 
 
 def test_scheme_and_version_follow_from_the_grade(archives_version, regions, bureaus):

@@ -70,7 +70,8 @@ class CertificateFactory(factory.django.DjangoModelFactory):
 
     year = factory.LazyAttribute(lambda o: o.issued_on.year)
     serial = factory.Sequence(lambda n: n + 1)
-    number = factory.LazyAttribute(lambda o: models.Certificate.format_number(o.year, o.serial))
+    number = factory.LazyAttribute(lambda o: models.Certificate.format_number(o.year, o.serial,
+                                                                              version=o.grade.version))
     class Params:
         grade_code = "second"
 

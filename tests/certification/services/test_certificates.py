@@ -59,3 +59,33 @@ def test_each_lapse_is_audited_and_the_chain_holds(expiring):
     entry = AuditEntry.objects.get(action="certificate.lapse")
     assert (entry.target_id, entry.actor, entry.after) == (str(expiring[0].pk), None, {"status": "lapsed"})
     assert audit_verify().ok
+
+
+def test_each_scheme_numbers_its_certificates_in_its_own_series_and_year(archives_version, regions, bureaus,
+                                                                          province_officer):
+    """Issue 15: certificate serials are per scheme and year, in the format the scheme's file declares; the
+    public finds each by its number as typed."""
+    from django.db import transaction
+
+    from certification.enums import Kind
+    from certification.models import CertificateSerial, Grade
+    from certification.selectors import certificate_public
+    from certification.services.certificates import issue_within
+    from tests.worlds import build_education_world
+
+    education, county, _people, _experts = build_education_world(regions=regions, bureaus=bureaus)
+    archives_holders = [InstitutionFactory(region=regions["county"]) for _ in range(2)]
+    second = Grade.objects.get(version=archives_version, code="second")
+    qualified = Grade.objects.get(version=education, code="qualified")
+    with at(2026, 6, 1, 9, 0), transaction.atomic():
+        issued = [issue_within(actor=province_officer, institution=holder, grade=second, kind=Kind.PROMOTION,
+                               approved_by=bureaus["county"]) for holder in archives_holders]
+        issued.append(issue_within(actor=province_officer, institution=county, grade=qualified,
+                                   kind=Kind.PROMOTION, approved_by=bureaus["city"]))
+    assert [(c.serial, c.number) for c in issued] == [
+        (1, "鄂档等证〔2026〕0001号"), (2, "鄂档等证〔2026〕0002号"), (1, "教育督导评估证〔2026〕0001号")]
+    assert sorted(CertificateSerial.objects.values_list("scheme__code", "year", "last")) == [
+        ("archives", 2026, 2), ("education-county", 2026, 1)]
+    assert certificate_public(number="教育督导评估证(2026)1号") == issued[2]
+    assert certificate_public(number="鄂档等证 2026 2") == issued[1]
+    assert certificate_public(number="教育督导评估证(2026)9号") is None
