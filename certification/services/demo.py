@@ -1,5 +1,10 @@
 """Demo data: a Hubei-like province with bureaus, institutions, experts, certificates and one login per role.
 
+The world is data: certification/demo/province.yaml names the scheme the demo runs, the province and its
+regions, the institutions, people, experts and pools, the logins, the certificates and the demo cases
+(``workflows.demo``). This module reads and validates it (:func:`load_demo_world`) and seeds it; a file that
+names a grade its scheme lacks is refused with :class:`DemoDataError`.
+
 ``demo_seed()`` is idempotent: every row is looked up by a stable key (a region's division code, an
 institution's unified social credit code, a username, an expert's name in a pool, a certificate's holder and
 grade) before it is created, so a second call creates nothing and returns the same logins. Dates are relative
@@ -10,13 +15,18 @@ superseded. It refuses to run under the production settings: its users share a p
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
+import yaml
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from guardian.models import UserObjectPermission
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import rules
 from ..enums import CertificateStatus, IncidentKind, InstitutionLevel, Kind, RegionLevel, Role
@@ -37,13 +47,13 @@ from ..models import (
     User,
 )
 from ..permissions import ensure_roles, role_grant
-from ..scheme import DEFAULT_SCHEME_FILE, load_scheme_file
+from ..scheme import SCHEMES_DIR, SchemeSpec, load_scheme_file
 from ..validators import uscc_check_character
 from .certificates import certificate_next_serial, lapse_reason
 from .schemes import scheme_load
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - published on purpose: demo data only, refused in production
-ARCHIVES_SCHEME_CODE = "archives"
+DEMO_FILE = Path(__file__).resolve().parent.parent / "demo" / "province.yaml"
 
 Login = tuple[str, str, str, str]  # (role label, username, password, what the login acts for)
 
@@ -55,91 +65,332 @@ class DemoSummary:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-# --- The data -----------------------------------------------------------------------------------------------
-# (code, name, telephone area code, postcode, counties); a county is (code, name, townships);
-# a township is (9-digit code, name). 街道 get a 街道办事处, 镇 a 镇人民政府.
-PROVINCE = ("420000", "湖北省", "027", "430071")
-CITIES = [
-    ("420100", "武汉市", "027", "430014", [
-        ("420102", "江岸区", [("420102001", "大智街道"), ("420102002", "一元街道")]),
-        ("420106", "武昌区", [("420106001", "积玉桥街道"), ("420106002", "杨园街道")]),
-    ]),
-    ("420500", "宜昌市", "0717", "443000", [
-        ("420506", "夷陵区", [("420506001", "小溪塔街道"), ("420506100", "分乡镇")]),
-        ("420525", "远安县", [("420525100", "鸣凤镇"), ("420525101", "花林寺镇")]),
-    ]),
-    ("420600", "襄阳市", "0710", "441000", [
-        ("420607", "襄州区", [("420607001", "张湾街道"), ("420607100", "双沟镇")]),
-        ("420624", "南漳县", [("420624100", "城关镇"), ("420624101", "武安镇")]),
-    ]),
-]
+class DemoDataError(ValueError):
+    """The demo's data file is not valid, or does not fit the scheme it names."""
 
-# Provincial institutions: (name, guides a system, parent's name).
-PROVINCIAL_UNITS = [
-    ("湖北省财政厅", False, None),
-    ("湖北省教育厅", True, None),
-    ("湖北省教育考试院", False, "湖北省教育厅"),
-    ("湖北省公安厅", False, None),
-    ("湖北省民政厅", False, None),
-    ("湖北省司法厅", False, None),
-    ("湖北省人力资源和社会保障厅", False, None),
-    ("湖北省自然资源厅", False, None),
-    ("湖北省交通运输厅", False, None),
-    ("湖北省水利厅", False, None),
-    ("湖北省卫生健康委员会", True, None),
-    ("湖北省统计局", False, None),
-]
-# City-level units: (suffix, guides a system, parent's name with {province}).
-CITY_UNITS = [
-    ("财政局", False, None),
-    ("教育局", True, "湖北省教育厅"),
-    ("公安局", False, None),
-    ("民政局", False, None),
-    ("卫生健康委员会", False, "湖北省卫生健康委员会"),
-    ("人力资源和社会保障局", False, None),
-]
-# County-level units: (suffix, parent's suffix among the city's units).
-COUNTY_UNITS = [
-    ("财政局", None),
-    ("教育局", "教育局"),
-    ("民政局", None),
-    ("卫生健康局", "卫生健康委员会"),
-    ("人民政府办公室", None),
-]
 
-SURNAMES = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧"
-GIVEN_NAMES = ["建华", "丽娟", "志强", "秀英", "文斌", "海燕", "国庆", "晓梅", "红霞", "俊杰", "春梅", "立新",
-               "雪莲", "振宇", "桂芳", "明辉", "玉兰", "德胜", "静怡", "永刚", "慧敏", "卫东", "晓燕"]
+# --- The data file ------------------------------------------------------------------------------------------
+# The world itself (regions, bureaus, institutions, people, experts, logins, certificates, cases) is data:
+# certification/demo/province.yaml, whose comments say what each part is for. These models read it.
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-# Expert pools: the province's and each city's, by the pool bureau's division code. Names are unique.
-EXPERTS = {
-    "420000": ["周文华", "吴敏", "郑国平", "孙丽华", "钱学军", "冯雅琴", "蒋天明", "沈玉梅", "韩振东", "杨淑芬",
-               "朱立伟", "秦晓红"],
-    "420100": ["许志远", "何春燕", "吕建新", "施美玲", "张德福", "孔繁荣", "曹秀兰"],
-    "420500": ["严国栋", "华丽萍", "金永祥", "魏红梅", "陶建军", "姜淑贞", "戚文涛"],
-    "420600": ["谢明亮", "邹桂兰", "喻长江", "柏玉珍", "水新华", "窦建华", "章丽芳"],
-}
-STREETS = ["东湖路", "解放大道", "中山路", "人民路", "建设路", "沿江大道", "和平路", "新华路"]
-TITLES = ["研究馆员", "副研究馆员", "档案馆员"]
 
-APPLICANT_INSTITUTION = "武汉市财政局"
-CITY_BUREAU_CODE = "420100"  # 武汉市档案局: bureau staff, pre-checker and approver work here
-DEMO_EXPERT = ("420100", "许志远")  # the expert login; employed by 武汉市民政局, no conflict with the applicant
-# More experts of the city's pool who sign in, so that a panel of three (or five) can score from the browser:
-# username → the expert's name. Same password; none has a conflict with the applicant.
-DEMO_PANEL_EXPERTS = {"expert2": "施美玲", "expert3": "张德福", "expert4": "孔繁荣", "expert5": "曹秀兰"}
+class DemoScheme(_Data):
+    code: str
+    file: str  # a shipped scheme file (certification/schemes/), loaded when the scheme is not loaded yet
 
-# Users: (username, role, role label, full name, bureau code or None). The expert's name is its Expert row's.
-USERS = [
-    ("applicant", Role.APPLICANT, "申报单位 applicant", "张晓梅", None),
-    ("bureau", Role.BUREAU_STAFF, "档案局考评人员 bureau staff", "李建国", CITY_BUREAU_CODE),
-    ("prechecker", Role.PRECHECKER, "预检人员 pre-checker", "王丽娟", CITY_BUREAU_CODE),
-    ("expert", Role.EXPERT, "评审专家 review expert", None, None),
-    ("approver", Role.APPROVER, "审批人 approver", "陈志强", CITY_BUREAU_CODE),
-    ("officer", Role.CERTIFICATE_OFFICER, "省档案局制证 certificate officer", "刘芳", PROVINCE[0]),
-    ("auditor", Role.AUDITOR, "审计人员 auditor", "赵明", PROVINCE[0]),
-]
-ADMIN = ("admin", "系统管理员 administrator", "系统管理员")
+
+class Phone(_Data):
+    area: str
+    lead: str
+    digits: int = Field(ge=1, le=10)
+
+    def number(self, text: str) -> str:
+        """A landline number derived from ``text``: area code, dash, lead digit and ``digits`` more."""
+        return f"{self.area}-{self.lead}{_digits(text, self.digits):0{self.digits}d}"
+
+
+class Township(_Data):
+    code: str = Field(pattern=r"^\d{9}$")
+    name: str
+
+
+class County(_Data):
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str
+    townships: list[Township]
+
+
+class City(_Data):
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str
+    phone: Phone
+    postcode: str
+    counties: list[County]
+
+
+class Province(_Data):
+    code: str = Field(pattern=r"^\d{6}$")
+    name: str
+    phone: Phone
+    postcode: str
+    seat: str  # where the provincial organs' addresses are
+    cities: list[City]
+
+
+class BureauNaming(_Data):
+    name: str  # with {region}
+    address: str  # with {region}
+
+
+class ProvincialUnit(_Data):
+    name: str
+    guides_system: bool = False
+    parent: str | None = None
+
+
+class CityUnit(_Data):
+    suffix: str
+    guides_system: bool = False
+    parent: str | None = None  # a provincial organ's name
+
+
+class CountyUnit(_Data):
+    suffix: str
+    parent_suffix: str | None = None  # the city's guiding organ, by its suffix
+
+
+class Institutions(_Data):
+    provincial: list[ProvincialUnit]
+    city: list[CityUnit]
+    county: list[CountyUnit]
+    township_office: dict[str, str]  # a township name's ending → its organ's office
+
+    def office(self, township: str) -> str:
+        for ending, office in self.township_office.items():
+            if township.endswith(ending):
+                return office
+        raise DemoDataError(f"township {township!r} ends in none of {list(self.township_office)}")
+
+
+class People(_Data):
+    surnames: str = Field(min_length=1)
+    given_names: list[str] = Field(min_length=1)
+    streets: list[str] = Field(min_length=1)
+
+
+class Incident(_Data):
+    institution: str
+    days_ago: int
+    kind: IncidentKind
+    description: str
+
+
+class ExpertRef(_Data):
+    pool: str  # the pool bureau's division code
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.pool, self.name)
+
+
+class LoginExpert(ExpertRef):
+    employer: str
+
+
+class Qualifications(_Data):
+    text: str  # with {years}
+    years_from: int
+
+
+class Pool(_Data):
+    bureau: str  # the pool bureau's division code
+    grades: list[str]  # grade codes of the demo's scheme
+    names: list[str]
+
+
+class PastEmployment(_Data):
+    expert: ExpertRef
+    institution: str
+    started_days_ago: int
+    ended_days_ago: int
+
+
+class Conflict(_Data):
+    expert: ExpertRef
+    institution: str
+    reason: str
+
+
+class Experts(_Data):
+    titles: list[str] = Field(min_length=1)
+    qualifications: Qualifications
+    pools: list[Pool]
+    past_employment: PastEmployment
+    conflict: Conflict
+
+
+class PanelExperts(_Data):
+    pool: str
+    logins: dict[str, str]  # username → the expert's name
+
+
+class DemoUser(_Data):
+    username: str
+    role: Role
+    label: str
+    full_name: str | None = None  # the expert login's is its expert's
+    bureau: str | None = None  # division code of the bureau it works at (not the applicant or the expert)
+
+
+class Admin(_Data):
+    username: str
+    label: str
+    full_name: str
+
+
+class Offset(_Data):
+    days: int = 0
+    years: int = 0
+
+    def from_day(self, today: dt.date) -> dt.date:
+        """``days`` added to ``today``, then ``years`` added to that day."""
+        return rules.add_years(today + dt.timedelta(days=self.days), self.years)
+
+
+class DemoCertificate(_Data):
+    key: str
+    holder: str  # institution name
+    grade: str
+    issued: Offset
+    status: CertificateStatus = CertificateStatus.IN_FORCE
+    supersedes: str | None = None  # key of the certificate this one replaces
+
+
+class DemoCase(_Data):
+    institution: str
+    grade: str
+    until: Literal["plan", "self_check", "precheck"]  # the node whose task waits for a demo login
+
+
+class DemoWorld(_Data):
+    scheme: DemoScheme
+    bureau: BureauNaming
+    province: Province
+    institutions: Institutions
+    people: People
+    incident: Incident
+    experts: Experts
+    applicant_institution: str
+    login_expert: LoginExpert
+    panel_experts: PanelExperts
+    users: list[DemoUser]
+    admin: Admin
+    certificates: list[DemoCertificate]
+    cases: list[DemoCase]
+
+    def institution_names(self) -> list[str]:
+        """Every institution the world creates, in order of creation."""
+        names = [u.name for u in self.institutions.provincial]
+        for city in self.province.cities:
+            names += [city.name + u.suffix for u in self.institutions.city]
+            for county in city.counties:
+                names += [county.name + u.suffix for u in self.institutions.county]
+                names += [county.name + t.name + self.institutions.office(t.name) for t in county.townships]
+        return names
+
+    def bureau_codes(self) -> list[str]:
+        """Division codes of the regions that have a bureau (every one but a township)."""
+        codes = [self.province.code]
+        for city in self.province.cities:
+            codes += [city.code] + [county.code for county in city.counties]
+        return codes
+
+    @model_validator(mode="after")
+    def _references(self) -> DemoWorld:
+        problems: list[str] = []
+        names = self.institution_names()
+        known, codes = set(names), set(self.bureau_codes())
+        if len(known) != len(names):
+            problems.append("two institutions have the same name")
+        provincial = {u.name for u in self.institutions.provincial}
+        for u in self.institutions.provincial:
+            if u.parent is not None and u.parent not in provincial:
+                problems.append(f"institutions.provincial: parent {u.parent!r} is no provincial organ")
+        for u in self.institutions.city:
+            if u.parent is not None and u.parent not in provincial:
+                problems.append(f"institutions.city: parent {u.parent!r} is no provincial organ")
+        city_suffixes = {u.suffix for u in self.institutions.city}
+        for u in self.institutions.county:
+            if u.parent_suffix is not None and u.parent_suffix not in city_suffixes:
+                problems.append(f"institutions.county: parent_suffix {u.parent_suffix!r} is no city organ's")
+        pools = {p.bureau: p.names for p in self.experts.pools}
+        for p in self.experts.pools:
+            if p.bureau not in (self.province.code, *(c.code for c in self.province.cities)):
+                problems.append(f"experts.pools: {p.bureau!r} is neither the province's nor a city's code")
+            if len(set(p.names)) != len(p.names):
+                problems.append(f"experts.pools: pool {p.bureau!r} names an expert twice")
+        experts = [("experts.past_employment", self.experts.past_employment.expert),
+                   ("experts.conflict", self.experts.conflict.expert), ("login_expert", self.login_expert),
+                   *(("panel_experts", ExpertRef(pool=self.panel_experts.pool, name=name))
+                     for name in self.panel_experts.logins.values())]
+        for where, ref in experts:
+            if ref.name not in pools.get(ref.pool, []):
+                problems.append(f"{where}: no expert {ref.name!r} in pool {ref.pool!r}")
+        institutions = [("incident", self.incident.institution),
+                        ("experts.past_employment", self.experts.past_employment.institution),
+                        ("experts.conflict", self.experts.conflict.institution),
+                        ("applicant_institution", self.applicant_institution),
+                        ("login_expert.employer", self.login_expert.employer),
+                        *(("certificates", c.holder) for c in self.certificates),
+                        *(("cases", c.institution) for c in self.cases)]
+        problems += [f"{where}: no institution {name!r}" for where, name in institutions if name not in known]
+        for u in self.users:
+            if (u.bureau is None) != (u.role in (Role.APPLICANT, Role.EXPERT)):
+                problems.append(f"users: {u.username!r} needs a bureau exactly when it is no applicant or expert")
+            elif u.bureau is not None and u.bureau not in codes:
+                problems.append(f"users: {u.username!r} works at bureau {u.bureau!r}, which the world lacks")
+            if (u.full_name is None) != (u.role == Role.EXPERT):
+                problems.append(f"users: {u.username!r} needs a full name exactly when it is no expert")
+        for role in (Role.APPLICANT, Role.EXPERT):
+            if [u.role for u in self.users].count(role) != 1:
+                problems.append(f"users: exactly one login has the role {role.value!r}")
+        keys = [c.key for c in self.certificates]
+        if len(set(keys)) != len(keys):
+            problems.append("certificates: two certificates have the same key")
+        problems += [f"certificates: {c.key!r} supersedes {c.supersedes!r}, which is no certificate's key"
+                     for c in self.certificates if c.supersedes is not None and c.supersedes not in keys]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def grade_codes(self) -> list[tuple[str, str]]:
+        """(where in the file, grade code) of every grade the world names."""
+        return ([(f"experts.pools[{p.bureau}].grades", g) for p in self.experts.pools for g in p.grades]
+                + [(f"certificates[{c.key}].grade", c.grade) for c in self.certificates]
+                + [(f"cases[{c.institution}].grade", c.grade) for c in self.cases])
+
+    def check_scheme(self, spec: SchemeSpec, source: str = DEMO_FILE.name) -> None:
+        """Refuse a world that names a grade its scheme lacks (or a scheme other than its own)."""
+        if spec.code != self.scheme.code:
+            raise DemoDataError(f"{source}: the demo runs scheme {self.scheme.code!r}, not {spec.code!r}")
+        have = [g.code for g in spec.grades]
+        wrong = [f"{where} is {code!r}" for where, code in self.grade_codes() if code not in have]
+        if wrong:
+            raise DemoDataError(
+                f"{source}: the demo names grades that scheme {spec.code!r} v{spec.version} does not have "
+                f"({', '.join(wrong)}); its grades are {', '.join(have)}")
+
+
+def load_demo_world(path: str | Path = DEMO_FILE) -> DemoWorld:
+    """Read and validate a demo data file; :class:`DemoDataError` names what is wrong."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DemoDataError(f"{path.name}: cannot read the demo data: {exc}") from None
+    try:
+        return DemoWorld.model_validate(data)
+    except ValidationError as exc:
+        raise DemoDataError(f"{path.name}: the demo data is not valid: {exc}") from None
+
+
+@functools.cache
+def demo_world() -> DemoWorld:
+    """The shipped demo world (certification/demo/province.yaml)."""
+    return load_demo_world(DEMO_FILE)
+
+
+# Read by the benchmarks and the tests: the shipped world's names in the shapes they had as Python constants.
+_WORLD = demo_world()
+PROVINCE = (_WORLD.province.code, _WORLD.province.name, _WORLD.province.phone.area, _WORLD.province.postcode)
+APPLICANT_INSTITUTION = _WORLD.applicant_institution
+DEMO_EXPERT = _WORLD.login_expert.key
+DEMO_PANEL_EXPERTS = dict(_WORLD.panel_experts.logins)
+# (username, role, role label, full name, bureau code or None)
+USERS = [(u.username, u.role, u.label, u.full_name, u.bureau) for u in _WORLD.users]
 
 
 @dataclass(frozen=True)
@@ -152,38 +403,11 @@ class PlannedCertificate:
     supersedes: str | None = None  # key of the certificate this one replaces
 
 
-def certificate_plan(today: dt.date) -> list[PlannedCertificate]:
+def certificate_plan(today: dt.date, world: DemoWorld | None = None) -> list[PlannedCertificate]:
     """The demo's certificates, in order of issue. Dates are relative to ``today``."""
-    def days_ago(n: int) -> dt.date:
-        return today - dt.timedelta(days=n)
-
-    # In force, issued 1-2 years ago, mixed grades and levels (the applicant's ~13 months ago).
-    in_force = [
-        ("applicant", APPLICANT_INSTITUTION, "second", 395),
-        ("prov-finance", "湖北省财政厅", "first", 420),
-        ("prov-education", "湖北省教育厅", "first", 450),
-        ("prov-police", "湖北省公安厅", "second", 480),
-        ("wuhan-education", "武汉市教育局", "second", 510),
-        ("yichang-finance", "宜昌市财政局", "first", 540),
-        ("xiangyang-civil", "襄阳市民政局", "second", 570),
-        ("jiangan-finance", "江岸区财政局", "second", 600),
-        ("yuanan-education", "远安县教育局", "first", 630),
-        ("dazhi", "江岸区大智街道办事处", "second", 660),
-        ("prov-water", "湖北省水利厅", "first", 700),
-    ]
-    plan = [PlannedCertificate(key, holder, grade, days_ago(n)) for key, holder, grade, n in in_force]
-
-    # In force and expiring 60 days from today: issued three years before today + 61 days.
-    plan.append(PlannedCertificate("expiring", "湖北省统计局", "second",
-                                   rules.add_years(today + dt.timedelta(days=61), -3)))
-    # Lapsed: expired about a month ago with no recheck declared.
-    plan.append(PlannedCertificate("lapsed", "夷陵区民政局", "second",
-                                   rules.add_years(today - dt.timedelta(days=30), -3),
-                                   status=CertificateStatus.LAPSED))
-    # A second-grade certificate superseded by the first grade won more than a year after it.
-    plan.append(PlannedCertificate("wuchang-old", "武昌区财政局", "second", days_ago(800),
-                                   status=CertificateStatus.SUPERSEDED))
-    plan.append(PlannedCertificate("wuchang-new", "武昌区财政局", "first", days_ago(330), supersedes="wuchang-old"))
+    world = world or demo_world()
+    plan = [PlannedCertificate(c.key, c.holder, c.grade, c.issued.from_day(today), c.status, c.supersedes)
+            for c in world.certificates]
     return sorted(plan, key=lambda e: (e.issued_on, e.key))
 
 
@@ -207,14 +431,9 @@ def demo_uscc(region_code: str, name: str) -> str:
     return first17 + uscc_check_character(first17)
 
 
-def _person(seed: int) -> str:
-    return SURNAMES[seed % len(SURNAMES)] + GIVEN_NAMES[(seed * 7 + seed // len(SURNAMES)) % len(GIVEN_NAMES)]
-
-
-def _phone(area: str, text: str) -> str:
-    """A landline number: Wuhan's have 8 digits, the other cities' 7."""
-    lead, n = ("8", 7) if area == "027" else ("6", 6)
-    return f"{area}-{lead}{_digits(text, n):0{n}d}"
+def _person(people: People, seed: int) -> str:
+    surnames, given = people.surnames, people.given_names
+    return surnames[seed % len(surnames)] + given[(seed * 7 + seed // len(surnames)) % len(given)]
 
 
 def _snapshot() -> dict[str, int]:
@@ -248,15 +467,21 @@ def refuse_in_production() -> None:
         )
 
 
-def _archives_version() -> SchemeVersion:
-    version = SchemeVersion.objects.filter(scheme__code=ARCHIVES_SCHEME_CODE, is_current=True).first()
+def _scheme_version(world: DemoWorld) -> SchemeVersion:
+    """The current version of the world's scheme, loaded from the file the world names if it is not loaded."""
+    version = SchemeVersion.objects.filter(scheme__code=world.scheme.code, is_current=True).first()
     if version is None:
-        version = scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE), source=DEFAULT_SCHEME_FILE.name).version
+        path = SCHEMES_DIR / world.scheme.file
+        spec = load_scheme_file(path)
+        if spec.code != world.scheme.code:
+            raise DemoDataError(f"scheme.file {world.scheme.file!r} holds scheme {spec.code!r}, "
+                                f"not the demo's {world.scheme.code!r}")
+        version = scheme_load(spec=spec, source=path.name).version
     return version
 
 
 # --- Seeding ------------------------------------------------------------------------------------------------
-def _seed_regions_and_bureaus() -> tuple[dict[str, Region], dict[str, Bureau]]:
+def _seed_regions_and_bureaus(world: DemoWorld) -> tuple[dict[str, Region], dict[str, Bureau]]:
     regions: dict[str, Region] = {}
     bureaus: dict[str, Bureau] = {}
 
@@ -265,34 +490,36 @@ def _seed_regions_and_bureaus() -> tuple[dict[str, Region], dict[str, Bureau]]:
             code=code, defaults={"name": name, "level": level, "parent": parent})[0]
         return regions[code]
 
-    def bureau(reg: Region, parent: Bureau | None, area: str) -> Bureau:
+    def bureau(reg: Region, parent: Bureau | None, phone: Phone) -> Bureau:
         bureaus[reg.code] = Bureau.objects.get_or_create(region=reg, defaults={
-            "name": f"{reg.name}档案局", "level": reg.level, "parent": parent,
-            "address": f"{reg.name}档案馆大楼", "phone": _phone(area, reg.code + "office"),
-            "supervision_phone": _phone(area, reg.code + "supervision"),
+            "name": world.bureau.name.format(region=reg.name), "level": reg.level, "parent": parent,
+            "address": world.bureau.address.format(region=reg.name), "phone": phone.number(reg.code + "office"),
+            "supervision_phone": phone.number(reg.code + "supervision"),
         })[0]
         return bureaus[reg.code]
 
-    p_code, p_name, p_area, _postcode = PROVINCE
-    province = region(p_code, p_name, RegionLevel.PROVINCE, None)
-    province_bureau = bureau(province, None, p_area)
-    for c_code, c_name, area, _postcode, counties in CITIES:
-        city = region(c_code, c_name, RegionLevel.CITY, province)
-        city_bureau = bureau(city, province_bureau, area)
-        for k_code, k_name, townships in counties:
-            county = region(k_code, k_name, RegionLevel.COUNTY, city)
-            bureau(county, city_bureau, area)
-            for t_code, t_name in townships:
-                region(t_code, t_name, RegionLevel.TOWNSHIP, county)
+    p = world.province
+    province = region(p.code, p.name, RegionLevel.PROVINCE, None)
+    province_bureau = bureau(province, None, p.phone)
+    for c in p.cities:
+        city = region(c.code, c.name, RegionLevel.CITY, province)
+        city_bureau = bureau(city, province_bureau, c.phone)
+        for k in c.counties:
+            county = region(k.code, k.name, RegionLevel.COUNTY, city)
+            bureau(county, city_bureau, c.phone)
+            for t in k.townships:
+                region(t.code, t.name, RegionLevel.TOWNSHIP, county)
     return regions, bureaus
 
 
-def _seed_institutions(regions: dict[str, Region]) -> dict[str, Institution]:
+def _seed_institutions(world: DemoWorld, regions: dict[str, Region]) -> dict[str, Institution]:
     institutions: dict[str, Institution] = {}
     counter = iter(range(10_000))
     fonds: dict[str, int] = {}
 
-    def institution(name: str, level: str, reg: Region, area: str, postcode: str, *,
+    people = world.people
+
+    def institution(name: str, level: str, reg: Region, phone: Phone, postcode: str, *,
                     guidance: bool = False, parent: str | None = None) -> None:
         seed = next(counter)
         fonds[reg.code] = fonds.get(reg.code, 0) + 1
@@ -301,79 +528,84 @@ def _seed_institutions(regions: dict[str, Region]) -> dict[str, Institution]:
         while node is not None and node.level != RegionLevel.PROVINCE:
             chain.insert(0, node.name)
             node = node.parent
-        place = "".join(chain) or "武汉市武昌区"
+        place = "".join(chain) or world.province.seat
         institutions[name] = Institution.objects.get_or_create(uscc=demo_uscc(reg.code, name), defaults={
             "name": name, "level": level, "region": reg, "has_system_guidance": guidance,
             "parent": institutions[parent] if parent else None,
             "fonds_number": f"{reg.code[:6]}-{fonds[reg.code]:03d}",
-            "address": f"{place}{STREETS[seed % len(STREETS)]}{seed * 17 % 300 + 1}号",
-            "postcode": postcode, "head": _person(3 * seed), "archives_leader": _person(3 * seed + 1),
-            "contact_name": _person(3 * seed + 2), "contact_phone": _phone(area, name),
+            "address": f"{place}{people.streets[seed % len(people.streets)]}{seed * 17 % 300 + 1}号",
+            "postcode": postcode, "head": _person(people, 3 * seed),
+            "archives_leader": _person(people, 3 * seed + 1), "contact_name": _person(people, 3 * seed + 2),
+            "contact_phone": phone.number(name),
         })[0]
 
-    p_code, _p_name, p_area, p_postcode = PROVINCE
-    for name, guidance, parent in PROVINCIAL_UNITS:
-        institution(name, InstitutionLevel.PROVINCIAL, regions[p_code], p_area, p_postcode,
-                    guidance=guidance, parent=parent)
-    for c_code, c_name, area, postcode, counties in CITIES:
-        for suffix, guidance, parent in CITY_UNITS:
-            institution(c_name + suffix, InstitutionLevel.CITY, regions[c_code], area, postcode,
-                        guidance=guidance, parent=parent)
-        for k_code, k_name, townships in counties:
-            for suffix, parent_suffix in COUNTY_UNITS:
-                institution(k_name + suffix, InstitutionLevel.COUNTY, regions[k_code], area, postcode,
-                            parent=c_name + parent_suffix if parent_suffix else None)
-            for t_code, t_name in townships:
-                office = "办事处" if t_name.endswith("街道") else "人民政府"
-                institution(k_name + t_name + office, InstitutionLevel.TOWNSHIP, regions[t_code], area, postcode)
+    p, units = world.province, world.institutions
+    for u in units.provincial:
+        institution(u.name, InstitutionLevel.PROVINCIAL, regions[p.code], p.phone, p.postcode,
+                    guidance=u.guides_system, parent=u.parent)
+    for c in p.cities:
+        for cu in units.city:
+            institution(c.name + cu.suffix, InstitutionLevel.CITY, regions[c.code], c.phone, c.postcode,
+                        guidance=cu.guides_system, parent=cu.parent)
+        for k in c.counties:
+            for ku in units.county:
+                institution(k.name + ku.suffix, InstitutionLevel.COUNTY, regions[k.code], c.phone, c.postcode,
+                            parent=c.name + ku.parent_suffix if ku.parent_suffix else None)
+            for t in k.townships:
+                institution(k.name + t.name + units.office(t.name), InstitutionLevel.TOWNSHIP, regions[t.code],
+                            c.phone, c.postcode)
     return institutions
 
 
-def _seed_incident(institutions: dict[str, Institution], today: dt.date) -> None:
-    """One institution with an archives-safety incident 200 days ago: it cannot declare for two years."""
-    SafetyIncident.objects.get_or_create(institution=institutions["襄州区民政局"], defaults={
-        "occurred_on": today - dt.timedelta(days=200), "kind": IncidentKind.DAMAGE,
-        "description": "档案库房顶棚漏水，部分文书档案受潮损毁，已报告襄阳市档案局。",
+def _seed_incident(world: DemoWorld, institutions: dict[str, Institution], today: dt.date) -> None:
+    """One institution with an archives-safety incident: it cannot declare for two years after it."""
+    incident = world.incident
+    SafetyIncident.objects.get_or_create(institution=institutions[incident.institution], defaults={
+        "occurred_on": today - dt.timedelta(days=incident.days_ago), "kind": incident.kind,
+        "description": incident.description,
     })
 
 
-def _seed_experts(bureaus: dict[str, Bureau], institutions: dict[str, Institution],
+def _seed_experts(world: DemoWorld, bureaus: dict[str, Bureau], institutions: dict[str, Institution],
                   today: dt.date) -> dict[tuple[str, str], Expert]:
     experts: dict[tuple[str, str], Expert] = {}
+    data = world.experts
     term = (dt.date(today.year - 1, 1, 1), dt.date(today.year + 1, 12, 31))  # a 3-year appointment
-    for pool_code, names in EXPERTS.items():
+    for pool_data in data.pools:
+        pool_code = pool_data.bureau
         pool = bureaus[pool_code]
-        if pool_code == PROVINCE[0]:
+        if pool_code == world.province.code:
             employers = [i for i in institutions.values() if i.level == InstitutionLevel.PROVINCIAL]
         else:
             employers = [i for i in institutions.values()
                          if i.region.code.startswith(pool_code[:4]) and i.level != InstitutionLevel.TOWNSHIP
-                         and i.name != APPLICANT_INSTITUTION]
+                         and i.name != world.applicant_institution]
         employers.sort(key=lambda i: i.uscc)
-        for n, name in enumerate(names):
+        for n, name in enumerate(pool_data.names):
             employer = employers[n * 3 % len(employers)]
-            if (pool_code, name) == DEMO_EXPERT:
-                employer = institutions["武汉市民政局"]
+            if (pool_code, name) == world.login_expert.key:
+                employer = institutions[world.login_expert.employer]
             system = employer.parent or (employer if employer.has_system_guidance else None)
             experts[(pool_code, name)] = Expert.objects.get_or_create(pool=pool, name=name, defaults={
-                "employer": employer, "system": system, "title": TITLES[n % len(TITLES)],
-                "qualifications": f"从事档案工作{12 + n}年，熟悉机关档案工作目标管理等级考评标准",
-                "reviewer_level": pool.level,
-                "grades": [] if pool.level == "province" else ["second", "first"],
+                "employer": employer, "system": system, "title": data.titles[n % len(data.titles)],
+                "qualifications": data.qualifications.text.format(years=data.qualifications.years_from + n),
+                "reviewer_level": pool.level, "grades": list(pool_data.grades),
                 "term_starts_on": term[0], "term_ends_on": term[1],
                 "phone": f"139{_digits(name, 8):08d}",
             })[0]
     # A past employment (recused for three years after it ended) and a declared conflict.
+    past, conflict = data.past_employment, data.conflict
     ExpertEmployment.objects.get_or_create(
-        expert=experts[("420100", "何春燕")], institution=institutions["武汉市教育局"],
-        defaults={"started_on": today - dt.timedelta(days=6 * 365), "ended_on": today - dt.timedelta(days=2 * 365)})
+        expert=experts[past.expert.key], institution=institutions[past.institution],
+        defaults={"started_on": today - dt.timedelta(days=past.started_days_ago),
+                  "ended_on": today - dt.timedelta(days=past.ended_days_ago)})
     ConflictDeclaration.objects.get_or_create(
-        expert=experts[("420100", "吕建新")], institution=institutions[APPLICANT_INSTITUTION], archived_at=None,
-        defaults={"reason": "配偶在该单位办公室从事档案管理工作，申请回避。"})
+        expert=experts[conflict.expert.key], institution=institutions[conflict.institution], archived_at=None,
+        defaults={"reason": conflict.reason})
     return experts
 
 
-def _seed_users(bureaus: dict[str, Bureau], institutions: dict[str, Institution],
+def _seed_users(world: DemoWorld, bureaus: dict[str, Bureau], institutions: dict[str, Institution],
                 experts: dict[tuple[str, str], Expert]) -> None:
     ensure_roles()
 
@@ -385,14 +617,16 @@ def _seed_users(bureaus: dict[str, Bureau], institutions: dict[str, Institution]
             obj.save(update_fields=["password"])
         return obj
 
-    for username, role, _label, full_name, bureau_code in USERS:
+    for demo_user in world.users:
+        username, role, full_name, bureau_code = (demo_user.username, demo_user.role, demo_user.full_name,
+                                                  demo_user.bureau)
         if role == Role.APPLICANT:
             u = user(username, full_name)
-            institution = institutions[APPLICANT_INSTITUTION]
+            institution = institutions[world.applicant_institution]
             InstitutionMembership.objects.get_or_create(user=u, institution=institution, archived_at=None)
             role_grant(user=u, role=role, obj=institution)
         elif role == Role.EXPERT:
-            expert = experts[DEMO_EXPERT]
+            expert = experts[world.login_expert.key]
             u = user(username, expert.name, phone=expert.phone)
             if expert.user_id is None and not Expert.objects.filter(user=u).exists():
                 expert.user = u
@@ -403,16 +637,15 @@ def _seed_users(bureaus: dict[str, Bureau], institutions: dict[str, Institution]
             bureau = bureaus[bureau_code]
             BureauMembership.objects.get_or_create(user=u, bureau=bureau, archived_at=None)
             role_grant(user=u, role=role, obj=bureau)
-    for username, name in DEMO_PANEL_EXPERTS.items():
-        expert = experts[(CITY_BUREAU_CODE, name)]
+    for username, name in world.panel_experts.logins.items():
+        expert = experts[(world.panel_experts.pool, name)]
         u = user(username, expert.name, phone=expert.phone)
         if expert.user_id is None and not Expert.objects.filter(user=u).exists():
             expert.user = u
             expert.save(update_fields=["user", "updated_at"])
         role_grant(user=u, role=Role.EXPERT, obj=expert)
-    username, _label, full_name = ADMIN
-    user(username, full_name, is_staff=True, is_superuser=True)
-    _seed_authenticators()
+    user(world.admin.username, world.admin.full_name, is_staff=True, is_superuser=True)
+    _seed_authenticators(world)
 
 
 # --- The second factor of the demo's privileged logins ------------------------------------------------------
@@ -424,22 +657,25 @@ def _demo_totp_key(username: str) -> str:
     return hashlib.sha1(f"demo-authenticator:{username}".encode()).hexdigest()  # noqa: S324 - a published demo key
 
 
-def _second_factor_users() -> list[User]:
+def _second_factor_users(world: DemoWorld) -> list[User]:
     from .signin import second_factor_required
 
-    usernames = [u[0] for u in USERS] + [ADMIN[0]]
-    return [u for u in User.objects.filter(username__in=usernames).order_by("pk") if second_factor_required(u)]
+    return [u for u in User.objects.filter(username__in=_usernames(world)).order_by("pk") if second_factor_required(u)]
 
 
-def _seed_authenticators() -> None:
+def _usernames(world: DemoWorld) -> list[str]:
+    return [u.username for u in world.users] + [world.admin.username]
+
+
+def _seed_authenticators(world: DemoWorld) -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    for u in _second_factor_users():
+    for u in _second_factor_users(world):
         if not TOTPDevice.objects.filter(user=u, confirmed=True).exists():
             TOTPDevice.objects.create(user=u, name="demo", key=_demo_totp_key(u.username), confirmed=True)
 
 
-def demo_second_factors() -> list[tuple[str, str, str]]:
+def demo_second_factors(world: DemoWorld | None = None) -> list[tuple[str, str, str]]:
     """(username, the authenticator's secret in base32, the code it shows now) of each demo login that signs in
     with a second factor and still has its demo authenticator."""
     from django_otp.oath import totp
@@ -448,7 +684,7 @@ def demo_second_factors() -> list[tuple[str, str, str]]:
     from .signin import totp_secret
 
     rows = []
-    for u in _second_factor_users():
+    for u in _second_factor_users(world or demo_world()):
         device = TOTPDevice.objects.filter(user=u, confirmed=True, name="demo").first()
         if device is not None:
             code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift)
@@ -456,12 +692,12 @@ def demo_second_factors() -> list[tuple[str, str, str]]:
     return rows
 
 
-def _seed_certificates(today: dt.date, version: SchemeVersion, bureaus: dict[str, Bureau],
+def _seed_certificates(world: DemoWorld, today: dt.date, version: SchemeVersion, bureaus: dict[str, Bureau],
                        institutions: dict[str, Institution]) -> None:
     spec = version.specification()
-    issuer = bureaus[PROVINCE[0]]
+    issuer = bureaus[world.province.code]
     done: dict[str, Certificate] = {}
-    for entry in certificate_plan(today):
+    for entry in certificate_plan(today, world):
         holder = institutions[entry.holder]
         grade_row = Grade.objects.get(version=version, code=entry.grade)
         existing = Certificate.objects.filter(institution=holder, grade=grade_row).first()
@@ -506,32 +742,39 @@ def _seed_signatures(bureaus: dict[str, Bureau]) -> None:
 
 
 @transaction.atomic
-def demo_seed(*, today: dt.date | None = None) -> DemoSummary:
-    """Create the demo data that is missing, relative to ``today`` (default: today in the scheme's zone)."""
+def demo_seed(*, today: dt.date | None = None, world: DemoWorld | None = None) -> DemoSummary:
+    """Create the demo data that is missing, relative to ``today`` (default: today in the scheme's zone).
+
+    ``world`` defaults to the shipped demo data file; a world naming a grade its scheme lacks is refused
+    (:class:`DemoDataError`) before anything is created."""
     refuse_in_production()
+    world = world or demo_world()
     before = _snapshot()
-    version = _archives_version()
+    version = _scheme_version(world)
+    world.check_scheme(version.specification())
     if today is None:
         today = rules.local_date(timezone.now(), scheme=version.specification())
-    regions, bureaus = _seed_regions_and_bureaus()
-    institutions = _seed_institutions(regions)
-    _seed_incident(institutions, today)
-    experts = _seed_experts(bureaus, institutions, today)
-    _seed_users(bureaus, institutions, experts)
-    _seed_certificates(today, version, bureaus, institutions)
+    regions, bureaus = _seed_regions_and_bureaus(world)
+    institutions = _seed_institutions(world, regions)
+    _seed_incident(world, institutions, today)
+    experts = _seed_experts(world, bureaus, institutions, today)
+    _seed_users(world, bureaus, institutions, experts)
+    _seed_certificates(world, today, version, bureaus, institutions)
     _seed_signatures(bureaus)
     after = _snapshot()
-    return DemoSummary(created=after != before, logins=demo_logins() or [], counts=after)
+    return DemoSummary(created=after != before, logins=demo_logins(world) or [], counts=after)
 
 
-def demo_logins() -> list[Login] | None:
+def demo_logins(world: DemoWorld | None = None) -> list[Login] | None:
     """The demo's logins as stored, or ``None`` when the demo data is not there. Creates nothing."""
-    users = {u.username: u for u in User.objects.filter(username__in=[u[0] for u in USERS] + [ADMIN[0]])}
-    if len(users) != len(USERS) + 1:
+    world = world or demo_world()
+    users = {u.username: u for u in User.objects.filter(username__in=_usernames(world))}
+    if len(users) != len(world.users) + 1:
         return None
     logins: list[Login] = []
-    for username, role, label, _full_name, _bureau in USERS:
-        u = users[username]
+    for demo_user in world.users:
+        role, label = demo_user.role, demo_user.label
+        u = users[demo_user.username]
         if role == Role.APPLICANT:
             membership = u.institution_memberships.filter(archived_at=None).select_related("institution").first()
             what = membership.institution.name if membership else ""
@@ -541,6 +784,6 @@ def demo_logins() -> list[Login] | None:
         else:
             membership = u.bureau_memberships.filter(archived_at=None).select_related("bureau").first()
             what = membership.bureau.name if membership else ""
-        logins.append((label, username, DEMO_PASSWORD, what))
-    logins.append((ADMIN[1], ADMIN[0], DEMO_PASSWORD, "Django admin /admin/"))
+        logins.append((label, demo_user.username, DEMO_PASSWORD, what))
+    logins.append((world.admin.label, world.admin.username, DEMO_PASSWORD, "Django admin /admin/"))
     return logins
