@@ -1,6 +1,8 @@
 """Demo cases in progress, so that each demo login finds work in its task inbox: the bureau a declaration to
-plan, the applicant its self-check, the pre-checker a case to pre-check. Driven through the same actions
-(``workflows.actions``: a service and its process step in one transaction) as real cases; idempotent."""
+plan, the applicant its self-check, the pre-checker a case to pre-check. The cases (institution, grade, how
+far each goes) and the scheme are the demo's data (``cases`` in certification/demo/province.yaml). Driven
+through the same actions (``workflows.actions``: a service and its process step in one transaction) as real
+cases; idempotent."""
 
 from __future__ import annotations
 
@@ -18,18 +20,9 @@ from certification.permissions import ACT_FOR_INSTITUTION, role_grant
 from certification.scoring import ItemEntry
 from certification.services import cases as case_services
 from certification.services import sheets as sheet_services
-from certification.services.demo import refuse_in_production
+from certification.services.demo import DemoWorld, demo_world, refuse_in_production
 
 from . import actions
-
-# (institution, grade, how far the case goes: the node whose task waits for a demo login). The demo
-# applicant's own institution holds the second grade since about 13 months: it declares for the first grade
-# when the regulation allows (a declaration the rules refuse is left out; the applicant can try it in the UI).
-DEMO_CASES = [
-    ("武汉市民政局", "second", "plan"),        # the bureau ("bureau") decides on the plan
-    ("武汉市财政局", "first", "self_check"),   # the applicant ("applicant") does its self-check
-    ("武汉市公安局", "second", "precheck"),    # the pre-checker ("prechecker") pre-checks
-]
 
 
 def _pdf(name: str) -> SimpleUploadedFile:
@@ -53,22 +46,26 @@ def _declarer(institution: Institution):
                                userobjectpermission__object_pk=str(institution.pk)).first()
 
 
-def demo_cases() -> list[str]:
+def demo_cases(world: DemoWorld | None = None) -> list[str]:
     """Declare the demo cases that are missing and take each to its stage, each step one action (its own
-    transaction). Returns what was created."""
+    transaction). Returns what was created. ``world`` defaults to the shipped demo data file; one naming a grade
+    its scheme lacks is refused (``DemoDataError``) before anything is declared."""
     refuse_in_production()
-    spec = Scheme.objects.get(code="archives").current_version().specification()
+    world = world or demo_world()
+    spec = Scheme.objects.get(code=world.scheme.code).current_version().specification()
+    world.check_scheme(spec)
     year = rules.local_date(timezone.now(), scheme=spec).year
     # inside the declaration window of this year, whatever today is (the demo's declarations are dated so)
     declared_at = timezone.make_aware(dt.datetime(year, 1, 15, 9, 0))
     staff = User.objects.get(username="bureau")
     prechecker = User.objects.get(username="prechecker")
     created = []
-    for name, grade, goal in DEMO_CASES:
+    for demo_case in world.cases:
+        name, grade, goal = demo_case.institution, demo_case.grade, demo_case.until
         institution = Institution.objects.filter(name=name).first()
         if institution is None or Case.objects.filter(institution=institution, outcome=Outcome.OPEN).exists():
             continue
-        applicant = User.objects.filter(username="applicant").first() if name == "武汉市财政局" else None
+        applicant = User.objects.filter(username="applicant").first() if name == world.applicant_institution else None
         if applicant is None:
             # a stand-in for the institution's contact, who cannot sign in (no usable password)
             applicant, made = User.objects.get_or_create(username=f"demo-{institution.pk}", defaults={
