@@ -307,15 +307,16 @@ def sample_certificate(**overrides) -> SimpleNamespace:
     the default scheme as shipped."""
     from .scheme import default_scheme
 
+    spec = default_scheme()
     values = {
         "scheme_version": SimpleNamespace(specification=default_scheme),
-        "number": "鄂档等证〔2026〕0001号",
+        "number": spec.documents.certificate_number_for(2026, 1),
         "institution": SimpleNamespace(name="武汉市江岸区人民政府办公室"),
-        "grade": SimpleNamespace(name="省二级"),
+        "grade": SimpleNamespace(name=min(spec.grades, key=lambda g: g.rank).name),
         "kind": "promotion",
         "issued_on": dt.date(2026, 5, 20),
         "valid_until": dt.date(2029, 5, 19),
-        "issued_by": SimpleNamespace(name="湖北省档案局"),
+        "issued_by": SimpleNamespace(name="（发证机关）"),
         "verification_token": "sample-token-0123456789abcdef",
     }
     values.update(overrides)
@@ -447,6 +448,8 @@ def case_context(case) -> dict:
     return {
         "lang": "zh-CN",
         "case": case,
+        # the scheme's own words: the text its documents cite, its word for the assessment, its titles
+        "words": case.scheme_version.specification().documents,
         "reference": case.reference,
         "scheme_title": case.scheme_version.title if case.scheme_version_id else "",
         "institution": institution.name,
@@ -556,6 +559,11 @@ def _approval(case) -> dict:
             "on": _cn(case.approval_decided_at or timezone.now())}
 
 
+def _words(case):
+    """The documents' words of the case's scheme version (its file's ``documents``)."""
+    return case.scheme_version.specification().documents
+
+
 def acceptance_request_context(case) -> dict:
     rows, totals = _item_rows(case, with_panel=False)
     return {**case_context(case), "title": "验收申请报告", "self_total": totals["self"],
@@ -571,7 +579,7 @@ def application_form_context(case) -> dict:
     _rows, totals = _item_rows(case, with_panel=True)
     return {
         **case_context(case),
-        "title": case.scheme_version.specification().documents.application_form_title,
+        "title": _words(case).application_form_title,
         "self_total": totals["self"],
         "self_submitted_on": totals["self_submitted_on"],
         "filled_on": _cn(case.acceptance_requested_at),
@@ -583,19 +591,18 @@ def application_form_context(case) -> dict:
                   "passed": review.passed if review else None,
                   "on": _cn(review.concluded_at) if review and review.concluded_at else ""},
         "approval": _approval(case),
-        "holdings": ["文书", "科技", "会计", "照片", "声像", "实物", "电子"],
     }
 
 
 def self_check_form_context(case) -> dict:
     rows, totals = _item_rows(case, with_panel=False)
-    return {**case_context(case), "title": "自查情况考评表", "rows": rows, "totals": totals}
+    return {**case_context(case), "title": _words(case).self_check_form_title, "rows": rows, "totals": totals}
 
 
 def assessment_form_context(case) -> dict:
     rows, totals = _item_rows(case, with_panel=True)
     review = _review(case)
-    return {**case_context(case), "title": "等级考评表（评审评分表）", "rows": rows, "totals": totals,
+    return {**case_context(case), "title": _words(case).assessment_form_title, "rows": rows, "totals": totals,
             "members": _panel_members(case),
             "conclusion": review.conclusion if review else "",
             "passed": review.passed if review else None,
@@ -671,7 +678,7 @@ def panel_roster_context(case) -> dict:
         "recusal_on": timezone_text(m.recusal_declared_at) if m.recusal_declared_at else "",
     } for m in _panel_members(case)]
     years = case.scheme_version.specification().panel.conflict_employment_years
-    return {**case_context(case), "title": "考评组人员名单及回避声明", "members": members, "window_years": years,
+    return {**case_context(case), "title": _words(case).panel_roster_title, "members": members, "window_years": years,
             "formed_on": _cn(panel.formed_at) if panel else "",
             "scoring_due": _deadline_cn(panel.scoring_due_at) if panel else ""}
 
@@ -683,6 +690,7 @@ def integrity_notice_context(case) -> dict:
     if review and review.steps:
         onsite = min((v for v in review.steps.values() if isinstance(v, str)), default=None)
     return {**case_context(case), "title": "廉政告知书",
+            "integrity_lead": _words(case).integrity_lead_for(case.bureau.name),
             "chair": next((m.expert.name for m in members if m.is_chair), ""),
             "assessment_on": onsite[:10] if onsite else "",
             "acknowledged_on": _cn(case.integrity_acknowledged_at)}
@@ -731,8 +739,10 @@ BASIS_DOCUMENTS = ("acceptance_request", "application_form", "assessment_form", 
 
 
 def case_document_template(kind: str, case) -> str:
+    """The template of a case's document: the scheme's own where its file names one (the letter's per grade),
+    else the shared one."""
     template, _builder = CASE_DOCUMENTS[kind]
-    return template or confirmation_letter_template(case)
+    return _words(case).template_for(kind, template) if template else confirmation_letter_template(case)
 
 
 def case_document_available(kind: str, case) -> bool:
@@ -757,9 +767,9 @@ def case_document_available(kind: str, case) -> bool:
 
 def case_document_render(kind: str, case, **extra) -> tuple[str, str, dict]:
     """(template name, HTML, context) of a case's document as the records stand now."""
-    template, builder = CASE_DOCUMENTS[kind]
+    _template, builder = CASE_DOCUMENTS[kind]
     context = builder(case, **extra)
-    template = template or confirmation_letter_template(case)
+    template = case_document_template(kind, case)
     return template, render_to_string(template, context), context
 
 
@@ -789,17 +799,29 @@ def bureau_and_below(bureau) -> list[int]:
     return ids
 
 
-def approvals_summary(bureau, year: int) -> dict:
+def _month_day_cn(month_day: str) -> str:
+    month, day = (int(part) for part in month_day.split("-"))
+    return f"{month}月{day}日"
+
+
+def approvals_summary(bureau, year: int, *, scheme=None) -> dict:
     """The approvals of ``bureau`` and the bureaus below it in ``year`` (local time): one row per
-    confirmation letter issued, with the certificate's number once issued."""
+    confirmation letter issued, with the certificate's number once issued.
+
+    Its title and closing note are the words of ``scheme`` (a ``SchemeSpec``); given one, only that scheme's
+    approvals are listed. Without one, the summary is the default scheme's (whose times set the summary's due
+    date, see ``rules.annual_summary_due``) and lists every approval of the bureaus, as it always has."""
     from django.utils import timezone
 
     from .models import Certificate, IssuedDocument, ScoreSheet
+    from .scheme import default_scheme
 
     start = timezone.make_aware(dt.datetime(year, 1, 1))
     end = timezone.make_aware(dt.datetime(year + 1, 1, 1))
+    spec = scheme if scheme is not None else default_scheme()
+    of_scheme = {"case__scheme__code": spec.code} if scheme is not None else {}
     letters = (IssuedDocument.objects.filter(kind="confirmation_letter", case__bureau__in=bureau_and_below(bureau),
-                                             issued_at__gte=start, issued_at__lt=end)
+                                             issued_at__gte=start, issued_at__lt=end, **of_scheme)
                .select_related("case__institution", "case__grade", "case__bureau").order_by("issued_at", "id"))
     certificates = dict(IssuedDocument.objects.filter(kind="certificate", case__in=[d.case_id for d in letters])
                         .values_list("case_id", "certificate__number"))
@@ -812,7 +834,8 @@ def approvals_summary(bureau, year: int) -> dict:
     # The certificates of the year registered from the paper register: approved before the engine, they have
     # no case; their row says so in place of a score.
     registered = (Certificate.objects.filter(register_batch__isnull=False, approved_by__in=bureau_and_below(bureau),
-                                             issued_on__year=year)
+                                             issued_on__year=year,
+                                             **({"scheme__code": spec.code} if scheme is not None else {}))
                   .select_related("institution", "grade", "approved_by").order_by("issued_on", "id"))
     approvals += [(c.issued_on, -c.pk, [
         c.institution.name, c.grade.name, KIND_LABELS.get(str(c.kind), ""), REGISTERED_MARK, c.approved_by.name,
@@ -820,7 +843,8 @@ def approvals_summary(bureau, year: int) -> dict:
     approvals.sort(key=lambda a: (a[0], a[1]))
     rows = [[n, *row] for n, (_day, _key, row) in enumerate(approvals, start=1)]
     return {"lang": "zh-CN", "bureau": bureau.name, "year": year,
-            "title": f"{bureau.name}{year}年机关档案工作目标管理等级考评审批情况汇总表",
+            "title": spec.documents.annual_summary_title_for(bureau.name, year),
+            "note": spec.documents.annual_summary_note.format(due=_month_day_cn(spec.times.annual_summary.due)),
             "headers": SUMMARY_HEADERS, "rows": rows, "made_on": _cn(timezone.now()),
             "seal_label": ISSUER_PLACEHOLDER}
 
@@ -831,8 +855,8 @@ def summary_pdf_record(bureau, year: int, *, created: dt.datetime | None = None)
     return PdfRecord(author=bureau.name, created=created or timezone.now(), reference=f"{year}年审批情况汇总表")
 
 
-def approvals_summary_pdf(bureau, year: int) -> bytes:
-    return render_pdf("documents/annual_summary.html", approvals_summary(bureau, year),
+def approvals_summary_pdf(bureau, year: int, *, scheme=None) -> bytes:
+    return render_pdf("documents/annual_summary.html", approvals_summary(bureau, year, scheme=scheme),
                       summary_pdf_record(bureau, year))
 
 

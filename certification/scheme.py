@@ -472,22 +472,89 @@ def number_pattern(number_format: str) -> re.Pattern:
     return re.compile("".join(parts))
 
 
+#: The case documents a scheme may print from a template of its own (``Documents.templates``), in place of the
+#: shared one under ``templates/documents/`` (which prints only the scheme's words).
+DocumentName = Literal["acceptance_request", "application_form", "self_check_form", "assessment_form",
+                       "precheck_opinion", "notice_result", "panel_roster", "integrity_notice"]
+
+
+def _takes_only(value: str, what: str, **names: Any) -> str:
+    """``value`` formatted with ``names`` (sample values) must work: a text naming another field is refused."""
+    try:
+        value.format(**names)
+    except (KeyError, IndexError, ValueError) as exc:
+        taken = " and ".join(f"{{{n}}}" for n in names) or "no field in braces"
+        raise ValueError(f"{what} takes only {taken}: {exc}") from None
+    return value
+
+
 class Documents(_Spec):
     """The scheme's documents, in its own words, each declared by the file (none is inherited from another
     scheme): the confirmation letter's model per grade (a template; the archives' 附件5 has two) and the model of
     every other grade; the certificate's number, a format with ``{year}`` and ``{serial}``; the certificate's
     title (and, where the scheme has a recheck, the title of the certificate a recheck renews) and its
     statement, a sentence with ``{grade}``; the title of the application and approval form; the confirmation
-    letter's subject, with ``{institution}`` and ``{grade}``."""
+    letter's subject, with ``{institution}`` and ``{grade}``.
+
+    And what the case's other documents print: ``basis``, the text the documents cite (the regulation, with its
+    number); ``assessment``, the scheme's word for the assessment (考评, 督导评估, 考核: its panel is the
+    ``{assessment}组``); ``work``, the work assessed (档案工作); the titles of the self-check form, the assessment
+    form and the panel roster; ``notice_lead``, the public notice's first sentence; ``integrity_lead``, the
+    integrity notice's first sentence (with ``{bureau}``); the annual approvals summary's title (with ``{bureau}``
+    and ``{year}``) and its closing note (with ``{due}``, the day it is due; empty where the source says
+    nothing); ``letter_number``, the confirmation letter's number, a format with ``{year}`` and ``{serial}`` (and
+    ``{bureau}``, the issuing bureau's name: each bureau numbers its letters in one series a year). ``templates``
+    optionally names a template of the scheme's own for a case document (its other parts are the shared ones)."""
 
     letters: dict[Code, Template] = {}
     letter_default: Template
+    templates: dict[DocumentName, Template] = {}
     certificate_number: str
     certificate_title: str = Field(min_length=1)
     recheck_certificate_title: str = ""
     certificate_statement: str = Field(min_length=1)
     application_form_title: str = Field(min_length=1)
     letter_subject: str = Field(min_length=1)
+    letter_number: str
+    basis: str = Field(min_length=1)
+    assessment: str = Field(min_length=1)
+    work: str = Field(min_length=1)
+    self_check_form_title: str = Field(min_length=1)
+    assessment_form_title: str = Field(min_length=1)
+    panel_roster_title: str = Field(min_length=1)
+    notice_lead: str = Field(min_length=1)
+    integrity_lead: str = Field(min_length=1)
+    annual_summary_title: str = Field(min_length=1)
+    annual_summary_note: str
+
+    @field_validator("basis", "assessment", "work", "self_check_form_title", "assessment_form_title",
+                     "panel_roster_title", "notice_lead")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        return _takes_only(value, "this text")
+
+    @field_validator("integrity_lead")
+    @classmethod
+    def _integrity_lead(cls, value: str) -> str:
+        return _takes_only(value, "the integrity notice's first sentence", bureau="某局")
+
+    @field_validator("annual_summary_title")
+    @classmethod
+    def _summary_title(cls, value: str) -> str:
+        return _takes_only(value, "the annual summary's title", bureau="某局", year=2026)
+
+    @field_validator("annual_summary_note")
+    @classmethod
+    def _summary_note(cls, value: str) -> str:
+        return _takes_only(value, "the annual summary's note", due="12月20日")
+
+    @field_validator("letter_number")
+    @classmethod
+    def _letter_number(cls, value: str) -> str:
+        _takes_only(value, "the letter number format", bureau="某局", year=2026, serial=1)
+        if "{serial" not in value or "{year" not in value:
+            raise ValueError("the letter number format needs {year} and {serial}")
+        return value
 
     @field_validator("letter_subject")
     @classmethod
@@ -527,6 +594,19 @@ class Documents(_Spec):
 
     def letter_template(self, grade: str) -> str:
         return self.letters.get(grade, self.letter_default)
+
+    def template_for(self, document: str, shared: str) -> str:
+        """The template of a case document: the scheme's own where it names one, else the shared one."""
+        return self.templates.get(document, shared)
+
+    def letter_number_for(self, bureau: str, year: int, serial: int) -> str:
+        return self.letter_number.format(bureau=bureau, year=year, serial=serial)
+
+    def integrity_lead_for(self, bureau: str) -> str:
+        return self.integrity_lead.format(bureau=bureau)
+
+    def annual_summary_title_for(self, bureau: str, year: int) -> str:
+        return self.annual_summary_title.format(bureau=bureau, year=year)
 
     def certificate_number_for(self, year: int, serial: int) -> str:
         return self.certificate_number.format(year=year, serial=serial)

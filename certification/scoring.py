@@ -379,7 +379,10 @@ def assess_points(
     items: dict[str, ItemScore] = {}
     for _category, item in spec.items():
         value = q(_decimal(points.get(item.code, ZERO), "points"))
-        if value < 0:
+        if item.rule.kind == "penalty":  # a penalty item only deducts: its points are zero or below
+            if value > 0:
+                raise ValueError(f"item {item.code}: a penalty item's points cannot be above 0")
+        elif value < 0:
             raise ValueError(f"item {item.code}: points cannot be negative")
         items[item.code] = ItemScore(code=item.code, max_points=item.max_points, points=value, raw=value,
                                      key=item.key, veto=item.code in vetoes and item.veto is not None,

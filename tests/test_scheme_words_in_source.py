@@ -31,23 +31,14 @@ def leftovers() -> dict[str, int]:
 
 
 LEFTOVERS = {
-    "certification/documents.py": 2,
     "certification/models/certificates.py": 6,
-    "certification/models/documents.py": 1,
     "certification/rules.py": 1,
     "certification/services/cases.py": 1,
-    "certification/services/documents.py": 1,
     "certification/services/late_inclusions.py": 2,
     "certification/services/spreadsheets.py": 1,
     "workflows/actions.py": 1,
     "workflows/forms.py": 1,
     "workflows/views.py": 1,
-    "templates/documents/acceptance_request.html": 1,
-    "templates/documents/annual_summary.html": 1,
-    "templates/documents/confirmation_letter_base.html": 2,
-    "templates/documents/confirmation_letter_first.html": 1,
-    "templates/documents/integrity_notice.html": 1,
-    "templates/documents/notice_result.html": 1,
 }
 
 

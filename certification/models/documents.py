@@ -84,7 +84,8 @@ class IssuedDocument(DomainModel):
 
 
 class LetterSerial(models.Model):
-    """The last letter number a bureau gave in a year (鄂档函〔2026〕3号): taken under a row lock."""
+    """The last letter serial a bureau gave in a year (printed in the scheme's ``documents.letter_number``
+    format): taken under a row lock."""
 
     bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="+", verbose_name=_("bureau"))
     year = models.PositiveSmallIntegerField(_("year"))

@@ -113,8 +113,10 @@ def document_freeze(*, actor, case: Case, kind: str, number: str = "") -> Issued
     return _store(actor=actor, kind=kind, template=template, html=html, case=case, number=number)
 
 
-def letter_next_number(*, bureau, year: int) -> str:
-    """The bureau's next letter number of ``year``, gapless, under a row lock: 鄂档函〔2026〕3号."""
+def letter_next_number(*, bureau, year: int, scheme) -> str:
+    """The bureau's next letter number of ``year``, gapless, under a row lock, in the format the scheme's file
+    declares (``documents.letter_number``, e.g. ``{bureau}函〔{year}〕{serial}号``). A bureau's letters are one
+    series a year, whatever the scheme."""
     try:
         with transaction.atomic():
             LetterSerial.objects.get_or_create(bureau=bureau, year=year)
@@ -123,7 +125,7 @@ def letter_next_number(*, bureau, year: int) -> str:
     serial = LetterSerial.objects.select_for_update().get(bureau=bureau, year=year)
     serial.last += 1
     serial.save(update_fields=["last"])
-    return f"{bureau.name}函〔{year}〕{serial.last}号"
+    return scheme.documents.letter_number_for(bureau.name, year, serial.last)
 
 
 def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
@@ -132,7 +134,8 @@ def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
     with documents.shared_reads(case):
         frozen = [document_freeze(actor=actor, case=case, kind=kind) for kind in documents.BASIS_DOCUMENTS]
         if _frozen(kind=DocumentKind.CONFIRMATION_LETTER, case=case) is None:
-            number = letter_next_number(bureau=case.bureau, year=timezone.localdate().year)
+            number = letter_next_number(bureau=case.bureau, year=timezone.localdate().year,
+                                        scheme=case.scheme_version.specification())
             frozen.append(document_freeze(actor=actor, case=case, kind=DocumentKind.CONFIRMATION_LETTER,
                                           number=number))
     return frozen

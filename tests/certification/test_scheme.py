@@ -55,12 +55,23 @@ rubrics:
         items:
           - {code: "2.1", name: 第三项目, max_points: 5}
 documents:
-  letter_default: documents/confirmation_letter_second.html
+  letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "小证〔{year}〕{serial:04d}号"
   certificate_title: 最小方案证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
   application_form_title: 测试审批表
   letter_subject: 关于{institution}为{grade}的函
+  letter_number: "测函〔{year}〕{serial}号"
+  basis: 《测试办法》
+  assessment: 测评
+  work: 测试工作
+  self_check_form_title: 测试自查表
+  assessment_form_title: 测试评分表
+  panel_roster_title: 测评组人员名单
+  notice_lead: 现予公示。
+  integrity_lead: "{bureau}实行廉政告知书制度。"
+  annual_summary_title: "{bureau}{year}年测试汇总表"
+  annual_summary_note: ""
 """
 
 
@@ -278,12 +289,23 @@ def test_minimal_inline_scheme_parses():
 
 def test_a_scheme_declares_its_documents_words_and_none_is_inherited():
     without = edited(MINIMAL, """documents:
-  letter_default: documents/confirmation_letter_second.html
+  letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "小证〔{year}〕{serial:04d}号"
   certificate_title: 最小方案证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
   application_form_title: 测试审批表
   letter_subject: 关于{institution}为{grade}的函
+  letter_number: "测函〔{year}〕{serial}号"
+  basis: 《测试办法》
+  assessment: 测评
+  work: 测试工作
+  self_check_form_title: 测试自查表
+  assessment_form_title: 测试评分表
+  panel_roster_title: 测评组人员名单
+  notice_lead: 现予公示。
+  integrity_lead: "{bureau}实行廉政告知书制度。"
+  annual_summary_title: "{bureau}{year}年测试汇总表"
+  annual_summary_note: ""
 """, "")
     assert [loc for loc, _message in scheme_errors(without)] == ["documents (line 1)"]
     no_title = edited(MINIMAL, "  certificate_title: 最小方案证书\n", "")

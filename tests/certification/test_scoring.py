@@ -138,12 +138,23 @@ times:
 
 TEST_RUBRICS = """
 documents:
-  letter_default: documents/confirmation_letter_second.html
+  letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "测证〔{year}〕{serial:04d}号"
   certificate_title: 测试证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
   application_form_title: 测试审批表
   letter_subject: 关于{institution}为{grade}的函
+  letter_number: "测函〔{year}〕{serial}号"
+  basis: 《测试办法》
+  assessment: 测评
+  work: 测试工作
+  self_check_form_title: 测试自查表
+  assessment_form_title: 测试评分表
+  panel_roster_title: 测评组人员名单
+  notice_lead: 现予公示。
+  integrity_lead: "{bureau}实行廉政告知书制度。"
+  annual_summary_title: "{bureau}{year}年测试汇总表"
+  annual_summary_note: ""
 rubrics:
   standard:
     title: 测试用考评标准 (tests only)
@@ -269,12 +280,23 @@ panel:
   sizes:
     - {min: 3, max: 5}
 documents:
-  letter_default: documents/confirmation_letter_second.html
+  letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "测证〔{year}〕{serial:04d}号"
   certificate_title: 测试证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
   application_form_title: 测试审批表
   letter_subject: 关于{institution}为{grade}的函
+  letter_number: "测函〔{year}〕{serial}号"
+  basis: 《测试办法》
+  assessment: 测评
+  work: 测试工作
+  self_check_form_title: 测试自查表
+  assessment_form_title: 测试评分表
+  panel_roster_title: 测评组人员名单
+  notice_lead: 现予公示。
+  integrity_lead: "{bureau}实行廉政告知书制度。"
+  annual_summary_title: "{bureau}{year}年测试汇总表"
+  annual_summary_note: ""
 rubrics:
   county:
     max_points: 100
@@ -306,12 +328,23 @@ panel:
   sizes:
     - {min: 3, max: 5}
 documents:
-  letter_default: documents/confirmation_letter_second.html
+  letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "测证〔{year}〕{serial:04d}号"
   certificate_title: 测试证书
   certificate_statement: "经考评，评为{grade}，特发此证。"
   application_form_title: 测试审批表
   letter_subject: 关于{institution}为{grade}的函
+  letter_number: "测函〔{year}〕{serial}号"
+  basis: 《测试办法》
+  assessment: 测评
+  work: 测试工作
+  self_check_form_title: 测试自查表
+  assessment_form_title: 测试评分表
+  panel_roster_title: 测评组人员名单
+  notice_lead: 现予公示。
+  integrity_lead: "{bureau}实行廉政告知书制度。"
+  annual_summary_title: "{bureau}{year}年测试汇总表"
+  annual_summary_note: ""
 rubrics:
   r:
     max_points: 100

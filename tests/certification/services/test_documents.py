@@ -135,7 +135,7 @@ def test_the_confirmation_letter_has_its_number_grade_and_date_in_the_second_gra
     text = pdf_text(letter.file.read())
 
     assert letter.number == f"{case.bureau.name}函〔2026〕1号"
-    assert letter.template == "documents/confirmation_letter_second.html"
+    assert letter.template == "schemes/archives/confirmation_letter_second.html"
     assert letter.number in text
     assert "关于确认县民政局档案工作达到湖北省机关档案工作目标管理省二级的函" in text
     assert "评审总分99.00分" in text and "2026年3月20日" in text
@@ -153,7 +153,7 @@ def test_letters_are_numbered_without_gaps_per_bureau_and_the_first_grade_has_it
     assert frozen(second, "confirmation_letter").number.endswith("函〔2026〕2号")
     _template, html, _context = documents.case_document_render("confirmation_letter", second, number="X")
     assert documents.case_document_template("confirmation_letter", second) == \
-        "documents/confirmation_letter_first.html"
+        "schemes/archives/confirmation_letter_first.html"
     assert "奖励政策" in pdf_text(documents.html_to_pdf(html))
 
 
@@ -161,7 +161,7 @@ def test_a_template_change_later_never_alters_an_issued_document(world, settings
     case = run_case(world)
     letter = frozen(case, "confirmation_letter")
     before = letter.file.read()
-    changed = tmp_path / "templates" / "documents"
+    changed = tmp_path / "templates" / "schemes" / "archives"
     changed.mkdir(parents=True)
     (changed / "confirmation_letter_second.html").write_text("<p>改过的模板</p>", encoding="utf-8")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path / "templates", *settings.TEMPLATES[0]["DIRS"]]}]
