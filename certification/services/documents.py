@@ -130,9 +130,12 @@ def letter_next_number(*, bureau, year: int, scheme) -> str:
 
 def documents_freeze_approval(*, actor, case: Case) -> list[IssuedDocument]:
     """At approval: freeze the five documents of the basis and issue the confirmation letter (附件5). Their
-    PDFs are drawn after the approval commits; the six read the case's records once."""
+    PDFs are drawn after the approval commits; the six read the case's records once. A scheme without a public
+    notice has no notice result to freeze: its case rests on the other four."""
+    spec = case.scheme_version.specification()
+    kinds = [kind for kind in documents.BASIS_DOCUMENTS if kind != "notice_result" or spec.stages.notice]
     with documents.shared_reads(case):
-        frozen = [document_freeze(actor=actor, case=case, kind=kind) for kind in documents.BASIS_DOCUMENTS]
+        frozen = [document_freeze(actor=actor, case=case, kind=kind) for kind in kinds]
         if _frozen(kind=DocumentKind.CONFIRMATION_LETTER, case=case) is None:
             number = letter_next_number(bureau=case.bureau, year=timezone.localdate().year,
                                         scheme=case.scheme_version.specification())
