@@ -239,6 +239,7 @@ def _drive(world: _World, cases: int, meter: _Meter, client) -> tuple[list, list
         for n in range(cases):
             institution, applicant = _applicant(world, n)
             case, _s, _q = meter(lambda institution=institution, applicant=applicant: drive.actions.case_declare(
+                scheme="archives",
                 actor=applicant, institution=institution, grade="second", kind=Kind.PROMOTION, answers=answers,
                 evidence={c: _pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"}))
             declared.append((case, applicant))

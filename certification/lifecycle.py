@@ -185,6 +185,7 @@ class CaseLifecycle:
     :func:`certification.services.cases.case_move`; the flow's gateways read :attr:`state`.
 
     declared ─include─▶ planned ─request_acceptance─▶ precheck ─pass_precheck─▶ notice ─pass_notice─▶ panel
+    (a scheme without a pre-check: planned ─request_acceptance_to_notice─▶ notice, or ─…_to_panel─▶ panel)
        │                   ▲                            │  ▲                       │
        │                   └── (self-check again) ◀─ rectification ◀─return_for_rectification
        │                                                 └─miss_rectification─▶ rectification_missed
@@ -232,6 +233,17 @@ class CaseLifecycle:
                       custom=_who("case.not_your_institution", _("the applicant")))
     def request_acceptance(self):
         """The applicant submits its self-check and acceptance request (again, after a rectification)."""
+
+    @state.transition(source=C.PLANNED, target=C.NOTICE, permission=_applicant,
+                      custom=_who("case.not_your_institution", _("the applicant")))
+    def request_acceptance_to_notice(self):
+        """As :meth:`request_acceptance`, under a scheme without a pre-check: the public notice is next."""
+
+    @state.transition(source=C.PLANNED, target=C.PANEL, permission=_applicant,
+                      custom=_who("case.not_your_institution", _("the applicant")))
+    def request_acceptance_to_panel(self):
+        """As :meth:`request_acceptance`, under a scheme with neither a pre-check nor a public notice: the panel
+        is formed next."""
 
     @state.transition(source=C.PRECHECK, target=C.NOTICE, permission=_precheck_decider,
                       custom=_who("case.not_the_prechecker", _("the designated pre-checker (for a delegated "

@@ -142,6 +142,14 @@ def has_stage(stage: str, *, scheme: SchemeSpec | None = None) -> bool:
     return getattr(_scheme(scheme).stages, stage)
 
 
+def acceptance_transition(scheme: SchemeSpec | None = None) -> str:
+    """The case's move when the applicant requests acceptance: to the pre-check, or, where the scheme has none,
+    on to the public notice, or straight to the panel where it has no notice either."""
+    if has_stage("precheck", scheme=scheme):
+        return "request_acceptance"
+    return "request_acceptance_to_notice" if has_stage("notice", scheme=scheme) else "request_acceptance_to_panel"
+
+
 def precheck_pass_transition(scheme: SchemeSpec | None = None) -> str:
     """The case's move when its pre-check passes: on to the public notice, or straight to the panel where the
     scheme has no notice."""
@@ -493,8 +501,8 @@ def _recheck_refusals(held: HeldCertificate | None, target: str, today: dt.date,
         return [Refusal(
             code="recheck.window",
             rule=_("Recheck window (article 11)"),
-            message=_("A recheck is declared from %(first)s to %(last)s.")
-            % {"first": _day(first_day), "last": _day(last_day)},
+            message=_("A recheck is declared from %(start)s to %(end)s.")
+            % {"start": _day(first_day), "end": _day(last_day)},
             satisfy=_("Declare within that window."),
             params={"first_day": first_day.isoformat(), "last_day": last_day.isoformat()},
         )]

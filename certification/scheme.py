@@ -292,8 +292,8 @@ class Grade(_Spec):
 
 
 class Promotion(_Spec):
-    step_by_step: bool = True
-    wait_years: int = Field(default=1, ge=0)
+    step_by_step: bool
+    wait_years: int = Field(ge=0)
 
 
 class Prerequisite(_Spec):
@@ -374,13 +374,13 @@ class ScorerGroup(_Spec):
 
 class Panel(_Spec):
     sizes: Annotated[tuple[PanelSize, ...], NonEmpty]
-    aggregation: Literal["consensus", "mean", "trimmed_mean", "weighted_groups"] = "consensus"
+    aggregation: Literal["consensus", "mean", "trimmed_mean", "weighted_groups"]
     groups: tuple[ScorerGroup, ...] = ()  # weighted_groups: each member scores in one group
-    trimmed_mean_min_scores: int = Field(default=5, ge=3)
-    discrepancy_share: Share = Decimal("0.30")
-    conflict_employment_years: int = Field(default=3, ge=0)
-    onsite_majority: Share = Decimal(2) / Decimal(3)
-    onsite_sample_units: int = Field(default=3, ge=1)
+    trimmed_mean_min_scores: int = Field(default=5, ge=3)  # below five scores a trimmed mean trims nothing sound
+    discrepancy_share: Share
+    conflict_employment_years: int = Field(ge=0)
+    onsite_majority: Share
+    onsite_sample_units: int = Field(ge=1)
     # each member scores every item (no split by the chair); otherwise the system proposes a split by category
     every_member_scores_every_item: bool = False
 
@@ -423,28 +423,32 @@ class Panel(_Spec):
 
 
 class RecheckWindow(_Spec):
-    opens: Literal["year_start"] = "year_start"
-    min_days: int = Field(default=90, ge=0)
+    opens: Literal["year_start"]
+    min_days: int = Field(ge=0)
 
 
 class AnnualSummary(_Spec):
-    due: MonthDay = "12-20"
-    reminders: tuple[MonthDay, ...] = ("12-01", "12-15")
+    due: MonthDay
+    reminders: tuple[MonthDay, ...]
 
 
 class Times(_Spec):
-    declaration_opens: MonthDay = "01-01"
-    declaration_closes: MonthDay = "03-31"
-    special_forward_by: MonthDay = "03-31"  # the last day a forwarded declaration reaches the planning bureau
-    rectification_days: int = Field(default=30, ge=1)
-    notice_days: int = Field(default=7, ge=0)  # 0: the scheme has no public notice (see Stages)
-    panel_scoring_days: int = Field(default=14, ge=1)
-    panel_reminder_days_before: tuple[int, ...] = (3, 1)
-    validity_years: int = Field(default=3, ge=1)
-    recheck_window: RecheckWindow = RecheckWindow()
-    recheck_reminder_days_before: tuple[int, ...] = (90, 30, 7)
-    incident_window_years: int = Field(default=2, ge=0)
-    annual_summary: AnnualSummary = AnnualSummary()
+    """Every time rule of the scheme's cases, each stated by its file (none is inherited from another scheme):
+    a scheme without a recheck still says so with an empty list of reminders, and one without a notice with
+    ``notice_days: 0``."""
+
+    declaration_opens: MonthDay
+    declaration_closes: MonthDay
+    special_forward_by: MonthDay  # the last day a forwarded declaration reaches the planning bureau
+    rectification_days: int = Field(ge=1)
+    notice_days: int = Field(ge=0)  # 0: the scheme has no public notice (see Stages)
+    panel_scoring_days: int = Field(ge=1)
+    panel_reminder_days_before: tuple[int, ...]
+    validity_years: int = Field(ge=1)
+    recheck_window: RecheckWindow
+    recheck_reminder_days_before: tuple[int, ...]
+    incident_window_years: int = Field(ge=0)
+    annual_summary: AnnualSummary
 
     @model_validator(mode="after")
     def _window_in_order(self) -> Times:
@@ -618,19 +622,12 @@ class Documents(_Spec):
 
 
 class Stages(_Spec):
-    """The optional stages of a case: a scheme whose source has no pre-check, public notice or recheck leaves
-    them out, and its cases' process skips them."""
+    """The optional stages of a case, each stated by the file: a scheme whose source has no pre-check, public
+    notice or recheck says ``false``, and its cases' process skips them."""
 
-    precheck: bool = True
-    notice: bool = True
-    recheck: bool = True
-
-    @field_validator("precheck")
-    @classmethod
-    def _precheck_kept(cls, value: bool) -> bool:
-        if not value:  # the acceptance request still leads to a pre-check: refused rather than ignored
-            raise ValueError("a scheme without a pre-check is not supported yet")
-        return value
+    precheck: bool
+    notice: bool
+    recheck: bool
 
 
 class SchemeSpec(_Spec):
@@ -640,15 +637,15 @@ class SchemeSpec(_Spec):
     title_en: str = ""
     source: str = ""
     effective_from: dt.date
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str
     grades: Annotated[tuple[Grade, ...], NonEmpty]
-    promotion: Promotion = Promotion()
+    promotion: Promotion
     prerequisites: tuple[Prerequisite, ...] = ()
     gates: tuple[Gate, ...] = ()
     authority: dict[InstitutionLevelCode, dict[Code, dict[KindCode, AuthorityCell]]]
     panel: Panel
-    times: Times = Times()
-    stages: Stages = Stages()
+    times: Times
+    stages: Stages
     documents: Documents
     rubrics: Annotated[dict[Code, Rubric], NonEmpty]
 

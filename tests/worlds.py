@@ -215,7 +215,8 @@ def run_case(world, *, institution=None, grade="second", kind=Kind.PROMOTION, st
     year = start[0]
     with at(*start):
         answers, evidence = all_conditions()
-        case = case_declare(actor=people["applicant"], institution=institution, grade=grade, kind=kind,
+        case = case_declare(scheme="archives",
+                            actor=people["applicant"], institution=institution, grade=grade, kind=kind,
                             answers=answers, evidence=evidence)
         case_plan_include(actor=people["staff"], case=case)
         sheet = self_check_sheet(actor=people["applicant"], case=case)

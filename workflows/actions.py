@@ -51,7 +51,7 @@ def _complete(task: Task, user) -> None:
 
 # --- Declaration, withdrawal, cancellation --------------------------------------------------------------------
 def case_declare(*, actor, institution: Institution, grade: str, kind: str, answers: Mapping[str, str],
-                 evidence: Mapping, gates: Mapping[str, bool] | None = None, scheme: str = "archives",
+                 evidence: Mapping, scheme: str, gates: Mapping[str, bool] | None = None,
                  now: dt.datetime | None = None) -> Case:
     """Declare (``certification.services.cases.case_declare``) under ``scheme`` and start the case's process.
     A refused declaration leaves neither a case nor a process."""

@@ -141,7 +141,13 @@ class CaseFlow(flow.Flow):
         flow.View(views.SelfCheckView.as_view()).Annotation(title=_("Self-check and acceptance request"))
         .Permission(APPLICANT, obj=_institution)
         .Assign(lambda a: _case(a).declared_by)
-        .Next(this.designate)
+        .Next(this.accepted)
+    )
+    accepted = (
+        flow.Switch().Annotation(title=_("After the acceptance request"))
+        .Case(this.await_notice, _is(CaseState.NOTICE))  # a scheme without a pre-check
+        .Case(this.form_panel, _is(CaseState.PANEL))  # nor a public notice
+        .Default(this.designate)
     )
     # The assessing bureau designates its pre-checker, or (a special promotion) delegates the pre-check to the
     # city bureau, whose staff then take this same task and designate the city's pre-checker.

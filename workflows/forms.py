@@ -431,7 +431,7 @@ class DeclarationForm(forms.Form):
     grade = forms.ChoiceField(label=_("Grade"))
     kind = forms.ChoiceField(label=_("Kind"), widget=forms.RadioSelect)
 
-    def __init__(self, *args, institutions=None, scheme: str = "archives", schemes=(), **kwargs):
+    def __init__(self, *args, institutions=None, scheme: str, schemes=(), **kwargs):
         """``schemes``: the current versions the institutions may declare under; ``scheme`` the chosen one's
         code, whose grades, conditions and gates the form asks for."""
         from certification.enums import Kind
@@ -531,6 +531,7 @@ class LateInclusionForm(forms.Form):
     last day to declare and the reason. The service checks the territory, the day and the rest."""
 
     bureau = forms.ModelChoiceField(label=_("Bureau"), queryset=None, empty_label=None)
+    scheme = forms.ModelChoiceField(label=_("Scheme"), queryset=None, empty_label=None, to_field_name="code")
     # By its code, not from a list: a city bureau's territory holds thousands of institutions.
     institution = forms.ModelChoiceField(
         label=_("Unified social credit code"), queryset=None, to_field_name="uscc",
@@ -542,8 +543,15 @@ class LateInclusionForm(forms.Form):
     reason = REASON
 
     def __init__(self, *args, bureaus=None, institutions=None, **kwargs):
+        from certification.models import Scheme
+
         super().__init__(*args, **kwargs)
         self.fields["bureau"].queryset = bureaus
+        schemes = Scheme.objects.filter(versions__is_current=True).distinct().order_by("code")
+        self.fields["scheme"].queryset = schemes
+        if len(schemes) == 1:  # the only scheme in force: nothing to choose
+            self.fields["scheme"].widget = forms.HiddenInput()
+            self.fields["scheme"].initial = schemes[0].code
         self.fields["institution"].queryset = institutions
         if self.data.get("institution"):  # as written on a form or a letter: upper case, spaces ignored
             self.data = self.data.copy()

@@ -262,11 +262,14 @@ class DeclareView(LoginRequiredMixin, TemplateView):
                                schemes=schemes)
 
     def chosen_scheme(self, data=None) -> str:
-        """The scheme asked for (posted, or in the address), if the user may declare under it; else the default."""
+        """The scheme asked for (posted, or in the address), if the user may declare under it; else the first
+        of those it may declare under (by code), or, where it may declare under none, the first loaded."""
+        from certification.models import Scheme
+
         codes = [v.scheme.code for v in self.schemes()]
         chosen = (data or {}).get("scheme") or self.request.GET.get("scheme")
         if chosen not in codes:
-            chosen = "archives" if "archives" in codes else (codes[0] if codes else "archives")
+            chosen = codes[0] if codes else Scheme.objects.order_by("code").values_list("code", flat=True).first()
         return chosen
 
     # --- Files kept across a refusal ---------------------------------------------------------------------
@@ -581,7 +584,7 @@ def late_inclusions(request):
                 data = form.cleaned_data
                 inclusion = late_inclusion_grant(actor=request.user, bureau=data["bureau"],
                                                  institution=data["institution"], reason=data["reason"],
-                                                 declare_by=data["declare_by"])
+                                                 declare_by=data["declare_by"], scheme=data["scheme"].code)
                 messages.success(request, _("%(institution)s may declare until %(day)s.") % {
                     "institution": inclusion.institution, "day": inclusion.declare_by.isoformat()})
                 return redirect("late_inclusions")

@@ -188,6 +188,7 @@ def seed(plan_path: str) -> dict:
         answers = {p.code: ("na" if p.na_allowed else "yes") for p in spec.prerequisites}
         for institution in institutions:
             case = actions.case_declare(
+                scheme="archives",
                 actor=applicant, institution=institution, grade="second", kind=Kind.PROMOTION, answers=answers,
                 evidence={c: _pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"}, now=declared_at)
             _to_notice(case, applicant=applicant, staff=staff, prechecker=prechecker, spec=spec,

@@ -67,8 +67,8 @@ def case_declare(
     kind: str,
     answers: Mapping[str, str],
     evidence: Mapping[str, UploadedFile],
+    scheme: str,
     gates: Mapping[str, bool] | None = None,
-    scheme: str = "archives",
     now: dt.datetime | None = None,
 ) -> Case:
     """An institution declares for a grade (promotion) or for the recheck of the grade it holds.
@@ -374,7 +374,8 @@ def case_request_acceptance(*, actor, case: Case, explanation: str = "", now: dt
         row = _round_report(case)
         row.explanation = explanation
         row.save(update_fields=["explanation", "updated_at"])
-    return case_move(case, "request_acceptance", actor=actor, action="case.request_acceptance",
+    transition = rules.acceptance_transition(case.scheme_version.specification())
+    return case_move(case, transition, actor=actor, action="case.request_acceptance",
                      fields={"acceptance_requested_at": now}, audit_after={"self_check_total": sheet.total})
 
 
@@ -385,6 +386,8 @@ def case_designate_prechecker(*, actor, case: Case, prechecker) -> Case:
     case = _locked(case, stages=(Stage.PLANNED, Stage.PRECHECK, Stage.RECTIFICATION))
     bureau = case.prechecking_bureau
     require_bureau_staff(actor, bureau)
+    if not rules.has_stage("precheck", scheme=case.scheme_version.specification()):
+        raise _refuse("case.no_precheck", _("The case's scheme has no pre-check: no pre-checker is designated."))
     if not can(prechecker, PRECHECK_FOR_BUREAU, bureau):
         raise _refuse("case.not_a_prechecker", _("%(user)s is not a pre-checker of %(bureau)s.")
                       % {"user": prechecker, "bureau": bureau})
@@ -557,16 +560,20 @@ def approval_basis(case: Case) -> list[tuple[str, str, bool]]:
     self_check = case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False).exists()
     notice = case.notices.filter(closed_at__isnull=False).exists()
     pending = case.objections.filter(status=Objection.Status.RECEIVED).exists()
+    spec = case.scheme_version.specification()
+    # the acceptance request stands once the pre-check passed it, or, under a scheme without a pre-check, once
+    # it was made
+    accepted = (last_precheck is not None and last_precheck.decision == Precheck.Decision.PASS
+                if rules.has_stage("precheck", scheme=spec) else case.acceptance_requested_at is not None)
     return [
-        ("acceptance_request", _("Acceptance request"),
-         self_check and last_precheck is not None and last_precheck.decision == Precheck.Decision.PASS),
+        ("acceptance_request", _("Acceptance request"), self_check and accepted),
         ("application_form", _("Application-approval form"),
          self_check and bool(case.report) and review is not None and review.passed is True),
         ("assessment_form", _("Grade assessment form"),
          review is not None and review.passed is True
          and (case.sheets.filter(kind=SheetKind.PANEL).exists() or review.votes_for is not None)),
         ("notice_result", _("Result of the public notice"),
-         (notice or not rules.has_stage("notice", scheme=case.scheme_version.specification())) and not pending),
+         (notice or not rules.has_stage("notice", scheme=spec)) and not pending),
         ("integrity_notice", _("Integrity notice"), case.integrity_acknowledged_at is not None),
     ]
 

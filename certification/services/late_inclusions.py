@@ -53,7 +53,7 @@ def default_declare_by(today: dt.date) -> dt.date:
 
 @transaction.atomic(durable=True)
 def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, reason: str,
-                         declare_by: dt.date | None = None, scheme: str = "archives",
+                         scheme: str, declare_by: dt.date | None = None,
                          now: dt.datetime | None = None) -> LateInclusion:
     """The bureau's staff include an institution's late declaration in this year's plan, with a reason the
     applicant reads. The institution may declare until ``declare_by`` (within the year), once."""
@@ -70,8 +70,8 @@ def late_inclusion_grant(*, actor, bureau: Bureau, institution: Institution, rea
     declare_by = declare_by or default_declare_by(today)
     if not today <= declare_by <= dt.date(today.year, 12, 31):
         raise _refuse("late.declare_by", _("The last day to declare must be between today and the end of "
-                                           "the year (%(first)s to %(last)s).")
-                      % {"first": today.isoformat(), "last": f"{today.year}-12-31"})
+                                           "the year (%(start)s to %(end)s).")
+                      % {"start": today.isoformat(), "end": f"{today.year}-12-31"})
     Institution.objects.select_for_update().get(pk=institution.pk)  # one grant at a time per institution
     if LateInclusion.objects.active().filter(bureau=bureau, scheme=version.scheme, institution=institution,
                                              year=today.year, case__isnull=True).exists():

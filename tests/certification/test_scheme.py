@@ -31,9 +31,9 @@ effective_from: "2024-01-01"
 grades:
   - {code: pass, name: 合格, rank: 1, pass_line: 6, rubric: main}
 authority: {}
-panel:
-  sizes:
-    - {min: 3, max: 5}
+panel: {aggregation: consensus, discrepancy_share: 0.30, conflict_employment_years: 3, onsite_majority: 2/3,
+        onsite_sample_units: 3, sizes: [
+    {min: 3, max: 5}]}
 rubrics:
   main:
     max_points: 15
@@ -72,6 +72,22 @@ documents:
   integrity_lead: "{bureau}实行廉政告知书制度。"
   annual_summary_title: "{bureau}{year}年测试汇总表"
   annual_summary_note: ""
+time_zone: Asia/Shanghai
+promotion: {step_by_step: false, wait_years: 0}
+stages: {precheck: true, notice: true, recheck: true}
+times:
+  declaration_opens: "01-01"
+  declaration_closes: "03-31"
+  special_forward_by: "03-31"
+  rectification_days: 30
+  notice_days: 7
+  panel_scoring_days: 14
+  panel_reminder_days_before: [3, 1]
+  validity_years: 3
+  recheck_window: {opens: year_start, min_days: 90}
+  recheck_reminder_days_before: [90, 30, 7]
+  incident_window_years: 2
+  annual_summary: {due: "12-20", reminders: ["12-01", "12-15"]}
 """
 
 
@@ -497,3 +513,54 @@ def parse_rule(text: str):
     from certification.scheme import Rule
 
     return Rule.model_validate(yaml.safe_load(text))
+
+
+@pytest.mark.parametrize(("part", "missing"), [
+    ("  notice_days: 7\n", "times.notice_days"),
+    ("  validity_years: 3\n", "times.validity_years"),
+    ("  recheck_reminder_days_before: [90, 30, 7]\n", "times.recheck_reminder_days_before"),
+    ("  annual_summary: {due: \"12-20\", reminders: [\"12-01\", \"12-15\"]}\n", "times.annual_summary"),
+    ("stages: {precheck: true, notice: true, recheck: true}\n", "stages (line 1)"),
+    ("promotion: {step_by_step: false, wait_years: 0}\n", "promotion (line 1)"),
+    ("time_zone: Asia/Shanghai\n", "time_zone (line 1)"),
+])
+def test_a_time_rule_or_stage_left_out_is_refused_naming_it_and_no_archives_value_fills_it(part, missing):
+    """Issue 15, "Must show" 1: notice days, validity, recheck window and reminders, summary dates, the
+    stages and the promotion rule are the file's to state; none is inherited from the archives scheme."""
+    errors = scheme_errors(edited(MINIMAL, part, ""))
+    if "(line" not in missing:  # a part missing inside times: the line of the times it belongs in
+        missing += f" (line {MINIMAL.splitlines().index('times:') + 2})"  # where its mapping starts
+    assert errors == [(missing, "Field required")]
+
+
+def test_every_time_rule_is_read_from_the_file():
+    text = edited(MINIMAL, '  declaration_closes: "03-31"\n', '  declaration_closes: "06-30"\n')
+    text = edited(text, "  validity_years: 3\n", "  validity_years: 5\n")
+    spec = parse_scheme(text)
+    assert (spec.times.declaration_closes, spec.times.validity_years) == ("06-30", 5)
+
+
+def test_a_stored_version_lacking_a_part_now_required_takes_the_value_applied_then(archives_version):
+    """Migration 0037: a version stored before its times, stages, promotion, time zone and panel rules had to
+    be stated loads again with the values the engine applied to it then (the same digest as its file)."""
+    import importlib
+
+    from django.apps import apps
+    from pydantic import ValidationError
+
+    from certification.models import SchemeVersion
+
+    migration = importlib.import_module("certification.migrations.0037_scheme_times_declared")
+    spec = dict(archives_version.spec)
+    stored = {key: value for key, value in spec.items() if key not in ("time_zone", "stages", "times")}
+    stored["panel"] = {key: value for key, value in spec["panel"].items()
+                       if key not in ("aggregation", "onsite_majority")}
+    stored["promotion"] = {"wait_years": 1}
+    SchemeVersion.objects.filter(pk=archives_version.pk).update(spec=stored)
+    with pytest.raises(ValidationError, match="Field required"):
+        SchemeVersion.objects.get(pk=archives_version.pk).specification()
+
+    migration.declare_times(apps, None)
+
+    assert SchemeVersion.objects.get(pk=archives_version.pk).specification().digest() == \
+        archives_version.specification().digest()

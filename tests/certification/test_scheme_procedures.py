@@ -54,7 +54,7 @@ def test_the_archives_scheme_has_every_stage():
 
 def test_a_scheme_without_a_public_notice_passes_its_precheck_straight_to_the_panel():
     times = {**default_scheme().to_json()["times"], "notice_days": 0}
-    spec = spec_with(stages={"notice": False}, times=times)
+    spec = spec_with(stages={"precheck": True, "notice": False, "recheck": True}, times=times)
     assert not rules.has_stage("notice", scheme=spec)
     assert rules.precheck_pass_transition(spec) == "pass_precheck_to_panel"
 
@@ -66,13 +66,21 @@ def test_notice_days_zero_is_refused_while_the_scheme_has_a_notice_naming_field_
     assert "notice_days" in str(exc.value) and "line" in str(exc.value)
 
 
-def test_a_scheme_without_a_precheck_is_refused_rather_than_ignored():
-    with pytest.raises(ValidationError, match="without a pre-check is not supported"):
-        spec_with(stages={"precheck": False})
+@pytest.mark.parametrize(("precheck", "notice", "move"), [
+    (True, True, "request_acceptance"),
+    (False, True, "request_acceptance_to_notice"),
+    (False, False, "request_acceptance_to_panel"),
+])
+def test_the_acceptance_request_leads_to_the_schemes_next_stage(precheck, notice, move):
+    """A scheme without a pre-check sends the acceptance request on to its notice, or to the panel
+    (through the pages: tests/workflows/test_flows_without_precheck.py)."""
+    times = {**default_scheme().to_json()["times"], "notice_days": 7 if notice else 0}
+    spec = spec_with(stages={"precheck": precheck, "notice": notice, "recheck": True}, times=times)
+    assert rules.acceptance_transition(spec) == move
 
 
 def test_a_scheme_without_recheck_refuses_a_recheck_declaration():
-    spec = spec_with(stages={"recheck": False})
+    spec = spec_with(stages={"precheck": True, "notice": True, "recheck": False})
     declarant = rules.Declarant(level="county", certificate=None)
     refusals = rules.declaration_refusals(declarant, rules.Declaration(grade="second", kind="recheck"),
                                           today=dt.date(2026, 2, 1), scheme=spec)

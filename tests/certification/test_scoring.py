@@ -121,6 +121,7 @@ panel:
   onsite_majority: 2/3
   onsite_sample_units: 3
 
+stages: {precheck: true, notice: true, recheck: true}
 times:
   declaration_opens: "01-01"
   declaration_closes: "03-31"
@@ -279,6 +280,27 @@ authority: {}
 panel:
   sizes:
     - {min: 3, max: 5}
+  aggregation: consensus
+  discrepancy_share: 0.30
+  conflict_employment_years: 3
+  onsite_majority: 2/3
+  onsite_sample_units: 3
+time_zone: Asia/Shanghai
+promotion: {step_by_step: false, wait_years: 0}
+stages: {precheck: true, notice: false, recheck: false}
+times:
+  declaration_opens: "01-01"
+  declaration_closes: "08-20"
+  special_forward_by: "08-20"
+  rectification_days: 25
+  notice_days: 0
+  panel_scoring_days: 14
+  panel_reminder_days_before: [3, 1]
+  validity_years: 1
+  recheck_window: {opens: year_start, min_days: 0}
+  recheck_reminder_days_before: []
+  incident_window_years: 0
+  annual_summary: {due: "12-20", reminders: ["12-01", "12-15"]}
 documents:
   letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "测证〔{year}〕{serial:04d}号"
@@ -327,6 +349,27 @@ authority: {}
 panel:
   sizes:
     - {min: 3, max: 5}
+  aggregation: consensus
+  discrepancy_share: 0.30
+  conflict_employment_years: 3
+  onsite_majority: 2/3
+  onsite_sample_units: 3
+time_zone: Asia/Shanghai
+promotion: {step_by_step: false, wait_years: 0}
+stages: {precheck: true, notice: false, recheck: false}
+times:
+  declaration_opens: "01-01"
+  declaration_closes: "08-20"
+  special_forward_by: "08-20"
+  rectification_days: 25
+  notice_days: 0
+  panel_scoring_days: 14
+  panel_reminder_days_before: [3, 1]
+  validity_years: 1
+  recheck_window: {opens: year_start, min_days: 0}
+  recheck_reminder_days_before: []
+  incident_window_years: 0
+  annual_summary: {due: "12-20", reminders: ["12-01", "12-15"]}
 documents:
   letter_default: schemes/archives/confirmation_letter_second.html
   certificate_number: "测证〔{year}〕{serial:04d}号"

@@ -39,7 +39,8 @@ def declare(world, actor=None) -> Case:
     """The shared county world's institution declares for the second grade, through the action."""
     institution, people, _experts = world
     answers, evidence = all_conditions()
-    return actions.case_declare(actor=actor or people["applicant"], institution=institution, grade="second",
+    return actions.case_declare(scheme="archives",
+                                actor=actor or people["applicant"], institution=institution, grade="second",
                                 kind=Kind.PROMOTION, answers=answers, evidence=evidence)
 
 

@@ -54,7 +54,8 @@ def first_grade(system_head, archives_version, bureaus):
 
 def declare(client, institution, people, *, grade, kind):
     answers, evidence = all_conditions()
-    case = actions.case_declare(actor=people["applicant"], institution=institution, grade=grade, kind=kind,
+    case = actions.case_declare(scheme="archives",
+                                actor=people["applicant"], institution=institution, grade=grade, kind=kind,
                                 answers=answers, evidence=evidence, gates={"online_archiving": True})
     return Driver(client, case)
 

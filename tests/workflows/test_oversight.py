@@ -166,7 +166,8 @@ def test_a_whole_round_through_the_pages(client, world, archives_version, bureau
     # a new declaration of a county institution goes to the city while the county is suspended
     answers, evidence = all_conditions()
     with at(2027, 1, 5, 9, 0):
-        routed = actions.case_declare(actor=people["applicant"], institution=make_institution(world, "县新申报单位"),
+        routed = actions.case_declare(scheme="archives",
+                                      actor=people["applicant"], institution=make_institution(world, "县新申报单位"),
                                       grade="second", kind=Kind.PROMOTION, answers=answers, evidence=evidence)
     assert routed.bureau_id == city.pk
 
@@ -182,7 +183,8 @@ def test_a_whole_round_through_the_pages(client, world, archives_version, bureau
     assert Suspension.objects.get().reinstatement_reason == "整改已落实，经复核符合要求"
     answers, evidence = all_conditions()
     with at(2027, 1, 7, 9, 0):
-        again = actions.case_declare(actor=people["applicant"], institution=make_institution(world, "县另一申报单位"),
+        again = actions.case_declare(scheme="archives",
+                                     actor=people["applicant"], institution=make_institution(world, "县另一申报单位"),
                                      grade="second", kind=Kind.PROMOTION, answers=answers, evidence=evidence)
     assert again.bureau_id == county.pk
 

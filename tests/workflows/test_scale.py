@@ -42,7 +42,8 @@ def declare(world, n: int) -> list[Case]:
     for _ in range(n):
         institution = make_institution(world, f"县机关{Case.objects.count() + 1}")
         _answers, evidence = all_conditions()
-        made.append(actions.case_declare(actor=people["applicant"], institution=institution, grade="second",
+        made.append(actions.case_declare(scheme="archives",
+                                         actor=people["applicant"], institution=institution, grade="second",
                                          kind="promotion", answers=answers, evidence=evidence))
     return made
 

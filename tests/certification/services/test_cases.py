@@ -84,7 +84,8 @@ def test_only_a_user_acting_for_the_institution_may_declare(applicant, regions):
     permissions.role_grant(user=stranger, role=Role.APPLICANT, obj=InstitutionFactory(region=regions["province"]))
     answers, evidence = all_conditions()
     with pytest.raises(RuleViolation) as exc:
-        case_declare(actor=stranger, institution=institution, grade="second", kind=Kind.PROMOTION,
+        case_declare(scheme="archives",
+                     actor=stranger, institution=institution, grade="second", kind=Kind.PROMOTION,
                      answers=answers, evidence=evidence, now=IN_WINDOW)
     assert exc.value.codes == ["declaration.not_your_institution"]
 

@@ -50,7 +50,8 @@ def declare_recheck(holder, *, on=(2027, 2, 1, 9, 0)):
     institution, applicant = holder
     answers, evidence = all_conditions()
     with at(*on):
-        return case_declare(actor=applicant, institution=institution, grade="special", kind=Kind.RECHECK,
+        return case_declare(scheme="archives",
+                            actor=applicant, institution=institution, grade="special", kind=Kind.RECHECK,
                             answers=answers, evidence=evidence, gates={"online_archiving": True})
 
 
@@ -110,9 +111,11 @@ def test_the_province_includes_a_late_forwarding_by_hand_and_the_city_forwards_i
     case = declare_recheck(holder)
     with at(2027, 4, 10, 9, 0):
         with pytest.raises(RuleViolation):
-            late_inclusion_grant(actor=staff["city"], bureau=bureaus["province"], institution=institution,
+            late_inclusion_grant(scheme="archives",
+                                 actor=staff["city"], bureau=bureaus["province"], institution=institution,
                                  reason="市局汇总遗漏")  # only the province's staff include in its plan
-        inclusion = late_inclusion_grant(actor=staff["province"], bureau=bureaus["province"],
+        inclusion = late_inclusion_grant(scheme="archives",
+                                         actor=staff["province"], bureau=bureaus["province"],
                                          institution=institution, reason="市局汇总遗漏，经核实同意补列")
         case_forward(actor=staff["city"], case=case)
         case_plan_include(actor=staff["province"], case=case)
@@ -127,7 +130,8 @@ def test_a_late_inclusion_of_another_bureau_does_not_let_the_city_forward(holder
     institution, _applicant = holder
     case = declare_recheck(holder)
     with at(2027, 4, 10, 9, 0):
-        late_inclusion_grant(actor=staff["city"], bureau=bureaus["city"], institution=institution, reason="补列")
+        late_inclusion_grant(scheme="archives",
+                             actor=staff["city"], bureau=bureaus["city"], institution=institution, reason="补列")
         with pytest.raises(RuleViolation) as exc:
             case_forward(actor=staff["city"], case=case)
     assert exc.value.codes == ["forward.deadline_passed"]
@@ -144,7 +148,8 @@ def test_a_first_grade_recheck_is_planned_by_its_assessing_bureau_as_before(arch
     permissions.role_grant(user=applicant, role=Role.APPLICANT, obj=institution)
     answers, evidence = all_conditions()
     with at(2027, 4, 20, 9, 0):
-        case = case_declare(actor=applicant, institution=institution, grade="first", kind=Kind.RECHECK,
+        case = case_declare(scheme="archives",
+                            actor=applicant, institution=institution, grade="first", kind=Kind.RECHECK,
                             answers=answers, evidence=evidence)
         case_plan_include(actor=staff["county"], case=case)
     assert Case.objects.values_list("bureau", "forwarding_bureau", "planning_bureau", "stage").get() == (

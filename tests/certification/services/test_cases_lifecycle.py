@@ -60,7 +60,8 @@ def test_a_grade_stays_in_force_while_its_recheck_runs_past_expiry(world, archiv
                               issued_on=dt.date(2023, 3, 1), valid_until=dt.date(2026, 2, 28))
     with at(2026, 2, 20, 9, 0):
         answers, evidence = all_conditions()
-        case_declare(actor=people["applicant"], institution=institution, grade="second", kind=Kind.RECHECK,
+        case_declare(scheme="archives",
+                     actor=people["applicant"], institution=institution, grade="second", kind=Kind.RECHECK,
                      answers=answers, evidence=evidence)
     with at(2026, 3, 1, 0, 5):
         assert lapse_expired_certificates() == 0

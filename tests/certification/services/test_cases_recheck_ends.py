@@ -42,7 +42,8 @@ LAST_DAY, DAY_AFTER = (2026, 3, 31, 10, 0), (2026, 4, 1, 10, 0)
 def _declare(world) -> Case:
     answers, evidence = all_conditions()
     with at(2026, 1, 10, 9, 0):
-        return case_declare(actor=world["people"]["applicant"], institution=world["institution"], grade="second",
+        return case_declare(scheme="archives",
+                            actor=world["people"]["applicant"], institution=world["institution"], grade="second",
                             kind=Kind.RECHECK, answers=answers, evidence=evidence)
 
 

@@ -33,7 +33,8 @@ def staff(bureaus):
 
 
 def grant(staff, bureau, institution, *, reason="单位搬迁，档案整理延误", declare_by=dt.date(2026, 4, 30), now=APRIL_5):
-    return late_inclusion_grant(actor=staff, bureau=bureau, institution=institution, reason=reason,
+    return late_inclusion_grant(scheme="archives",
+                                actor=staff, bureau=bureau, institution=institution, reason=reason,
                                 declare_by=declare_by, now=now)
 
 
@@ -111,7 +112,8 @@ def test_a_refused_inclusion_is_told_in_chinese_and_changes_nothing(what, applic
                 "next year": "最后一天", "not staff": "工作人员", "twice": "尚未使用"}[what]
 
     with pytest.raises(RuleViolation) as exc:
-        late_inclusion_grant(**{"actor": staff["county"], "bureau": bureaus["county"], "institution": institution,
+        late_inclusion_grant(**{"scheme": "archives",
+                                "actor": staff["county"], "bureau": bureaus["county"], "institution": institution,
                                 "reason": "单位搬迁", "declare_by": dt.date(2026, 4, 30), "now": APRIL_5,
                                 **arguments})
 

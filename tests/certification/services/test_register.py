@@ -184,7 +184,8 @@ def _declare(institution, grade, now):
     user = UserFactory()
     permissions.role_grant(user=user, role=Role.APPLICANT, obj=institution)
     answers, evidence = all_conditions()
-    return case_declare(actor=user, institution=institution, grade=grade, kind=Kind.PROMOTION, answers=answers,
+    return case_declare(scheme="archives",
+                        actor=user, institution=institution, grade=grade, kind=Kind.PROMOTION, answers=answers,
                         evidence=evidence, now=now)
 
 
@@ -335,7 +336,8 @@ def test_a_registered_certificate_in_its_recheck_window_is_rechecked_as_an_issue
     user = UserFactory()
     permissions.role_grant(user=user, role=Role.APPLICANT, obj=holders[0])
     answers, evidence = all_conditions()
-    case = case_declare(actor=user, institution=holders[0], grade="second", kind=Kind.RECHECK, answers=answers,
+    case = case_declare(scheme="archives",
+                        actor=user, institution=holders[0], grade="second", kind=Kind.RECHECK, answers=answers,
                         evidence=evidence, now=DAY_ONE)
     held = Certificate.objects.get()
     assert (case.kind, case.renews, held.status) == (Kind.RECHECK, held, CertificateStatus.RECHECK_IN_PROGRESS)
