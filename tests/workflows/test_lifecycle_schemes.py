@@ -92,9 +92,9 @@ SCENARIOS = {
         "awarded": ("合格", "98.00"),  # 100 − 3 + 1 (B1); the veto of 先进 on 3.2 awards 合格 (篇5)
         "lines": {"3.2": "7.00", "B1": "1.00"},
         "foreign": ("湖北", "鄂", "机关档案", "岳阳", "岳教办"),
-        # The engine's own words still say 档案 on every page (the site's name 档案工作目标管理等级考评, 考评档案局,
-        # the on-site step 听取档案工作目标管理及自查情况汇报: the Chinese catalogue's words for "Graded
-        # certification", "bureau" and the step), so 档案 is looked for in the case's documents and certificate.
+        # The engine's own words still say 档案 on the pages (考评档案局, 上级档案局专家库, the on-site step
+        # 听取档案工作目标管理及自查情况汇报: the Chinese catalogue's words for "assessing bureau", "Bureau" and
+        # OnsiteStep.HEAR_REPORT), so 档案 is looked for in the case's documents and certificate only.
         "foreign_in_documents": ("档案",),
     },
     "yueyang-office": {
