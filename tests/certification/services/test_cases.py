@@ -20,7 +20,7 @@ def declare(applicant, grade="second", kind=Kind.PROMOTION, now=IN_WINDOW, **kwa
     answers, evidence = all_conditions()
     return case_declare(actor=user, institution=institution, grade=grade, kind=kind,
                         answers=kwargs.pop("answers", answers), evidence=kwargs.pop("evidence", evidence),
-                        now=now, **kwargs)
+                        now=now, **{"scheme": "archives", **kwargs})
 
 
 def test_a_first_declaration_for_second_is_accepted_and_assessed_by_the_county(applicant, bureaus, tmp_path):
