@@ -34,7 +34,7 @@ def people(archives_version, regions, bureaus):
 def include(client, people, bureaus, **data):
     client.force_login(people["staff"])
     return client.post(reverse("late_inclusions"), {
-        "grant": "1", "bureau": bureaus["county"].pk, "institution": people["institution"].uscc,
+        "grant": "1", "bureau": bureaus["county"].pk, "scheme": "archives", "institution": people["institution"].uscc,
         "declare_by": "2026-04-30", "reason": "单位搬迁，档案整理延误", **data})
 
 
