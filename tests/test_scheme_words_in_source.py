@@ -47,3 +47,36 @@ def test_the_grep_finds_a_scheme_word_where_one_is_written(tmp_path, monkeypatch
                                                          encoding="utf-8")
     monkeypatch.setitem(globals(), "ROOT", tmp_path)
     assert leftovers() == {"certification/leak.py": 2}
+
+
+CATALOGUE = ROOT / "certification" / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+
+def archives_words_in(catalogue: Path) -> list[str]:
+    """The engine's Chinese words that say 档案 where its English does not say archives: the engine names its
+    authorities neutrally (考评机关, 主管部门); 档案 is said only of the archives prerequisites an institution
+    records (its leader in charge of archives, its archives-safety incidents), whose English says so."""
+    found = []
+    for block in catalogue.read_text(encoding="utf-8").split("\n\n"):
+        parts: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            if line.startswith(("msgid ", "msgstr")):
+                key, _space, line = line.partition(" ")
+            if key and line.startswith('"'):
+                parts[key] = parts.get(key, "") + line[1:-1]
+        if "档案" in parts.get("msgstr", "") and "archives" not in parts.get("msgid", ""):
+            found.append(parts["msgid"])
+    return found
+
+
+def test_the_engine_words_do_not_name_the_archives_bureau():
+    assert archives_words_in(CATALOGUE) == []
+
+
+def test_the_catalogue_check_finds_an_archives_bureau_where_one_is_written(tmp_path):
+    leak = tmp_path / "django.po"
+    leak.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                    'msgid "assessing bureau"\nmsgstr "考评档案局"\n\n'
+                    'msgid "leader in charge of archives"\nmsgstr "分管档案工作的领导"\n', encoding="utf-8")
+    assert archives_words_in(leak) == ["assessing bureau"]

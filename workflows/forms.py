@@ -144,8 +144,13 @@ class PrecheckForm(forms.Form):
     days = forms.IntegerField(label=_("Days allowed for rectification"), min_value=1, max_value=365,
                               required=False, help_text=_("Leave empty for the scheme's rectification period."))
 
-    def __init__(self, *args, items=(), **kwargs):
+    #: The pass choice's words where the scheme has no public notice (stages.notice: false).
+    pass_to_panel = _("Pass: on to the review panel")
+
+    def __init__(self, *args, items=(), notice=True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not notice:
+            self.fields["decision"].choices = [("pass", self.pass_to_panel), *self.fields["decision"].choices[1:]]
         for item in items:
             self.fields[f"opinion_{item.code}"] = forms.CharField(
                 label=item_label(item), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 1}))
@@ -161,6 +166,7 @@ class PrecheckReportForm(PrecheckForm):
 
     decision = forms.ChoiceField(label=_("Recommendation"), widget=forms.RadioSelect, choices=[
         ("pass", _("Recommend passing: on to the public notice")), ("return", _("Recommend rectification"))])
+    pass_to_panel = _("Recommend passing: on to the review panel")
     attachment = forms.FileField(label=_("Signed written result (optional)"), required=False)
 
     def __init__(self, *args, **kwargs):
@@ -175,6 +181,12 @@ class DelegatedPrecheckDecisionForm(forms.Form):
     reason = REASON
     days = forms.IntegerField(label=_("Days allowed for rectification"), min_value=1, max_value=365,
                               required=False, help_text=_("Leave empty for the scheme's rectification period."))
+
+    def __init__(self, *args, notice=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not notice:
+            self.fields["decision"].choices = [("accept", _("Accept the written result: on to the review panel")),
+                                               *self.fields["decision"].choices[1:]]
 
 
 class ObjectionVerifyForm(forms.Form):

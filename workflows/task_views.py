@@ -404,7 +404,8 @@ class PrecheckView(TaskView):
 
     def form_kwargs(self, action):
         spec = self.case.scheme_version.specification()
-        return {"items": [item for _c, item in spec.rubric_for(self.case.grade.code).items()]}
+        return {"items": [item for _c, item in spec.rubric_for(self.case.grade.code).items()],
+                "notice": spec.stages.notice}
 
     def extra_context_data(self):
         sheet = self.case.sheets.filter(kind=SheetKind.SELF, submitted_at__isnull=False).order_by("-round").first()
@@ -437,6 +438,9 @@ class DelegatedPrecheckView(TaskView):
 
     def form_class(self, action):
         return forms.DelegatedPrecheckDecisionForm
+
+    def form_kwargs(self, action):
+        return {"notice": self.case.scheme_version.specification().stages.notice}
 
     def extra_context_data(self):
         return {"written": self.case.prechecks.filter(decision=Precheck.Decision.REPORTED)

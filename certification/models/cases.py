@@ -90,7 +90,7 @@ class Case(DomainModel):
                                                     "empty while the assessing bureau pre-checks."))
     precheck_delegated_at = models.DateTimeField(_("pre-check delegated at"), null=True, blank=True)
     report = models.FileField(_("narrative report"), upload_to=report_path, blank=True,
-                              help_text=_("The applicant's report on its archives work."))
+                              help_text=_("The applicant's report on its work under the scheme."))
     integrity_acknowledged_at = models.DateTimeField(_("integrity notice acknowledged at"), null=True, blank=True)
     prechecker = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True,
                                    related_name="prechecked_cases", verbose_name=_("pre-checker"))

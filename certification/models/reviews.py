@@ -11,7 +11,7 @@ from .cases import Case
 class OnsiteStep(models.TextChoices):
     """第十条 四 (三): the six steps of the review, recorded by the chair."""
 
-    HEAR_REPORT = "hear_report", _("Hear the report on the archives work and the self-check")
+    HEAR_REPORT = "hear_report", _("Hear the report on the work and the self-check")
     INSPECT = "inspect", _("Check on site, item by item")
     SCORE = "score", _("Examine the materials and score item by item")
     FEEDBACK = "feedback", _("Give feedback on the review")

@@ -33,7 +33,7 @@ def test_every_admin_changelist_renders(staff_client, archives_version):
 def test_admin_speaks_chinese_by_default(staff_client):
     response = staff_client.get(reverse("admin:index"))
     assert "机关" in response.content.decode()
-    assert "档案局" in response.content.decode()
+    assert "主管部门" in response.content.decode()
 
 
 def test_admin_offers_no_delete(staff_client, regions):

@@ -127,7 +127,7 @@ def test_a_delegated_precheck_is_the_citys_while_delegated_and_returns_to_the_pr
         task_page = client.get(d.url("decide_precheck")).content.decode()
         case_page = client.get(reverse("case_detail", args=[d.case.pk])).content.decode()
         assert ("市局预检：材料齐全，建议通过" in task_page, "市局预检：材料齐全，建议通过" in case_page,
-                "受托预检的档案局" in case_page) == (True, True, True)
+                "受托预检的机关" in case_page) == (True, True, True)
         d.post(people["province"], "decide_precheck", "decide", {"decision": "accept", "reason": "同意市局预检意见"})
     d.case.refresh_from_db()
     assert (d.case.stage, d.case.precheck_bureau, d.case.prechecker) == (

@@ -91,11 +91,8 @@ SCENARIOS = {
         "conclusion": "达到先进分值，危房一票否决，按合格呈报",
         "awarded": ("合格", "98.00"),  # 100 − 3 + 1 (B1); the veto of 先进 on 3.2 awards 合格 (篇5)
         "lines": {"3.2": "7.00", "B1": "1.00"},
-        "foreign": ("湖北", "鄂", "机关档案", "岳阳", "岳教办"),
-        # The engine's own words still say 档案 on the pages (考评档案局, 上级档案局专家库, the on-site step
-        # 听取档案工作目标管理及自查情况汇报: the Chinese catalogue's words for "assessing bureau", "Bureau" and
-        # OnsiteStep.HEAR_REPORT), so 档案 is looked for in the case's documents and certificate only.
-        "foreign_in_documents": ("档案",),
+        # 档案 too: the engine's own words are neutral (考评机关, 主管部门), the archives scheme's are its file's.
+        "foreign": ("湖北", "鄂", "档案", "岳阳", "岳教办"),
     },
     "yueyang-office": {
         "world": "education",
@@ -243,6 +240,9 @@ def through_the_pages(client, world, spec, scenario, *, kind, declared, pages):
     moment = declared + dt.timedelta(days=3 if scenario.get("rectify") else 0)
     with time_machine.travel(moment, tick=False):
         d.post(people["prechecker"], "precheck", "decide", {"decision": "pass", "summary": "初检合格，材料齐全"})
+        passing = next(text for name, text in d.pages.items() if name.startswith("precheck "))
+        # The pre-checker's pass says where the case goes: its notice, or its panel where the scheme has none.
+        assert ("通过，进入公示" in passing, "通过，进入评审" in passing) == (spec.stages.notice, not spec.stages.notice)
         if spec.stages.notice:
             assert state(d.case) == (Stage.NOTICE, Outcome.OPEN)
             client.force_login(people["staff"])

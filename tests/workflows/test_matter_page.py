@@ -68,7 +68,7 @@ def test_the_users_own_open_task_is_a_button_on_the_case_page_and_others_tasks_a
     applicant_page = _page(client, people["applicant"], d.case)
 
     assert (link in staff_page, link in applicant_page) == (True, False)
-    assert "档案局考评人员" in applicant_page  # who acts next, named by role
+    assert "主管部门考评人员" in applicant_page  # who acts next, named by role
 
 
 def test_the_case_page_takes_the_same_queries_with_one_objection_or_three(client, world):

@@ -159,7 +159,7 @@ def test_a_whole_round_through_the_pages(client, world, archives_version, bureau
     assert running.bureau_id == city.pk and Suspension.objects.get().cases_moved == [running.pk]
     with at(2026, 12, 22, 9, 5):
         client.force_login(staff_of(city))
-        assert "移交上级档案局：原考评机关的考评权限已中止" in client.get(f"/cases/{running.pk}/").content.decode()
+        assert "移交上级主管部门：原考评机关的考评权限已中止" in client.get(f"/cases/{running.pk}/").content.decode()
     told = set(Notification.objects.filter(kind=NoticeKind.AUTHORITY_SUSPENDED).values_list("recipient", flat=True))
     assert {county_staff.pk, people["prechecker"].pk, county_approver.pk} <= told
 

@@ -102,7 +102,7 @@ def test_an_objection_without_a_name_or_contact_is_recorded_as_anonymous(client,
     assert (objection.case, objection.anonymous, objection.status, objection.grounds) == (
         case, True, Objection.Status.RECEIVED, "该单位档案库房不符合要求")
     assert (f"回执号：<strong>{objection.receipt}</strong>。您的异议未留真实姓名或联系方式，已作为匿名异议登记："
-            "档案局将阅处，可能不予受理，且无法将处理结果告知您。") in page
+            "主管部门将阅处，可能不予受理，且无法将处理结果告知您。") in page
     assert ("乙局" in page, "2026甲局" in page) == (True, False)  # the notice's cases, never a reference
 
 

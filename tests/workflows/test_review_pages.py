@@ -111,7 +111,7 @@ def test_the_on_site_steps_are_refused_out_of_order_on_the_page_and_through_the_
     chair = experts[0].user
     page = d.post(chair, "onsite", "step", {"step": OnsiteStep.INSPECT}, expect=200)
     api = api_complete(d, chair, "onsite", "step", {"step": OnsiteStep.INSPECT})
-    message = "请按顺序记录现场评审环节，先记录：听取档案工作目标管理及自查情况汇报。"
+    message = "请按顺序记录现场评审环节，先记录：听取目标管理工作及自查情况汇报。"
     assert (action_form(page, "step").errors["step"], action_form(page, "step")["step"].value()) == (
         [message], OnsiteStep.INSPECT)
     assert (api.status_code, api.json()["detail"]) == (400, message)

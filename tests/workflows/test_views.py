@@ -57,7 +57,7 @@ def test_home_shows_an_experts_pool(client, bureaus):
 
 def test_home_without_a_role_says_what_to_do(client):
     client.force_login(UserFactory())
-    assert "<p>您尚未被分配角色，请联系档案局分配。</p>" in client.get(reverse("home")).content.decode()
+    assert "<p>您尚未被分配角色，请联系主管部门分配。</p>" in client.get(reverse("home")).content.decode()
 
 
 def test_home_takes_the_same_queries_for_one_workplace_or_three(client, bureaus):
@@ -73,12 +73,12 @@ def test_home_takes_the_same_queries_for_one_workplace_or_three(client, bureaus)
         return len(captured), page
 
     one, page = home()
-    assert page.count("档案局考评人员") == 1
+    assert page.count("主管部门考评人员") == 1
     for bureau in held[1:]:
         permissions.role_grant(user=user, role=Role.BUREAU_STAFF, obj=bureau)
     three, page = home()
 
-    assert page.count("档案局考评人员") == 3
+    assert page.count("主管部门考评人员") == 3
     assert three == one
 
 

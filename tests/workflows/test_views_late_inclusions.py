@@ -72,8 +72,8 @@ def test_the_bureau_includes_a_late_declaration_and_the_applicant_declares_by_th
     ({"reason": ""}, "该字段是必填项。"),
     ({"declare_by": "2026-04-01"}, "申报的最后一天须在今天至本年年底之间"),
     ({"declare_by": "not a day"}, "输入一个有效的日期。"),
-    ({"institution": "999999"}, "您所在档案局辖区内没有此统一社会信用代码的机关"),
-    ({"institution": "91110000100000000X"}, "您所在档案局辖区内没有此统一社会信用代码的机关"),
+    ({"institution": "999999"}, "您所在主管部门辖区内没有此统一社会信用代码的机关"),
+    ({"institution": "91110000100000000X"}, "您所在主管部门辖区内没有此统一社会信用代码的机关"),
 ])
 def test_bad_input_is_told_in_chinese_and_includes_nothing(client, people, bureaus, data, expected):
     response = include(client, people, bureaus, **data)
@@ -148,7 +148,7 @@ def test_the_applicant_asks_from_the_declaration_page_and_the_bureau_refuses_the
 
     client.force_login(people["applicant"])
     page = client.get(reverse("declare")).content.decode()
-    assert "申请档案局列入逾期申报" in page and 'name="late-reason"' in page
+    assert "申请主管部门列入逾期申报" in page and 'name="late-reason"' in page
     assert "乡政府 · 省二级 · 县档案局" in page  # each grade with the bureau that plans it
 
     # no reason: told beside the field, what was chosen kept, nothing sent
@@ -168,9 +168,9 @@ def test_the_applicant_asks_from_the_declaration_page_and_the_bureau_refuses_the
     told = Notification.objects.get(recipient=people["staff"], kind=NoticeKind.LATE_REQUESTED)
     assert "乡政府申请县档案局将其省二级逾期申报列入本年度考评计划，理由：单位机构改革，档案整理延误。" in told.text
     twice = ask(client, people)  # a double submit sends nothing more
-    assert twice.status_code == 400 and "已向县档案局提出申请，档案局尚未答复" in twice.content.decode()
+    assert twice.status_code == 400 and "已向县档案局提出申请，主管部门尚未答复" in twice.content.decode()
     assert LateInclusionRequest.objects.count() == 1
-    assert "待档案局答复" in client.get(reverse("declare")).content.decode()
+    assert "待主管部门答复" in client.get(reverse("declare")).content.decode()
 
     # the county's staff read it on their page; a refusal needs a reason; the applicant reads it
     client.force_login(people["staff"])

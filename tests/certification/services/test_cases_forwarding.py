@@ -100,7 +100,7 @@ def test_after_the_first_quarter_the_city_cannot_forward_and_is_told_the_provinc
     assert exc.value.codes == ["forward.deadline_passed"]
     assert str(exc.value.refusals[0]) == (
         "本年度申报的报送期限（2027-03-31）已过。 "
-        "负责下达考评计划的档案局仍可说明理由后手工补列（逾期申报）；补列后市州级档案局即可报送。")
+        "负责下达考评计划的机关仍可说明理由后手工补列（逾期申报）；补列后市州级主管部门即可报送。")
     case.refresh_from_db()
     assert case.forwarded_at is None
     assert not AuditEntry.objects.filter(action="case.forward").exists()

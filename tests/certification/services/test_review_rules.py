@@ -268,7 +268,7 @@ def test_the_on_site_steps_are_recorded_in_their_order_and_all_six_close_the_rec
     with pytest.raises(RuleViolation) as exc:
         review_record_step(actor=chair, case=case, step=OnsiteStep.INSPECT)
     assert [(r.code, r.message) for r in exc.value.refusals] == [
-        ("review.steps_out_of_order", "请按顺序记录现场评审环节，先记录：听取档案工作目标管理及自查情况汇报。")]
+        ("review.steps_out_of_order", "请按顺序记录现场评审环节，先记录：听取目标管理工作及自查情况汇报。")]
     review_record_step(actor=chair, case=case, step=OnsiteStep.HEAR_REPORT)
     with pytest.raises(RuleViolation) as exc:
         review_onsite_done(actor=chair, case=case)

@@ -133,7 +133,7 @@ def test_a_county_bureau_sends_no_summary(bureaus, province, settings):
         summary_submit(actor=county, bureau=bureaus["county"], year=2026)
 
     assert refused.value.codes == ["summary.not_city"]
-    assert str(refused.value) == "只有市（州）档案局向省档案局报送年度审批汇总。"
+    assert str(refused.value) == "只有市（州）级主管部门向省级主管部门报送年度审批汇总。"
     nothing_changed(settings)
 
 

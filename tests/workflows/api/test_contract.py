@@ -143,7 +143,7 @@ def test_every_resource_carries_updated_at_and_labels_for_its_enums(world):
         rows = api.get(f"/api/v1/{path}/").json()["results"]
         assert rows and all(row["updated_at"] for row in rows), path
     case = api.get("/api/v1/cases/").json()["results"][0]
-    assert (case["kind_display"], case["bureau"]["level_display"]) == ("晋升", "市（州）档案局")
+    assert (case["kind_display"], case["bureau"]["level_display"]) == ("晋升", "市（州）级主管部门")
     institution = api.get("/api/v1/institutions/").json()["results"][0]
     assert institution["level_display"] == "市（州）直机关"
 

@@ -38,7 +38,7 @@ def test_a_case_shows_its_state_and_next_step(world):
     case = world["objects"]["case_a"]
     body = client_for(world["users"]["applicant"]).get(f"/api/v1/cases/{case.pk}/").json()
     assert (body["stage"], body["stage_display"], body["outcome"]) == ("notice", "公示", "open")
-    assert body["next_step"]["who"] == "档案局考评人员"
+    assert body["next_step"]["who"] == "主管部门考评人员"
     assert body["late_inclusion"] is None
 
 
