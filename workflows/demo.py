@@ -77,6 +77,7 @@ def demo_cases(world: DemoWorld | None = None) -> list[str]:
         answers = {p.code: ("na" if p.na_allowed else "yes") for p in spec.prerequisites}
         try:
             case = actions.case_declare(
+                scheme=spec.code,
                 actor=applicant, institution=institution, grade=grade, kind=Kind.PROMOTION, answers=answers,
                 evidence={c: _pdf(f"{c}.pdf") for c, a in answers.items() if a == "yes"}, now=declared_at)
         except RuleViolation:
