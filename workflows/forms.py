@@ -137,20 +137,30 @@ class ItemForm(forms.Form):
         return initial
 
 
-class PrecheckForm(forms.Form):
+class _PassChoiceByNotice:
+    """A pre-check form whose first choice moves the case on: to the public notice, or, under a scheme without
+    one (stages.notice: false), to the review panel, in the words of ``pass_to_panel``."""
+
+    pass_to_panel = ""
+
+    def _pass_goes_to_panel(self, notice: bool) -> None:
+        if not notice:
+            first, *rest = self.fields["decision"].choices
+            self.fields["decision"].choices = [(first[0], self.pass_to_panel), *rest]
+
+
+class PrecheckForm(_PassChoiceByNotice, forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
         ("pass", _("Pass: on to the public notice")), ("return", _("Return for rectification"))])
     summary = forms.CharField(label=_("Opinion"), widget=forms.Textarea(attrs={"rows": 4}), max_length=4000)
     days = forms.IntegerField(label=_("Days allowed for rectification"), min_value=1, max_value=365,
                               required=False, help_text=_("Leave empty for the scheme's rectification period."))
 
-    #: The pass choice's words where the scheme has no public notice (stages.notice: false).
     pass_to_panel = _("Pass: on to the review panel")
 
     def __init__(self, *args, items=(), notice=True, **kwargs):
         super().__init__(*args, **kwargs)
-        if not notice:
-            self.fields["decision"].choices = [("pass", self.pass_to_panel), *self.fields["decision"].choices[1:]]
+        self._pass_goes_to_panel(notice)
         for item in items:
             self.fields[f"opinion_{item.code}"] = forms.CharField(
                 label=item_label(item), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 1}))
@@ -174,7 +184,7 @@ class PrecheckReportForm(PrecheckForm):
         del self.fields["days"]
 
 
-class DelegatedPrecheckDecisionForm(forms.Form):
+class DelegatedPrecheckDecisionForm(_PassChoiceByNotice, forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), widget=forms.RadioSelect, choices=[
         ("accept", _("Accept the written result: on to the public notice")),
         ("return", _("Return for rectification"))])
@@ -182,11 +192,11 @@ class DelegatedPrecheckDecisionForm(forms.Form):
     days = forms.IntegerField(label=_("Days allowed for rectification"), min_value=1, max_value=365,
                               required=False, help_text=_("Leave empty for the scheme's rectification period."))
 
+    pass_to_panel = _("Accept the written result: on to the review panel")
+
     def __init__(self, *args, notice=True, **kwargs):
         super().__init__(*args, **kwargs)
-        if not notice:
-            self.fields["decision"].choices = [("accept", _("Accept the written result: on to the review panel")),
-                                               *self.fields["decision"].choices[1:]]
+        self._pass_goes_to_panel(notice)
 
 
 class ObjectionVerifyForm(forms.Form):
