@@ -22,6 +22,7 @@ from certification.documents import (
     render_pdf,
     sample_certificate,
 )
+from certification.scheme import shipped_scheme
 
 from . import median_seconds
 
@@ -46,7 +47,7 @@ LATIN = {
 
 def run() -> dict:
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
-    certificate = sample_certificate(institution=SimpleNamespace(name="武汉市江岸区人民政府办公室（𠮷龘叕档案室）"))
+    certificate = sample_certificate(shipped_scheme("archives"), institution=SimpleNamespace(name="武汉市江岸区人民政府办公室（𠮷龘叕档案室）"))
     cjk_context = certificate_context(certificate)
     latin_context = {**cjk_context, **LATIN}
     pdf = render_pdf(TEMPLATE, cjk_context)

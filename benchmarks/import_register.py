@@ -31,11 +31,11 @@ def _world():
     from certification import permissions
     from certification.enums import BureauLevel, Role
     from certification.models import Bureau, Institution, Region, User
-    from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
+    from certification.scheme import shipped_scheme, shipped_scheme_file
     from certification.services.schemes import scheme_load
     from certification.validators import uscc_check_character
 
-    scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE), source=DEFAULT_SCHEME_FILE.name)
+    scheme_load(spec=shipped_scheme("archives"), source=shipped_scheme_file("archives").name)
     province = Region.objects.create(name="省", code="420000", level="province")
     city = Region.objects.create(name="市", code="420100", level="city", parent=province)
     top = Bureau.objects.create(name="省档案局", level=BureauLevel.PROVINCE, region=province)
@@ -53,8 +53,10 @@ def _world():
 
 def _sheet(institutions, start: int) -> io.BytesIO:
     from certification import rules
+    from certification.scheme import shipped_scheme
     from certification.xlsx import new_workbook, workbook_bytes
 
+    archives = shipped_scheme("archives")
     book = new_workbook()
     sheet = book.active
     sheet.append(["持证机关信用代码", "方案", "等级", "类别", "证书编号", "发证机关", "发证日期", "有效期至",
@@ -63,7 +65,7 @@ def _sheet(institutions, start: int) -> io.BytesIO:
         issued = dt.date(2022, 1, 3) + dt.timedelta(days=(n * 7) % 1450)
         sheet.append([institution.uscc, "archives", ("省二级", "省一级", "省特级")[n % 3],
                       "晋级" if n % 5 else "复查", f"纸〔{issued.year}〕{start + n:05d}号", "420000",
-                      issued, rules.valid_until(issued), f"鄂档函〔{issued.year}〕{n}号", "420100"])
+                      issued, rules.valid_until(issued, scheme=archives), f"鄂档函〔{issued.year}〕{n}号", "420100"])
     return io.BytesIO(workbook_bytes(book))
 
 

@@ -37,10 +37,10 @@ _institutions = itertools.count(1)
 def _world():
     from certification.enums import BureauLevel, RegionLevel
     from certification.models import Bureau, Region
-    from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
+    from certification.scheme import shipped_scheme, shipped_scheme_file
     from certification.services.schemes import scheme_load
 
-    version = scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE), source=DEFAULT_SCHEME_FILE.name).version
+    version = scheme_load(spec=shipped_scheme("archives"), source=shipped_scheme_file("archives").name).version
     province = Region.objects.create(name="省", code="420000", level=RegionLevel.PROVINCE)
     city = Region.objects.create(name="市", code="420100", level=RegionLevel.CITY, parent=province)
     top = Bureau.objects.create(name="省档案局", level=BureauLevel.PROVINCE, region=province)

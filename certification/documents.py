@@ -302,14 +302,11 @@ def certificate_pdf(certificate) -> bytes:
                       certificate_pdf_record(certificate))
 
 
-def sample_certificate(**overrides) -> SimpleNamespace:
+def sample_certificate(spec, **overrides) -> SimpleNamespace:
     """An unsaved certificate-like object with the attributes the certificate reads (benchmarks, previews), under
-    the default scheme as shipped."""
-    from .scheme import default_scheme
-
-    spec = default_scheme()
+    the scheme ``spec`` (a ``SchemeSpec``): its number format, its lowest grade."""
     values = {
-        "scheme_version": SimpleNamespace(specification=default_scheme),
+        "scheme_version": SimpleNamespace(specification=lambda: spec),
         "number": spec.documents.certificate_number_for(2026, 1),
         "institution": SimpleNamespace(name="武汉市江岸区人民政府办公室"),
         "grade": SimpleNamespace(name=min(spec.grades, key=lambda g: g.rank).name),
@@ -804,24 +801,21 @@ def _month_day_cn(month_day: str) -> str:
     return f"{month}月{day}日"
 
 
-def approvals_summary(bureau, year: int, *, scheme=None) -> dict:
-    """The approvals of ``bureau`` and the bureaus below it in ``year`` (local time): one row per
-    confirmation letter issued, with the certificate's number once issued.
-
-    Its title and closing note are the words of ``scheme`` (a ``SchemeSpec``); given one, only that scheme's
-    approvals are listed. Without one, the summary is the default scheme's (whose times set the summary's due
-    date, see ``rules.annual_summary_due``) and lists every approval of the bureaus, as it always has."""
+def approvals_summary(bureau, year: int, *, scheme) -> dict:
+    """The approvals of ``bureau`` and the bureaus below it under ``scheme`` (a ``SchemeSpec``) in ``year``
+    (the scheme's calendar): one row per confirmation letter issued, with the certificate's number once issued,
+    and the certificates registered from the paper register. Its title and closing note are the scheme's words;
+    each scheme a bureau runs has its own summary."""
     from django.utils import timezone
 
+    from . import rules
     from .models import Certificate, IssuedDocument, ScoreSheet
-    from .scheme import default_scheme
 
-    start = timezone.make_aware(dt.datetime(year, 1, 1))
-    end = timezone.make_aware(dt.datetime(year + 1, 1, 1))
-    spec = scheme if scheme is not None else default_scheme()
-    of_scheme = {"case__scheme__code": spec.code} if scheme is not None else {}
+    spec = scheme
+    start = rules.start_of_local_day(dt.date(year, 1, 1), scheme=spec)
+    end = rules.start_of_local_day(dt.date(year + 1, 1, 1), scheme=spec)
     letters = (IssuedDocument.objects.filter(kind="confirmation_letter", case__bureau__in=bureau_and_below(bureau),
-                                             issued_at__gte=start, issued_at__lt=end, **of_scheme)
+                                             issued_at__gte=start, issued_at__lt=end, case__scheme__code=spec.code)
                .select_related("case__institution", "case__grade", "case__bureau").order_by("issued_at", "id"))
     certificates = dict(IssuedDocument.objects.filter(kind="certificate", case__in=[d.case_id for d in letters])
                         .values_list("case_id", "certificate__number"))
@@ -834,8 +828,7 @@ def approvals_summary(bureau, year: int, *, scheme=None) -> dict:
     # The certificates of the year registered from the paper register: approved before the engine, they have
     # no case; their row says so in place of a score.
     registered = (Certificate.objects.filter(register_batch__isnull=False, approved_by__in=bureau_and_below(bureau),
-                                             issued_on__year=year,
-                                             **({"scheme__code": spec.code} if scheme is not None else {}))
+                                             issued_on__year=year, scheme__code=spec.code)
                   .select_related("institution", "grade", "approved_by").order_by("issued_on", "id"))
     approvals += [(c.issued_on, -c.pk, [
         c.institution.name, c.grade.name, KIND_LABELS.get(str(c.kind), ""), REGISTERED_MARK, c.approved_by.name,
@@ -849,25 +842,26 @@ def approvals_summary(bureau, year: int, *, scheme=None) -> dict:
             "seal_label": ISSUER_PLACEHOLDER}
 
 
-def summary_pdf_record(bureau, year: int, *, created: dt.datetime | None = None) -> PdfRecord:
+def summary_pdf_record(bureau, year: int, *, scheme, created: dt.datetime | None = None) -> PdfRecord:
     from django.utils import timezone
 
-    return PdfRecord(author=bureau.name, created=created or timezone.now(), reference=f"{year}年审批情况汇总表")
+    return PdfRecord(author=bureau.name, created=created or timezone.now(), reference=f"{year}年审批情况汇总表",
+                     scheme=scheme.title)
 
 
-def approvals_summary_pdf(bureau, year: int, *, scheme=None) -> bytes:
+def approvals_summary_pdf(bureau, year: int, *, scheme) -> bytes:
     return render_pdf("documents/annual_summary.html", approvals_summary(bureau, year, scheme=scheme),
-                      summary_pdf_record(bureau, year))
+                      summary_pdf_record(bureau, year, scheme=scheme))
 
 
-def approvals_summary_xlsx(bureau, year: int) -> bytes:
+def approvals_summary_xlsx(bureau, year: int, *, scheme) -> bytes:
     """The same summary as an .xlsx workbook (one sheet: title, headers, one row per approval), written by the
     one .xlsx writer: text typed by users (an institution's name) is never a formula."""
     from openpyxl.styles import Alignment, Font
 
     from .xlsx import new_workbook, workbook_bytes
 
-    summary = approvals_summary(bureau, year)
+    summary = approvals_summary(bureau, year, scheme=scheme)
     book = new_workbook()
     sheet = book.active
     sheet.title = f"{year}"

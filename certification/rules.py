@@ -1,8 +1,9 @@
 """The scheme's rules as pure functions (DESIGN §3): authority, panel sizes, time rules, eligibility.
 
-Every function reads a :class:`~certification.scheme.SchemeSpec` (the shipped archives scheme when none is
-given) and plain values; none touches the database, the clock or HTTP. A refusal is a
-:class:`~certification.exceptions.Refusal` naming the rule and what would satisfy it. Rubric scoring lives
+Every function reads the :class:`~certification.scheme.SchemeSpec` its case runs under (there is no default
+scheme; only the calendar helpers fall back on the deployment's zone) and plain values; none touches the
+database, the clock or HTTP. A refusal is a :class:`~certification.exceptions.Refusal` naming the rule and
+what would satisfy it. Rubric scoring lives
 in :mod:`certification.scoring` and is re-exported here.
 """
 
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from .enums import BUREAU_DEPTH, INSTITUTION_DEPTH
 from .exceptions import NotEligible, Refusal, RuleViolation
-from .scheme import SchemeSpec, default_scheme
+from .scheme import SchemeSpec
 from .scoring import (  # noqa: F401 - re-exported: rubric scoring is part of the rules
     Assessment,
     ItemEntry,
@@ -36,10 +38,6 @@ from .scoring import (  # noqa: F401 - re-exported: rubric scoring is part of th
 INSTITUTION_LEVELS = tuple(INSTITUTION_DEPTH)
 BUREAU_LEVELS = tuple(BUREAU_DEPTH)
 KINDS = ("promotion", "recheck")
-
-
-def _scheme(scheme: SchemeSpec | None) -> SchemeSpec:
-    return scheme if scheme is not None else default_scheme()
 
 
 def _day(value: dt.date) -> str:
@@ -76,47 +74,46 @@ def _authority_cell(institution_level: str, grade: str, kind: str, scheme: Schem
     return cell
 
 
-def assessing_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None) -> str:
+def assessing_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec) -> str:
     """The level of the bureau that assesses: ``'province' | 'city' | 'county'``.
 
     Raises :class:`NotEligible` where the grade is not open to institutions of that level.
     """
-    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).assess
+    return _authority_cell(institution_level, grade, kind, scheme).assess
 
 
-def filing_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None) -> str | None:
+def filing_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec) -> str | None:
     """The level of the bureau an approved recheck is filed with, or ``None`` where it is not filed."""
-    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).file_with
+    return _authority_cell(institution_level, grade, kind, scheme).file_with
 
 
-def forwarding_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None
+def forwarding_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec
                      ) -> str | None:
     """The level of the bureau that gathers the declaration and forwards it to the assessing bureau (special
     grade below the province: the city bureau, within the first quarter), or ``None``."""
-    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).forward_via
+    return _authority_cell(institution_level, grade, kind, scheme).forward_via
 
 
-def precheck_delegate_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None
+def precheck_delegate_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec
                             ) -> str | None:
     """The level of the bureau to which the assessing bureau may delegate the pre-check (第十条: the province
     delegates a special-grade promotion's pre-check to the city bureau), or ``None``."""
-    return _authority_cell(institution_level, grade, kind, _scheme(scheme)).delegate_precheck
+    return _authority_cell(institution_level, grade, kind, scheme).delegate_precheck
 
 
-def planning_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec | None = None) -> str:
+def planning_level(institution_level: str, grade: str, kind: str, *, scheme: SchemeSpec) -> str:
     """The level of the bureau whose assessment plan lists the declaration (下达考评计划): the assessing bureau,
     unless the scheme names another (special-grade rechecks below the province: the province plans, the city
     assesses)."""
-    cell = _authority_cell(institution_level, grade, kind, _scheme(scheme))
+    cell = _authority_cell(institution_level, grade, kind, scheme)
     return cell.plan or cell.assess
 
 
 # --- Panel size (§3.4) --------------------------------------------------------------------------------------
 def panel_size(
-    bureau_level: str, institution_level: str, grade: str, *, scheme: SchemeSpec | None = None
+    bureau_level: str, institution_level: str, grade: str, *, scheme: SchemeSpec
 ) -> tuple[int, int]:
     """``(min, max)`` members of a review panel, chair included, by the first matching rule of the scheme."""
-    scheme = _scheme(scheme)
     if bureau_level not in BUREAU_LEVELS:
         raise ValueError(f"unknown bureau level {bureau_level!r}")
     if institution_level not in INSTITUTION_LEVELS:
@@ -137,12 +134,12 @@ def panel_size(
 
 
 # --- Time rules (§3.6) --------------------------------------------------------------------------------------
-def has_stage(stage: str, *, scheme: SchemeSpec | None = None) -> bool:
+def has_stage(stage: str, *, scheme: SchemeSpec) -> bool:
     """Whether the scheme's cases go through an optional stage: ``precheck``, ``notice`` or ``recheck``."""
-    return getattr(_scheme(scheme).stages, stage)
+    return getattr(scheme.stages, stage)
 
 
-def acceptance_transition(scheme: SchemeSpec | None = None) -> str:
+def acceptance_transition(scheme: SchemeSpec) -> str:
     """The case's move when the applicant requests acceptance: to the pre-check, or, where the scheme has none,
     on to the public notice, or straight to the panel where it has no notice either."""
     if has_stage("precheck", scheme=scheme):
@@ -150,14 +147,16 @@ def acceptance_transition(scheme: SchemeSpec | None = None) -> str:
     return "request_acceptance_to_notice" if has_stage("notice", scheme=scheme) else "request_acceptance_to_panel"
 
 
-def precheck_pass_transition(scheme: SchemeSpec | None = None) -> str:
+def precheck_pass_transition(scheme: SchemeSpec) -> str:
     """The case's move when its pre-check passes: on to the public notice, or straight to the panel where the
     scheme has no notice."""
     return "pass_precheck" if has_stage("notice", scheme=scheme) else "pass_precheck_to_panel"
 
 
 def scheme_zone(scheme: SchemeSpec | None = None) -> ZoneInfo:
-    return ZoneInfo(_scheme(scheme).time_zone)
+    """The zone a scheme's days are counted in; without a scheme (a date shown outside any case), the
+    deployment's ``TIME_ZONE``."""
+    return ZoneInfo(scheme.time_zone if scheme is not None else settings.TIME_ZONE)
 
 
 def _require_aware(moment: dt.datetime, name: str) -> None:
@@ -214,12 +213,11 @@ def contact_kind(value: str) -> str | None:
     return "email"
 
 
-def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:
+def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec) -> dt.datetime:
     """A public notice published at T closes at the first local midnight at or after T + 7 × 24 h.
 
     So it always covers at least seven full days. The result is aware, in the scheme's zone.
     """
-    scheme = _scheme(scheme)
     _require_aware(published_at, "published_at")
     zone = scheme_zone(scheme)
     earliest = (published_at.astimezone(dt.UTC) + dt.timedelta(days=scheme.times.notice_days)).astimezone(zone)
@@ -229,22 +227,22 @@ def notice_closes_at(published_at: dt.datetime, *, scheme: SchemeSpec | None = N
     return midnight
 
 
-def valid_until(issued_on: dt.date, *, scheme: SchemeSpec | None = None) -> dt.date:
+def valid_until(issued_on: dt.date, *, scheme: SchemeSpec) -> dt.date:
     """The last day of validity of a certificate issued on ``issued_on``.
 
     Valid through the day before the same date three years on (2026-11-22 → 2029-11-21); where that date does
     not exist (February 29), it is March 1, so a certificate of 2024-02-29 is valid through 2027-02-28.
     """
-    return add_years(issued_on, _scheme(scheme).times.validity_years) - dt.timedelta(days=1)
+    return add_years(issued_on, scheme.times.validity_years) - dt.timedelta(days=1)
 
 
-def recheck_window(valid_until: dt.date, *, scheme: SchemeSpec | None = None) -> tuple[dt.date, dt.date]:
+def recheck_window(valid_until: dt.date, *, scheme: SchemeSpec) -> tuple[dt.date, dt.date]:
     """``(first_day, last_day)`` in which the holder may declare a recheck.
 
     From January 1 of the expiry year to the expiry date; where the expiry date is fewer than ``min_days``
     (90) days after that January 1, it opens ``min_days`` before the expiry date instead.
     """
-    min_days = _scheme(scheme).times.recheck_window.min_days
+    min_days = scheme.times.recheck_window.min_days
     year_start = dt.date(valid_until.year, 1, 1)
     first_day = year_start
     if (valid_until - year_start).days < min_days:
@@ -252,14 +250,13 @@ def recheck_window(valid_until: dt.date, *, scheme: SchemeSpec | None = None) ->
     return first_day, valid_until
 
 
-def lapses_at(valid_until: dt.date, *, scheme: SchemeSpec | None = None) -> dt.datetime:
+def lapses_at(valid_until: dt.date, *, scheme: SchemeSpec) -> dt.datetime:
     """The instant a certificate without a recheck declaration lapses: the start of the day after expiry."""
     return start_of_local_day(valid_until + dt.timedelta(days=1), scheme=scheme)
 
 
-def recheck_reminder_days(valid_until: dt.date, *, scheme: SchemeSpec | None = None) -> list[tuple[str, dt.date]]:
+def recheck_reminder_days(valid_until: dt.date, *, scheme: SchemeSpec) -> list[tuple[str, dt.date]]:
     """The days on which the holder is reminded to declare a recheck, each with a stable key."""
-    scheme = _scheme(scheme)
     first_day, _last = recheck_window(valid_until, scheme=scheme)
     days = [("window_open", first_day)]
     for before in scheme.times.recheck_reminder_days_before:
@@ -267,18 +264,16 @@ def recheck_reminder_days(valid_until: dt.date, *, scheme: SchemeSpec | None = N
     return sorted(days, key=lambda kd: kd[1])
 
 
-def rectification_deadline(returned_at: dt.datetime, days: int | None = None, *, scheme: SchemeSpec | None = None
+def rectification_deadline(returned_at: dt.datetime, days: int | None = None, *, scheme: SchemeSpec
                            ) -> dt.datetime:
     """End of the rectification period: local midnight after the last day (default 30 days)."""
-    scheme = _scheme(scheme)
     days = scheme.times.rectification_days if days is None else days
     if days < 1:
         raise ValueError("a rectification period is at least one day")
     return start_of_local_day(local_date(returned_at, scheme=scheme) + dt.timedelta(days=days + 1), scheme=scheme)
 
 
-def panel_scoring_deadline(formed_at: dt.datetime, *, scheme: SchemeSpec | None = None) -> dt.datetime:
-    scheme = _scheme(scheme)
+def panel_scoring_deadline(formed_at: dt.datetime, *, scheme: SchemeSpec) -> dt.datetime:
     day = local_date(formed_at, scheme=scheme) + dt.timedelta(days=scheme.times.panel_scoring_days + 1)
     return start_of_local_day(day, scheme=scheme)
 
@@ -291,19 +286,19 @@ def _month_day(year: int, value: str) -> dt.date:
         return dt.date(year, 3, 1) - dt.timedelta(days=1)
 
 
-def declaration_window(year: int, *, scheme: SchemeSpec | None = None) -> tuple[dt.date, dt.date]:
-    times = _scheme(scheme).times
+def declaration_window(year: int, *, scheme: SchemeSpec) -> tuple[dt.date, dt.date]:
+    times = scheme.times
     return _month_day(year, times.declaration_opens), _month_day(year, times.declaration_closes)
 
 
-def forward_by(year: int, *, scheme: SchemeSpec | None = None) -> dt.date:
+def forward_by(year: int, *, scheme: SchemeSpec) -> dt.date:
     """The last day the city bureau may forward the year's gathered declarations to the bureau that plans them
     (第十条: 于当年第一季度报送省档案局)."""
-    return _month_day(year, _scheme(scheme).times.special_forward_by)
+    return _month_day(year, scheme.times.special_forward_by)
 
 
 def forward_refusals(year: int, today: dt.date, *, late_inclusion: bool,
-                     scheme: SchemeSpec | None = None) -> list[Refusal]:
+                     scheme: SchemeSpec) -> list[Refusal]:
     """Why a declaration of ``year`` cannot be forwarded on ``today`` (an empty list when it can): after the
     forwarding deadline, only a late inclusion by the planning bureau's hand lets it through."""
     last = forward_by(year, scheme=scheme)
@@ -319,8 +314,8 @@ def forward_refusals(year: int, today: dt.date, *, late_inclusion: bool,
     )]
 
 
-def annual_summary_due(year: int, *, scheme: SchemeSpec | None = None) -> dt.date:
-    return _month_day(year, _scheme(scheme).times.annual_summary.due)
+def annual_summary_due(year: int, *, scheme: SchemeSpec) -> dt.date:
+    return _month_day(year, scheme.times.annual_summary.due)
 
 
 def annual_summary_years_open(today: dt.date) -> tuple[int, int]:
@@ -329,7 +324,7 @@ def annual_summary_years_open(today: dt.date) -> tuple[int, int]:
     return today.year, today.year - 1
 
 
-def annual_summary_overdue(year: int, today: dt.date, *, scheme: SchemeSpec | None = None) -> bool:
+def annual_summary_overdue(year: int, today: dt.date, *, scheme: SchemeSpec) -> bool:
     """Whether a summary of ``year`` not sent by ``today`` is flagged overdue: from the day after the due date
     (a deadline ends at local midnight after its last day) for as long as it can still be sent; an older year
     not sent is shown as not sent, not chased."""
@@ -368,8 +363,8 @@ class Declaration:
     late_inclusion: bool = False  # the bureau includes a late declaration by hand, with a reason
 
 
-def next_grade(current: str | None, *, scheme: SchemeSpec | None = None) -> str:
-    ranked = _scheme(scheme).grades_by_rank()
+def next_grade(current: str | None, *, scheme: SchemeSpec) -> str:
+    ranked = scheme.grades_by_rank()
     if current is None:
         return ranked[0].code
     codes = [g.code for g in ranked]
@@ -386,16 +381,15 @@ def next_grade(current: str | None, *, scheme: SchemeSpec | None = None) -> str:
     return codes[index + 1]
 
 
-def incident_clears_on(incident_on: dt.date, *, scheme: SchemeSpec | None = None) -> dt.date:
+def incident_clears_on(incident_on: dt.date, *, scheme: SchemeSpec) -> dt.date:
     """The first day on which an incident is no longer within the incident window."""
-    return add_years(incident_on, _scheme(scheme).times.incident_window_years)
+    return add_years(incident_on, scheme.times.incident_window_years)
 
 
 def declaration_refusals(
-    declarant: Declarant, declaration: Declaration, *, today: dt.date, scheme: SchemeSpec | None = None
+    declarant: Declarant, declaration: Declaration, *, today: dt.date, scheme: SchemeSpec
 ) -> list[Refusal]:
     """Every rule that refuses this declaration today; an empty list means it is accepted."""
-    scheme = _scheme(scheme)
     refusals: list[Refusal] = []
     try:
         grade = scheme.grade(declaration.grade)
@@ -576,7 +570,7 @@ def _gate_refusals(declarant: Declarant, declaration: Declaration, scheme: Schem
 
 
 def check_declaration(
-    declarant: Declarant, declaration: Declaration, *, today: dt.date, scheme: SchemeSpec | None = None
+    declarant: Declarant, declaration: Declaration, *, today: dt.date, scheme: SchemeSpec
 ) -> str:
     """Accept a declaration or raise :class:`NotEligible` with every refusal; returns the assessing level."""
     refusals = declaration_refusals(declarant, declaration, today=today, scheme=scheme)
@@ -585,9 +579,8 @@ def check_declaration(
     return assessing_level(declarant.level, declaration.grade, declaration.kind, scheme=scheme)
 
 
-def certificates_conferring(grades: Iterable[str], min_grade: str, *, scheme: SchemeSpec | None = None) -> int:
+def certificates_conferring(grades: Iterable[str], min_grade: str, *, scheme: SchemeSpec) -> int:
     """How many of these grades are ``min_grade`` or above (for the subordinate-units gate)."""
-    scheme = _scheme(scheme)
     floor = scheme.grade(min_grade).rank
     return sum(1 for g in grades if scheme.grade(g).rank >= floor)
 
@@ -651,14 +644,13 @@ def _relation_text(relation: str) -> str:
 
 
 def expert_conflicts(candidate: Candidate, case: PanelCase, *, today: dt.date,
-                     scheme: SchemeSpec | None = None) -> list[Refusal]:
+                     scheme: SchemeSpec) -> list[Refusal]:
     """Every reason this expert may not sit on this case's panel; empty when they may (回避 is enforced).
 
     An expert employed now, or within the scheme's window (``panel.conflict_employment_years``), by the
     applicant, one of its parent units, one of its subordinate units or any other unit of its system is
     recused; so is one who declares they belong to that system, declared a conflict with the applicant,
     pre-checked the case, is outside their appointment or not appointed for the grade."""
-    scheme = _scheme(scheme)
     out: list[Refusal] = []
     rule = _("Recusal")
     expert = candidate.name or f"#{candidate.expert_id}"
@@ -717,14 +709,13 @@ class PanelProposal:
 
 def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_level: str, institution_level: str,
                   seed: int, today: dt.date, size: int | None = None,
-                  scheme: SchemeSpec | None = None) -> PanelProposal:
+                  scheme: SchemeSpec) -> PanelProposal:
     """Draw a panel from the qualified pools: no conflicted expert; the assessing bureau's own pool first, and
     a higher bureau's pool only for the seats the pools below it cannot fill; within a pool the least loaded
     first, ties broken by a random draw from ``seed`` (recorded, so the draw can be replayed). ``size``
     defaults to the rule's minimum; pools too small for the minimum are refused."""
     import random
 
-    scheme = _scheme(scheme)
     low, high = panel_size(bureau_level, institution_level, case.grade, scheme=scheme)
     size = low if size is None else size
     if not low <= size <= high:
@@ -755,10 +746,9 @@ def propose_panel(candidates: Iterable[Candidate], case: PanelCase, *, bureau_le
     return PanelProposal(members=tuple(chosen), seed=seed, excluded=excluded)
 
 
-def scorer_group_refusals(member_groups: Iterable[str], *, scheme: SchemeSpec | None = None) -> list[Refusal]:
+def scorer_group_refusals(member_groups: Iterable[str], *, scheme: SchemeSpec) -> list[Refusal]:
     """Under ``weighted_groups``, every member scores in one of the scheme's groups and every group has a
     member; other schemes have no groups."""
-    scheme = _scheme(scheme)
     member_groups = list(member_groups)
     known = {g.code for g in scheme.panel.groups}
     if not known:
@@ -808,7 +798,7 @@ REMINDER_GRACE_DAYS = 3
 RECTIFICATION_REMINDER_DAYS_BEFORE = (7, 1)
 
 
-def recheck_reminders_due(valid_until: dt.date, today: dt.date, *, scheme: SchemeSpec | None = None,
+def recheck_reminders_due(valid_until: dt.date, today: dt.date, *, scheme: SchemeSpec,
                           grace: int = REMINDER_GRACE_DAYS) -> list[str]:
     """The keys of the recheck reminders due on ``today`` for a certificate valid through ``valid_until``.
 
@@ -824,14 +814,13 @@ def recheck_reminders_due(valid_until: dt.date, today: dt.date, *, scheme: Schem
     return [key for day, key in sorted(by_day.items()) if day <= today <= day + dt.timedelta(days=grace)]
 
 
-def recheck_reminder_expiry_ranges(today: dt.date, *, scheme: SchemeSpec | None = None,
+def recheck_reminder_expiry_ranges(today: dt.date, *, scheme: SchemeSpec,
                                    grace: int = REMINDER_GRACE_DAYS) -> list[tuple[dt.date, dt.date]]:
     """Ranges of expiry dates (inclusive) that may have a recheck reminder due on ``today``.
 
     Lets a sweep read only the certificates that may be due, not every certificate in force; each candidate
     is then checked with :func:`recheck_reminders_due`.
     """
-    scheme = _scheme(scheme)
     earliest = today - dt.timedelta(days=grace)
     ranges = [(earliest + dt.timedelta(days=d), today + dt.timedelta(days=d))
               for d in scheme.times.recheck_reminder_days_before]
@@ -844,7 +833,7 @@ def recheck_reminder_expiry_ranges(today: dt.date, *, scheme: SchemeSpec | None 
 
 
 def deadline_reminders_due(due_at: dt.datetime, now: dt.datetime, days_before: Iterable[int], *,
-                           scheme: SchemeSpec | None = None) -> list[str]:
+                           scheme: SchemeSpec) -> list[str]:
     """Keys (``before_N``) of the reminders due at ``now`` for a deadline at ``due_at``.
 
     The reminder ``N`` days before is due from the start of the local day ``N`` days before the deadline's
@@ -861,11 +850,11 @@ def deadline_reminders_due(due_at: dt.datetime, now: dt.datetime, days_before: I
     return [f"before_{min(due)}"] if due else []
 
 
-def annual_summary_reminders_due(today: dt.date, *, scheme: SchemeSpec | None = None,
+def annual_summary_reminders_due(today: dt.date, *, scheme: SchemeSpec,
                                  grace: int = REMINDER_GRACE_DAYS) -> list[str]:
     """Keys of the annual-summary reminders due on ``today`` (``reminder_MM-DD``, or ``overdue`` from the
     day after the due date until ``grace`` days later)."""
-    times = _scheme(scheme).times.annual_summary
+    times = scheme.times.annual_summary
     keys = []
     for value in times.reminders:
         day = _month_day(today.year, value)

@@ -38,7 +38,6 @@ from .enums import RuleKind
 from .exceptions import SchemeError
 
 SCHEMES_DIR = Path(__file__).resolve().parent / "schemes"
-DEFAULT_SCHEME_FILE = SCHEMES_DIR / "archives-v2.yaml"
 
 BureauLevelCode = Literal["province", "city", "county"]
 InstitutionLevelCode = Literal["provincial", "city", "county", "township"]
@@ -860,9 +859,26 @@ def shipped_scheme_files() -> list[Path]:
 
 
 @functools.cache
-def default_scheme() -> SchemeSpec:
-    """The archives scheme, its latest version as shipped. Rules use it when no scheme is given."""
-    return load_scheme_file(DEFAULT_SCHEME_FILE)
+def shipped_scheme_file(code: str) -> Path:
+    """The file of the latest shipped version of the scheme ``code``; ``KeyError`` when none is shipped.
+
+    There is no default scheme: every rule is read from the scheme its case runs under, and a caller that has
+    no case (a benchmark, a test, the loader of the shipped files) names the scheme it means.
+    """
+    versions = []
+    for path in shipped_scheme_files():
+        spec = load_scheme_file(path)
+        if spec.code == code:
+            versions.append((spec.version, path))
+    if not versions:
+        raise KeyError(f"no shipped scheme {code!r}")
+    return max(versions)[1]
+
+
+@functools.cache
+def shipped_scheme(code: str) -> SchemeSpec:
+    """The latest shipped version of the scheme ``code`` (see :func:`shipped_scheme_file`)."""
+    return load_scheme_file(shipped_scheme_file(code))
 
 
 # --- Comparing two versions -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from .scheme import Category, Item, Rubric, SchemeSpec, default_scheme
+from .scheme import Category, Item, Rubric, SchemeSpec
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -149,12 +149,11 @@ class Award:
         return self.grade is not None and self.grade != self.declared
 
 
-def award(assessment: Assessment, declared: str, *, scheme: SchemeSpec | None = None) -> Award:
+def award(assessment: Assessment, declared: str, *, scheme: SchemeSpec) -> Award:
     """The grade awarded on an assessment for a case declared for ``declared``. Where the declared grade is
     missed and the scheme lets it award a lower tier, the highest lower score-decided grade of the same
     rubric that passes is awarded (a veto of the declared tier, or a score placing the case lower); a veto
     that fails the whole assessment awards nothing."""
-    scheme = scheme or default_scheme()
     result = assessment.grades[declared]
     if result.passed:
         return Award(declared, declared)
@@ -327,14 +326,13 @@ def assess(
     entries: Mapping[str, ItemEntry],
     *,
     rubric: str | None = None,
-    scheme: SchemeSpec | None = None,
+    scheme: SchemeSpec,
 ) -> Assessment:
     """Score a sheet against a rubric and decide pass or fail for every score-decided grade using it.
 
     ``entries`` maps item codes to what was recorded; an item with no entry is scored on an empty entry and
     listed in ``unscored``. Vetoes count only where the item carries a veto and the entry confirms it.
     """
-    scheme = scheme or default_scheme()
     rubric_code = rubric or scheme.grades_by_rank()[0].rubric
     spec: Rubric = scheme.rubrics[rubric_code]
     known = {item.code for _c, item in spec.items()}
@@ -360,12 +358,11 @@ def assess_points(
     vetoes: Iterable[str] = (),
     failed_key_subs: Iterable[str] = (),
     rubric: str | None = None,
-    scheme: SchemeSpec | None = None,
+    scheme: SchemeSpec,
 ) -> Assessment:
     """Decide from item points the panel recorded directly (its consolidated score per item), the vetoes it
     confirmed and the key sub-criteria it found failed (``"<item>.<sub>"``), by the same rules as
     :func:`assess`."""
-    scheme = scheme or default_scheme()
     rubric_code = rubric or scheme.grades_by_rank()[0].rubric
     spec: Rubric = scheme.rubrics[rubric_code]
     vetoes = set(vetoes)
@@ -475,13 +472,12 @@ class Consolidation:
     flagged: bool  # proposals further apart than the scheme's share of the item's maximum
 
 
-def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, scheme: SchemeSpec | None = None,
+def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, scheme: SchemeSpec,
                      groups: Iterable[str] | None = None) -> Consolidation:
     """``groups``, under ``weighted_groups``: each proposal's scorer group, in the order of ``proposals``."""
     values = [_decimal(p, "proposal") for p in proposals]
     if not values:
         raise ValueError("no proposals to consolidate")
-    scheme = scheme or default_scheme()
     spread = max(values) - min(values)
     method = "mean" if scheme.panel.aggregation == "consensus" else scheme.panel.aggregation
     if method == "weighted_groups":
@@ -495,11 +491,10 @@ def consolidate_item(proposals: Iterable[Decimal], max_points: Decimal, *, schem
     )
 
 
-def aggregate_totals(totals: Iterable[Decimal], *, method: str | None = None, scheme: SchemeSpec | None = None
+def aggregate_totals(totals: Iterable[Decimal], *, method: str | None = None, scheme: SchemeSpec
                      ) -> Decimal:
     """Members' totals aggregated by ``mean`` or ``trimmed_mean`` (highest and lowest dropped when at least
     ``trimmed_mean_min_scores`` scored). ``consensus`` has no formula: the chair records the panel's score."""
-    scheme = scheme or default_scheme()
     method = method or scheme.panel.aggregation
     values = sorted(_decimal(t, "total") for t in totals)
     if not values:
@@ -511,10 +506,9 @@ def aggregate_totals(totals: Iterable[Decimal], *, method: str | None = None, sc
     return q(sum(values, ZERO) / len(values))
 
 
-def aggregate_groups(scores: Iterable[tuple[str, Decimal]], *, scheme: SchemeSpec | None = None) -> Decimal:
+def aggregate_groups(scores: Iterable[tuple[str, Decimal]], *, scheme: SchemeSpec) -> Decimal:
     """``weighted_groups``: the mean of each scorer group's scores, weighted by the group's weight (e.g. three
     groups at 40/30/30). ``scores`` are (group code, score) pairs; every group of the scheme must have scored."""
-    scheme = scheme or default_scheme()
     known = {g.code for g in scheme.panel.groups}
     by_group: dict[str, list[Decimal]] = {}
     for group, value in scores:
@@ -562,11 +556,10 @@ def propose_assignment(rubric: Rubric, members: Iterable, *, every_member_scores
     return {members[n]: sorted(codes, key=order.__getitem__) for n, codes in given.items()}
 
 
-def onsite_passes(votes_for: int, members: int, *, scheme: SchemeSpec | None = None) -> bool:
+def onsite_passes(votes_for: int, members: int, *, scheme: SchemeSpec) -> bool:
     """An on-site evaluation passes with at least the scheme's majority (two thirds) of the members."""
     if members < 1 or not 0 <= votes_for <= members:
         raise ValueError("votes must be between 0 and the number of members")
-    scheme = scheme or default_scheme()
     majority = Fraction(scheme.panel.onsite_majority).limit_denominator(1000)
     return Fraction(votes_for, members) >= majority
 

@@ -228,6 +228,13 @@ def schemes_open_to_any(institutions) -> list[SchemeVersion]:
     return list(versions.filter(scheme__code__in=sorted(allowed)))
 
 
+def schemes_run_by(bureaus) -> dict[int, list[SchemeVersion]]:
+    """The current versions of the schemes each of ``bureaus`` runs, by bureau id: those it names, or every
+    loaded scheme where it names none (as :func:`schemes_open_to` reads a bureau). One query."""
+    versions = list(SchemeVersion.objects.filter(is_current=True).select_related("scheme").order_by("scheme__code"))
+    return {b.pk: [v for v in versions if not b.schemes or v.scheme.code in b.schemes] for b in bureaus}
+
+
 def _with_authority(bureau: Bureau) -> Bureau:
     """A bureau whose authority is suspended loses it to its parent until reinstated (第十二条)."""
     while bureau.authority_suspended and bureau.parent_id is not None:
@@ -811,7 +818,7 @@ def summary_submission_get_for_user_or_404(user, pk):
     """One summary sent that the user may read, or 404 — alike for a missing one and another's."""
     from django.http import Http404
 
-    found = summary_submissions_for_user(user).filter(pk=pk).select_related("bureau", "sent_by").first()
+    found = summary_submissions_for_user(user).filter(pk=pk).select_related("bureau", "scheme", "sent_by").first()
     if found is None:
         raise Http404
     return found
@@ -829,32 +836,42 @@ class SummaryYear:
 @dataclass(frozen=True)
 class SummaryRow:
     bureau: Bureau
+    scheme: SchemeVersion  # the scheme summarised (its current version: its title, due day and words)
     years: list[SummaryYear]
     may_send: bool = False  # the user is the bureau's staff
 
 
 def summaries_overview(user, *, years: list[int], today) -> dict[str, list]:
     """What the summaries page shows ``user`` for ``years``: ``sending``, one row per city bureau it works
-    for (each year sent or not, and whether it may be sent now); ``received``, per higher bureau it works for,
-    one row per city bureau below it. A constant number of queries, whatever the number of bureaus."""
+    for and scheme that bureau runs (each year sent or not, and whether it may be sent now); ``received``, per
+    higher bureau it works for, one row per city bureau below it and scheme; ``printable``, each bureau it
+    works for with each scheme it runs, whose summary it may print from the records. A constant number of
+    queries, whatever the number of bureaus."""
     readable = bureau_ids_for_user(user, SUMMARY_READERS)
     staff_of = bureau_ids_for_user(user, [WORK_IN_BUREAU])
     bureaus = list(Bureau.objects.filter(pk__in=readable).order_by("region__code"))
     below = list(Bureau.objects.active().filter(parent__in=readable, level=BureauLevel.CITY).order_by("region__code"))
     cities = [b for b in bureaus if b.level == BureauLevel.CITY]
-    sent = {(s.bureau_id, s.year): s for s in SummarySubmission.objects.active()
+    runs = schemes_run_by(bureaus + below)
+    sent = {(s.bureau_id, s.scheme_id, s.year): s for s in SummarySubmission.objects.active()
             .filter(bureau__in=[b.pk for b in cities + below], year__in=years).select_related("sent_by")}
-    open_years = rules.annual_summary_years_open(today)
 
-    def row(bureau: Bureau) -> SummaryRow:
-        cells = [SummaryYear(year=y, sent=sent.get((bureau.pk, y)), open=y in open_years,
-                             overdue=(bureau.pk, y) not in sent and rules.annual_summary_overdue(y, today),
-                             due=rules.annual_summary_due(y)) for y in years]
-        return SummaryRow(bureau=bureau, years=cells, may_send=bureau.pk in staff_of)
+    def rows(bureau: Bureau) -> list[SummaryRow]:
+        out = []
+        for version in runs[bureau.pk]:
+            spec = version.specification()
+            open_years = rules.annual_summary_years_open(today)
+            cells = [SummaryYear(year=y, sent=sent.get((bureau.pk, version.scheme_id, y)), open=y in open_years,
+                                 overdue=((bureau.pk, version.scheme_id, y) not in sent
+                                          and rules.annual_summary_overdue(y, today, scheme=spec)),
+                                 due=rules.annual_summary_due(y, scheme=spec)) for y in years]
+            out.append(SummaryRow(bureau=bureau, scheme=version, years=cells, may_send=bureau.pk in staff_of))
+        return out
 
-    received = [{"bureau": higher, "cities": [row(b) for b in below if b.parent_id == higher.pk]}
+    received = [{"bureau": higher, "cities": [r for b in below if b.parent_id == higher.pk for r in rows(b)]}
                 for higher in bureaus if any(b.parent_id == higher.pk for b in below)]
-    return {"sending": [row(b) for b in cities], "received": received}
+    return {"sending": [r for b in cities for r in rows(b)], "received": received,
+            "printable": [(b, version) for b in bureaus for version in runs[b.pk]]}
 
 
 # --- Certificates to issue, and their batches ------------------------------------------------------------

@@ -23,6 +23,7 @@ from certification.models import (
     Notice,
     Objection,
     PanelMember,
+    Scheme,
     ScoreSheet,
 )
 from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU
@@ -232,12 +233,15 @@ def _summary_sent(entries: list) -> list[Draft]:
     """A city bureau sent its annual summary: the province's staff (the bureau's parent) are told."""
     bureaus = Bureau.objects.in_bulk({int(e.target_id) for e in entries})
     staff = users_holding(STAFF, Bureau, {b.parent_id for b in bureaus.values() if b.parent_id})
+    titles = dict(Scheme.objects.filter(code__in={(e.after or {}).get("scheme") for e in entries
+                                                  if isinstance(e.after, dict)}).values_list("code", "title"))
     drafts = []
     for entry in entries:
         bureau = bureaus[int(entry.target_id)]
         after = entry.after if isinstance(entry.after, dict) else {}
         kind = Kind.SUMMARY_CORRECTED if entry.before else Kind.SUMMARY_RECEIVED
         params = {"bureau": bureau.name, "year": str(after.get("year", "")),
+                  "scheme": titles.get(after.get("scheme"), ""),
                   "approvals": str(after.get("approvals", "")), "reason": entry.reason}
         drafts += [Draft(_key(entry, kind, u), kind, u, params=params) for u in staff.get(bureau.parent_id, ())]
     return drafts

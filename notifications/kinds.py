@@ -119,12 +119,13 @@ TEXTS: dict[str, Text] = {
     Kind.CERTIFICATE_LAPSED: Text(_("Certificate %(number)s of %(institution)s lapsed: %(reason)s"), legal=True),
     Kind.RECHECK_ENDED: Text(_("Certificate %(number)s of %(institution)s is in force again until %(due)s: "
                                "%(reason)s"), legal=True),
-    Kind.SUMMARY_REMINDER: Text(_("Send the province this year's approvals summary by %(due)s.")),
-    Kind.SUMMARY_OVERDUE: Text(_("%(bureau)s has not sent its approvals summary of %(year)s, due %(due)s."),
-                               legal=True),
-    Kind.SUMMARY_RECEIVED: Text(_("%(bureau)s sent its approvals summary of %(year)s (%(approvals)s approvals).")),
-    Kind.SUMMARY_CORRECTED: Text(_("%(bureau)s sent a corrected approvals summary of %(year)s (%(approvals)s "
-                                   "approvals): %(reason)s")),
+    Kind.SUMMARY_REMINDER: Text(_("Send the province this year's approvals summary of %(scheme)s by %(due)s.")),
+    Kind.SUMMARY_OVERDUE: Text(_("%(bureau)s has not sent its %(year)s approvals summary of %(scheme)s, due "
+                                 "%(due)s."), legal=True),
+    Kind.SUMMARY_RECEIVED: Text(_("%(bureau)s sent its %(year)s approvals summary of %(scheme)s (%(approvals)s "
+                                  "approvals).")),
+    Kind.SUMMARY_CORRECTED: Text(_("%(bureau)s sent a corrected %(year)s approvals summary of %(scheme)s "
+                                   "(%(approvals)s approvals): %(reason)s")),
     Kind.CERTIFICATE_SUSPENDED: Text(_("Certificate %(number)s (%(grade)s) of %(institution)s was suspended by "
                                        "%(bureau)s: %(reason)s"), legal=True),
     Kind.CERTIFICATE_REINSTATED: Text(_("Certificate %(number)s (%(grade)s) of %(institution)s was reinstated by "

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from certification import rules
+from certification import rules, selectors
 from certification.enums import BureauLevel, CertificateStatus
 from certification.models import (
     Bureau,
@@ -31,7 +31,6 @@ from certification.models import (
     Stage,
     SummarySubmission,
 )
-from certification.scheme import default_scheme
 
 from .events import APPLICANT, STAFF
 from .kinds import Kind
@@ -148,30 +147,37 @@ def scoring_deadlines_send(*, now: dt.datetime | None = None) -> int:
 
 @transaction.atomic
 def annual_summary_send(*, now: dt.datetime | None = None) -> int:
-    """Remind city bureaus on December 1 and 15 to send the province their year's approvals summary; from the
-    day after December 20, flag each city bureau that has not sent it to the province's staff. A summary
-    counts as sent once the bureau's staff have sent this year's (a ``SummarySubmission`` of the year stands;
-    ``summary_submit`` writes it)."""
+    """Remind city bureaus on the reminder days of each scheme they run to send the province that scheme's
+    approvals summary of the year; from the day after its due day, flag each city bureau that has not sent it to
+    the province's staff. A summary counts as sent once the bureau's staff have sent this year's of that scheme
+    (a ``SummarySubmission`` that stands; ``summary_submit`` writes it). Each scheme keeps its own calendar."""
     now = now or timezone.now()
-    spec = default_scheme()
-    today = rules.local_date(now, scheme=spec)
-    keys = rules.annual_summary_reminders_due(today, scheme=spec)
-    if not keys:
+    cities = list(Bureau.objects.active().filter(level=BureauLevel.CITY).select_related("parent"))
+    runs = selectors.schemes_run_by(cities)
+    versions = {v.scheme_id: v for vs in runs.values() for v in vs}
+    due, deadlines = {}, {}
+    for version in versions.values():
+        spec = version.specification()
+        today = rules.local_date(now, scheme=spec)
+        keys = rules.annual_summary_reminders_due(today, scheme=spec)
+        if not keys:
+            continue
+        sent = set(SummarySubmission.objects.active().filter(year=today.year, scheme=version.scheme_id)
+                   .values_list("bureau_id", flat=True))
+        deadlines[version.scheme_id] = (today.year, local_text(rules.annual_summary_due(today.year, scheme=spec)))
+        due |= {f"summary:{version.scheme.code}:{today.year}:{key}:b{b.pk}": (b, key, version)
+                for key in keys for b in cities if b.pk not in sent and version in runs[b.pk]}
+    if not due:
         return 0
-    sent = set(SummarySubmission.objects.active().filter(year=today.year)
-               .values_list("bureau_id", flat=True))
-    cities = [b for b in Bureau.objects.active().filter(level=BureauLevel.CITY).select_related("parent")
-              if b.pk not in sent]
-    due = {f"summary:{today.year}:{key}:b{b.pk}": (b, key) for key in keys for b in cities}
     new = occurrences_record({k: Kind.SUMMARY_OVERDUE if v[1] == "overdue" else Kind.SUMMARY_REMINDER
                               for k, v in due.items()}, now=now)
     targets = {due[k][0].parent_id if due[k][1] == "overdue" else due[k][0].pk for k in new}
     staff = users_holding(STAFF, Bureau, targets)
-    deadline = local_text(rules.annual_summary_due(today.year, scheme=spec))
     drafts = []
     for key in sorted(new):
-        bureau, which = due[key]
-        params = {"bureau": bureau.name, "year": str(today.year), "due": deadline}
+        bureau, which, version = due[key]
+        year, deadline = deadlines[version.scheme_id]
+        params = {"bureau": bureau.name, "year": str(year), "due": deadline, "scheme": version.title}
         if which == "overdue":
             drafts += [Draft(f"{key}:u{u}", Kind.SUMMARY_OVERDUE, u, params=params)
                        for u in staff.get(bureau.parent_id, ())]

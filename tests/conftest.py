@@ -1,10 +1,9 @@
-import functools
 
 import pytest
 
 from certification import permissions
 from certification.enums import InstitutionLevel, Role
-from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file
+from certification.scheme import shipped_scheme, shipped_scheme_file
 from tests.factories import InstitutionFactory, UserFactory, bureau_tree, region_tree
 from tests.worlds import build_world, declared_case
 
@@ -31,10 +30,9 @@ def force_login_verifies_the_second_factor(monkeypatch):
     monkeypatch.setattr(Client, "force_login", force_login_verified)
 
 
-@functools.cache
 def archives_spec():
     """The shipped archives scheme file, parsed once per test run (a parsed scheme is frozen)."""
-    return load_scheme_file(DEFAULT_SCHEME_FILE)
+    return shipped_scheme("archives")
 
 
 @pytest.fixture
@@ -42,7 +40,7 @@ def archives_version(db):
     """The shipped archives scheme, loaded into the database as a version."""
     from certification.services.schemes import scheme_load
 
-    return scheme_load(spec=archives_spec(), source=DEFAULT_SCHEME_FILE.name).version
+    return scheme_load(spec=archives_spec(), source=shipped_scheme_file("archives").name).version
 
 
 @pytest.fixture

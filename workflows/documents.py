@@ -24,6 +24,7 @@ from certification.selectors import (
     SUMMARY_READERS,
     case_evidence,
     case_get_for_user_or_404,
+    schemes_run_by,
     summaries_overview,
     summary_submission_get_for_user_or_404,
 )
@@ -149,7 +150,7 @@ def _summaries_page(request, *, error: str = "", status: int = 200):
     today = rules.local_date(timezone.now())
     years = list(range(today.year, today.year - SUMMARY_YEARS, -1))
     return render(request, "documents/summaries.html", {
-        "bureaus": list(_summary_bureaus(request.user)), "years": years, "today": today, "error": error,
+        "years": years, "today": today, "error": error,
         **summaries_overview(request.user, years=years, today=today)}, status=status)
 
 
@@ -164,14 +165,17 @@ def summaries(request):
 
 @login_required
 @require_POST
-def summary_send(request, bureau: int, year: int):
-    """The bureau's staff send the province its summary of ``year`` (again, with a reason, to correct it)."""
+def summary_send(request, bureau: int, scheme: str, year: int):
+    """The bureau's staff send the province its summary of ``year`` under ``scheme`` (again, with a reason, to
+    correct it)."""
     bureau = get_for_user_or_404(request.user, WORK_IN_BUREAU, Bureau.objects.all(), pk=bureau)
     try:
-        summary_submit(actor=request.user, bureau=bureau, year=year, reason=request.POST.get("reason", ""))
+        sent = summary_submit(actor=request.user, bureau=bureau, scheme=scheme, year=year,
+                              reason=request.POST.get("reason", ""))
     except RuleViolation as exc:
         return _summaries_page(request, error=str(exc), status=400)
-    messages.success(request, _("The approvals summary of %(year)s was sent to the province.") % {"year": year})
+    messages.success(request, _("The %(year)s approvals summary of %(scheme)s was sent to the province.")
+                     % {"year": year, "scheme": sent.scheme.title})
     return redirect("documents:summaries")
 
 
@@ -181,7 +185,7 @@ def summary_sent_pdf(request, pk: int):
     """A summary as it was sent: its stored PDF, with its SHA-256."""
     sent = summary_submission_get_for_user_or_404(request.user, pk)
     with sent.file.open("rb") as stored:
-        return _pdf_response(stored.read(), f"{sent.bureau.name}-{sent.year}-审批情况汇总表-报送.pdf",
+        return _pdf_response(stored.read(), f"{sent.bureau.name}-{sent.scheme.title}-{sent.year}-审批情况汇总表-报送.pdf",
                              sha256=sent.sha256)
 
 
@@ -202,20 +206,32 @@ def _summary_bureau(request, bureau: int) -> Bureau:
     return found
 
 
-@login_required
-@require_GET
-def summary_pdf(request, bureau: int, year: int):
-    bureau = _summary_bureau(request, bureau)
-    return _pdf_response(documents.approvals_summary_pdf(bureau, year), f"{bureau.name}-{year}-审批情况汇总表.pdf")
+def _summary_scheme(bureau: Bureau, scheme: str):
+    """The current version of a scheme the bureau runs, or 404."""
+    version = next((v for v in schemes_run_by([bureau])[bureau.pk] if v.scheme.code == scheme), None)
+    if version is None:
+        raise Http404
+    return version
 
 
 @login_required
 @require_GET
-def summary_xlsx(request, bureau: int, year: int):
+def summary_pdf(request, bureau: int, scheme: str, year: int):
     bureau = _summary_bureau(request, bureau)
-    response = HttpResponse(documents.approvals_summary_xlsx(bureau, year),
+    version = _summary_scheme(bureau, scheme)
+    return _pdf_response(documents.approvals_summary_pdf(bureau, year, scheme=version.specification()),
+                         f"{bureau.name}-{version.title}-{year}-审批情况汇总表.pdf")
+
+
+@login_required
+@require_GET
+def summary_xlsx(request, bureau: int, scheme: str, year: int):
+    bureau = _summary_bureau(request, bureau)
+    version = _summary_scheme(bureau, scheme)
+    response = HttpResponse(documents.approvals_summary_xlsx(bureau, year, scheme=version.specification()),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(f'{bureau.name}-{year}-审批情况汇总表.xlsx')}"
+    name = f"{bureau.name}-{version.title}-{year}-审批情况汇总表.xlsx"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(name)}"
     return response
 
 

@@ -20,12 +20,13 @@ from django.views.decorators.http import require_POST
 
 from certification import documents
 from certification.exceptions import RuleViolation
-from certification.models import Bureau
+from certification.models import Bureau, SchemeVersion
 from certification.selectors import (
     bureau_ids_for_user,
     cases_for_user,
     import_bureaus_for,
     register_batches_for,
+    schemes_run_by,
 )
 from certification.services import spreadsheets
 from certification.services.certificates import register_batch_withdraw
@@ -120,6 +121,8 @@ def index(request):
     return render(request, "spreadsheets/index.html", {
         "form": form, "report": report, "year": timezone.localdate().year, "kinds": spreadsheets.KIND_TITLES,
         "summary_bureaus": Bureau.objects.filter(pk__in=visible).order_by("region__code"),
+        "summary_schemes": SchemeVersion.objects.filter(is_current=True).select_related("scheme")
+        .order_by("scheme__code"),
         "batches": register_batches_for(request.user)[:BATCHES_SHOWN], "withdraw_form": WithdrawForm(),
     }, status=status)
 
@@ -179,8 +182,13 @@ def export_annual_summary(request):
     if pk not in bureau_ids_for_user(request.user):
         raise Http404
     bureau = Bureau.objects.get(pk=pk)
-    # the one annual summary, as the documents print it (certification.documents.approvals_summary)
-    return _xlsx(documents.approvals_summary_xlsx(bureau, year), f"annual-summary-{year}.xlsx")
+    code = request.GET.get("scheme", "")
+    version = next((v for v in schemes_run_by([bureau])[bureau.pk] if v.scheme.code == code), None)
+    if version is None:  # no scheme named, or one the bureau does not run
+        raise Http404
+    # the one annual summary of the scheme, as the documents print it (certification.documents.approvals_summary)
+    return _xlsx(documents.approvals_summary_xlsx(bureau, year, scheme=version.specification()),
+                 f"annual-summary-{code}-{year}.xlsx")
 
 
 urlpatterns = [

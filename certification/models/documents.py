@@ -18,6 +18,7 @@ from .base import DomainModel
 from .cases import Case
 from .certificates import Certificate
 from .organisations import Bureau
+from .schemes import Scheme
 
 
 class DocumentKind(models.TextChoices):
@@ -147,12 +148,15 @@ def summary_path(instance, filename: str) -> str:
 
 
 class SummarySubmission(DomainModel):
-    """A city bureau's annual approvals summary as sent to the province (DESIGN §3.6): the PDF frozen when it
-    was sent, with the HTML it was printed from, its SHA-256 and the rows it lists. One stands per bureau and
+    """A city bureau's annual approvals summary of one scheme as sent to the province (DESIGN §3.6): the PDF
+    frozen when it was sent, with the HTML it was printed from, its SHA-256 and the rows it lists. Each scheme
+    the bureau runs has its own summary (its own title, note and due day); one stands per bureau, scheme and
     year; a corrected re-send archives the one before it (``archived_at``), which is kept."""
 
     bureau = models.ForeignKey(Bureau, models.PROTECT, related_name="summary_submissions",
                                verbose_name=_("bureau"))
+    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="summary_submissions",
+                               verbose_name=_("scheme"))
     year = models.PositiveSmallIntegerField(_("year"))
     file = models.FileField(_("PDF"), upload_to=summary_path, max_length=255)
     html = models.TextField(_("HTML it was printed from"))
@@ -167,11 +171,11 @@ class SummarySubmission(DomainModel):
     class Meta:
         verbose_name = _("annual summary sent")
         verbose_name_plural = _("annual summaries sent")
-        ordering = ["-year", "bureau", "-sent_at", "-id"]
+        ordering = ["-year", "bureau", "scheme", "-sent_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["bureau", "year"], condition=Q(archived_at__isnull=True),
-                                    name="one_summary_sent_per_bureau_and_year"),
+            models.UniqueConstraint(fields=["bureau", "scheme", "year"], condition=Q(archived_at__isnull=True),
+                                    name="one_summary_sent_per_bureau_scheme_and_year"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.bureau} {self.year}"
+        return f"{self.bureau} {self.scheme} {self.year}"

@@ -13,7 +13,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from certification.admin import AuditedAdminMixin
 from certification.models import AuditEntry, SafetyIncident, SchemeVersion
 from certification.permissions import WORK_IN_BUREAU
-from certification.scheme import DEFAULT_SCHEME_FILE
+from certification.scheme import shipped_scheme_file
 from certification.services.audit import audit_verify
 from tests.factories import InstitutionFactory, UserFactory
 
@@ -146,7 +146,7 @@ def test_an_object_permission_granted_in_the_admin_is_audited(client, root, bure
 
 def test_a_scheme_load_is_audited(tmp_path):
     changed = tmp_path / "archives-v2.yaml"
-    changed.write_text(DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 2", "version: 3", 1),
+    changed.write_text(shipped_scheme_file("archives").read_text(encoding="utf-8").replace("version: 2", "version: 3", 1),
                        encoding="utf-8")
 
     call_command("load_scheme", str(changed))

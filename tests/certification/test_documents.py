@@ -14,7 +14,10 @@ from pypdf import PdfReader
 
 from certification import documents
 from certification.enums import Kind
+from certification.scheme import shipped_scheme
 from tests.factories import CertificateFactory, InstitutionFactory
+
+ARCHIVES = shipped_scheme("archives")
 
 RARE = "𠮷龘叕"
 
@@ -107,7 +110,7 @@ def test_long_names_and_rare_characters_are_drawn(certificate):
 def test_the_glyph_check_sees_a_missing_glyph():
     # U+0378 is unassigned: no installed font has it, so WeasyPrint maps it past the end of a font.
     pdf = documents.render_pdf("documents/certificate.html", {
-        **documents.certificate_context(documents.sample_certificate()), "holder": "甲\u0378乙"})
+        **documents.certificate_context(documents.sample_certificate(ARCHIVES)), "holder": "甲\u0378乙"})
 
     drawn = drawn_glyphs(pdf)
     assert drawn["甲"]

@@ -142,10 +142,10 @@ def test_scheme_and_version_follow_from_the_grade(archives_version, regions, bur
 
 
 def test_one_current_certificate_per_scheme_across_its_versions(archives_version, regions, bureaus):
-    from certification.scheme import DEFAULT_SCHEME_FILE, parse_scheme
+    from certification.scheme import parse_scheme, shipped_scheme_file
     from certification.services.schemes import scheme_load
 
-    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("version: 2", "version: 3")
+    text = shipped_scheme_file("archives").read_text(encoding="utf-8").replace("version: 2", "version: 3")
     v2 = scheme_load(spec=parse_scheme(text)).version
     institution = InstitutionFactory(region=regions["province"])
     _certificate(archives_version, bureaus, institution)

@@ -4,6 +4,9 @@ import pytest
 
 from certification import rules
 from certification.exceptions import NotEligible
+from certification.scheme import shipped_scheme
+
+ARCHIVES = shipped_scheme("archives")
 
 # institution level, grade → (assess on promotion, assess on recheck, recheck filed with)
 MATRIX = {
@@ -32,13 +35,13 @@ FILING_CASES = [(level, grade, "promotion", None) for (level, grade) in MATRIX] 
 # --- Assessing level: 4 levels × 3 grades × 2 kinds ------------------------------------------------------
 @pytest.mark.parametrize(("institution_level", "grade", "kind", "expected"), ASSESS_CASES)
 def test_assessing_level_matrix(institution_level, grade, kind, expected):
-    assert rules.assessing_level(institution_level, grade, kind) == expected
+    assert rules.assessing_level(institution_level, grade, kind, scheme=ARCHIVES) == expected
 
 
 @pytest.mark.parametrize("kind", ["promotion", "recheck"])
 def test_assessing_level_township_special_raises_not_eligible(kind):
     with pytest.raises(NotEligible) as excinfo:
-        rules.assessing_level("township", "special", kind)
+        rules.assessing_level("township", "special", kind, scheme=ARCHIVES)
     assert len(excinfo.value.refusals) == 1
     refusal = excinfo.value.refusals[0]
     assert refusal.rule != ""
@@ -49,7 +52,7 @@ def test_assessing_level_township_special_raises_not_eligible(kind):
 @pytest.mark.parametrize("kind", ["promotion", "recheck"])
 def test_assessing_level_township_special_is_a_value_error(kind):
     with pytest.raises(ValueError):
-        rules.assessing_level("township", "special", kind)
+        rules.assessing_level("township", "special", kind, scheme=ARCHIVES)
 
 
 def test_not_eligible_is_a_value_error_subclass():
@@ -73,19 +76,19 @@ def test_assessing_level_matrix_is_complete():
 )
 def test_assessing_level_unknown_level_or_kind_raises_value_error(institution_level, grade, kind):
     with pytest.raises(ValueError):
-        rules.assessing_level(institution_level, grade, kind)
+        rules.assessing_level(institution_level, grade, kind, scheme=ARCHIVES)
 
 
 # --- Filing level ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("institution_level", "grade", "kind", "expected"), FILING_CASES)
 def test_filing_level_matrix(institution_level, grade, kind, expected):
-    assert rules.filing_level(institution_level, grade, kind) == expected
+    assert rules.filing_level(institution_level, grade, kind, scheme=ARCHIVES) == expected
 
 
 @pytest.mark.parametrize("kind", ["promotion", "recheck"])
 def test_filing_level_township_special_raises_not_eligible(kind):
     with pytest.raises(NotEligible):
-        rules.filing_level("township", "special", kind)
+        rules.filing_level("township", "special", kind, scheme=ARCHIVES)
 
 
 # --- Panel size ------------------------------------------------------------------------------------------
@@ -116,20 +119,20 @@ def test_filing_level_township_special_raises_not_eligible(kind):
     ],
 )
 def test_panel_size_table(bureau_level, institution_level, grade, expected):
-    assert rules.panel_size(bureau_level, institution_level, grade) == expected
+    assert rules.panel_size(bureau_level, institution_level, grade, scheme=ARCHIVES) == expected
 
 
 @pytest.mark.parametrize("institution_level", ["provincial", "city", "county", "township"])
 @pytest.mark.parametrize("bureau_level", ["province", "city", "county"])
 @pytest.mark.parametrize("grade", ["second", "first", "special"])
 def test_panel_size_is_one_of_the_three_sizes(bureau_level, institution_level, grade):
-    low, high = rules.panel_size(bureau_level, institution_level, grade)
+    low, high = rules.panel_size(bureau_level, institution_level, grade, scheme=ARCHIVES)
     assert (low, high) in {(3, 5), (5, 7), (7, 9)}
 
 
 def test_panel_size_unknown_bureau_level_raises_value_error():
     with pytest.raises(ValueError):
-        rules.panel_size("nation", "county", "second")
+        rules.panel_size("nation", "county", "second", scheme=ARCHIVES)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +143,7 @@ def test_panel_size_unknown_bureau_level_raises_value_error():
      ("county", "first", "promotion", None)],
 )
 def test_forwarding_level_comes_from_the_authority_matrix(level, grade, kind, expected):
-    assert rules.forwarding_level(level, grade, kind) == expected
+    assert rules.forwarding_level(level, grade, kind, scheme=ARCHIVES) == expected
 
 
 @pytest.mark.parametrize(
@@ -152,8 +155,8 @@ def test_forwarding_level_comes_from_the_authority_matrix(level, grade, kind, ex
 def test_planning_level_is_the_province_for_special_rechecks_below_it(level, grade, kind, expected):
     """第十条: the city gathers special rechecks and reports them to the province, which issues the plan;
     the city assesses them (第九条)."""
-    assert rules.planning_level(level, grade, kind) == expected
-    assert rules.assessing_level("county", "special", "recheck") == "city"
+    assert rules.planning_level(level, grade, kind, scheme=ARCHIVES) == expected
+    assert rules.assessing_level("county", "special", "recheck", scheme=ARCHIVES) == "city"
 
 
 @pytest.mark.parametrize(
@@ -163,4 +166,4 @@ def test_planning_level_is_the_province_for_special_rechecks_below_it(level, gra
      ("county", "first", "promotion", None)],
 )
 def test_only_a_special_promotion_below_the_province_may_have_its_precheck_delegated(level, grade, kind, expected):
-    assert rules.precheck_delegate_level(level, grade, kind) == expected
+    assert rules.precheck_delegate_level(level, grade, kind, scheme=ARCHIVES) == expected

@@ -10,6 +10,9 @@ import pytest
 from certification import rules
 from certification.exceptions import NotEligible
 from certification.rules import Declarant, Declaration, HeldCertificate
+from certification.scheme import shipped_scheme
+
+ARCHIVES = shipped_scheme("archives")
 
 PREREQUISITES = (
     "registration",
@@ -35,7 +38,7 @@ def declaration(grade="second", kind="promotion", **overrides):
 
 def held(grade, issued_on, status="in_force"):
     return HeldCertificate(
-        grade=grade, issued_on=issued_on, valid_until=rules.valid_until(issued_on), status=status
+        grade=grade, issued_on=issued_on, valid_until=rules.valid_until(issued_on, scheme=ARCHIVES), status=status
     )
 
 
@@ -59,12 +62,12 @@ def codes(refusals):
 
 
 def refusals(who, what, today=IN_WINDOW):
-    return rules.declaration_refusals(who, what, today=today)
+    return rules.declaration_refusals(who, what, today=today, scheme=ARCHIVES)
 
 
 # --- The complete cases are accepted ---------------------------------------------------------------------
 def test_check_declaration_first_declaration_of_second_accepted():
-    assert rules.check_declaration(declarant("county"), declaration("second"), today=IN_WINDOW) == "county"
+    assert rules.check_declaration(declarant("county"), declaration("second"), today=IN_WINDOW, scheme=ARCHIVES) == "county"
 
 
 def test_declaration_refusals_complete_declaration_is_empty():
@@ -82,7 +85,7 @@ def test_declaration_refusals_first_declaration_above_second_is_step_by_step(gra
 
 def test_check_declaration_first_with_no_certificate_raises_step_by_step():
     with pytest.raises(NotEligible) as excinfo:
-        rules.check_declaration(declarant("county"), declaration("first"), today=IN_WINDOW)
+        rules.check_declaration(declarant("county"), declaration("first"), today=IN_WINDOW, scheme=ARCHIVES)
     assert excinfo.value.codes == ["promotion.step_by_step"]
 
 
@@ -139,7 +142,7 @@ def test_declaration_refusals_one_year_wait_leap_day_issue_accepted_on_mar_1():
 @pytest.mark.parametrize("level", ["provincial", "city", "county"])
 def test_check_declaration_special_with_guidance_accepted_and_assessed_by_province(level):
     assert (
-        rules.check_declaration(special_declarant(level), declaration("special"), today=IN_WINDOW)
+        rules.check_declaration(special_declarant(level), declaration("special"), today=IN_WINDOW, scheme=ARCHIVES)
         == "province"
     )
 
@@ -152,7 +155,7 @@ def test_declaration_refusals_special_without_system_guidance_refused():
 def test_check_declaration_township_special_refused():
     who = special_declarant("township")
     with pytest.raises(NotEligible) as excinfo:
-        rules.check_declaration(who, declaration("special"), today=IN_WINDOW)
+        rules.check_declaration(who, declaration("special"), today=IN_WINDOW, scheme=ARCHIVES)
     assert len(excinfo.value.refusals) == 1
     assert isinstance(excinfo.value, ValueError)
 
@@ -379,5 +382,5 @@ def test_declaration_refusals_every_refusal_has_rule_message_and_satisfy(who, wh
 @pytest.mark.parametrize(("who", "what", "today"), REFUSING_CASES)
 def test_check_declaration_raises_with_the_same_refusals(who, what, today):
     with pytest.raises(NotEligible) as excinfo:
-        rules.check_declaration(who, what, today=today)
+        rules.check_declaration(who, what, today=today, scheme=ARCHIVES)
     assert list(excinfo.value.refusals) == refusals(who, what, today=today)

@@ -6,13 +6,16 @@ import pytest
 
 from certification import rules
 from certification.exceptions import RuleViolation
+from certification.scheme import shipped_scheme
+
+ARCHIVES = shipped_scheme("archives")
 
 TODAY = dt.date(2026, 6, 1)
 CASE = rules.PanelCase(institution_id=100, system_id=10, grade="second", prechecker_user_id=900)
 
 
 def codes(candidate, case=CASE, today=TODAY):
-    return [r.code for r in rules.expert_conflicts(candidate, case, today=today)]
+    return [r.code for r in rules.expert_conflicts(candidate, case, today=today, scheme=ARCHIVES)]
 
 
 def test_an_unrelated_expert_has_no_conflict():
@@ -45,7 +48,7 @@ def test_past_employment_conflicts_for_three_years(ended_on, conflicted):
 
 
 def test_every_conflict_says_what_would_satisfy_it():
-    refusals = rules.expert_conflicts(rules.Candidate(expert_id=7, employer_id=100), CASE, today=TODAY)
+    refusals = rules.expert_conflicts(rules.Candidate(expert_id=7, employer_id=100), CASE, today=TODAY, scheme=ARCHIVES)
     assert all(r.rule and r.message and r.satisfy and r.params == {"expert": 7} for r in refusals)
 
 
@@ -54,7 +57,7 @@ def _pool(n, **overrides):
 
 
 def propose(candidates, **kwargs):
-    defaults = {"bureau_level": "city", "institution_level": "city", "seed": 42, "today": TODAY}
+    defaults = {"bureau_level": "city", "institution_level": "city", "seed": 42, "today": TODAY, "scheme": ARCHIVES}
     return rules.propose_panel(candidates, CASE, **{**defaults, **kwargs})
 
 

@@ -10,17 +10,17 @@ import yaml
 
 from certification.exceptions import SchemeError
 from certification.scheme import (
-    DEFAULT_SCHEME_FILE,
     SCHEMES_DIR,
     SchemeSpec,
-    default_scheme,
     load_scheme_file,
     parse_scheme,
+    shipped_scheme,
+    shipped_scheme_file,
     shipped_scheme_files,
 )
 
 YUEYANG_FILE = SCHEMES_DIR / "yueyang-office-2013.yaml"
-ARCHIVES_TEXT = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
+ARCHIVES_TEXT = shipped_scheme_file("archives").read_text(encoding="utf-8")
 YUEYANG_TEXT = YUEYANG_FILE.read_text(encoding="utf-8")
 
 MINIMAL = """\
@@ -105,10 +105,10 @@ def scheme_errors(text: str) -> list[tuple[str, str]]:
 
 # --- the shipped archives scheme ----------------------------------------------------------------------------
 def test_archives_scheme_loads_as_the_default():
-    spec = load_scheme_file(DEFAULT_SCHEME_FILE)
+    spec = load_scheme_file(shipped_scheme_file("archives"))
     assert isinstance(spec, SchemeSpec)
     assert (spec.code, spec.version) == ("archives", 2)
-    assert default_scheme() == spec
+    assert shipped_scheme("archives") == spec
 
 
 def test_every_shipped_scheme_file_loads():
@@ -120,27 +120,27 @@ def test_every_shipped_scheme_file_loads():
 
 
 def test_archives_standard_rubric_has_five_categories_with_their_maxima():
-    rubric = default_scheme().rubrics["standard"]
+    rubric = shipped_scheme("archives").rubrics["standard"]
     assert [(c.code, c.name, c.max_points) for c in rubric.categories] == [
         ("1", "组织管理", 22), ("2", "硬件建设", 18), ("3", "基础业务", 35), ("4", "档案信息化", 15), ("5", "开发利用", 10)]
     assert rubric.max_points == 100
 
 
 def test_archives_standard_rubric_has_eighteen_items_totalling_100():
-    rubric = default_scheme().rubrics["standard"]
+    rubric = shipped_scheme("archives").rubrics["standard"]
     items = [item for _category, item in rubric.items()]
     assert [item.code for item in items] == [str(n) for n in range(1, 19)]
     assert sum(item.max_points for item in items) == Decimal(100)
 
 
 def test_archives_sub_criteria_add_up_to_their_item():
-    for _category, item in default_scheme().rubrics["standard"].items():
+    for _category, item in shipped_scheme("archives").rubrics["standard"].items():
         if item.rule.kind == "sub_criteria":
             assert sum(s.points for s in item.sub_criteria) == item.max_points, item.code
 
 
 def test_archives_rule_kinds_per_item():
-    rubric = default_scheme().rubrics["standard"]
+    rubric = shipped_scheme("archives").rubrics["standard"]
     kinds = {item.code: item.rule.kind for _c, item in rubric.items()}
     assert {code for code, kind in kinds.items() if kind == "per_missing"} == {"2", "10", "17"}
     assert kinds["18"] == "deduction"
@@ -151,13 +151,13 @@ def test_archives_rule_kinds_per_item():
 
 
 def test_archives_item_18_earns_a_bonus_of_30_percent():
-    item = default_scheme().rubrics["standard"].item("18")
+    item = shipped_scheme("archives").rubrics["standard"].item("18")
     assert item.bonus is not None
     assert (item.bonus.share, item.bonus.of) == (Decimal("0.30"), "item")
 
 
 def test_archives_pass_lines_are_80_and_90_and_special_is_onsite():
-    spec = default_scheme()
+    spec = shipped_scheme("archives")
     assert [(g.code, g.rank, g.pass_line) for g in spec.grades_by_rank()] == [
         ("second", 1, 80), ("first", 2, 90), ("special", 3, None)]
     assert spec.grade("special").decision == "onsite"
@@ -165,20 +165,20 @@ def test_archives_pass_lines_are_80_and_90_and_special_is_onsite():
 
 
 def test_archives_special_is_open_only_above_township_with_system_guidance():
-    special = default_scheme().grade("special")
+    special = shipped_scheme("archives").grade("special")
     assert special.open_to == ("provincial", "city", "county")
     assert special.requires_system_guidance is True
-    assert default_scheme().grade("second").open_to == ("provincial", "city", "county", "township")
+    assert shipped_scheme("archives").grade("second").open_to == ("provincial", "city", "county", "township")
 
 
 def test_archives_special_rubric_is_the_standard_rubric():
-    spec = default_scheme()
+    spec = shipped_scheme("archives")
     assert spec.rubric_for("special") == spec.rubrics["standard"]
     assert spec.rubric_for("first") == spec.rubric_for("second")
 
 
 def test_archives_six_prerequisites_allow_na_only_on_transfer_and_public_information():
-    prerequisites = default_scheme().prerequisites
+    prerequisites = shipped_scheme("archives").prerequisites
     assert [p.code for p in prerequisites] == [
         "registration", "central_management", "transfer", "public_information", "no_safety_incident",
         "electronic_records"]
@@ -187,28 +187,28 @@ def test_archives_six_prerequisites_allow_na_only_on_transfer_and_public_informa
 
 
 def test_archives_key_items_are_1_5_6_8_12():
-    rubric = default_scheme().rubrics["standard"]
+    rubric = shipped_scheme("archives").rubrics["standard"]
     assert {item.code for _c, item in rubric.items() if item.key} == {"1", "5", "6", "8", "12"}
     key_subs = {(item.code, s.code) for _c, item in rubric.items() for s in item.sub_criteria if s.key}
     assert key_subs == {("1", "d"), ("5", "b"), ("6", "c"), ("8", "a"), ("12", "a")}
 
 
 def test_archives_item_11_carries_a_fail_veto_and_no_other_item_does():
-    rubric = default_scheme().rubrics["standard"]
+    rubric = shipped_scheme("archives").rubrics["standard"]
     assert {item.code for _c, item in rubric.items() if item.veto is not None} == {"11"}
     veto = rubric.item("11").veto
     assert (veto.scope, veto.grades, veto.text) == ("fail", (), "未经审批擅自销毁档案")
 
 
 def test_archives_gates_apply_to_special_only():
-    gates = default_scheme().gates
+    gates = shipped_scheme("archives").gates
     assert [(g.code, g.grades) for g in gates] == [
         ("subordinate_units_graded", ("special",)), ("online_archiving", ("special",))]
     assert (gates[0].min_share, gates[0].min_grade) == (Decimal("0.90"), "second")
 
 
 def test_archives_authority_matrix_matches_article_nine():
-    authority = default_scheme().authority
+    authority = shipped_scheme("archives").authority
     assert authority["county"]["first"]["promotion"].assess == "city"
     assert (authority["county"]["first"]["recheck"].assess, authority["county"]["first"]["recheck"].file_with) == (
         "county", "city")
@@ -217,7 +217,7 @@ def test_archives_authority_matrix_matches_article_nine():
 
 
 def test_decimals_load_as_decimal_not_float():
-    rubric = default_scheme().rubrics["standard"]
+    rubric = shipped_scheme("archives").rubrics["standard"]
     points = rubric.item("6").sub_criteria[0].points
     assert points == Decimal("1.5")
     assert type(points) is Decimal
@@ -230,7 +230,7 @@ def test_decimals_load_as_decimal_not_float():
 
 # --- digest ----------------------------------------------------------------------------------------------------
 def test_digest_is_stable_across_loads_and_a_json_round_trip():
-    first = load_scheme_file(DEFAULT_SCHEME_FILE)
+    first = load_scheme_file(shipped_scheme_file("archives"))
     again = parse_scheme(ARCHIVES_TEXT + "\n# a comment changes nothing\n")
     assert first.digest() == again.digest()
     assert SchemeSpec.model_validate(first.to_json()).digest() == first.digest()
@@ -239,7 +239,7 @@ def test_digest_is_stable_across_loads_and_a_json_round_trip():
 
 def test_digest_changes_when_a_value_changes():
     changed = parse_scheme(edited(ARCHIVES_TEXT, "discrepancy_share: 0.30", "discrepancy_share: 0.25"))
-    assert changed.digest() != default_scheme().digest()
+    assert changed.digest() != shipped_scheme("archives").digest()
 
 
 # --- the yueyang scheme ---------------------------------------------------------------------------------------

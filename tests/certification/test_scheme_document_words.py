@@ -12,12 +12,14 @@ from django.template.loader import render_to_string
 
 from certification import documents
 from certification.models import LetterSerial, SchemeVersion
-from certification.scheme import SCHEMES_DIR, load_scheme_file, parse_scheme
+from certification.scheme import SCHEMES_DIR, load_scheme_file, parse_scheme, shipped_scheme
 from certification.services.cases import case_declare
 from certification.services.documents import letter_next_number
 from tests.certification.test_documents import pdf_text
 from tests.certification.test_scheme import MINIMAL, edited, scheme_errors
 from tests.worlds import at, build_education_world, run_case
+
+ARCHIVES = shipped_scheme("archives")
 
 ARCHIVES_WORDS = re.compile("湖北|鄂|档案|考评")
 CASE_KINDS = ("acceptance_request", "integrity_notice", "notice_result", "application_form", "self_check_form",
@@ -179,7 +181,7 @@ def test_an_archives_case_prints_what_it_always_printed(world, bureaus):
     assert "被考评单位" in texts["panel_roster"] and "考评组于" in texts["panel_roster"]
     assert "湖北省档案管理条例" not in texts["confirmation_letter"]  # the second grade's model
     assert "根据《湖北省机关档案工作目标管理等级考评办法》（鄂档规〔2011〕1号）" in texts["confirmation_letter"]
-    summary = documents.approvals_summary(bureaus["city"], 2026)
+    summary = documents.approvals_summary(bureaus["city"], 2026, scheme=ARCHIVES)
     assert summary["title"] == f"{bureaus['city'].name}2026年机关档案工作目标管理等级考评审批情况汇总表"
     assert summary["note"] == "按《湖北省机关档案工作目标管理等级考评办法》第十条，市州级档案局于12月20日前报省档案局。"
 

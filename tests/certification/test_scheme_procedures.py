@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from certification import rules, scoring
 from certification.exceptions import SchemeError
-from certification.scheme import SchemeSpec, default_scheme, parse_scheme
+from certification.scheme import SchemeSpec, parse_scheme, shipped_scheme
 from certification.scoring import ItemEntry
 
 D = Decimal
@@ -20,7 +20,7 @@ D = Decimal
 
 def spec_with(**changes) -> SchemeSpec:
     """The archives scheme with top-level parts replaced (validated like a file)."""
-    return SchemeSpec.model_validate({**default_scheme().to_json(), **changes})
+    return SchemeSpec.model_validate({**shipped_scheme("archives").to_json(), **changes})
 
 
 def small_rubric(*, bonus_cap="3", veto_grades=("first",)) -> dict:
@@ -34,11 +34,11 @@ def small_rubric(*, bonus_cap="3", veto_grades=("first",)) -> dict:
             {"code": "B1", "name": "重大创新", "max_points": "2", "rule": {"kind": "capped_award", "points": "1"}},
             {"code": "B2", "name": "成果被采纳", "max_points": "2",
              "rule": {"kind": "capped_award", "points": "1"}}]}]},
-        "special": default_scheme().to_json()["rubrics"]["special"]}
+        "special": shipped_scheme("archives").to_json()["rubrics"]["special"]}
 
 
 def two_tiers(award_lower=True) -> list[dict]:
-    grades = default_scheme().to_json()["grades"]
+    grades = shipped_scheme("archives").to_json()["grades"]
     for grade in grades:
         if grade["code"] == "first":
             grade["award_lower"] = award_lower
@@ -47,20 +47,20 @@ def two_tiers(award_lower=True) -> list[dict]:
 
 # --- Optional stages ------------------------------------------------------------------------------------
 def test_the_archives_scheme_has_every_stage():
-    spec = default_scheme()
+    spec = shipped_scheme("archives")
     assert all(rules.has_stage(s, scheme=spec) for s in ("precheck", "notice", "recheck"))
     assert rules.precheck_pass_transition(spec) == "pass_precheck"
 
 
 def test_a_scheme_without_a_public_notice_passes_its_precheck_straight_to_the_panel():
-    times = {**default_scheme().to_json()["times"], "notice_days": 0}
+    times = {**shipped_scheme("archives").to_json()["times"], "notice_days": 0}
     spec = spec_with(stages={"precheck": True, "notice": False, "recheck": True}, times=times)
     assert not rules.has_stage("notice", scheme=spec)
     assert rules.precheck_pass_transition(spec) == "pass_precheck_to_panel"
 
 
 def test_notice_days_zero_is_refused_while_the_scheme_has_a_notice_naming_field_and_line():
-    text = default_scheme_text().replace("notice_days: 7", "notice_days: 0")
+    text = archives_scheme_text().replace("notice_days: 7", "notice_days: 0")
     with pytest.raises(SchemeError) as exc:
         parse_scheme(text, source="x.yaml")
     assert "notice_days" in str(exc.value) and "line" in str(exc.value)
@@ -74,7 +74,7 @@ def test_notice_days_zero_is_refused_while_the_scheme_has_a_notice_naming_field_
 def test_the_acceptance_request_leads_to_the_schemes_next_stage(precheck, notice, move):
     """A scheme without a pre-check sends the acceptance request on to its notice, or to the panel
     (through the pages: tests/workflows/test_flows_without_precheck.py)."""
-    times = {**default_scheme().to_json()["times"], "notice_days": 7 if notice else 0}
+    times = {**shipped_scheme("archives").to_json()["times"], "notice_days": 7 if notice else 0}
     spec = spec_with(stages={"precheck": precheck, "notice": notice, "recheck": True}, times=times)
     assert rules.acceptance_transition(spec) == move
 
@@ -111,7 +111,7 @@ GROUPS = [{"code": "leaders", "name": "县总工会领导", "weight": "0.40"},
 
 
 def weighted_spec():
-    panel = {**default_scheme().to_json()["panel"], "aggregation": "weighted_groups", "groups": GROUPS}
+    panel = {**shipped_scheme("archives").to_json()["panel"], "aggregation": "weighted_groups", "groups": GROUPS}
     return spec_with(panel=panel)
 
 
@@ -131,7 +131,7 @@ def test_a_group_without_a_score_is_refused():
 
 
 def test_weights_must_add_up_to_one():
-    panel = {**default_scheme().to_json()["panel"], "aggregation": "weighted_groups",
+    panel = {**shipped_scheme("archives").to_json()["panel"], "aggregation": "weighted_groups",
              "groups": [{**GROUPS[0], "weight": "0.5"}, GROUPS[1]]}
     with pytest.raises(ValidationError, match="add up to 0.80"):
         spec_with(panel=panel)
@@ -159,7 +159,7 @@ def test_without_award_lower_the_declared_tier_missed_awards_nothing():
     assert scoring.award(result, "first", scheme=spec).grade is None
 
 
-def default_scheme_text() -> str:
-    from certification.scheme import DEFAULT_SCHEME_FILE
+def archives_scheme_text() -> str:
+    from certification.scheme import shipped_scheme_file
 
-    return DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
+    return shipped_scheme_file("archives").read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ and the admin shows a loaded version read-only with its rubric as a table."""
 import pytest
 from django.core.management import call_command
 
-from certification.scheme import DEFAULT_SCHEME_FILE, SCHEMES_DIR, parse_scheme, scheme_diff
+from certification.scheme import SCHEMES_DIR, parse_scheme, scheme_diff, shipped_scheme_file
 from tests.factories import UserFactory
 
 
@@ -20,7 +20,7 @@ def edited(text: str, old: str, new: str) -> str:
 
 
 def test_the_diff_of_two_versions_names_each_change_by_path_and_code():
-    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
+    text = shipped_scheme_file("archives").read_text(encoding="utf-8")
     old = parse_scheme(text)
     new = parse_scheme(edited(edited(text, f"version: {old.version}", f"version: {old.version + 1}"),
                               "notice_days: 7", "notice_days: 10"))
@@ -30,7 +30,7 @@ def test_the_diff_of_two_versions_names_each_change_by_path_and_code():
 
 
 def test_a_rubric_item_is_matched_by_its_code_not_its_place():
-    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
+    text = shipped_scheme_file("archives").read_text(encoding="utf-8")
     old = parse_scheme(text)
     first_item = old.rubrics[next(iter(old.rubrics))].categories[0].items[0]
     new = parse_scheme(edited(text, f"name: {first_item.name}", f"name: {first_item.name}（修订）"))
@@ -53,7 +53,7 @@ def test_the_command_compares_two_files_and_exits_1_when_they_differ(capsys):
 
 @pytest.mark.django_db
 def test_the_command_compares_loaded_versions_by_code(archives_version, capsys):
-    call_command("scheme_diff", "archives", str(DEFAULT_SCHEME_FILE))  # the same: exits normally
+    call_command("scheme_diff", "archives", str(shipped_scheme_file("archives")))  # the same: exits normally
     assert capsys.readouterr().out.rstrip().endswith("0 change(s)")
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from certification import rules
-from certification.scheme import default_scheme, parse_scheme
+from certification.scheme import parse_scheme, shipped_scheme
 from certification.scoring import Clamp, Deduction, ItemEntry, assess, assess_points, score_item
 
 D = Decimal
@@ -924,32 +924,32 @@ def test_onsite_passes_two_thirds_table(votes_for, members, passed):
 
 
 @pytest.mark.parametrize(("votes_for", "members", "passed"), [(4, 6, True), (3, 5, False), (6, 9, True)])
-def test_onsite_passes_default_scheme(votes_for, members, passed):
-    assert rules.onsite_passes(votes_for, members) == passed
+def test_onsite_passes_archives_scheme(votes_for, members, passed):
+    assert rules.onsite_passes(votes_for, members, scheme=ARCHIVES) == passed
 
 
 # --- The shipped rubric (certification/schemes/archives-v2.yaml) ---------------------------------------
-def test_default_scheme_rubric_is_100_points_five_categories_18_items():
-    rubric = default_scheme().rubric_for("second")
+def test_archives_scheme_rubric_is_100_points_five_categories_18_items():
+    rubric = shipped_scheme("archives").rubric_for("second")
     assert rubric.max_points == D(100)
     assert [c.max_points for c in rubric.categories] == [D(22), D(18), D(35), D(15), D(10)]
     assert len(rubric.items()) == 18
 
 
-def test_default_scheme_first_and_second_share_one_rubric():
-    scheme = default_scheme()
+def test_archives_scheme_first_and_second_share_one_rubric():
+    scheme = shipped_scheme("archives")
     assert scheme.grade("first").rubric == scheme.grade("second").rubric
     assert scheme.grade("special").rubric != scheme.grade("second").rubric
 
 
-def test_default_scheme_perfect_sheet_places_first():
-    result = assess({}, scheme=default_scheme())
+def test_archives_scheme_perfect_sheet_places_first():
+    result = assess({}, scheme=shipped_scheme("archives"))
     assert str(result.total) == "100.00"
     assert result.placed_grade == "first"
 
 
 # --- Key sub-criteria (★), vetoes on panel points, the split of items (issue 13) ---------------------------------
-ARCHIVES = default_scheme()
+ARCHIVES = shipped_scheme("archives")
 
 
 @pytest.mark.parametrize("entry", [

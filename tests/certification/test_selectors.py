@@ -5,8 +5,11 @@ import pytest
 from certification import rules
 from certification.enums import CertificateStatus, IncidentKind, InstitutionLevel
 from certification.models import SafetyIncident
+from certification.scheme import shipped_scheme
 from certification.selectors import declarant_for, panel_candidates, system_head
 from tests.factories import CertificateFactory, InstitutionFactory
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = pytest.mark.django_db
 
@@ -56,12 +59,12 @@ def test_a_special_declaration_passes_the_gate_only_with_nine_of_ten_units_grade
         certify(unit)
     declaration = rules.Declaration("special", "promotion", gates={"online_archiving": True})
     codes = [r.code for r in rules.declaration_refusals(declarant_for(head, version=archives_version),
-                                                        declaration, today=dt.date(2026, 2, 1))]
+                                                        declaration, today=dt.date(2026, 2, 1), scheme=ARCHIVES)]
     assert "gate.subordinate_units_graded" in codes
 
     certify(units[8])
     codes = [r.code for r in rules.declaration_refusals(declarant_for(head, version=archives_version),
-                                                        declaration, today=dt.date(2026, 2, 1))]
+                                                        declaration, today=dt.date(2026, 2, 1), scheme=ARCHIVES)]
     assert "gate.subordinate_units_graded" not in codes
 
 
@@ -100,7 +103,7 @@ def test_panel_candidates_read_employments_and_conflicts_in_the_same_queries_for
     assert (len(candidates), five) == (5, one)
     case = rules.PanelCase(institution_id=applicant.pk, system_id=None, grade="second")
     proposal = rules.propose_panel(candidates, case, bureau_level="city", institution_level="city", seed=1,
-                                   today=dt.date(2026, 6, 1))
+                                   today=dt.date(2026, 6, 1), scheme=ARCHIVES)
     assert proposal.excluded == {experts[0].pk: ("panel.declared_conflict",),
                                  experts[1].pk: ("panel.recent_employment",)}
     assert set(proposal.members) == {e.pk for e in experts[2:]}

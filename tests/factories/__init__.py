@@ -77,7 +77,8 @@ class CertificateFactory(factory.django.DjangoModelFactory):
 
     grade = factory.LazyAttribute(lambda o: models.Grade.objects.get(version=o.scheme_version, code=o.grade_code))
     issued_on = dt.date(2025, 6, 1)
-    valid_until = factory.LazyAttribute(lambda o: rules.valid_until(o.issued_on))
+    valid_until = factory.LazyAttribute(lambda o: rules.valid_until(o.issued_on,
+                                                                     scheme=o.grade.version.specification()))
 
 
 def region_tree() -> dict[str, models.Region]:

@@ -154,7 +154,8 @@ def test_late_members_are_reminded_3_days_and_1_day_before_and_the_chair_and_bur
     assert str(experts[1]) in overdue.first().text and str(experts[2]) not in overdue.first().text
 
 
-def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(city_staff, province_staff, bureaus):
+def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(city_staff, province_staff, bureaus,
+                                                                            archives_version):
     for day in (local(2026, 11, 30, 1), local(2026, 12, 1, 1), local(2026, 12, 2, 1), local(2026, 12, 15, 1)):
         with time_machine.travel(day):
             annual_summary_send()
@@ -171,11 +172,11 @@ def test_annual_summary_reminders_to_city_bureaus_and_overdue_to_the_province(ci
 
 
 @pytest.mark.usefixtures("media")
-def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus):
+def test_a_city_bureau_that_sent_its_summary_is_not_flagged(city_staff, province_staff, bureaus, archives_version):
     from certification.services.summaries import summary_submit
 
     with time_machine.travel(local(2026, 12, 10, 9)):
-        summary_submit(actor=city_staff, bureau=bureaus["city"], year=2026)
+        summary_submit(actor=city_staff, bureau=bureaus["city"], scheme="archives", year=2026)
     with time_machine.travel(local(2026, 12, 21, 1)):
         assert annual_summary_send() == 0
     assert AuditEntry.objects.filter(action="annual_summary.send").count() == 1

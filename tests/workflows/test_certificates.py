@@ -55,6 +55,8 @@ def _args(name, route, case, certificate, batch, bureau, summary):
         kwargs.update(kind="condition", item=case.prerequisites.exclude(evidence="").order_by("pk").first().pk)
     if "<int:bureau>" in route:
         kwargs.update(bureau=bureau.pk, year=2026)
+    if "<slug:scheme>" in route:
+        kwargs["scheme"] = case.scheme.code
     return reverse(name, kwargs=kwargs)
 
 
@@ -75,7 +77,7 @@ def test_every_document_and_certificate_url_answers_404_to_anyone_else(client, w
                                 level=BureauLevel.CITY, parent=bureaus["province"])
     second_city_staff = UserFactory()
     permissions.role_grant(user=second_city_staff, role=Role.BUREAU_STAFF, obj=second_city)
-    summary = summary_submit(actor=second_city_staff, bureau=second_city, year=timezone.localdate().year)
+    summary = summary_submit(actor=second_city_staff, bureau=second_city, scheme="archives", year=timezone.localdate().year)
     urls = object_urls()
     assert {name for name, _r in urls} == {
         "documents:case_documents", "documents:case_document_html", "documents:case_document_pdf", "documents:case_archive",
@@ -311,9 +313,9 @@ def test_the_summary_downloads_for_the_bureaus_user(client, world, bureaus):
     _institution, people, _experts = world
     run_case(world)
     client.force_login(people["staff"])
-    pdf = client.get(reverse("documents:summary_pdf", args=[bureaus["county"].pk, 2026]))
-    xlsx = client.get(reverse("documents:summary_xlsx", args=[bureaus["county"].pk, 2026]))
+    pdf = client.get(reverse("documents:summary_pdf", args=[bureaus["county"].pk, "archives", 2026]))
+    xlsx = client.get(reverse("documents:summary_xlsx", args=[bureaus["county"].pk, "archives", 2026]))
     index = client.get(reverse("documents:summaries")).content.decode()
     assert pdf.content.startswith(b"%PDF-") and xlsx.content.startswith(b"PK")
     assert bureaus["county"].name in index
-    assert client.get(reverse("documents:summary_pdf", args=[bureaus["province"].pk, 2026])).status_code == 404
+    assert client.get(reverse("documents:summary_pdf", args=[bureaus["province"].pk, "archives", 2026])).status_code == 404

@@ -13,8 +13,11 @@ from rest_framework.test import APIClient
 from certification import documents, permissions
 from certification.enums import CertificateStatus, InstitutionLevel, Role
 from certification.models import Certificate, RegisterBatch
+from certification.scheme import shipped_scheme
 from tests.factories import InstitutionFactory, UserFactory, make_uscc
 from tests.worlds import PDF, at, xlsx_sheet
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -111,10 +114,10 @@ def test_the_annual_summary_of_its_year_lists_a_registered_certificate(officer, 
 
     with at(2026, 3, 2, 9, 0):
         certificates_import(actor=officer, bureau=bureaus["province"], content=io.BytesIO(sheet(good(holder, scan=""))))
-    rows = documents.approvals_summary(bureaus["city"], 2024)["rows"]
+    rows = documents.approvals_summary(bureaus["city"], 2024, scheme=ARCHIVES)["rows"]
     assert rows == [[1, "县档案馆", "省二级", "晋升", "纸质证书登记", bureaus["county"].name, "鄂档函〔2024〕3号",
                      "2024年5月20日", "鄂档等证〔2024〕0012号"]]
-    assert documents.approvals_summary(bureaus["city"], 2025)["rows"] == []
+    assert documents.approvals_summary(bureaus["city"], 2025, scheme=ARCHIVES)["rows"] == []
 
 
 def test_the_api_imports_the_register_and_withdraws_the_batch(officer, bureaus, holder):

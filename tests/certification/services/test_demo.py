@@ -24,10 +24,13 @@ from certification.models import (
     User,
 )
 from certification.permissions import ROLE_OBJECT_PERMISSION, can, has_role
+from certification.scheme import shipped_scheme
 from certification.services.certificates import lapse_reason
 from certification.services.demo import DEMO_PASSWORD, demo_logins, demo_seed
 from certification.validators import validate_uscc
 from tests.worlds import at
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = pytest.mark.django_db
 
@@ -221,7 +224,7 @@ def test_certificates_at_least_eight_in_force_issued_one_to_two_years_ago(demo):
     assert in_force.count() >= 8
     assert set(in_force.values_list("grade__code", flat=True)) == {"first", "second"}
     for cert in Certificate.objects.all():
-        assert cert.valid_until == rules.valid_until(cert.issued_on)
+        assert cert.valid_until == rules.valid_until(cert.issued_on, scheme=ARCHIVES)
         assert cert.issued_by == _bureau("420000")
         assert cert.scheme_version.is_current is True
 
@@ -253,7 +256,7 @@ def test_certificates_exactly_one_lapsed(demo):
     lapsed = Certificate.objects.get(status=CertificateStatus.LAPSED)
     assert lapsed.valid_until < TODAY
     assert lapsed.status_reason == lapse_reason()
-    assert lapsed.status_changed_at == rules.lapses_at(lapsed.valid_until)
+    assert lapsed.status_changed_at == rules.lapses_at(lapsed.valid_until, scheme=ARCHIVES)
     # Nothing else in force is past its validity: the lapse sweep would find nothing to do.
     assert Certificate.objects.filter(status=CertificateStatus.IN_FORCE, valid_until__lt=TODAY).count() == 0
 

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from certification import documents
 from certification.enums import Kind
 from certification.models import AuditEntry, Case, IssuedDocument, Stage
+from certification.scheme import shipped_scheme
 from certification.services.audit import audit_verify
 from certification.services.cases import case_issue_certificate
 from certification.services.documents import (
@@ -29,6 +30,8 @@ from certification.tasks import document_draw
 from tests.certification.test_documents import drawn_glyphs, pdf_text
 from tests.factories import CertificateFactory
 from tests.worlds import LONG_NAME, RARE, at, make_institution, run_case
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -247,8 +250,8 @@ def test_the_annual_summary_lists_the_years_approvals_as_pdf_and_xlsx(world, bur
     institution.save()
     case = run_case(world)
 
-    text = pdf_text(documents.approvals_summary_pdf(bureaus["city"], 2026))
-    book = load_workbook(io.BytesIO(documents.approvals_summary_xlsx(bureaus["city"], 2026)))
+    text = pdf_text(documents.approvals_summary_pdf(bureaus["city"], 2026, scheme=ARCHIVES))
+    book = load_workbook(io.BytesIO(documents.approvals_summary_xlsx(bureaus["city"], 2026, scheme=ARCHIVES)))
 
     assert f"{bureaus['city'].name}2026年机关档案工作目标管理等级考评审批情况汇总表" in text
     assert "省二级" in text and frozen(case, "confirmation_letter").number in text and "待发证" in text
@@ -258,7 +261,7 @@ def test_the_annual_summary_lists_the_years_approvals_as_pdf_and_xlsx(world, bur
                        frozen(case, "confirmation_letter").number, "2026年3月20日", "待发证")
     assert book.active["B3"].data_type == "s"  # the text as typed, never a formula
     assert len(rows) == 3
-    assert pdf_text(documents.approvals_summary_pdf(bureaus["city"], 2025)).count("本年度无审批事项") == 1
+    assert pdf_text(documents.approvals_summary_pdf(bureaus["city"], 2025, scheme=ARCHIVES)).count("本年度无审批事项") == 1
 
 
 def test_a_recheck_letter_says_the_grade_is_kept(world, archives_version, bureaus):

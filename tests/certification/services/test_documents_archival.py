@@ -124,12 +124,13 @@ def test_a_document_printed_from_the_records_is_archival_too(certified):
 def test_the_annual_summary_sent_to_the_province_is_pdf_a_2b_by_its_bureau(world, bureaus):
     run_case(world)
     with at(2026, 12, 10, 9, 0):
-        sent = summary_submit(actor=staff_of(bureaus["city"]), bureau=bureaus["city"], year=2026)
+        sent = summary_submit(actor=staff_of(bureaus["city"]), bureau=bureaus["city"], scheme="archives", year=2026)
 
     facts = archival_facts(sent.file.read())
 
     assert (facts["identification"], facts["author"], facts["description"]) == (
-        {"part": "2", "conformance": "B"}, [bureaus["city"].name], "编号：2026年审批情况汇总表")
+        {"part": "2", "conformance": "B"}, [bureaus["city"].name],
+        "编号：2026年审批情况汇总表；考评方案：湖北省机关档案工作目标管理等级考评")
     assert facts["created"] == _utc(sent.sent_at)
 
 

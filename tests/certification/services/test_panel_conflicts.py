@@ -11,9 +11,12 @@ from certification import permissions, rules
 from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, Expert, ExpertEmployment, Grade, Stage
+from certification.scheme import shipped_scheme
 from certification.services.panels import panel_candidates_for, panel_case_facts, panel_form
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
 from tests.worlds import local
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = pytest.mark.django_db
 NOW = local(2026, 9, 10, 9, 0)
@@ -130,7 +133,7 @@ def test_a_local_pool_large_enough_takes_no_outside_expert(ready, bureaus, syste
     candidates, facts = panel_candidates_for(case), panel_case_facts(case)
 
     drawn = {name for seed in range(12) for name in _names(rules.propose_panel(
-        candidates, facts, bureau_level="city", institution_level="city", seed=seed, today=NOW.date()).members)}
+        candidates, facts, bureau_level="city", institution_level="city", seed=seed, today=NOW.date(), scheme=ARCHIVES).members)}
     panel = panel_form(actor=staff, case=case, seed=12, now=NOW)
 
     assert drawn == {"无关专家0", "无关专家1", "无关专家2", "本地专家"}

@@ -8,9 +8,12 @@ from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, ConflictDeclaration, Grade, ScoreSheet, SheetKind, Stage
+from certification.scheme import shipped_scheme
 from certification.services.panels import panel_form, panel_member_nudge
 from tests.factories import ExpertFactory, InstitutionFactory, UserFactory
 from tests.worlds import local
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = pytest.mark.django_db
 NOW = local(2026, 9, 10, 9, 0)
@@ -54,7 +57,7 @@ def test_the_draw_replays_with_its_seed(ready, archives_version):
     loads = AuditEntry.objects.get(action="panel.form").after["loads"]
     candidates = [dataclasses.replace(c, load=loads[str(c.expert_id)]) for c in panel_candidates(pools=[case.bureau])]
     replay = rules.propose_panel(candidates, panel_case_facts(case), bureau_level="city", institution_level="city",
-                                 seed=77, today=dt.date(2026, 9, 10))
+                                 seed=77, today=dt.date(2026, 9, 10), scheme=ARCHIVES)
     assert list(replay.members) == first.proposed
 
 

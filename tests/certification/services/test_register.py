@@ -13,11 +13,14 @@ from certification import permissions
 from certification.enums import CertificateStatus, InstitutionLevel, Kind, Role
 from certification.exceptions import NotEligible, RuleViolation
 from certification.models import AuditEntry, Certificate, CertificateSerial, RegisterBatch
+from certification.scheme import shipped_scheme
 from certification.services.certificates import certificates_lapse_due, issue_within, register_batch_withdraw
 from certification.services.spreadsheets import certificates_import
 from notifications.sweeps import recheck_reminders_send
 from tests.factories import CertificateFactory, InstitutionFactory, UserFactory, make_uscc
 from tests.worlds import PDF, at, local, xlsx_sheet
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -287,7 +290,7 @@ def test_past_employers_import_so_the_conflict_window_holds_from_day_one(bureaus
         (wang.pk, holders[0].pk, dt.date(2024, 6, 30))]
     candidate = next(c for c in panel_candidates(pools=[bureaus["county"]]) if c.expert_id == wang.pk)
     refusals = rules.expert_conflicts(candidate, rules.PanelCase(institution_id=holders[0].pk, system_id=None,
-                                                                 grade="second"), today=dt.date(2026, 3, 2))
+                                                                 grade="second"), today=dt.date(2026, 3, 2), scheme=ARCHIVES)
     assert [r.code for r in refusals] == ["panel.recent_employment"]
 
 
@@ -310,7 +313,7 @@ def test_an_experts_schemes_import_and_bar_them_from_another_schemes_panels(bure
     assert (sun.grades, sun.schemes, sun.term_ends_on) == (["second", "first"], ["archives"], dt.date(2028, 12, 31))
     candidate = panel_candidates(pools=[bureaus["county"]])[0]
     other = rules.PanelCase(institution_id=0, system_id=None, grade="second", scheme="yueyang-office")
-    assert [r.code for r in rules.expert_conflicts(candidate, other, today=dt.date(2026, 3, 2))] == ["panel.scheme"]
+    assert [r.code for r in rules.expert_conflicts(candidate, other, today=dt.date(2026, 3, 2), scheme=ARCHIVES)] == ["panel.scheme"]
 
 
 def test_the_special_grades_gate_counts_the_registered_grades_of_subordinate_units(officer, bureaus, regions,

@@ -22,7 +22,7 @@ from certification.models import (
     SheetKind,
     Stage,
 )
-from certification.scheme import SchemeSpec, default_scheme
+from certification.scheme import SchemeSpec, shipped_scheme
 from certification.scoring import Deduction, ItemEntry
 from certification.services.assignments import assignment_set, member_items
 from certification.services.panels import panel_form
@@ -45,8 +45,8 @@ VETO_WHY = "现场发现2024年未经审批擅自销毁会计凭证档案"
 
 def variant(**panel):
     """The archives scheme as its next version with other panel parameters."""
-    data = default_scheme().to_json()
-    data["version"] = default_scheme().version + 1
+    data = shipped_scheme("archives").to_json()
+    data["version"] = shipped_scheme("archives").version + 1
     data["panel"].update(panel)
     return scheme_load(spec=SchemeSpec.model_validate(data), source="variant").version
 

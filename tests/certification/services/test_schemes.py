@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 
 from certification.exceptions import RuleViolation
 from certification.models import Grade, RubricCategory, RubricItem, SchemeVersion
-from certification.scheme import DEFAULT_SCHEME_FILE, load_scheme_file, parse_scheme
+from certification.scheme import load_scheme_file, parse_scheme, shipped_scheme_file
 from certification.services.schemes import scheme_load
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def test_scheme_load_stores_grades_and_rubric_rows(archives_version):
 
 
 def test_scheme_load_twice_is_a_no_op(archives_version):
-    again = scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE))
+    again = scheme_load(spec=load_scheme_file(shipped_scheme_file("archives")))
     assert again.created is False
     assert again.version == archives_version
     assert SchemeVersion.objects.count() == 1
@@ -37,14 +37,14 @@ def test_a_version_loaded_before_the_format_gained_a_field_still_loads_as_the_sa
                                 .encode()).hexdigest()
     SchemeVersion.objects.filter(pk=archives_version.pk).update(spec=stored, digest=old_digest)
 
-    again = scheme_load(spec=load_scheme_file(DEFAULT_SCHEME_FILE))
+    again = scheme_load(spec=load_scheme_file(shipped_scheme_file("archives")))
 
     assert (again.created, again.version) == (False, archives_version)
     assert SchemeVersion.objects.get(pk=archives_version.pk).digest == old_digest  # a version never changes
 
 
 def test_scheme_load_refuses_changed_content_under_the_same_version(archives_version):
-    text = DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("pass_line: 90", "pass_line: 91")
+    text = shipped_scheme_file("archives").read_text(encoding="utf-8").replace("pass_line: 90", "pass_line: 91")
     with pytest.raises(RuleViolation) as exc:
         scheme_load(spec=parse_scheme(text))
     assert exc.value.codes == ["scheme.version_changed"]
@@ -52,7 +52,7 @@ def test_scheme_load_refuses_changed_content_under_the_same_version(archives_ver
 
 
 def test_a_new_version_becomes_current_and_the_old_one_stays(archives_version):
-    text = (DEFAULT_SCHEME_FILE.read_text(encoding="utf-8")
+    text = (shipped_scheme_file("archives").read_text(encoding="utf-8")
             .replace("pass_line: 90", "pass_line: 91").replace("version: 2", "version: 3"))
     v2 = scheme_load(spec=parse_scheme(text)).version
     archives_version.refresh_from_db()
@@ -94,7 +94,7 @@ def test_an_installation_holding_version_1_as_shipped_takes_version_2_and_keeps_
 
 def test_load_scheme_command_reports_a_broken_file_and_stores_nothing(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(DEFAULT_SCHEME_FILE.read_text(encoding="utf-8").replace("pass_line: 80", "pass_line: -80"),
+    bad.write_text(shipped_scheme_file("archives").read_text(encoding="utf-8").replace("pass_line: 80", "pass_line: -80"),
                    encoding="utf-8")
     with pytest.raises(CommandError):
         call_command("load_scheme", str(bad))

@@ -15,6 +15,7 @@ from certification import permissions
 from certification.enums import InstitutionLevel, Kind, Role
 from certification.exceptions import RuleViolation
 from certification.models import AuditEntry, Case, Expert, Grade, Institution, ScoreSheet, SheetKind, Stage
+from certification.scheme import shipped_scheme
 from certification.services.spreadsheets import (
     experts_import,
     import_template,
@@ -23,6 +24,8 @@ from certification.services.spreadsheets import (
 )
 from tests.factories import InstitutionFactory, UserFactory, make_uscc
 from tests.worlds import xlsx_sheet
+
+ARCHIVES = shipped_scheme("archives")
 
 pytestmark = pytest.mark.django_db
 HEADER = ["名称", "统一社会信用代码", "行政级别", "区划代码", "是否指导系统", "上级机关信用代码"]
@@ -209,21 +212,25 @@ def test_the_exports_hold_only_the_users_cases(client, scored, staff, archives_v
     assert empty.max_row == 1
 
 
-def test_the_annual_summary_export_is_the_documents_summary(client, staff, bureaus):
+def test_the_annual_summary_export_is_the_documents_summary(client, staff, bureaus, archives_version):
     """One annual summary: the spreadsheet page exports the same workbook the documents print."""
     from certification import documents
 
     client.force_login(staff)
-    exported = load_workbook(io.BytesIO(client.get(reverse("export_annual_summary"),
-                                                   {"year": 2026, "bureau": bureaus["city"].pk}).content)).active
-    printed = load_workbook(io.BytesIO(documents.approvals_summary_xlsx(bureaus["city"], 2026))).active
+    exported = load_workbook(io.BytesIO(client.get(reverse("export_annual_summary"), {
+        "year": 2026, "bureau": bureaus["city"].pk, "scheme": "archives"}).content)).active
+    printed = load_workbook(io.BytesIO(documents.approvals_summary_xlsx(bureaus["city"], 2026, scheme=ARCHIVES))).active
     assert [list(r) for r in exported.iter_rows(values_only=True)] == [
         list(r) for r in printed.iter_rows(values_only=True)]
     assert exported["A1"].value.endswith("审批情况汇总表")
 
 
-def test_the_annual_summary_of_another_bureau_answers_404(client, staff, bureaus):
+def test_the_annual_summary_of_another_bureau_answers_404(client, staff, bureaus, archives_version):
     client.force_login(staff)
-    assert client.get(reverse("export_annual_summary"), {"year": 2026, "bureau": bureaus["city"].pk}).status_code == 200
+    city = {"year": 2026, "bureau": bureaus["city"].pk}
+    assert client.get(reverse("export_annual_summary"), {**city, "scheme": "archives"}).status_code == 200
+    # a summary is a scheme's: none named, or one the bureau does not run, is not found
+    assert client.get(reverse("export_annual_summary"), city).status_code == 404
+    assert client.get(reverse("export_annual_summary"), {**city, "scheme": "yueyang-office"}).status_code == 404
     assert client.get(reverse("export_annual_summary"),
-                      {"year": 2026, "bureau": bureaus["province"].pk}).status_code == 404
+                      {"year": 2026, "bureau": bureaus["province"].pk, "scheme": "archives"}).status_code == 404
