@@ -419,9 +419,9 @@ class LateInclusionAdmin(ReadOnlyAdmin):
 class SummarySubmissionAdmin(ReadOnlyAdmin):
     """Annual summaries as the city bureaus sent them; a corrected re-send archives the one before it."""
 
-    list_display = ("bureau", "year", "sent_at", "sent_by", "sha256", "archived_at")
-    list_filter = ("year", "bureau")
-    list_select_related = ("bureau", "sent_by")
+    list_display = ("bureau", "scheme", "year", "sent_at", "sent_by", "sha256", "archived_at")
+    list_filter = ("year", "scheme", "bureau")
+    list_select_related = ("bureau", "scheme", "sent_by")
     search_fields = ("bureau__name", "sha256")
     date_hierarchy = "sent_at"
     readonly_fields = [f.name for f in models.SummarySubmission._meta.fields]
