@@ -31,6 +31,24 @@ def test_a_case_list_shows_only_the_users_cases(client, make_case):
     assert "乙局" not in page
 
 
+def test_the_case_list_rows_link_each_case_show_its_badges_and_sort_by_a_column(client, make_case, bureaus):
+    import re
+
+    client.force_login(staff_of(bureaus["county"]))
+    cases = [make_case(name)[0] for name in ("乙局", "甲局", "丙局")]
+
+    page = client.get(reverse("case_list")).content.decode()
+    rows = re.findall(r'<tr><td><a href="(/cases/\d+/)">([^<]+)</a></td><td>([^<]+)</td>', page)
+    assert sorted(rows) == sorted((reverse("case_detail", args=[c.pk]), c.reference, c.institution.name)
+                                  for c in cases)
+    assert page.count('<span class="badge rounded-pill text-bg-') == 6  # a stage and an outcome per case
+    assert "已申报" in page  # the stage in words, not its code
+    by_name = client.get(reverse("case_list"), {"sort": "institution"}).content.decode()
+    assert [name for name in re.findall(r"<td>(.局)</td>", by_name)] == sorted(["乙局", "甲局", "丙局"])
+    assert 'aria-sort="ascending"' in by_name
+    assert 'aria-sort="descending"' in client.get(reverse("case_list"), {"sort": "-institution"}).content.decode()
+
+
 def _queries_for(client, url):
     client.get(url)  # sessions, content types and the like cached
     with CaptureQueriesContext(connection) as captured:

@@ -42,7 +42,14 @@ _DEFAULT_TONE = {"stage": "primary", "outcome": "danger", "certificate": "second
 @register.inclusion_tag("includes/badge.html")
 def badge(kind: str, value: str, label):
     """A status badge: ``{% badge "stage" case.stage case.get_stage_display %}``."""
-    return {"tone": _TONES.get(kind, {}).get(str(value), _DEFAULT_TONE.get(kind, "secondary")), "label": label}
+    return {"tone": tone(value, kind), "label": label}
+
+
+@register.filter
+def tone(value, kind: str) -> str:
+    """The badge tone of a status, for a list that writes its badges inline (``{{ case.stage|tone:"stage" }}``):
+    the same tones as :func:`badge`, without rendering a template per row."""
+    return _TONES.get(kind, {}).get(str(value), _DEFAULT_TONE.get(kind, "secondary"))
 
 
 @register.inclusion_tag("includes/progress.html")
