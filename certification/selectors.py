@@ -856,11 +856,12 @@ def summaries_overview(user, *, years: list[int], today) -> dict[str, list]:
     sent = {(s.bureau_id, s.scheme_id, s.year): s for s in SummarySubmission.objects.active()
             .filter(bureau__in=[b.pk for b in cities + below], year__in=years).select_related("sent_by")}
 
+    open_years = rules.annual_summary_years_open(today)
+
     def rows(bureau: Bureau) -> list[SummaryRow]:
         out = []
         for version in runs[bureau.pk]:
             spec = version.specification()
-            open_years = rules.annual_summary_years_open(today)
             cells = [SummaryYear(year=y, sent=sent.get((bureau.pk, version.scheme_id, y)), open=y in open_years,
                                  overdue=((bureau.pk, version.scheme_id, y) not in sent
                                           and rules.annual_summary_overdue(y, today, scheme=spec)),

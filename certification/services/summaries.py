@@ -82,13 +82,15 @@ def summary_submit(*, actor, bureau: Bureau, scheme: str, year: int, reason: str
     if previous is not None:
         previous.archived_at = now
         previous.save(update_fields=["archived_at", "updated_at"])
-    submission = SummarySubmission(bureau=bureau, scheme=version.scheme, year=year, html=html, sha256=digest, size=len(pdf), rows=rows,
-                                   reason=reason if previous is not None else "", sent_at=now, sent_by=actor)
+    submission = SummarySubmission(bureau=bureau, scheme=version.scheme, year=year, html=html, sha256=digest,
+                                   size=len(pdf), rows=rows, reason=reason if previous is not None else "",
+                                   sent_at=now, sent_by=actor)
     # The name carries the hash: a rolled-back transaction leaves at most an orphan file, never a wrong one.
     submission.file.save(f"annual_summary-{digest[:16]}.pdf", ContentFile(pdf), save=False)
     submission.save()
     audit_record(actor=actor, action=SUMMARY_SENT_ACTION, target=bureau,
-                 before={"year": year, "scheme": scheme, "sha256": previous.sha256} if previous is not None else None,
+                 before=({"year": year, "scheme": scheme, "sha256": previous.sha256}
+                         if previous is not None else None),
                  after={"year": year, "scheme": scheme, "sha256": digest, "submission": submission.pk, "approvals": len(rows)},
                  reason=submission.reason)
     return submission
