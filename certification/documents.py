@@ -811,11 +811,10 @@ def approvals_summary(bureau, year: int, *, scheme) -> dict:
     from . import rules
     from .models import Certificate, IssuedDocument, ScoreSheet
 
-    spec = scheme
-    start = rules.start_of_local_day(dt.date(year, 1, 1), scheme=spec)
-    end = rules.start_of_local_day(dt.date(year + 1, 1, 1), scheme=spec)
+    start = rules.start_of_local_day(dt.date(year, 1, 1), scheme=scheme)
+    end = rules.start_of_local_day(dt.date(year + 1, 1, 1), scheme=scheme)
     letters = (IssuedDocument.objects.filter(kind="confirmation_letter", case__bureau__in=bureau_and_below(bureau),
-                                             issued_at__gte=start, issued_at__lt=end, case__scheme__code=spec.code)
+                                             issued_at__gte=start, issued_at__lt=end, case__scheme__code=scheme.code)
                .select_related("case__institution", "case__grade", "case__bureau").order_by("issued_at", "id"))
     certificates = dict(IssuedDocument.objects.filter(kind="certificate", case__in=[d.case_id for d in letters])
                         .values_list("case_id", "certificate__number"))
@@ -828,7 +827,7 @@ def approvals_summary(bureau, year: int, *, scheme) -> dict:
     # The certificates of the year registered from the paper register: approved before the engine, they have
     # no case; their row says so in place of a score.
     registered = (Certificate.objects.filter(register_batch__isnull=False, approved_by__in=bureau_and_below(bureau),
-                                             issued_on__year=year, scheme__code=spec.code)
+                                             issued_on__year=year, scheme__code=scheme.code)
                   .select_related("institution", "grade", "approved_by").order_by("issued_on", "id"))
     approvals += [(c.issued_on, -c.pk, [
         c.institution.name, c.grade.name, KIND_LABELS.get(str(c.kind), ""), REGISTERED_MARK, c.approved_by.name,
@@ -836,9 +835,9 @@ def approvals_summary(bureau, year: int, *, scheme) -> dict:
     approvals.sort(key=lambda a: (a[0], a[1]))
     rows = [[n, *row] for n, (_day, _key, row) in enumerate(approvals, start=1)]
     return {"lang": "zh-CN", "bureau": bureau.name, "year": year,
-            "title": spec.documents.annual_summary_title_for(bureau.name, year),
-            "note": spec.documents.annual_summary_note.format(due=_month_day_cn(spec.times.annual_summary.due)),
-            "headers": SUMMARY_HEADERS, "rows": rows, "made_on": _cn(timezone.now()),
+            "title": scheme.documents.annual_summary_title_for(bureau.name, year),
+            "note": scheme.documents.annual_summary_note.format(due=_month_day_cn(scheme.times.annual_summary.due)),
+            "headers": SUMMARY_HEADERS, "rows": rows, "made_on": _cn(rules.local_date(timezone.now(), scheme=scheme)),
             "seal_label": ISSUER_PLACEHOLDER}
 
 

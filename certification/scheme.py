@@ -859,26 +859,28 @@ def shipped_scheme_files() -> list[Path]:
 
 
 @functools.cache
+def _shipped_latest() -> dict[str, tuple[Path, SchemeSpec]]:
+    """The latest shipped version of each scheme, by code: its file and its parsed spec (each file read once)."""
+    latest: dict[str, tuple[int, Path, SchemeSpec]] = {}
+    for path in shipped_scheme_files():
+        spec = load_scheme_file(path)
+        if spec.code not in latest or spec.version > latest[spec.code][0]:
+            latest[spec.code] = (spec.version, path, spec)
+    return {code: (path, spec) for code, (_version, path, spec) in latest.items()}
+
+
 def shipped_scheme_file(code: str) -> Path:
     """The file of the latest shipped version of the scheme ``code``; ``KeyError`` when none is shipped.
 
     There is no default scheme: every rule is read from the scheme its case runs under, and a caller that has
     no case (a benchmark, a test, the loader of the shipped files) names the scheme it means.
     """
-    versions = []
-    for path in shipped_scheme_files():
-        spec = load_scheme_file(path)
-        if spec.code == code:
-            versions.append((spec.version, path))
-    if not versions:
-        raise KeyError(f"no shipped scheme {code!r}")
-    return max(versions)[1]
+    return _shipped_latest()[code][0]
 
 
-@functools.cache
 def shipped_scheme(code: str) -> SchemeSpec:
     """The latest shipped version of the scheme ``code`` (see :func:`shipped_scheme_file`)."""
-    return load_scheme_file(shipped_scheme_file(code))
+    return _shipped_latest()[code][1]
 
 
 # --- Comparing two versions -------------------------------------------------------------------------------------

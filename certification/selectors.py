@@ -235,6 +235,11 @@ def schemes_run_by(bureaus) -> dict[int, list[SchemeVersion]]:
     return {b.pk: [v for v in versions if not b.schemes or v.scheme.code in b.schemes] for b in bureaus}
 
 
+def scheme_run_by(bureau: Bureau, code: str) -> SchemeVersion | None:
+    """The current version of the scheme ``code`` if ``bureau`` runs it (:func:`schemes_run_by`), else None."""
+    return next((v for v in schemes_run_by([bureau])[bureau.pk] if v.scheme.code == code), None)
+
+
 def _with_authority(bureau: Bureau) -> Bureau:
     """A bureau whose authority is suspended loses it to its parent until reinstated (第十二条)."""
     while bureau.authority_suspended and bureau.parent_id is not None:

@@ -154,21 +154,22 @@ def annual_summary_send(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     cities = list(Bureau.objects.active().filter(level=BureauLevel.CITY).select_related("parent"))
     runs = selectors.schemes_run_by(cities)
-    versions = {v.scheme_id: v for vs in runs.values() for v in vs}
-    due, deadlines = {}, {}
-    for version in versions.values():
+    calendar = {}  # scheme id → (version, its year today, the reminder keys due today, its due day printed)
+    for version in {v.scheme_id: v for vs in runs.values() for v in vs}.values():
         spec = version.specification()
         today = rules.local_date(now, scheme=spec)
-        keys = rules.annual_summary_reminders_due(today, scheme=spec)
-        if not keys:
-            continue
-        sent = set(SummarySubmission.objects.active().filter(year=today.year, scheme=version.scheme_id)
-                   .values_list("bureau_id", flat=True))
-        deadlines[version.scheme_id] = (today.year, local_text(rules.annual_summary_due(today.year, scheme=spec)))
-        due |= {f"summary:{version.scheme.code}:{today.year}:{key}:b{b.pk}": (b, key, version)
-                for key in keys for b in cities if b.pk not in sent and version in runs[b.pk]}
-    if not due:
+        year, keys = today.year, rules.annual_summary_reminders_due(today, scheme=spec)
+        if keys:
+            calendar[version.scheme_id] = (version, year, keys,
+                                           local_text(rules.annual_summary_due(year, scheme=spec)))
+    if not calendar:
         return 0
+    sent = set(SummarySubmission.objects.active().filter(scheme__in=calendar,
+                                                         year__in={c[1] for c in calendar.values()})
+               .values_list("bureau_id", "scheme_id", "year"))
+    due = {f"summary:{version.scheme.code}:{year}:{key}:b{b.pk}": (b, key, version)
+           for version, year, keys, _text in calendar.values() for key in keys for b in cities
+           if version in runs[b.pk] and (b.pk, version.scheme_id, year) not in sent}
     new = occurrences_record({k: Kind.SUMMARY_OVERDUE if v[1] == "overdue" else Kind.SUMMARY_REMINDER
                               for k, v in due.items()}, now=now)
     targets = {due[k][0].parent_id if due[k][1] == "overdue" else due[k][0].pk for k in new}
@@ -176,7 +177,7 @@ def annual_summary_send(*, now: dt.datetime | None = None) -> int:
     drafts = []
     for key in sorted(new):
         bureau, which, version = due[key]
-        year, deadline = deadlines[version.scheme_id]
+        _version, year, _keys, deadline = calendar[version.scheme_id]
         params = {"bureau": bureau.name, "year": str(year), "due": deadline, "scheme": version.title}
         if which == "overdue":
             drafts += [Draft(f"{key}:u{u}", Kind.SUMMARY_OVERDUE, u, params=params)

@@ -24,7 +24,7 @@ from certification.selectors import (
     SUMMARY_READERS,
     case_evidence,
     case_get_for_user_or_404,
-    schemes_run_by,
+    scheme_run_by,
     summaries_overview,
     summary_submission_get_for_user_or_404,
 )
@@ -208,7 +208,7 @@ def _summary_bureau(request, bureau: int) -> Bureau:
 
 def _summary_scheme(bureau: Bureau, scheme: str):
     """The current version of a scheme the bureau runs, or 404."""
-    version = next((v for v in schemes_run_by([bureau])[bureau.pk] if v.scheme.code == scheme), None)
+    version = scheme_run_by(bureau, scheme)
     if version is None:
         raise Http404
     return version

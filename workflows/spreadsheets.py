@@ -20,12 +20,13 @@ from django.views.decorators.http import require_POST
 
 from certification import documents
 from certification.exceptions import RuleViolation
-from certification.models import Bureau, SchemeVersion
+from certification.models import Bureau
 from certification.selectors import (
     bureau_ids_for_user,
     cases_for_user,
     import_bureaus_for,
     register_batches_for,
+    scheme_run_by,
     schemes_run_by,
 )
 from certification.services import spreadsheets
@@ -118,11 +119,12 @@ def index(request):
         if not form.is_valid() or form.errors:
             status = 400
     visible = bureau_ids_for_user(request.user)
+    summary_bureaus = list(Bureau.objects.filter(pk__in=visible).order_by("region__code"))
     return render(request, "spreadsheets/index.html", {
         "form": form, "report": report, "year": timezone.localdate().year, "kinds": spreadsheets.KIND_TITLES,
-        "summary_bureaus": Bureau.objects.filter(pk__in=visible).order_by("region__code"),
-        "summary_schemes": SchemeVersion.objects.filter(is_current=True).select_related("scheme")
-        .order_by("scheme__code"),
+        "summary_bureaus": summary_bureaus,
+        # the schemes the user's bureaus run (each summary is one scheme's)
+        "summary_schemes": list({v.pk: v for vs in schemes_run_by(summary_bureaus).values() for v in vs}.values()),
         "batches": register_batches_for(request.user)[:BATCHES_SHOWN], "withdraw_form": WithdrawForm(),
     }, status=status)
 
@@ -183,7 +185,7 @@ def export_annual_summary(request):
         raise Http404
     bureau = Bureau.objects.get(pk=pk)
     code = request.GET.get("scheme", "")
-    version = next((v for v in schemes_run_by([bureau])[bureau.pk] if v.scheme.code == code), None)
+    version = scheme_run_by(bureau, code)
     if version is None:  # no scheme named, or one the bureau does not run
         raise Http404
     # the one annual summary of the scheme, as the documents print it (certification.documents.approvals_summary)

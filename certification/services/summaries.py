@@ -50,7 +50,7 @@ def summary_submit(*, actor, bureau: Bureau, scheme: str, year: int, reason: str
     if bureau.level != BureauLevel.CITY:
         raise _summary_refusal("summary.not_city", _("Only a city bureau sends the province an annual "
                                                      "approvals summary."))
-    version = next((v for v in selectors.schemes_run_by([bureau])[bureau.pk] if v.scheme.code == scheme), None)
+    version = selectors.scheme_run_by(bureau, scheme)
     if version is None:
         raise _summary_refusal("summary.scheme_not_run", _("%(bureau)s does not run this scheme.")
                                % {"bureau": bureau.name}, scheme=scheme)

@@ -234,3 +234,17 @@ def test_the_annual_summary_of_another_bureau_answers_404(client, staff, bureaus
     assert client.get(reverse("export_annual_summary"), {**city, "scheme": "yueyang-office"}).status_code == 404
     assert client.get(reverse("export_annual_summary"),
                       {"year": 2026, "bureau": bureaus["province"].pk, "scheme": "archives"}).status_code == 404
+
+
+def test_the_annual_summary_export_offers_only_the_schemes_the_users_bureaus_run(client, staff, bureaus,
+                                                                                 archives_version):
+    from certification.scheme import shipped_scheme, shipped_scheme_file
+    from certification.services.schemes import scheme_load
+
+    scheme_load(spec=shipped_scheme("education-county"), source=shipped_scheme_file("education-county").name)
+    client.force_login(staff)
+    assert 'value="education-county"' in client.get(reverse("spreadsheets")).content.decode()  # names none: all
+    bureaus["city"].schemes = ["archives"]
+    bureaus["city"].save()
+    page = client.get(reverse("spreadsheets")).content.decode()
+    assert 'name="scheme"' in page and 'value="archives"' in page and 'value="education-county"' not in page
