@@ -211,20 +211,31 @@ class NoticeCaseSerializer(serializers.ModelSerializer):
 
 
 class NoticeSerializer(serializers.ModelSerializer):
+    """A notice as a list shows it: how many cases it lists (``case_count``), not the cases; its detail lists
+    them."""
+
     bureau_name = serializers.CharField(source="bureau.name", read_only=True)
-    cases = NoticeCaseSerializer(many=True, read_only=True)
     is_open = serializers.SerializerMethodField()
+    case_count = serializers.IntegerField(read_only=True, help_text=_("How many cases the notice lists."))
 
     class Meta:
         model = Notice
         fields = ["id", "title", "bureau", "bureau_name", "published_at", "closes_at", "closed_at",
-                  "extension_reason", "is_open", "updated_at", "cases"]
+                  "extension_reason", "is_open", "updated_at", "case_count"]
         read_only_fields = fields
 
     def get_is_open(self, notice) -> bool:
-        from django.utils import timezone
-
         return notice.closed_at is None and notice.published_at <= timezone.now() < notice.closes_at
+
+
+class NoticeDetailSerializer(NoticeSerializer):
+    """One notice with the cases it lists."""
+
+    cases = NoticeCaseSerializer(many=True, read_only=True)
+
+    class Meta(NoticeSerializer.Meta):
+        fields = [*NoticeSerializer.Meta.fields, "cases"]
+        read_only_fields = fields
 
 
 class ObjectionFileSerializer(serializers.Serializer):

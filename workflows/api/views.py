@@ -4,6 +4,8 @@ object answers 404 like a missing one; each action calls one service, which vali
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +23,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from certification import scoring
-from certification.models import ApiToken, Case, Expert, PanelMember, RegisterBatch
+from certification.models import ApiToken, Case, Expert, Notice, PanelMember, RegisterBatch
 from certification.selectors import (
     case_timeline,
     cases_for_user,
@@ -208,8 +210,20 @@ class NoticeViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["id", "published_at", "closes_at", "updated_at"]
     ordering = ["-published_at", "-id"]
 
+    def get_serializer_class(self):
+        # A list carries each notice's case count; one notice lists its cases.
+        return serializers.NoticeDetailSerializer if self.action == "retrieve" else serializers.NoticeSerializer
+
     def get_queryset(self):
-        return notices_public().prefetch_related("cases__institution", "cases__grade")
+        # The count is a subquery on the notice-case table, worked out for the page's rows only.
+        listed = (Notice.cases.through.objects.filter(notice_id=OuterRef("pk")).order_by()
+                  .values("notice_id").annotate(n=Count("*")).values("n"))
+        notices = notices_public().annotate(case_count=Coalesce(Subquery(listed), 0))
+        if self.action == "retrieve":
+            notices = notices.prefetch_related(Prefetch(
+                "cases", Case.objects.select_related("institution", "grade").only(
+                    "id", "kind", "institution__name", "grade__name")))
+        return notices
 
     @extend_schema(request=serializers.ObjectionFileSerializer,
                    responses={201: serializers.ObjectionReceiptSerializer}, filters=False, auth=[])

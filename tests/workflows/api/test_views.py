@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certification.models import Case, Grade, LateInclusion, Objection, ScoreSheet, Stage
-from tests.factories import UserFactory
+from tests.factories import InstitutionFactory, UserFactory
 
 from .conftest import client_for
 
@@ -244,3 +244,48 @@ def test_a_list_costs_the_same_queries_for_one_row_and_for_three(world, archives
         response = client.get(path)
     assert len(response.json()["results"]) == rows_one + 2
     assert len(three) == len(one)
+
+
+def test_a_notices_list_counts_its_cases_and_a_notices_detail_lists_them(world, archives_version):
+    notice, case = world["objects"]["notice_a"], world["objects"]["case_a"]
+    second = Case.objects.create(institution=InstitutionFactory(name="机关c", region=case.institution.region),
+                                 scheme_version=archives_version,
+                                 kind=case.kind, year=case.year, bureau=case.bureau, grade=case.grade,
+                                 declared_at=timezone.now(), declared_by=UserFactory(), reference="x-second",
+                                 stage=Stage.NOTICE)
+    notice.cases.add(second)
+    empty = notice.__class__.objects.create(bureau=notice.bureau, title="空公示", published_at=notice.published_at,
+                                            closes_at=notice.closes_at)
+    client = client_for(None)
+
+    listed = {row["title"]: row for row in client.get("/api/v1/notices/").json()["results"]}
+    assert {title: row["case_count"] for title, row in listed.items()} == {"公示a": 2, "公示b": 1, "空公示": 0}
+    assert all("cases" not in row for row in listed.values())
+
+    detail = client.get(f"/api/v1/notices/{notice.pk}/").json()
+    assert detail["case_count"] == 2
+    assert sorted((c["id"], c["institution_name"], c["grade_name"], c["kind_display"]) for c in detail["cases"]) == [
+        (case.pk, "机关a", case.grade.name, "晋升"), (second.pk, "机关c", case.grade.name, "晋升")]
+    assert set(detail["cases"][0]) == {"id", "institution_name", "grade_name", "kind", "kind_display"}
+    assert client.get(f"/api/v1/notices/{empty.pk}/").json()["cases"] == []
+
+
+def test_a_notices_list_costs_the_same_queries_however_many_notices_and_cases(world, archives_version):
+    notice, case = world["objects"]["notice_a"], world["objects"]["case_a"]
+    client = client_for(None)
+    with CaptureQueriesContext(connection) as few:
+        rows_before = len(client.get("/api/v1/notices/").json()["results"])
+    for n in range(3):
+        more = notice.__class__.objects.create(bureau=notice.bureau, title=f"再一公示{n}",
+                                               published_at=notice.published_at, closes_at=notice.closes_at)
+        for m in range(4):
+            more.cases.add(Case.objects.create(
+                institution=InstitutionFactory(region=case.institution.region), scheme_version=archives_version,
+                kind=case.kind, year=case.year,
+                bureau=case.bureau, grade=case.grade, declared_at=timezone.now(), declared_by=UserFactory(),
+                reference=f"more-{n}-{m}", stage=Stage.NOTICE))
+    with CaptureQueriesContext(connection) as many:
+        rows = client.get("/api/v1/notices/").json()["results"]
+    assert len(rows) == rows_before + 3
+    assert sorted(row["case_count"] for row in rows) == [1, 1, 4, 4, 4]
+    assert len(many) == len(few)
