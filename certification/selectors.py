@@ -402,7 +402,17 @@ def case_get_for_user_or_404(user, pk):
         "scheme_version").first()
     if case is None:
         raise Http404
+    case._visible_to = user.pk  # read through the user's visibility: what this request reads of it need not ask again
     return case
+
+
+def _visible(user, case) -> bool:
+    """Whether ``user`` may see ``case``: known without a query when this request read the case through the
+    user's visibility (:func:`case_get_for_user_or_404`), else asked of the database."""
+    seen_by = getattr(case, "_visible_to", None)
+    if seen_by is not None and seen_by == getattr(user, "pk", None) and user.is_active:
+        return True
+    return cases_for_user(user).filter(pk=case.pk).exists()
 
 
 @dataclass(frozen=True)
@@ -515,6 +525,7 @@ class CaseMatter:
     documents: list
     certificate: object
     certificate_visible: bool
+    notice_ids: list  # every notice the case was published on, archived ones too (for its timeline)
 
 
 def case_matter(case, user) -> CaseMatter:
@@ -524,7 +535,8 @@ def case_matter(case, user) -> CaseMatter:
     size of the case."""
     from .models import IssuedDocument, PanelMember, Review
 
-    notices = list(case.notices.active().select_related("bureau").order_by("published_at"))
+    published_on = list(case.notices.select_related("bureau").order_by("published_at"))  # archived ones too
+    notices = [notice for notice in published_on if notice.archived_at is None]
     objections = list(case.objections.select_related("verification", "notice").prefetch_related(
         "verification__experts").order_by("received_at"))
     members = list(PanelMember.objects.filter(panel__case=case).select_related("expert").order_by(
@@ -536,17 +548,22 @@ def case_matter(case, user) -> CaseMatter:
     certificate = case.certificate
     visible = certificate is not None and certificates_for_user(user).filter(pk=certificate.pk).exists()
     return CaseMatter(notices=notices, objections=objections, members=members, sheets=sheets, review=review,
-                      documents=documents, certificate=certificate, certificate_visible=visible)
+                      documents=documents, certificate=certificate, certificate_visible=visible,
+                      notice_ids=[notice.pk for notice in published_on])
 
 
-def case_timeline(case):
+def case_timeline(case, *, objections=None, notices=None):
     """Every audited event of the case (who, when, what, why), oldest first: the case's own, and those of the
     public notices it was published on and of the objections to it, so that the record tells the whole story
-    (a notice published, an objection received, verified and resolved)."""
+    (a notice published, an objection received, verified and resolved).
+
+    ``objections``, ``notices``: the keys of the case's objections and of every notice it was published on
+    (archived ones too), where the caller has already read them (:class:`CaseMatter` has)."""
     from .models import AuditEntry
 
-    objections = [str(pk) for pk in case.objections.values_list("pk", flat=True)]
-    notices = [str(pk) for pk in case.notices.values_list("pk", flat=True)]
+    objections = [str(pk) for pk in (case.objections.values_list("pk", flat=True) if objections is None
+                                     else objections)]
+    notices = [str(pk) for pk in (case.notices.values_list("pk", flat=True) if notices is None else notices)]
     return (AuditEntry.objects.filter(
         Q(target_type="certification.case", target_id=str(case.pk))
         | Q(target_type="certification.objection", target_id__in=objections)
@@ -1083,22 +1100,23 @@ def _evidence_file(label: str, field, kind: str, pk: int, note: str = "") -> Evi
                         inline=name.lower().endswith(INLINE_SUFFIXES))
 
 
-def case_evidence(user, case) -> list[EvidenceRound]:
+def case_evidence(user, case, *, prechecks=None, objections=None) -> list[EvidenceRound]:
     """Everything uploaded for ``case`` that ``user`` may open, grouped by round: the declaration's evidence of
     each condition; for each round of the acceptance request, its narrative report, its rectification
     explanation and the written result of its pre-check; and, for the bureau's staff, the objections'
-    attachments. A user who may not see the case gets nothing (the downloads answer 404 alike). Four queries."""
+    attachments. A user who may not see the case gets nothing (the downloads answer 404 alike). At most four
+    queries; ``prechecks`` and ``objections``, the case's rows where the caller has already read them, spare
+    two of them."""
     from django.utils.translation import gettext as _
 
-
-    if not cases_for_user(user).filter(pk=case.pk).exists():
+    if not _visible(user, case):
         return []
     texts = {p.code: p.text for p in case.scheme_version.specification().prerequisites}
     rounds = [EvidenceRound(_("Declaration"), [
         _evidence_file(texts.get(row.code, row.code), row.evidence, "condition", row.pk)
         for row in case.prerequisites.order_by("pk") if row.evidence])]
     reports = {r.round: r for r in case.reports.order_by("round")}
-    prechecks = {p.round: p for p in case.prechecks.order_by("round")}
+    prechecks = {p.round: p for p in (case.prechecks.order_by("round") if prechecks is None else prechecks)}
     if not reports and case.report:  # a case from before the rounds were kept: its one report
         reports = {1: None}
     for n in sorted(set(reports) | {p for p, row in prechecks.items() if row.attachment}):
@@ -1116,7 +1134,8 @@ def case_evidence(user, case) -> list[EvidenceRound]:
         if files:
             rounds.append(EvidenceRound(_("Round %(n)d") % {"n": n}, files))
     if case.bureau_id in granted(user, WORK_IN_BUREAU):
-        objections = [o for o in case.objections.order_by("received_at") if o.attachment]
+        objections = [o for o in (case.objections.order_by("received_at") if objections is None else objections)
+                      if o.attachment]
         if objections:
             rounds.append(EvidenceRound(_("Objections"), [
                 _evidence_file(_("Objection %(receipt)s") % {"receipt": o.receipt}, o.attachment, "objection", o.pk)

@@ -95,16 +95,17 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
         from certification.models import AuditEntry, Outcome, PanelMember, ScoreSheet, SheetKind, Stage
         from certification.selectors import may_keep_case_file
 
-        from .engine import open_tasks, process_for, workable_tasks
+        from .engine import open_tasks, process_for, workable_on_case
 
         context = super().get_context_data(**kwargs)
         user, case = self.request.user, self.object
         context["next_step"] = case_next_step(case)
-        context["timeline"] = [(entry, action_label(entry.action)) for entry in case_timeline(case)]
+        matter = context["matter"] = case_matter(case, user)
+        context["timeline"] = [(entry, action_label(entry.action)) for entry in case_timeline(
+            case, objections=[o.pk for o in matter.objections], notices=matter.notice_ids)]
         process = context["process"] = process_for(case)
         tasks = list(open_tasks(case, process=process))
-        mine = set(workable_tasks(user).filter(pk__in=[t.pk for t in tasks]).values_list("pk", flat=True)) \
-            if tasks else set()
+        mine = workable_on_case(user, case, tasks)  # the case was read through the user's visibility
         context["tasks"] = [(task, task.pk in mine) for task in tasks]
         is_open = case.outcome == Outcome.OPEN
         context["can_withdraw"] = is_open and case.institution_id in granted(user, ACT_FOR_INSTITUTION)
@@ -117,10 +118,9 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
             is_open and case.stage in (Stage.PRECHECK, Stage.RECTIFICATION) and case.prechecker_id is None
             and not any(task.flow_task.name == "designate" for task in tasks)
             and case.prechecking_bureau.pk in granted(user, WORK_IN_BUREAU))
-        context["prechecks"] = case.prechecks.select_related("prechecker", "delegated_to", "decided_by").order_by(
-            "round")
-        context["matter"] = case_matter(case, user)
-        context["evidence"] = case_evidence(user, case)
+        prechecks = context["prechecks"] = list(case.prechecks.select_related(
+            "prechecker", "delegated_to", "decided_by").order_by("round"))
+        context["evidence"] = case_evidence(user, case, prechecks=prechecks, objections=matter.objections)
         # a sheet the chair reopened (after the member had submitted it), not one never submitted: a member whose
         # scoring task is someone else's or nobody's is not told the chair returned a sheet
         unsubmitted = [str(pk) for pk in ScoreSheet.objects.filter(

@@ -93,3 +93,69 @@ def test_the_case_page_takes_the_same_queries_with_one_objection_or_three(client
 
     assert len(re.findall(r"<td>YY[0-9A-F]{10}", page)) == 3
     assert three == one
+
+
+def test_the_case_page_asks_the_database_each_thing_once(client, world):
+    """No statement of the matter page is sent twice (the visibility's panel seats, the pre-checks and the
+    objections were each read two or three times)."""
+    from collections import Counter
+
+    _institution, people, _experts = world
+    d = noticed(client, world)
+    with at(2026, 3, 2, 9, 0):
+        objection_file(notice=d.case.notices.get(), case=d.case, name="张三", contact="13800000000", grounds="一")
+        for user in (people["staff"], people["applicant"], people["prechecker"]):
+            client.force_login(user)
+            url = reverse("case_detail", args=[d.case.pk])
+            client.get(url)
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(url).status_code == 200
+            repeated = [sql for sql, n in Counter(q["sql"] for q in captured).items() if n > 1]
+
+            assert repeated == [], user.username
+
+
+def test_the_case_page_offers_exactly_the_tasks_the_inbox_lists_for_each_user(client, world):
+    """The matter page decides "your task" from the case in hand (no query); it must agree, user by user and
+    stage by stage, with the inbox's one query (``workable_tasks``)."""
+    from django.contrib.auth import get_user_model
+    from django.http import Http404
+
+    from certification.selectors import case_get_for_user_or_404
+    from certification.tasks import fire_due_timers
+    from tests.workflows.test_flows import sign_recusal, to_precheck
+    from workflows.engine import open_tasks, workable_on_case, workable_tasks
+
+    _institution, people, experts = world
+    users = list(get_user_model().objects.all())
+    offered = []
+
+    def agree(case):
+        tasks = list(open_tasks(case))
+        for user in users:
+            expected = set(workable_tasks(user).filter(pk__in=[t.pk for t in tasks]).values_list("pk", flat=True))
+            try:
+                in_hand = case_get_for_user_or_404(user, case.pk)
+            except Http404:  # the page answers 404 (or, to an unsigned member, shows the declaration alone)
+                continue
+            assert workable_on_case(user, in_hand, tasks) == expected, (user.username, case.stage)
+            offered.extend(expected)
+
+    with at(2026, 3, 1, 9, 0):
+        d = declare(client, world)
+        agree(d.case)  # the bureau's plan, nobody's yet
+        to_precheck(d, world)
+        agree(d.case)  # the designated pre-checker's own
+        d.post(people["prechecker"], "precheck", "decide", {"decision": "pass", "summary": "符合要求"})
+        client.force_login(people["staff"])
+        client.post(reverse("notice_publish"), {"title": "2026年公示", "cases": [d.case.pk]})
+        agree(d.case)  # nothing to do while the notice runs
+    with at(2026, 3, 11, 9, 0):
+        fire_due_timers()
+        agree(d.case)  # the panel to form
+        d.post(people["staff"], "form_panel", "form", {"members": [e.pk for e in experts[:3]],
+                                                       "chair": experts[0].pk})
+        sign_recusal(client, d.case, experts[1].user)
+        agree(d.case)  # the members' own scoring: one signed, two not yet
+
+    assert len(set(offered)) >= 3  # the plan, the pre-check, a member's scoring (at least)
