@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NamedTuple
+
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -27,8 +31,29 @@ from certification.models.documents import DocumentKind
 from certification.selectors import action_label, case_next_step
 
 
+class ChoiceLabel(serializers.CharField):
+    """A choice field's label in the caller's language (what ``get_<name>_display`` gives), read from a table made
+    once per answer. The model's ``get_<name>_display`` rebuilds its table of choices on every call, and DRF
+    inspects a method source's signature on every row, which together cost a list of 50 cases about a third of
+    its time. The table lives on the field, which DRF copies for each serializer made, so it never outlives the
+    answer (nor its language)."""
+
+    def __init__(self, name: str, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(source=name, **kwargs)
+        self._labels: dict | None = None
+
+    def to_representation(self, value):
+        if self._labels is None:
+            model = self.parent.Meta.model
+            self._labels = {key: str(label) for key, label in model._meta.get_field(self.source).flatchoices}
+        label = self._labels.get(value)
+        return str(value) if label is None else label
+
+
+
 class BureauRefSerializer(serializers.ModelSerializer):
-    level_display = serializers.CharField(source="get_level_display", read_only=True)
+    level_display = ChoiceLabel("level")
 
     class Meta:
         model = Bureau
@@ -38,7 +63,7 @@ class BureauRefSerializer(serializers.ModelSerializer):
 class InstitutionSerializer(serializers.ModelSerializer):
     region_code = serializers.CharField(source="region.code", read_only=True)
     region_name = serializers.CharField(source="region.name", read_only=True)
-    level_display = serializers.CharField(source="get_level_display", read_only=True)
+    level_display = ChoiceLabel("level")
 
     class Meta:
         model = Institution
@@ -69,13 +94,13 @@ class CaseSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
     institution_uscc = serializers.CharField(source="institution.uscc", read_only=True,
                                              help_text=_("The institution's unified social credit code."))
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabel("kind")
     certificate_number = serializers.SerializerMethodField()
     grade = serializers.CharField(source="grade.code", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     bureau = BureauRefSerializer(read_only=True)
-    stage_display = serializers.CharField(source="get_stage_display", read_only=True)
-    outcome_display = serializers.CharField(source="get_outcome_display", read_only=True)
+    stage_display = ChoiceLabel("stage")
+    outcome_display = ChoiceLabel("outcome")
     next_step = serializers.SerializerMethodField()
     late_inclusion = serializers.SerializerMethodField()
 
@@ -92,15 +117,24 @@ class CaseSerializer(serializers.ModelSerializer):
         """The number of the certificate the case ended with (its id is ``certificate``)."""
         return case.certificate.number if case.certificate_id else None
 
+    # One nested serializer per answer, not one per row (making a serializer copies all its fields).
+    @cached_property
+    def _late_inclusion(self):
+        return LateInclusionSerializer()
+
+    @cached_property
+    def _next_step(self):
+        return NextStepSerializer()
+
     @extend_schema_field(LateInclusionSerializer(allow_null=True))
     def get_late_inclusion(self, case):
         inclusion = getattr(case, "late_inclusion", None)
-        return None if inclusion is None else LateInclusionSerializer(inclusion).data
+        return None if inclusion is None else self._late_inclusion.to_representation(inclusion)
 
     @extend_schema_field(NextStepSerializer(allow_null=True))
     def get_next_step(self, case):
         step = case_next_step(case)
-        return None if step is None else NextStepSerializer(step).data
+        return None if step is None else self._next_step.to_representation(step)
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -124,17 +158,54 @@ class ScoreLineSerializer(serializers.ModelSerializer):
         fields = ["item_code", "entry", "points", "clamps"]
         read_only_fields = fields
 
+    def to_representation(self, line):
+        # A page of sheets shows about a thousand lines: each is written directly (the points still through
+        # their declared field, so the schema and the output agree) rather than field by field.
+        points = self.fields["points"]
+        return {"item_code": line.item_code, "entry": line.entry, "points": points.to_representation(line.points),
+                "clamps": line.clamps}
+
+
+class _Line(NamedTuple):
+    item_code: str
+    entry: dict
+    points: Decimal
+    clamps: list
+
+
+class ScoreLinesField(serializers.ListSerializer):
+    """A sheet's lines: those a list of sheets read for all its rows at once, else the sheet's own."""
+
+    def get_attribute(self, sheet):
+        rows = getattr(sheet, "_line_rows", None)
+        return sheet.lines.order_by("id") if rows is None else rows
+
+
+class ScoreSheetListSerializer(serializers.ListSerializer):
+    """A page of sheets: their lines (about a thousand) read in one query as plain rows, not model objects."""
+
+    def to_representation(self, data):
+        sheets = list(data.all() if hasattr(data, "all") else data)
+        rows = {sheet.pk: [] for sheet in sheets}
+        for sheet_id, *line in (ScoreLine.objects.filter(sheet_id__in=list(rows)).order_by("id")
+                                .values_list("sheet_id", "item_code", "entry", "points", "clamps")):
+            rows[sheet_id].append(_Line(*line))
+        for sheet in sheets:
+            sheet._line_rows = rows[sheet.pk]
+        return super().to_representation(sheets)
+
 
 class ScoreSheetSerializer(serializers.ModelSerializer):
-    lines = ScoreLineSerializer(many=True, read_only=True)
+    lines = ScoreLinesField(child=ScoreLineSerializer(), read_only=True)
     expert_name = serializers.SerializerMethodField()
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabel("kind")
 
     class Meta:
         model = ScoreSheet
         fields = ["id", "case", "kind", "kind_display", "round", "expert", "expert_name", "submitted_at",
                   "updated_at", "total", "lines"]
         read_only_fields = fields
+        list_serializer_class = ScoreSheetListSerializer
 
     def get_expert_name(self, sheet) -> str:
         return "" if sheet.expert_id is None else sheet.expert.name
@@ -202,7 +273,7 @@ class NoticeCaseSerializer(serializers.ModelSerializer):
 
     institution_name = serializers.CharField(source="institution.name", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabel("kind")
 
     class Meta:
         model = Case
@@ -260,10 +331,10 @@ class ObjectionVerificationSerializer(serializers.Serializer):
 
 
 class ObjectionSerializer(serializers.ModelSerializer):
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    status_display = ChoiceLabel("status")
     set_aside_as = serializers.CharField(read_only=True, help_text=_(
         "Why it was set aside: anonymous, or without grounds (empty unless set aside)."))
-    set_aside_as_display = serializers.CharField(source="get_set_aside_as_display", read_only=True)
+    set_aside_as_display = ChoiceLabel("set_aside_as")
     verification = serializers.SerializerMethodField()
 
     def get_verification(self, objection) -> dict | None:
@@ -299,12 +370,12 @@ class CertificateSerializer(serializers.ModelSerializer):
     institution_name = serializers.CharField(source="institution.name", read_only=True)
     institution_uscc = serializers.CharField(source="institution.uscc", read_only=True,
                                              help_text=_("The holder's unified social credit code."))
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    kind_display = ChoiceLabel("kind")
     case = serializers.SerializerMethodField(help_text=_("The case that ended with this certificate."))
     grade = serializers.CharField(source="grade.code", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    status_display = ChoiceLabel("status")
     registered = serializers.BooleanField(source="is_registered", read_only=True,
                                           help_text="Registered from the paper register (issued before the engine).")
 
@@ -342,8 +413,8 @@ class CertificatePublicSerializer(serializers.ModelSerializer):
     holder = serializers.CharField(source="institution.name", read_only=True)
     grade_name = serializers.CharField(source="grade.name", read_only=True)
     issued_by_name = serializers.CharField(source="issued_by.name", read_only=True)
-    status_display = serializers.CharField(source="get_status_display", read_only=True)
-    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    status_display = ChoiceLabel("status")
+    kind_display = ChoiceLabel("kind")
     register = serializers.SerializerMethodField(help_text="Set for a certificate registered from the paper "
                                                            "register: by which bureau, when, which import.")
 

@@ -23,7 +23,15 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from certification import scoring
-from certification.models import ApiToken, Case, Expert, Notice, PanelMember, RegisterBatch
+from certification.models import (
+    ApiToken,
+    Case,
+    Expert,
+    LateInclusion,
+    Notice,
+    PanelMember,
+    RegisterBatch,
+)
 from certification.selectors import (
     case_timeline,
     cases_for_user,
@@ -70,8 +78,14 @@ class CaseViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     ordering = ["-declared_at", "-id"]
 
     def get_queryset(self):
-        return cases_for_user(self.request.user).select_related("institution", "grade", "bureau", "panel",
-                                                                "late_inclusion__bureau", "certificate")
+        # What the rows name beyond the case's own bureau (the late inclusion and its bureau, the forwarding,
+        # planning and pre-checking bureaus a next step names, the scheme version that dates a forwarding) is
+        # read once per page, by prefetch: joined in, each further join to the bureaus multiplies the orders
+        # PostgreSQL's planner weighs (about 20 ms of planning for a 1 ms query).
+        return cases_for_user(self.request.user).select_related(
+            "institution", "grade", "bureau", "panel", "certificate").prefetch_related(
+            Prefetch("late_inclusion", LateInclusion.objects.select_related("bureau")),
+            "forwarding_bureau", "planning_bureau", "precheck_bureau", "scheme_version")
 
     @extend_schema(request=serializers.DeclarationInputSerializer, responses={201: serializers.CaseSerializer},
                    filters=False)
@@ -138,7 +152,8 @@ class ScoreSheetViewSet(SyncedDetail, viewsets.ReadOnlyModelViewSet):
     ordering = ["id"]
 
     def get_queryset(self):
-        return sheets_for_user(self.request.user).select_related("expert").prefetch_related("lines")
+        # The lines of a page of sheets are read by the list serializer, in one query (ScoreSheetListSerializer).
+        return sheets_for_user(self.request.user).select_related("expert")
 
     @extend_schema(request=serializers.ItemEntryInputSerializer, responses=serializers.ScoreSheetSerializer,
                    filters=False)

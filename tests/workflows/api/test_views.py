@@ -289,3 +289,48 @@ def test_a_notices_list_costs_the_same_queries_however_many_notices_and_cases(wo
     assert len(rows) == rows_before + 3
     assert sorted(row["case_count"] for row in rows) == [1, 1, 4, 4, 4]
     assert len(many) == len(few)
+
+
+def test_a_case_list_costs_the_same_queries_however_many_cases_are_forwarded_delegated_or_included_late(
+        world, archives_version):
+    """Each row's next step names the forwarding, planning or pre-checking bureau and the late inclusion names
+    its bureau: all are read once for the page, not once per row."""
+    from certification.models import LateInclusion
+
+    case = world["objects"]["case_a"]
+    client = client_for(world["users"]["bureau_staff"])
+    made = 0
+
+    def add(count):
+        nonlocal made
+        for _ in range(count):
+            made += 1
+            institution = case.institution.__class__.objects.create(
+                name=f"转报机关{made}", uscc=f"11420100{800 + made:09d}" + "0", region=case.institution.region,
+                level=case.institution.level)
+            common = dict(institution=institution, scheme_version=archives_version, kind=case.kind,
+                          year=case.year, bureau=case.bureau, grade=case.grade, declared_at=timezone.now(),
+                          declared_by=UserFactory(), reference=f"fw{made}")
+            Case.objects.create(**common, stage=Stage.DECLARED, forwarding_bureau=case.bureau,
+                                planning_bureau=case.bureau)
+            common.update(reference=f"dl{made}", institution=institution.__class__.objects.create(
+                name=f"委托机关{made}", uscc=f"11420100{700 + made:09d}" + "0", region=case.institution.region,
+                level=case.institution.level))
+            delegated = Case.objects.create(**common, stage=Stage.PRECHECK, precheck_bureau=case.bureau)
+            LateInclusion.objects.create(bureau=case.bureau, scheme=archives_version.scheme,
+                                         institution=delegated.institution, year=case.year, reason="补报",
+                                         declare_by=timezone.localdate(), granted_at=timezone.now(),
+                                         granted_by=UserFactory(), case=delegated)
+
+    add(2)
+    with CaptureQueriesContext(connection) as few:
+        rows = client.get("/api/v1/cases/").json()["results"]
+    add(4)
+    with CaptureQueriesContext(connection) as many:
+        more = client.get("/api/v1/cases/").json()["results"]
+    assert len(more) == len(rows) + 8
+    late = [row for row in more if row["late_inclusion"]]
+    assert len(late) == 6 and {row["late_inclusion"]["bureau"]["name"] for row in late} == {case.bureau.name}
+    forwarded = [row["next_step"] for row in more if row["reference"].startswith("fw")]
+    assert len(forwarded) == 6 and all(f"报送{case.bureau.name}" in step["what"] for step in forwarded), forwarded
+    assert len(many) == len(few)
