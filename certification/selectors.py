@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Model, Prefetch, Q
+from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q
 
 from . import rules
 from .enums import (
@@ -339,6 +339,17 @@ def panel_seats_for_user(user):
     if not (user and user.is_authenticated and user.is_active):
         return PanelMember.objects.none()
     return PanelMember.objects.active().filter(expert__user=user)
+
+
+def awaits_declaration(user, case_pk) -> bool:
+    """Whether the user sits on the panel of case ``case_pk`` and has not signed its recusal declaration yet
+    (asked on every opening of a case and its tasks: one light query, no joins to the case)."""
+    from .models import PanelMember
+
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return PanelMember.objects.active().filter(panel__case_id=case_pk, expert__user=user,
+                                               recusal_declared_at__isnull=True).exists()
 
 
 def panel_seat_awaiting_declaration(user, case_pk):
@@ -788,7 +799,10 @@ def sheets_for_user(user):
     first, *rest = [part.values("pk") for part in parts]
     visible = Q(pk__in=first.union(*rest))
     if bureaus:
-        visible |= submitted & Q(case__in=Case.objects.filter(bureau_cases(bureaus)).values("pk"))
+        # Asked of each sheet the query reaches (its case, by primary key), not as the list of every case of the
+        # bureaus: PostgreSQL built that list (a scan of the bureaus' cases, growing with the years) even for
+        # the sheets of one case.
+        visible |= submitted & Exists(Case.objects.filter(bureau_cases(bureaus), pk=OuterRef("case_id")))
     return ScoreSheet.objects.filter(visible)
 
 

@@ -14,6 +14,7 @@ from certification.permissions import ACT_FOR_INSTITUTION, WORK_IN_BUREAU, grant
 from certification.rules import deadline_text
 from certification.selectors import (
     action_label,
+    awaits_declaration,
     case_evidence,
     case_get_for_user_or_404,
     case_matter,
@@ -84,7 +85,7 @@ class CaseDetailView(LoginRequiredMixin, DetailView):
     context_object_name = "case"
 
     def get(self, request, *args, **kwargs):
-        if panel_seat_awaiting_declaration(request.user, kwargs["pk"]) is not None:
+        if awaits_declaration(request.user, kwargs["pk"]):
             return redirect("case_recusal", pk=kwargs["pk"])
         return super().get(request, *args, **kwargs)
 
@@ -195,7 +196,7 @@ def task(request, pk: int, task_pk: int):
     its tasks (else 404); a task that is done, cancelled or someone else's says so and changes nothing.
     A POST goes through ``workflows.actions.task_act`` (the row lock, the service and the task's completion in
     one transaction), as the API's does."""
-    if panel_seat_awaiting_declaration(request.user, pk) is not None:
+    if awaits_declaration(request.user, pk):
         return redirect("case_recusal", pk=pk)  # a member sees nothing of the case before signing
     case, _process, task = case_task_or_404(request.user, pk, task_pk)
     message = task_closed_message(request.user, task)
