@@ -137,3 +137,33 @@ def test_an_experts_workload_links_to_the_running_cases_on_whose_panel_they_sit(
         assert link is not None, experts_section
         listed = client.get(link.group(1).replace("&amp;", "&")).content.decode()
     assert re.findall(r'href="/cases/(\d+)/"', listed) == [str(case.pk)]  # that case alone, of three running
+
+
+def test_the_results_count_each_ended_case_once_and_average_the_submitted_panel_scores(
+        client, world, archives_version, bureaus):
+    """Pass rate and mean panel score by year and grade: a case with two panel rounds counts once; a member's
+    sheet, a panel sheet not submitted and a running case do not count."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from certification.models import ScoreSheet, SheetKind
+
+    _institution, people, experts = world
+    with at(2026, 3, 1, 9, 0):
+        certified, failed, running = _cases(world, archives_version, bureaus, 3)
+        Case.objects.filter(pk=certified.pk).update(stage=Stage.CLOSED, outcome=Outcome.CERTIFIED)
+        Case.objects.filter(pk=failed.pk).update(stage=Stage.CLOSED, outcome=Outcome.PANEL_FAILED)
+        now = timezone.now()
+        for case, kind, round_, total, submitted in [
+                (certified, SheetKind.PANEL, 1, "90", now), (certified, SheetKind.PANEL, 2, "80", now),
+                (failed, SheetKind.PANEL, 1, "70", now), (failed, SheetKind.PANEL, 2, "10", None),
+                (running, SheetKind.PANEL, 1, "10", now)]:
+            ScoreSheet.objects.create(case=case, kind=kind, round=round_, total=Decimal(total), submitted_at=submitted)
+        ScoreSheet.objects.create(case=failed, kind=SheetKind.MEMBER, expert=experts[0], total=Decimal("10"),
+                                  submitted_at=now)
+        client.force_login(people["staff"])
+        results = client.get("/api/v1/statistics/dashboard/").json()["results"]
+
+    assert [(r["year"], r["grade"], r["ended"], r["certified"], r["pass_rate"], r["mean_score"]) for r in results] == [
+        (certified.year, certified.grade.code, 2, 1, 50.0, 80.0)]
