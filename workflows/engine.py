@@ -134,7 +134,8 @@ def may_work_on(user, task: Task) -> bool:
 def with_cases(tasks) -> list[tuple[Task, Case]]:
     """Each task with its case, in two queries for the whole page."""
     tasks = list(tasks)
-    cases = Case.objects.select_related("institution", "grade", "bureau", "panel").in_bulk(
+    # The scheme version too: a task's words and due date may follow the scheme (the pre-check's delegation).
+    cases = Case.objects.select_related("institution", "grade", "bureau", "panel", "scheme_version").in_bulk(
         {task.process.artifact_object_id for task in tasks})
     return [(task, cases[task.process.artifact_object_id]) for task in tasks]
 
