@@ -268,9 +268,9 @@ def _site() -> Iterator[None]:
 
 def measure(targets: Targets, *, repeat: int = REPEAT, warm: bool = True) -> dict:
     """Time the floor and every page of every role. Returns {"floor": row, "pages": {"<role> <name>": row}}."""
-    from django.test import Client
-
     import gc
+
+    from django.test import Client
 
     rows: dict[str, dict] = {}
     # As a worker does at start-up (config/wsgi.py): what is loaded by now lives on, out of the collector's way.
