@@ -51,7 +51,6 @@ class ChoiceLabel(serializers.CharField):
         return str(value) if label is None else label
 
 
-
 class BureauRefSerializer(serializers.ModelSerializer):
     level_display = ChoiceLabel("level")
 
