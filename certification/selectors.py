@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q
+from django.utils.translation import gettext_lazy
 
 from . import rules
 from .enums import (
@@ -23,6 +24,7 @@ from .models import (
     ExpertEmployment,
     Institution,
     SchemeVersion,
+    Stage,
     SummarySubmission,
 )
 from .permissions import (
@@ -341,28 +343,27 @@ def panel_seats_for_user(user):
     return PanelMember.objects.active().filter(expert__user=user)
 
 
-def awaits_declaration(user, case_pk) -> bool:
-    """Whether the user sits on the panel of case ``case_pk`` and has not signed its recusal declaration yet
-    (asked on every opening of a case and its tasks: one light query, no joins to the case)."""
+def _unsigned_seats(user, case_pk):
+    """The user's seats on the panel of case ``case_pk`` whose recusal declaration they have not signed yet."""
     from .models import PanelMember
 
     if not (user and user.is_authenticated and user.is_active):
-        return False
+        return PanelMember.objects.none()
     return PanelMember.objects.active().filter(panel__case_id=case_pk, expert__user=user,
-                                               recusal_declared_at__isnull=True).exists()
+                                               recusal_declared_at__isnull=True)
+
+
+def awaits_declaration(user, case_pk) -> bool:
+    """Whether the user must sign the recusal declaration of case ``case_pk`` before seeing it (asked on every
+    opening of a case and its tasks: one light query, no joins to the case)."""
+    return _unsigned_seats(user, case_pk).exists()
 
 
 def panel_seat_awaiting_declaration(user, case_pk):
     """The user's seat on the panel of case ``case_pk`` whose recusal declaration they have not signed yet,
-    or None."""
-    from .models import PanelMember
-
-    if not (user and user.is_authenticated and user.is_active):
-        return None
-    return (PanelMember.objects.active().filter(panel__case_id=case_pk, expert__user=user,
-                                                recusal_declared_at__isnull=True)
-            .select_related("panel__case__institution", "panel__case__grade", "panel__case__scheme_version",
-                            "expert").first())
+    with its case, or None (the declaration page)."""
+    return _unsigned_seats(user, case_pk).select_related(
+        "panel__case__institution", "panel__case__grade", "panel__case__scheme_version", "expert").first()
 
 
 def case_visibility(user, *, unsigned_seats: bool = False) -> Q:
@@ -436,6 +437,33 @@ class NextStep:
     due: object = None  # an aware datetime, where the step has a deadline
 
 
+def _scoring_due(case):
+    panel = getattr(case, "panel", None)
+    return panel.scoring_due_at if panel else None
+
+
+#: Each stage's next step: who acts, what is expected, and where the rules set one, by when.
+_NEXT_STEPS = {
+    Stage.DECLARED: (Role.BUREAU_STAFF, gettext_lazy("The bureau decides whether to include the declaration in this "
+                                                 "year's assessment plan."), None),
+    Stage.PLANNED: (Role.APPLICANT, gettext_lazy("Do the self-check item by item, upload the narrative report, "
+                                             "acknowledge the integrity notice and submit the acceptance request."),
+                None),
+    Stage.PRECHECK: (Role.PRECHECKER, gettext_lazy("The designated pre-checker checks the case against the rubric."),
+                 None),
+    Stage.RECTIFICATION: (Role.APPLICANT, gettext_lazy("Rectify what the pre-check found and submit again before the "
+                                                   "deadline, or the declaration is withdrawn."),
+                      lambda case: case.rectification_due_at),
+    Stage.NOTICE: (Role.BUREAU_STAFF, gettext_lazy("The bureau publishes the public notice; objections are received "
+                                               "until it closes."), None),
+    Stage.PANEL: (Role.BUREAU_STAFF, gettext_lazy("The bureau forms the review panel."), None),
+    Stage.REVIEW: (Role.EXPERT, gettext_lazy("The panel scores online and the chair records the conclusion."),
+               _scoring_due),
+    Stage.APPROVAL: (Role.APPROVER, gettext_lazy("The bureau's approver decides on the five-document basis."), None),
+    Stage.CERTIFICATE: (Role.CERTIFICATE_OFFICER, gettext_lazy("The province issues the certificate."), None),
+}
+
+
 def case_next_step(case) -> NextStep | None:
     """Where the case stands and what is expected next, of whom and by when (None once it has ended)."""
     from django.utils.translation import gettext as _
@@ -444,9 +472,7 @@ def case_next_step(case) -> NextStep | None:
 
     if case.outcome != Outcome.OPEN:
         return None
-    stage = case.stage
-    # Only the step the case is at is worded (a list of cases asks this of every row).
-    if stage == Stage.DECLARED and case.forwarding_bureau_id is not None and case.forwarded_at is None:
+    if case.stage == Stage.DECLARED and case.forwarding_bureau_id is not None and case.forwarded_at is None:
         spec = case.scheme_version.specification()
         last = rules.forward_by(case.year, scheme=spec)
         role, what, due = (Role.BUREAU_STAFF, _(
@@ -454,39 +480,14 @@ def case_next_step(case) -> NextStep | None:
             "%(planner)s can include it, by hand.") % {"city": case.forwarding_bureau, "planner": case.planner,
                                                        "last": last.isoformat()},
             rules.start_of_local_day(last + dt.timedelta(days=1), scheme=spec))
-    elif stage == Stage.PRECHECK and case.precheck_bureau_id is not None:
+    elif case.stage == Stage.PRECHECK and case.precheck_bureau_id is not None:
         role, what, due = (Role.PRECHECKER, _(
             "A pre-checker of %(city)s, to which %(bureau)s delegated the pre-check, sends its written result; "
             "%(bureau)s then decides on it.") % {"city": case.precheck_bureau, "bureau": case.bureau}, None)
-    elif stage == Stage.DECLARED:
-        role, what, due = (Role.BUREAU_STAFF, _("The bureau decides whether to include the declaration in this "
-                                                "year's assessment plan."), None)
-    elif stage == Stage.PLANNED:
-        role, what, due = (Role.APPLICANT, _("Do the self-check item by item, upload the narrative report, "
-                                             "acknowledge the integrity notice and submit the acceptance request."),
-                           None)
-    elif stage == Stage.PRECHECK:
-        role, what, due = (Role.PRECHECKER, _("The designated pre-checker checks the case against the rubric."),
-                           None)
-    elif stage == Stage.RECTIFICATION:
-        role, what, due = (Role.APPLICANT, _("Rectify what the pre-check found and submit again before the "
-                                             "deadline, or the declaration is withdrawn."),
-                           case.rectification_due_at)
-    elif stage == Stage.NOTICE:
-        role, what, due = (Role.BUREAU_STAFF, _("The bureau publishes the public notice; objections are received "
-                                                "until it closes."), None)
-    elif stage == Stage.PANEL:
-        role, what, due = (Role.BUREAU_STAFF, _("The bureau forms the review panel."), None)
-    elif stage == Stage.REVIEW:
-        panel = getattr(case, "panel", None)
-        role, what, due = (Role.EXPERT, _("The panel scores online and the chair records the conclusion."),
-                           panel.scoring_due_at if panel else None)
-    elif stage == Stage.APPROVAL:
-        role, what, due = (Role.APPROVER, _("The bureau's approver decides on the five-document basis."), None)
-    elif stage == Stage.CERTIFICATE:
-        role, what, due = (Role.CERTIFICATE_OFFICER, _("The province issues the certificate."), None)
     else:
-        raise KeyError(stage)
+        # only the step the case is at is worded and dated (a list of cases asks this of every row)
+        role, text, due_of = _NEXT_STEPS[case.stage]
+        what, due = str(text), due_of(case) if due_of else None
     return NextStep(who=str(role.label), what=what, due=due)
 
 

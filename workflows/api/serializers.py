@@ -27,28 +27,23 @@ from certification.models import (
     ScoreLine,
     ScoreSheet,
 )
+from certification.models.base import choice_label
 from certification.models.documents import DocumentKind
 from certification.selectors import action_label, case_next_step
 
 
 class ChoiceLabel(serializers.CharField):
-    """A choice field's label in the caller's language (what ``get_<name>_display`` gives), read from a table made
-    once per answer. The model's ``get_<name>_display`` rebuilds its table of choices on every call, and DRF
-    inspects a method source's signature on every row, which together cost a list of 50 cases about a third of
-    its time. The table lives on the field, which DRF copies for each serializer made, so it never outlives the
-    answer (nor its language)."""
+    """A choice field's label in the caller's language (what ``get_<name>_display`` gives), from the one table of
+    labels per field and language (``choice_label``), not through a method source, whose signature DRF inspects
+    on every row."""
 
     def __init__(self, name: str, **kwargs):
         kwargs.setdefault("read_only", True)
-        super().__init__(source=name, **kwargs)
-        self._labels: dict | None = None
+        super().__init__(source="*", **kwargs)
+        self.choice = name
 
-    def to_representation(self, value):
-        if self._labels is None:
-            model = self.parent.Meta.model
-            self._labels = {key: str(label) for key, label in model._meta.get_field(self.source).flatchoices}
-        label = self._labels.get(value)
-        return str(value) if label is None else label
+    def to_representation(self, instance):
+        return choice_label(instance, self.choice)
 
 
 class BureauRefSerializer(serializers.ModelSerializer):

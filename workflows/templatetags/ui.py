@@ -2,12 +2,12 @@
 progress through its stages, and the role's navigation."""
 
 import datetime as dt
-import functools
 
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.translation import get_language
+
+from certification.models.base import choice_label
 
 register = template.Library()
 
@@ -47,19 +47,10 @@ def badge(kind: str, value: str, label):
     return {"tone": tone(value, kind), "label": label}
 
 
-@functools.cache
-def _choice_labels(model, name: str, language: str) -> dict:
-    # Choices are code, not data: a table per model field and language never goes out of date.
-    return {key: str(label) for key, label in model._meta.get_field(name).flatchoices}
-
-
 @register.filter
 def display(obj, name: str):
-    """``{{ case|display:"stage" }}``: what ``case.get_stage_display`` gives, from a table made once per field
-    and language (Django's rebuilds the field's choices on every call: three columns of fifty rows)."""
-    value = getattr(obj, name)
-    label = _choice_labels(type(obj), name, get_language()).get(value)
-    return value if label is None else label
+    """``{{ case|display:"stage" }}``: what ``case.get_stage_display`` gives (see ``choice_label``)."""
+    return choice_label(obj, name)
 
 
 @register.filter
